@@ -1,0 +1,49 @@
+# Spona's two commands, on a fresh Debian machine, as root or not:
+#   make run    the server with its database (a private PostgreSQL cluster under .data/ when
+#               DATABASE_URL is not set), migrated, on http://127.0.0.1:8080
+#   make test   every test against a real PostgreSQL; stops the cluster it started
+# and, for measurements, make bench.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+SWIFT ?= swift
+BUILD_FLAGS ?=
+DB := scripts/dev-db.sh
+# Loads the private cluster's URLs unless the caller gave DATABASE_URL.
+WITH_DB = if [ -z "$${DATABASE_URL:-}" ]; then $(DB) start; . .data/env; fi;
+
+.PHONY: help run test bench build db-start db-stop clean
+
+help:
+	@echo "make run     serve on http://127.0.0.1:8080 (private PostgreSQL unless DATABASE_URL is set)"
+	@echo "make test    run every test against a real PostgreSQL"
+	@echo "make bench   measure the event store against plain INSERTs"
+	@echo "make db-stop stop the private PostgreSQL cluster"
+
+build:
+	scripts/ensure-build-deps.sh
+	$(SWIFT) build $(BUILD_FLAGS) --product spona
+
+run: build
+	@$(WITH_DB) \
+	.build/debug/spona migrate; \
+	echo "spona: serving on http://$${SPONA_HOST:-127.0.0.1}:$${SPONA_PORT:-8080} (Ctrl-C stops it)"; \
+	exec .build/debug/spona serve
+
+test:
+	scripts/ensure-build-deps.sh
+	scripts/test.sh
+
+bench:
+	scripts/ensure-build-deps.sh
+	scripts/bench.sh
+
+db-start:
+	$(DB) start
+
+db-stop:
+	$(DB) stop
+
+clean: db-stop
+	rm -rf .build .data

@@ -1,0 +1,147 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// One target per layer, dependencies pointing one way only:
+//   SponaDomain (pure rules)        EventStore (generic, knows no domain)
+//            \                         /
+//             SponaApplication, SponaProjections
+//                        |
+//                SponaHTTP, spona (the command)
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "spona",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "spona", targets: ["spona"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // The referral network's rules: value types and pure functions, no I/O.
+        .target(name: "SponaDomain", swiftSettings: swiftSettings),
+
+        // The append-only event store on PostgreSQL. Generic: knows streams and events, not cases.
+        .target(
+            name: "SponaEventStore",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Applies the numbered SQL files of `Schema/` exactly once, in order, with checksums.
+        .target(
+            name: "SchemaMigrations",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Commands in, events out: joins the domain's rules to the store.
+        .target(
+            name: "SponaApplication",
+            dependencies: ["SponaDomain", "SponaEventStore"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Folds of the event history into the views regional teams read.
+        .target(
+            name: "SponaProjections",
+            dependencies: ["SponaDomain", "SponaEventStore"],
+            swiftSettings: swiftSettings
+        ),
+
+        // The HTTP API (Hummingbird 2).
+        .target(
+            name: "SponaHTTP",
+            dependencies: [
+                "SponaApplication",
+                "SponaProjections",
+                "SponaEventStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The `spona` command: serve, migrate, audit.
+        .executableTarget(
+            name: "spona",
+            dependencies: [
+                "SponaHTTP",
+                "SchemaMigrations",
+                "SponaEventStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // `make bench`: throughput and latency figures beside a same-run baseline.
+        .executableTarget(
+            name: "SponaBench",
+            dependencies: [
+                "SponaEventStore",
+                "SchemaMigrations",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Scratch databases on a real PostgreSQL for the test targets.
+        .target(
+            name: "SponaTestSupport",
+            dependencies: [
+                "SponaEventStore",
+                "SchemaMigrations",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "SponaEventStoreTests",
+            dependencies: [
+                "SponaEventStore",
+                "SchemaMigrations",
+                "SponaTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SponaHTTPTests",
+            dependencies: [
+                "SponaHTTP",
+                "SponaTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import NIOSSL
+import PostgresNIO
+
+/// A libpq-style connection URL: `postgresql://user:password@host:port/database?sslmode=…`.
+///
+/// Understood query parameters: `sslmode` (`disable`, `prefer` — the default —, `require`,
+/// `verify-full`) and `host` (a Unix socket directory, as libpq takes it).
+public struct DatabaseURL: Sendable, CustomStringConvertible {
+    public enum ParseError: Error, CustomStringConvertible {
+        case notAURL
+        case unsupportedScheme(String)
+        case missingUser
+        case unsupportedSSLMode(String)
+
+        public var description: String {
+            switch self {
+            case .notAURL: "the database URL is not a URL; expected postgresql://user:password@host:port/database"
+            case .unsupportedScheme(let scheme): "the database URL's scheme '\(scheme)' is not postgresql:// or postgres://"
+            case .missingUser: "the database URL names no user; expected postgresql://user:password@host:port/database"
+            case .unsupportedSSLMode(let mode): "sslmode '\(mode)' is not one of disable, prefer, require, verify-full"
+            }
+        }
+    }
+
+    public var configuration: PostgresClient.Configuration
+    /// The URL with its password hidden, for logs and messages.
+    public let description: String
+
+    public init(_ text: String) throws(ParseError) {
+        guard let components = URLComponents(string: text), let scheme = components.scheme else { throw .notAURL }
+        guard scheme == "postgresql" || scheme == "postgres" else { throw .unsupportedScheme(scheme) }
+        guard let user = components.user?.removingPercentEncoding, !user.isEmpty else { throw .missingUser }
+        let password = components.password?.removingPercentEncoding
+        let database = components.path.isEmpty ? nil : String(components.path.dropFirst()).removingPercentEncoding
+        let query = Dictionary(
+            (components.queryItems ?? []).map { ($0.name, $0.value ?? "") },
+            uniquingKeysWith: { _, last in last }
+        )
+        let port = components.port ?? 5432
+
+        let tls: PostgresClient.Configuration.TLS
+        switch query["sslmode"] ?? "prefer" {
+        case "disable": tls = .disable
+        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
+        case "require":
+            var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+            tlsConfiguration.certificateVerification = .none
+            tls = .require(tlsConfiguration)
+        case "verify-full", "verify-ca": tls = .require(.makeClientConfiguration())
+        case let other: throw .unsupportedSSLMode(other)
+        }
+
+        if let socketDirectory = query["host"], socketDirectory.hasPrefix("/") {
+            configuration = .init(
+                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)",
+                username: user, password: password, database: database
+            )
+        } else {
+            configuration = .init(
+                host: components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "localhost",
+                port: port, username: user, password: password, database: database, tls: tls
+            )
+        }
+        var redacted = components
+        if redacted.password != nil { redacted.password = "***" }
+        description = redacted.string ?? "postgresql://…"
+    }
+}
+
+/// Runs `body` with a connected pool, for one-shot work (a command, a test, a benchmark):
+/// the pool runs beside `body` and is shut down when it returns or throws.
+public func withPostgresClient<Result: Sendable>(
+    _ configuration: PostgresClient.Configuration,
+    logger: Logger,
+    _ body: (PostgresClient) async throws -> Result
+) async throws -> Result {
+    let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
+        group.addTask { await client.run() }
+        // Give run() a moment to start: a lease before it has is served, but with a warning.
+        try? await Task.sleep(for: .milliseconds(10))
+        do {
+            let result = try await body(client)
+            group.cancelAll()
+            return result
+        } catch {
+            group.cancelAll()
+            throw error
+        }
+    }
+}

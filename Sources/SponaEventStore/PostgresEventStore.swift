@@ -1,0 +1,201 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// The event store on PostgreSQL: the `events` table of `Schema/0001_event_store.sql`, written
+/// only through its `spona_append` function.
+///
+/// Run it as a service (``run()``) beside its `PostgresClient`: that is what wakes
+/// subscribers of every process after an append. Without it, subscribers still see every
+/// event, on their next poll.
+public struct PostgresEventStore: EventStore, Service {
+    public let client: PostgresClient
+    let logger: Logger
+    let notifier: AppendNotifier
+    let pollInterval: Duration
+
+    /// The channel that wakes subscribers. Notifications carry nothing: a subscriber woken
+    /// reads from its own cursor, so a lost or coalesced notification costs latency, not events.
+    public static let notificationChannel = "spona_events"
+
+    public init(client: PostgresClient, logger: Logger, pollInterval: Duration = .seconds(1)) {
+        self.client = client
+        self.logger = logger
+        self.notifier = AppendNotifier(client: client, channel: Self.notificationChannel, logger: logger)
+        self.pollInterval = pollInterval
+    }
+
+    /// Sends the wake-up notifications until graceful shutdown.
+    public func run() async throws {
+        await notifier.run()
+    }
+
+    // MARK: Appending
+
+    @discardableResult
+    public func append(
+        to stream: StreamID,
+        expected: ExpectedVersion,
+        events: [EventData],
+        metadata: EventMetadata,
+        idempotencyKey: String?
+    ) async throws -> AppendResult {
+        guard !events.isEmpty else { throw EventStoreError.noEvents }
+        for event in events where event.type.isEmpty || event.type.utf8.count > 200 {
+            throw EventStoreError.invalidEventType(event.type)
+        }
+        if let key = idempotencyKey, key.isEmpty || key.utf8.count > 300 {
+            throw EventStoreError.invalidIdempotencyKey
+        }
+        let payloads = try events.map { event in
+            guard let text = String(data: event.payload, encoding: .utf8), Self.isJSON(event.payload) else {
+                throw EventStoreError.invalidJSON(what: "payload of a \(event.type) event")
+            }
+            return text
+        }
+        guard let metadataText = String(data: metadata.json, encoding: .utf8), Self.isJSONObject(metadata.json) else {
+            throw EventStoreError.invalidJSON(what: "event metadata")
+        }
+        let requestHash = idempotencyKey.map { _ in Self.requestHash(stream: stream, expected: expected, events: events) }
+
+        let ids = events.map(\.id)
+        let types = events.map(\.type)
+        let schemaVersions = events.map(\.schemaVersion)
+        let query: PostgresQuery = try """
+            SELECT outcome, stream_version, positions, (extract(epoch FROM recorded_at) * 1000000)::bigint
+            FROM spona_append(\(stream.rawValue), \(expected.databaseValue), \(ids), \(types), \(schemaVersions),
+                              \(payloads), \(metadataText), \(idempotencyKey), \(requestHash))
+            """
+
+        // A concurrent first use of the same key for another stream surfaces as a unique
+        // violation on the key; the second attempt then sees the key and answers properly.
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let rows = try await client.query(query, logger: logger)
+                for try await (outcome, version, positions, recordedAt) in rows.decode((String, Int64, [Int64]?, Int64?).self) {
+                    switch outcome {
+                    case "appended", "duplicate":
+                        if outcome == "appended" { notifier.signal() }
+                        return AppendResult(
+                            streamVersion: version,
+                            positions: positions ?? [],
+                            recordedAtMicroseconds: recordedAt ?? 0,
+                            wasDuplicate: outcome == "duplicate"
+                        )
+                    case "conflict":
+                        throw EventStoreError.versionConflict(stream: stream, expected: expected, actual: version)
+                    default:
+                        throw EventStoreError.idempotencyKeyReused(key: idempotencyKey ?? "")
+                    }
+                }
+                preconditionFailure("spona_append returned no row")
+            } catch let error as PSQLError where attempt == 1 && error.isUniqueViolation(on: "idempotency_keys_pkey") {
+                continue
+            }
+        }
+    }
+
+    /// What makes two appends "the same request" for idempotency: the stream, the expectation,
+    /// and each event's type, schema version and payload. Not the event ids or the metadata,
+    /// which a client's retry may generate anew.
+    static func requestHash(stream: StreamID, expected: ExpectedVersion, events: [EventData]) -> Data {
+        var hasher = SHA256()
+        func field(_ bytes: some Collection<UInt8>) {
+            withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { hasher.update(bufferPointer: $0) }
+            hasher.update(data: Array(bytes))
+        }
+        field(Array(stream.rawValue.utf8))
+        field(Array(expected.description.utf8))
+        for event in events {
+            field(Array(event.type.utf8))
+            field(Array(String(event.schemaVersion).utf8))
+            field(event.payload)
+        }
+        return Data(hasher.finalize())
+    }
+
+    private static func isJSON(_ data: Data) -> Bool {
+        (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil
+    }
+
+    private static func isJSONObject(_ data: Data) -> Bool {
+        (try? JSONSerialization.jsonObject(with: data)) is [String: Any]
+    }
+
+    // MARK: Reading
+
+    static let eventColumns = """
+        global_position, transaction_id::text::bigint, stream_id, stream_version, event_id, event_type,
+        schema_version, payload::text, metadata::text, (extract(epoch FROM recorded_at) * 1000000)::bigint, hash
+        """
+
+    public func readStream(_ stream: StreamID, fromVersion version: Int64, limit: Int) async throws -> [RecordedEvent] {
+        try await fetch("""
+            SELECT \(unescaped: Self.eventColumns) FROM events
+            WHERE stream_id = \(stream.rawValue) AND stream_version >= \(version)
+            ORDER BY stream_version LIMIT \(Int64(max(0, limit)))
+            """)
+    }
+
+    public func readStreamBackward(_ stream: StreamID, limit: Int) async throws -> [RecordedEvent] {
+        try await fetch("""
+            SELECT \(unescaped: Self.eventColumns) FROM events
+            WHERE stream_id = \(stream.rawValue)
+            ORDER BY stream_version DESC LIMIT \(Int64(max(0, limit)))
+            """)
+    }
+
+    /// Reads only events of transactions below the oldest one still running: every such
+    /// transaction has committed or aborted, so nothing can later appear before the last event
+    /// returned. The order (transaction id, position) is the order a cursor advances in.
+    public func readAll(after cursor: EventCursor, limit: Int) async throws -> [RecordedEvent] {
+        try await fetch("""
+            SELECT \(unescaped: Self.eventColumns) FROM events
+            WHERE (transaction_id, global_position) > (\(String(cursor.transactionID))::xid8, \(cursor.position))
+              AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY transaction_id, global_position
+            LIMIT \(Int64(max(0, limit)))
+            """)
+    }
+
+    public func subscribe(after cursor: EventCursor) -> EventSubscription {
+        EventSubscription(store: self, after: cursor, pollInterval: pollInterval)
+    }
+
+    func fetch(_ query: PostgresQuery) async throws -> [RecordedEvent] {
+        let rows = try await client.query(query, logger: logger)
+        var events: [RecordedEvent] = []
+        for try await row in rows {
+            events.append(try Self.decodeEvent(row))
+        }
+        return events
+    }
+
+    static func decodeEvent(_ row: PostgresRow) throws -> RecordedEvent {
+        let (position, transaction, stream, version, id, type, schemaVersion, payload, metadata, recordedAt, hash) =
+            try row.decode((Int64, Int64, String, Int64, UUID, String, Int32, String, String, Int64, ByteBuffer).self)
+        return RecordedEvent(
+            position: position,
+            transactionID: UInt64(transaction),
+            streamID: StreamID(stored: stream),
+            version: version,
+            id: id,
+            type: type,
+            schemaVersion: schemaVersion,
+            payload: Data(payload.utf8),
+            metadata: Data(metadata.utf8),
+            recordedAtMicroseconds: recordedAt,
+            hash: Array(buffer: hash)
+        )
+    }
+}
+
+extension PSQLError {
+    func isUniqueViolation(on constraint: String) -> Bool {
+        serverInfo?[.sqlState] == "23505" && serverInfo?[.constraintName] == constraint
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SchemaMigrations
+import SponaEventStore
+
+/// A scratch database on the real PostgreSQL that `make test` provides, migrated with the
+/// project's own `Schema/`, and dropped afterwards. Every test gets its own, so tests run in
+/// parallel without seeing each other's events.
+///
+/// Three connections, as in production: `admin` (a superuser, to play the tampering database
+/// administrator), `owner` (who migrated it) and `app` (the server's login: SELECT on events
+/// and `spona_append`, nothing more).
+public struct TestDatabase: Sendable {
+    public let name: String
+    public let admin: PostgresClient
+    public let owner: PostgresClient
+    public let app: PostgresClient
+    public let store: PostgresEventStore
+    public let logger: Logger
+    /// The app login's URL for this database, for running the `spona` binary against it.
+    public let appURL: String
+    public let ownerURL: String
+
+    public enum SetupError: Error, CustomStringConvertible {
+        case missingEnvironment(String)
+        public var description: String {
+            switch self {
+            case .missingEnvironment(let name):
+                "\(name) is not set: run the tests with `make test`, which starts a PostgreSQL and sets it"
+            }
+        }
+    }
+
+    static func environment(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw SetupError.missingEnvironment(name)
+        }
+        return value
+    }
+
+    /// Replaces the database of a URL.
+    static func url(_ url: String, database: String) -> String {
+        var components = URLComponents(string: url)!
+        components.path = "/\(database)"
+        return components.string!
+    }
+
+    public static var schemaDirectory: URL {
+        if let directory = ProcessInfo.processInfo.environment["SPONA_SCHEMA_DIR"] {
+            return URL(fileURLWithPath: directory)
+        }
+        // Sources/SponaTestSupport/TestDatabase.swift → the package root.
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Schema")
+    }
+
+    /// Creates and migrates a scratch database, runs `body` with it, and drops it.
+    public static func withFresh<Result: Sendable>(
+        pollInterval: Duration = .milliseconds(200),
+        _ body: (TestDatabase) async throws -> Result
+    ) async throws -> Result {
+        var logger = Logger(label: "spona.test")
+        logger.logLevel = .warning
+        let adminURL = try environment("SPONA_ADMIN_DATABASE_URL")
+        let ownerBaseURL = try environment("SPONA_MIGRATION_DATABASE_URL")
+        let appBaseURL = try environment("DATABASE_URL")
+        let ownerName = URLComponents(string: ownerBaseURL)?.user ?? "spona_owner"
+        let name = "spona_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+
+        return try await withPostgresClient(try DatabaseURL(adminURL).configuration, logger: logger) { server in
+            try await server.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) OWNER \(ownerName)"), logger: logger)
+            do {
+                let ownerURL = url(ownerBaseURL, database: name)
+                let appURL = url(appBaseURL, database: name)
+                let result = try await withPostgresClient(try DatabaseURL(url(adminURL, database: name)).configuration, logger: logger) { admin in
+                    try await withPostgresClient(try DatabaseURL(ownerURL).configuration, logger: logger) { owner in
+                        try await SchemaMigrator(directory: schemaDirectory).migrate(client: owner, logger: logger)
+                        return try await withPostgresClient(try DatabaseURL(appURL).configuration, logger: logger) { app in
+                            let store = PostgresEventStore(client: app, logger: logger, pollInterval: pollInterval)
+                            return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
+                                group.addTask { try await store.run() }
+                                defer { group.cancelAll() }
+                                return try await body(TestDatabase(
+                                    name: name, admin: admin, owner: owner, app: app, store: store,
+                                    logger: logger, appURL: appURL, ownerURL: ownerURL
+                                ))
+                            }
+                        }
+                    }
+                }
+                try await server.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(name) WITH (FORCE)"), logger: logger)
+                return result
+            } catch {
+                _ = try? await server.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// The number of rows in `events`, read as the superuser.
+    public func eventCount() async throws -> Int {
+        let rows = try await admin.query("SELECT count(*)::bigint FROM events", logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+}
+
+/// Runs a command-line program and collects its exit status and output.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var output: String
+    public var errorOutput: String
+}
+
+public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    let output = Pipe()
+    let errorOutput = Pipe()
+    process.standardOutput = output
+    process.standardError = errorOutput
+    try process.run()
+    let outData = output.fileHandleForReading.readDataToEndOfFile()
+    let errData = errorOutput.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return ProcessResult(
+        status: process.terminationStatus,
+        output: String(decoding: outData, as: UTF8.self),
+        errorOutput: String(decoding: errData, as: UTF8.self)
+    )
+}
+
+/// The `spona` binary `make test` built.
+public var sponaExecutable: String {
+    ProcessInfo.processInfo.environment["SPONA_BIN"]
+        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/spona").path
+}

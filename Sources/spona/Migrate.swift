@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import SchemaMigrations
+import SponaEventStore
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply the numbered SQL files of Schema/ that the database does not have yet.",
+        discussion: """
+            Runs as the database's owner. Applying twice changes nothing; a migration file changed \
+            after it was applied is refused.
+
+            Environment:
+              SPONA_MIGRATION_DATABASE_URL  the owner's PostgreSQL URL (falls back to DATABASE_URL)
+              SPONA_SCHEMA_DIR              the folder of migrations (default: ./Schema)
+              SPONA_LOG_LEVEL               trace, debug, info (default), notice, warning, error
+            """
+    )
+
+    @Option(name: .customLong("database-url"), help: ArgumentHelp("The owner's PostgreSQL URL.", valueName: "url"))
+    var databaseURL: String?
+
+    @Option(name: .customLong("schema-dir"), help: ArgumentHelp("The folder of NNNN_name.sql files.", valueName: "path"))
+    var schemaDirectory: String?
+
+    func run() async throws {
+        let logger = try makeLogger(label: "spona.migrate", level: nil)
+        guard let urlText = databaseURL ?? Environment.value("SPONA_MIGRATION_DATABASE_URL") ?? Environment.value("DATABASE_URL") else {
+            throw CommandFailure("no database: set SPONA_MIGRATION_DATABASE_URL (the owner's URL) or DATABASE_URL")
+        }
+        let url: DatabaseURL
+        do { url = try DatabaseURL(urlText) } catch { throw CommandFailure("database URL: \(error)") }
+        let directory = URL(fileURLWithPath: schemaDirectory ?? Environment.value("SPONA_SCHEMA_DIR") ?? "Schema")
+        let migrator: SchemaMigrator
+        do { migrator = try SchemaMigrator(directory: directory) } catch { throw CommandFailure("\(error)") }
+
+        let outcome = try await withPostgresClient(url.configuration, logger: logger) { client in
+            do {
+                return try await migrator.migrate(client: client, logger: logger)
+            } catch let error as SchemaMigrator.MigrationError {
+                throw CommandFailure("\(error)")
+            }
+        }
+        if outcome.applied.isEmpty {
+            print("schema is up to date (\(outcome.alreadyApplied.count) migrations applied before)")
+        } else {
+            print("applied \(outcome.applied.count) migrations: \(outcome.applied.map(String.init).joined(separator: ", "))")
+        }
+    }
+}

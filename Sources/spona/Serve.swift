@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import PostgresNIO
+import SponaEventStore
+import SponaHTTP
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the HTTP API.",
+        discussion: """
+            Stops gracefully on SIGTERM or SIGINT: stops accepting, finishes requests in flight \
+            (and so their appends), then closes the database pool.
+
+            Environment:
+              DATABASE_URL        PostgreSQL URL of the server's login (a member of spona_app); required
+              SPONA_HOST          address to listen on (default 127.0.0.1)
+              SPONA_PORT          port to listen on (default 8080)
+              SPONA_DB_POOL_SIZE  most database connections this process opens (default 20)
+              SPONA_LOG_LEVEL     trace, debug, info (default), notice, warning, error
+            """
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: ArgumentHelp("Address to listen on.", discussion: "Environment: SPONA_HOST.", valueName: "address"))
+    var host: String?
+
+    @Option(help: ArgumentHelp("Port to listen on.", discussion: "Environment: SPONA_PORT.", valueName: "port"))
+    var port: Int?
+
+    func run() async throws {
+        let logger = try makeLogger(label: "spona", level: nil)
+        let url = try database.resolve()
+        var settings = ServerSettings()
+        settings.host = host ?? Environment.value("SPONA_HOST") ?? settings.host
+        if let port = try port ?? Environment.value("SPONA_PORT").map(Self.parsePort) {
+            settings.port = port
+        }
+        var configuration = url.configuration
+        if let poolText = Environment.value("SPONA_DB_POOL_SIZE") {
+            guard let size = Int(poolText), size > 0 else { throw CommandFailure("SPONA_DB_POOL_SIZE '\(poolText)' is not a positive whole number") }
+            configuration.options.maximumConnections = size
+        }
+
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let store = PostgresEventStore(client: client, logger: logger)
+        let app = buildApplication(settings: settings, database: client, store: store, logger: logger)
+        logger.info("serving", metadata: ["address": "\(settings.host):\(settings.port)", "database": "\(url)"])
+        try await app.runService()
+    }
+
+    static func parsePort(_ text: String) throws -> Int {
+        guard let port = Int(text), (1...65535).contains(port) else { throw CommandFailure("SPONA_PORT '\(text)' is not a port number") }
+        return port
+    }
+}

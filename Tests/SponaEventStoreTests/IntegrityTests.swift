@@ -1,0 +1,160 @@
+import Foundation
+import PostgresNIO
+import SponaEventStore
+import SponaTestSupport
+import Testing
+
+/// Runs SQL as the superuser with the append-only triggers switched off: what a database
+/// administrator bent on rewriting history could do.
+func tamper(_ db: TestDatabase, _ sql: String) async throws {
+    try await db.admin.withConnection { connection in
+        try await connection.query("ALTER TABLE events DISABLE TRIGGER USER", logger: db.logger)
+        try await connection.query(PostgresQuery(unsafeSQL: sql), logger: db.logger)
+        try await connection.query("ALTER TABLE events ENABLE TRIGGER USER", logger: db.logger)
+    }
+}
+
+func writeHistory(_ db: TestDatabase) async throws {
+    try await db.store.append(to: "case-a", expected: .noStream, events: [
+        try event("ReportFiled", ["note": "abc", "place": "Прокупље"]),
+        try event("ReportAcknowledged"),
+    ])
+    try await db.store.append(to: "case-b", expected: .noStream, events: [try event("ReportFiled", ["note": "xyz"])])
+    for n in 0..<4 {
+        try await db.store.append(to: "case-a", expected: .any, events: [try event("Noted", ["n": "\(n)"])])
+    }
+}
+
+func expectPermissionDenied(_ client: PostgresClient, _ sql: String, _ db: TestDatabase, sqlState: String, message: String? = nil) async {
+    do {
+        try await client.query(PostgresQuery(unsafeSQL: sql), logger: db.logger)
+        Issue.record("'\(sql)' was allowed")
+    } catch let error as PSQLError {
+        #expect(error.serverInfo?[.sqlState] == sqlState, "\(sql)")
+        if let message { #expect(error.serverInfo?[.message]?.contains(message) == true, "\(sql)") }
+    } catch {
+        Issue.record("unexpected \(error)")
+    }
+}
+
+@Suite("History cannot be rewritten unnoticed")
+struct IntegrityTests {
+    @Test("the application role can neither change nor write around the store")
+    func applicationRole() async throws {
+        try await TestDatabase.withFresh { db in
+            try await writeHistory(db)
+            for sql in [
+                "UPDATE events SET payload = '{}'",
+                "DELETE FROM events",
+                "TRUNCATE events",
+                "INSERT INTO events SELECT * FROM events LIMIT 1",
+                "DELETE FROM idempotency_keys",
+            ] {
+                await expectPermissionDenied(db.app, sql, db, sqlState: "42501", message: "permission denied")
+            }
+            #expect(try await db.eventCount() == 7)
+        }
+    }
+
+    @Test("the owner, and even a superuser, are stopped by the trigger")
+    func ownerAndSuperuser() async throws {
+        try await TestDatabase.withFresh { db in
+            try await writeHistory(db)
+            for client in [db.owner, db.admin] {
+                for sql in ["UPDATE events SET payload = '{}'", "DELETE FROM events", "TRUNCATE events"] {
+                    await expectPermissionDenied(client, sql, db, sqlState: "42501", message: "append-only")
+                }
+            }
+            #expect(try await db.eventCount() == 7)
+        }
+    }
+
+    @Test("an intact history verifies: Swift recomputes exactly what the database hashed")
+    func intactHistoryVerifies() async throws {
+        try await TestDatabase.withFresh { db in
+            try await writeHistory(db)
+            let verifier = try await db.store.verifyChains()
+            #expect(verifier.firstFailure == nil)
+            #expect(verifier.events == 7)
+            #expect(verifier.streams == 2)
+        }
+    }
+
+    @Test("one changed payload byte is found and named by `spona audit verify`")
+    func changedByte() async throws {
+        try await TestDatabase.withFresh { db in
+            try await writeHistory(db)
+            let clean = try runProcess(sponaExecutable, ["audit", "verify"], environment: ["DATABASE_URL": db.appURL])
+            #expect(clean.status == 0, "\(clean.output)\(clean.errorOutput)")
+            #expect(clean.output.contains("7 events in 2 streams"))
+
+            try await tamper(db, #"UPDATE events SET payload = jsonb_set(payload, '{note}', '"abd"') WHERE stream_id = 'case-a' AND stream_version = 1"#)
+            let result = try runProcess(sponaExecutable, ["audit", "verify"], environment: ["DATABASE_URL": db.appURL])
+            #expect(result.status == 1)
+            #expect(result.output.contains("stream case-a version 1"), "\(result.output)")
+            #expect(result.output.contains("does not match"))
+        }
+    }
+
+    @Test("a deleted event is named")
+    func deletedEvent() async throws {
+        try await TestDatabase.withFresh { db in
+            try await writeHistory(db)
+            try await tamper(db, "DELETE FROM events WHERE stream_id = 'case-a' AND stream_version = 3")
+            let failure = try await db.store.verifyChains().firstFailure
+            #expect(failure?.stream == "case-a")
+            #expect(failure?.version == 4)
+            #expect(failure?.problem == .missingVersion(expected: 3))
+        }
+    }
+
+    @Test("a stream whose first event was deleted is named")
+    func deletedFirstEvent() async throws {
+        try await TestDatabase.withFresh { db in
+            try await writeHistory(db)
+            try await tamper(db, "DELETE FROM events WHERE stream_id = 'case-b'")
+            try await tamper(db, "DELETE FROM events WHERE stream_id = 'case-a' AND stream_version = 1")
+            let failure = try await db.store.verifyChains().firstFailure
+            #expect(failure?.stream == "case-a")
+            #expect(failure?.version == 2)
+            #expect(failure?.problem == .doesNotStartAtOne)
+        }
+    }
+
+    @Test("two swapped versions are named")
+    func swappedVersions() async throws {
+        try await TestDatabase.withFresh { db in
+            try await writeHistory(db)
+            try await tamper(db, "UPDATE events SET stream_version = 1002 WHERE stream_id = 'case-a' AND stream_version = 2")
+            try await tamper(db, "UPDATE events SET stream_version = 2 WHERE stream_id = 'case-a' AND stream_version = 3")
+            try await tamper(db, "UPDATE events SET stream_version = 3 WHERE stream_id = 'case-a' AND stream_version = 1002")
+            let failure = try await db.store.verifyChains().firstFailure
+            #expect(failure?.stream == "case-a")
+            #expect(failure?.version == 2)
+            #expect(failure?.problem == .hashMismatch)
+        }
+    }
+
+    @Test("an event slipped into the middle of a stream is named")
+    func insertedEvent() async throws {
+        try await TestDatabase.withFresh { db in
+            try await writeHistory(db)
+            // Make room after version 2, then copy version 2 in as a forged version 3.
+            try await tamper(db, """
+                UPDATE events SET stream_version = stream_version + 100 WHERE stream_id = 'case-a' AND stream_version >= 3;
+                """)
+            try await tamper(db, """
+                UPDATE events SET stream_version = stream_version - 99 WHERE stream_id = 'case-a' AND stream_version >= 103;
+                """)
+            try await tamper(db, """
+                INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at, hash)
+                SELECT stream_id, 3, gen_random_uuid(), 'Forged', 1, '{}', metadata, recorded_at, hash
+                FROM events WHERE stream_id = 'case-a' AND stream_version = 2
+                """)
+            let failure = try await db.store.verifyChains().firstFailure
+            #expect(failure?.stream == "case-a")
+            #expect(failure?.version == 3)
+            #expect(failure?.problem == .hashMismatch)
+        }
+    }
+}

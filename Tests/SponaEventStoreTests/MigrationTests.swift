@@ -1,0 +1,82 @@
+import Foundation
+import PostgresNIO
+@testable import SchemaMigrations
+import SponaEventStore
+import SponaTestSupport
+import Testing
+
+@Suite("Schema migrations")
+struct MigrationTests {
+    @Test("`spona migrate` twice: the second run changes nothing")
+    func migrateTwice() async throws {
+        try await TestDatabase.withFresh { db in
+            // withFresh migrated already; the binary finds everything applied.
+            let result = try runProcess(sponaExecutable, ["migrate", "--schema-dir", TestDatabase.schemaDirectory.path],
+                                        environment: ["SPONA_MIGRATION_DATABASE_URL": db.ownerURL])
+            #expect(result.status == 0, "\(result.errorOutput)")
+            #expect(result.output.contains("schema is up to date"))
+        }
+    }
+
+    @Test("a migration changed after it was applied is refused with a clear message")
+    func changedMigrationRefused() async throws {
+        try await TestDatabase.withFresh { db in
+            let copy = FileManager.default.temporaryDirectory.appendingPathComponent("spona-schema-\(UUID())")
+            try FileManager.default.copyItem(at: TestDatabase.schemaDirectory, to: copy)
+            defer { try? FileManager.default.removeItem(at: copy) }
+            let file = copy.appendingPathComponent("0001_event_store.sql")
+            try (try String(contentsOf: file, encoding: .utf8) + "\n-- an innocent-looking edit\n").write(to: file, atomically: true, encoding: .utf8)
+
+            let result = try runProcess(sponaExecutable, ["migrate", "--schema-dir", copy.path],
+                                        environment: ["SPONA_MIGRATION_DATABASE_URL": db.ownerURL])
+            #expect(result.status != 0)
+            #expect(result.errorOutput.contains("migration 1 (event_store) was changed after it was applied"), "\(result.errorOutput)")
+        }
+    }
+
+    @Test("migrations apply in order, once; a missing file and a failing migration are refused")
+    func migratorRules() async throws {
+        try await TestDatabase.withFresh { db in
+            let one = SchemaMigrator.Migration(version: 101, name: "first", sql: "CREATE TABLE t1 (id int); INSERT INTO t1 VALUES (1);")
+            let two = SchemaMigrator.Migration(version: 102, name: "second", sql: "CREATE TABLE t2 (id int)")
+            let real = try SchemaMigrator(directory: TestDatabase.schemaDirectory).migrations
+            let applied = try await SchemaMigrator(migrations: real + [two, one]).migrate(client: db.owner, logger: db.logger)
+            #expect(applied.applied == [101, 102])
+
+            // version 1 (the real schema) is applied too, so a migrator without it is older than the db.
+            await #expect(throws: SchemaMigrator.MigrationError.missingFile(version: 1, name: "event_store")) {
+                try await SchemaMigrator(migrations: [one, two]).migrate(client: db.owner, logger: db.logger)
+            }
+
+            let broken = SchemaMigrator.Migration(version: 103, name: "broken", sql: "CREATE TABLE t3 (id int); SELECT * FROM nowhere;")
+            await #expect(throws: SchemaMigrator.MigrationError.self) {
+                try await SchemaMigrator(migrations: real + [one, two, broken]).migrate(client: db.owner, logger: db.logger)
+            }
+            // The failed migration left nothing behind.
+            let rows = try await db.owner.query("SELECT to_regclass('t3') IS NULL", logger: db.logger)
+            for try await absent in rows.decode(Bool.self) { #expect(absent) }
+
+            let again = try await SchemaMigrator(migrations: real + [one, two]).migrate(client: db.owner, logger: db.logger)
+            #expect(again.applied.isEmpty)
+        }
+    }
+
+    @Test("scripts split into statements, respecting quotes, dollar quotes and comments")
+    func scriptSplitting() {
+        let script = """
+            -- a comment; with a semicolon
+            CREATE TABLE a (v text DEFAULT 'x;y');
+            /* block; /* nested; */ still comment */
+            CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$;
+            DO $body$ BEGIN PERFORM 1; END $body$;
+            SELECT "odd;name" FROM a;
+            SELECT 'it''s; fine';
+            """
+        let statements = SQLScript.statements(in: script)
+        #expect(statements.count == 5)
+        #expect(statements[0] == "CREATE TABLE a (v text DEFAULT 'x;y')")
+        #expect(statements[1].hasSuffix("$$ SELECT 1; $$"))
+        #expect(statements[2] == "DO $body$ BEGIN PERFORM 1; END $body$")
+        #expect(statements[4] == "SELECT 'it''s; fine'")
+    }
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make test`: builds once, then runs every test target against a real PostgreSQL.
+#
+# Tests create scratch databases of their own through SPONA_ADMIN_DATABASE_URL (a superuser:
+# some tests play the tampering database administrator). Without it, the private cluster is
+# started here and stopped again at the end, whether the tests pass or not.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=no
+if [ -z "${SPONA_ADMIN_DATABASE_URL:-}" ]; then
+    scripts/dev-db.sh start
+    started=yes
+    # shellcheck disable=SC1091
+    . .data/env
+fi
+stop_cluster() { if [ "$started" = yes ]; then scripts/dev-db.sh stop || true; fi; }
+trap stop_cluster EXIT
+
+export SPONA_ADMIN_DATABASE_URL
+export SPONA_SCHEMA_DIR="$PWD/Schema"
+export SPONA_BIN="$PWD/.build/debug/spona"
+
+swift build --build-tests
+swift test --skip-build "$@"
