@@ -1,0 +1,236 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PostgresNIO
+import SchemaMigrations
+import SponaEventStore
+
+/// `make bench`: the event store's append throughput and latency, beside the physical limit of
+/// a durable append measured in the same run on the same cluster — plain INSERTs of the same
+/// rows into a bare table with the same keys and indexes.
+@main
+struct SponaBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spona-bench",
+        abstract: "Measure event store appends against plain INSERTs of the same rows."
+    )
+
+    @Option(help: "Seconds each scenario runs.")
+    var seconds: Double = 4
+
+    @Option(help: "Concurrent writers, comma-separated.")
+    var writers: String = "1,4,16"
+
+    @Option(help: "Events per append, comma-separated.")
+    var eventsPerAppend: String = "1,10"
+
+    func run() async throws {
+        let logger = {
+            var logger = Logger(label: "spona.bench")
+            logger.logLevel = .warning
+            return logger
+        }()
+        let environment = ProcessInfo.processInfo.environment
+        guard let adminURL = environment["SPONA_ADMIN_DATABASE_URL"],
+              let ownerURL = environment["SPONA_MIGRATION_DATABASE_URL"],
+              let appURL = environment["DATABASE_URL"]
+        else {
+            throw ValidationError("run through `make bench`: it sets SPONA_ADMIN_DATABASE_URL, SPONA_MIGRATION_DATABASE_URL and DATABASE_URL")
+        }
+        let writerCounts = writers.split(separator: ",").compactMap { Int($0) }
+        let batchSizes = eventsPerAppend.split(separator: ",").compactMap { Int($0) }
+        let database = "spona_bench"
+        let owner = URLComponents(string: ownerURL)?.user ?? "spona_owner"
+
+        try await withPostgresClient(try DatabaseURL(adminURL).configuration, logger: logger) { admin in
+            try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)"), logger: logger)
+            try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database) OWNER \(owner)"), logger: logger)
+        }
+        var ownerConfiguration = try DatabaseURL(Self.url(ownerURL, database: database)).configuration
+        ownerConfiguration.options.maximumConnections = 2
+        try await withPostgresClient(ownerConfiguration, logger: logger) { owner in
+            let schema = URL(fileURLWithPath: environment["SPONA_SCHEMA_DIR"] ?? "Schema")
+            try await SchemaMigrator(directory: schema).migrate(client: owner, logger: logger)
+            for statement in Self.baselineTable {
+                try await owner.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+        }
+
+        print("Event store appends vs plain INSERTs of the same rows (same run, same cluster)")
+        print("each scenario \(seconds) s; p50/p99 are per append (or per INSERT statement)")
+        print("")
+        print(pad("writers", 8), pad("events/append", 14), pad("append ev/s", 12), pad("p50 ms", 8), pad("p99 ms", 8),
+              pad("INSERT rows/s", 14), pad("p50 ms", 8), pad("p99 ms", 8), "ratio")
+        var singleEventRates: [Int: Double] = [:]
+        var appConfiguration = try DatabaseURL(Self.url(appURL, database: database)).configuration
+        appConfiguration.options.maximumConnections = (writerCounts.max() ?? 16) + 2
+        try await withPostgresClient(appConfiguration, logger: logger) { app in
+            let store = PostgresEventStore(client: app, logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await store.run() }
+                // Warm the pool and the caches.
+                _ = try await measure(writers: writerCounts.max() ?? 16, duration: .seconds(1)) { writer, n in
+                    try await store.append(to: try StreamID("warm-\(writer)"), expected: .any, events: Self.events(1, n))
+                }
+                for batch in batchSizes {
+                    for writerCount in writerCounts {
+                        let appends = try await measure(writers: writerCount, duration: .seconds(seconds)) { writer, n in
+                            let stream = try StreamID("case-\(writerCount)-\(batch)-\(writer)")
+                            try await store.append(
+                                to: stream, expected: n == 0 ? .noStream : .exactly(Int64(n * batch)),
+                                events: Self.events(batch, n), metadata: Self.metadata)
+                        }
+                        let inserts = try await measure(writers: writerCount, duration: .seconds(seconds)) { writer, n in
+                            try await Self.plainInsert(app, stream: "plain-\(writerCount)-\(batch)-\(writer)", from: Int64(n * batch), count: batch, logger: logger)
+                        }
+                        let appendRate = Double(appends.operations * batch) / appends.seconds
+                        if batch == 1 { singleEventRates[writerCount] = appendRate }
+                        let insertRate = Double(inserts.operations * batch) / inserts.seconds
+                        print(pad("\(writerCount)", 8), pad("\(batch)", 14), pad(String(format: "%.0f", appendRate), 12),
+                              pad(ms(appends.p50), 8), pad(ms(appends.p99), 8),
+                              pad(String(format: "%.0f", insertRate), 14), pad(ms(inserts.p50), 8), pad(ms(inserts.p99), 8),
+                              String(format: "%.0f%%", 100 * appendRate / insertRate))
+                    }
+                }
+                group.cancelAll()
+            }
+        }
+        if let pgbench = environment["SPONA_PGBENCH"] {
+            print("")
+            print("pgbench (C client, prepared single-row INSERTs into the same bare table):")
+            let appBenchURL = Self.url(appURL, database: database)
+            for writerCount in writerCounts {
+                let tps = try Self.pgbench(pgbench, url: appBenchURL, clients: writerCount, seconds: Int(seconds.rounded(.up)))
+                let append = singleEventRates[writerCount] ?? 0
+                print(pad("\(writerCount) clients", 12), pad(String(format: "%.0f rows/s", tps), 16),
+                      "single-event append at \(writerCount) writers: " + String(format: "%.0f%%", 100 * append / tps))
+            }
+        }
+        print("")
+        print("peak resident memory of this process: \(Self.peakResidentMegabytes()) MiB")
+    }
+
+    /// The bare table of the baseline: the events table's columns, keys and indexes, without
+    /// the function, the hash chain, the lock or the triggers.
+    static let baselineTable = ["""
+        CREATE TABLE bench_plain (
+            global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+            stream_id text NOT NULL, stream_version bigint NOT NULL,
+            event_id uuid NOT NULL UNIQUE, event_type text NOT NULL, schema_version integer NOT NULL,
+            payload jsonb NOT NULL, metadata jsonb NOT NULL, recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            hash bytea NOT NULL,
+            UNIQUE (stream_id, stream_version)
+        )
+        """,
+        "CREATE INDEX ON bench_plain (transaction_id, global_position)",
+        "GRANT INSERT, SELECT ON bench_plain TO spona_app",
+    ]
+
+    static let payload = Data(#"{"ageGroup":"child_14_17","channel":"app","exploitation":["labour","begging"],"gender":"female","indicators":["SP-R03","SP-E01","SP-E07","SP-D02"],"municipality":"RS-21-70106","reportingInstitution":"7d4f2b6e-5a51-4f0e-9d0b-2c7d9c1e6a10","risk":{"catalogue":"2025.1","level":"high","rule":"2025.1"},"subject":"3b9e1f2a-0c4d-4e8f-a1b2-c3d4e5f60718","urgency":"urgent"}"#.utf8)
+    static let metadata = EventMetadata(json: Data(#"{"actor":"5e0c7f1a-2b3d-4c5e-8f90-a1b2c3d4e5f6","institution":"7d4f2b6e-5a51-4f0e-9d0b-2c7d9c1e6a10","requestId":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","role":"reporter"}"#.utf8))
+    static let metadataText = String(decoding: metadata.json, as: UTF8.self)
+
+    static func events(_ count: Int, _ n: Int) -> [EventData] {
+        (0..<count).map { _ in EventData(type: "ReportFiled", payload: payload) }
+    }
+
+    static func plainInsert(_ client: PostgresClient, stream: String, from version: Int64, count: Int, logger: Logger) async throws {
+        let versions = (1...Int64(count)).map { version + $0 }
+        let ids = (0..<count).map { _ in UUID() }
+        let payloads = Array(repeating: String(decoding: payload, as: UTF8.self), count: count)
+        let hashes = (0..<count).map { _ in UUID().uuidString + UUID().uuidString }
+        try await client.query("""
+            INSERT INTO bench_plain (stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, hash)
+            SELECT \(stream), v, id, 'ReportFiled', 1, p::jsonb, \(metadataText)::jsonb, substr(convert_to(h, 'UTF8'), 1, 32)
+            FROM unnest(\(versions), \(ids), \(payloads), \(hashes)) AS u(v, id, p, h)
+            """, logger: logger)
+    }
+
+    /// Runs pgbench with a custom script of single-row INSERTs; returns transactions per second.
+    static func pgbench(_ executable: String, url: String, clients: Int, seconds: Int) throws -> Double {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("spona-pgbench-\(UUID()).sql")
+        let payloadText = String(decoding: payload, as: UTF8.self)
+        try """
+            \\set n random(1, 2000000000)
+            INSERT INTO bench_plain (stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, hash) VALUES ('pgb-' || :client_id || '-' || :n, 1, gen_random_uuid(), 'ReportFiled', 1, '\(payloadText)'::jsonb, '\(metadataText)'::jsonb, sha256(convert_to(:n::text, 'UTF8')));
+            """.write(to: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: script) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["-n", "-M", "prepared", "-c", "\(clients)", "-j", "\(min(clients, 2))", "-T", "\(seconds)", "-f", script.path, url]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
+              let tps = Double(line.dropFirst(6).split(separator: " ").first ?? "")
+        else { throw ValidationError("pgbench printed no rate: \(text.suffix(300))") }
+        return tps
+    }
+
+    static func url(_ url: String, database: String) -> String {
+        var components = URLComponents(string: url)!
+        components.path = "/\(database)"
+        return components.string!
+    }
+
+    static func peakResidentMegabytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return -1 }
+        return kilobytes / 1024
+    }
+}
+
+struct Measurement {
+    var operations: Int
+    var seconds: Double
+    var p50: Duration
+    var p99: Duration
+}
+
+/// Runs `operation` from `writers` concurrent tasks until `duration` has passed; `operation`
+/// gets the writer's number and how many operations that writer completed before.
+func measure(writers: Int, duration: Duration, _ operation: @escaping @Sendable (Int, Int) async throws -> Void) async throws -> Measurement {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let deadline = start + duration
+    let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
+        for writer in 0..<writers {
+            group.addTask {
+                var latencies: [Duration] = []
+                var n = 0
+                while clock.now < deadline {
+                    let began = clock.now
+                    try await operation(writer, n)
+                    latencies.append(clock.now - began)
+                    n += 1
+                }
+                return latencies
+            }
+        }
+        return try await group.reduce(into: [Duration]()) { $0 += $1 }
+    }.sorted()
+    let elapsed = clock.now - start
+    func percentile(_ p: Double) -> Duration {
+        latencies.isEmpty ? .zero : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
+    }
+    return Measurement(
+        operations: latencies.count,
+        seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+        p50: percentile(0.5), p99: percentile(0.99)
+    )
+}
+
+func ms(_ duration: Duration) -> String {
+    let value = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    return String(format: "%.2f", value)
+}
+
+func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+}
