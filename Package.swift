@@ -111,6 +111,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .testTarget(
+            name: "SponaDomainTests",
+            dependencies: ["SponaDomain"],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+
         // Scratch databases on a real PostgreSQL for the test targets.
         .target(
             name: "SponaTestSupport",

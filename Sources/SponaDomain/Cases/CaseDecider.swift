@@ -1,0 +1,242 @@
+import Foundation
+
+/// Where a command to a case is decided: the case as it stands and a command give the events
+/// to record, or a ``CaseError``. Pure: the same inputs always give the same answer, so every
+/// rule is tested without a database.
+public enum CaseDecider {
+    public static func decide(_ command: CaseCommand, on state: Case?, context: DecisionContext) throws(CaseError) -> [CaseEvent] {
+        if case .fileReport(let report) = command {
+            guard state == nil else { throw .caseAlreadyExists(report.caseID) }
+            return [.reportFiled(try file(report, context))]
+        }
+        guard let state else { throw .caseNotFound }
+        let actor = context.actor
+        guard actor.role == .reporter || actor.role == .coordinator else {
+            throw .roleMayNot(actor.role, action: "change a case")
+        }
+        // To anyone who is neither a party nor the Center the case does not exist.
+        guard context.isCenter || state.parties.contains(actor.institution) else { throw .caseNotFound }
+        let me = actor.institution
+
+        switch command {
+        case .fileReport:
+            preconditionFailure("handled above")
+
+        case .acknowledge:
+            try requireCenter(context, "acknowledge a report")
+            try requireOpen(state)
+            if let on = state.acknowledgedAt { throw .alreadyAcknowledged(on: on) }
+            return [.reportAcknowledged(.init(by: me))]
+
+        case let .triage(confirmedRisk, caseManager, note):
+            try requireCenter(context, "triage a report")
+            try requireOpen(state)
+            guard state.acknowledgedAt != nil else { throw .notAcknowledged }
+            try requireText(caseManager, "the case manager")
+            return [.reportTriaged(.init(confirmedRisk: confirmedRisk, caseManager: caseManager, note: note))]
+
+        case .sendReferral(let send):
+            try requireOpen(state)
+            guard state.referral(send.referral) == nil else { throw .referralExists(send.referral) }
+            guard send.to != me else { throw .referralToSelf }
+            try requireActive(send.to, context)
+            try requireText(send.reason, "the reason for the referral")
+            guard send.due > context.now else { throw .dueInThePast }
+            return [.referralSent(.init(
+                referral: send.referral, from: me, to: send.to, reason: send.reason,
+                requestedServices: send.requestedServices, urgency: send.urgency, due: send.due))]
+
+        case .receiveReferral(let id):
+            let referral = try referralForReceiver(id, state, context)
+            try require(referral, in: [.requested], "received")
+            return [.referralReceived(.init(referral: id, by: me, note: nil))]
+
+        case let .acceptReferral(id, note):
+            let referral = try referralForReceiver(id, state, context)
+            try require(referral, in: [.requested, .received], "accepted")
+            return [.referralAccepted(.init(referral: id, by: me, note: note))]
+
+        case let .declineReferral(id, reason):
+            let referral = try referralForReceiver(id, state, context)
+            try require(referral, in: [.requested, .received], "declined")
+            try requireText(reason, "the reason for declining")
+            return [.referralDeclined(.init(referral: id, by: me, note: reason))]
+
+        case let .completeReferral(id, outcome):
+            let referral = try referralForReceiver(id, state, context)
+            try require(referral, in: [.accepted], "completed")
+            try requireText(outcome, "the outcome")
+            return [.referralCompleted(.init(referral: id, by: me, note: outcome))]
+
+        case let .failReferral(id, reason):
+            let referral = try referralForReceiver(id, state, context)
+            try require(referral, in: [.accepted], "marked failed")
+            try requireText(reason, "the reason it failed")
+            return [.referralFailed(.init(referral: id, by: me, note: reason))]
+
+        case let .withdrawReferral(id, reason):
+            let referral = try referralForSender(id, state, context)
+            try require(referral, in: [.requested, .received, .accepted], "withdrawn")
+            return [.referralWithdrawn(.init(referral: id, by: me, note: reason))]
+
+        case let .markReferralEnteredInError(id, reason):
+            let referral = try referralForSender(id, state, context)
+            guard referral.status != .enteredInError else {
+                throw .referralNotInState(id, status: referral.status, since: referral.statusChangedAt, wanted: "marked entered in error again")
+            }
+            try requireText(reason, "the reason for the correction")
+            return [.referralEnteredInError(.init(referral: id, by: me, note: reason))]
+
+        case let .scheduleConference(id, at, invited):
+            try requireOpen(state)
+            guard state.conference(id) == nil else { throw .conferenceExists(id) }
+            for institution in invited { try requireActive(institution, context) }
+            return [.conferenceScheduled(.init(conference: id, convenor: me, at: at, invited: Self.unique(invited)))]
+
+        case let .recordConferenceHeld(id, attended):
+            try requireOpen(state)
+            let conference = try conferenceForConvenor(id, state, context)
+            guard conference.status == .scheduled else { throw .conferenceNotInState(id, status: conference.status, wanted: "held") }
+            let allowed = Set(conference.invited).union([conference.convenor])
+            for institution in attended where !allowed.contains(institution) { throw .attendeeNotInvited(institution) }
+            return [.conferenceHeld(.init(conference: id, attended: Self.unique(attended)))]
+
+        case let .recordDecision(conferenceID, decisionID, type, responsible, due, note):
+            try requireOpen(state)
+            let conference = try conferenceForConvenor(conferenceID, state, context)
+            guard conference.status == .held else {
+                throw .conferenceNotInState(conferenceID, status: conference.status, wanted: "the place of a decision until it is held")
+            }
+            guard state.decision(decisionID) == nil else { throw .decisionExists(decisionID) }
+            guard conference.attended.contains(responsible) || context.institutions[responsible]?.isCenter == true else {
+                throw .responsibleDidNotAttend(responsible)
+            }
+            if let due, due <= context.now { throw .dueInThePast }
+            return [.decisionRecorded(.init(conference: conferenceID, decision: decisionID, type: type, responsible: responsible, due: due, note: note))]
+
+        case let .cancelConference(id, reason):
+            try requireOpen(state)
+            let conference = try conferenceForConvenor(id, state, context)
+            guard conference.status == .scheduled else { throw .conferenceNotInState(id, status: conference.status, wanted: "cancelled") }
+            try requireText(reason, "the reason for cancelling")
+            return [.conferenceCancelled(.init(conference: id, reason: reason))]
+
+        case let .markDecisionImplemented(id, note):
+            try requireOpen(state)
+            guard let decision = state.decision(id) else { throw .decisionNotFound(id) }
+            guard decision.responsible == me || context.isCenter else { throw .onlyResponsible(id) }
+            if let on = decision.implementedAt { throw .decisionAlreadyImplemented(id, on: on) }
+            return [.decisionImplemented(.init(decision: id, by: me, note: note))]
+
+        case let .concludeIdentification(outcome, note):
+            try requireCenter(context, "conclude identification")
+            try requireOpen(state)
+            return [.identificationConcluded(.init(outcome: outcome, note: note))]
+
+        case let .provideAssistance(kind, provider, note):
+            try requireOpen(state)
+            guard provider == me || context.isCenter else { throw .notAParty }
+            try requireActive(provider, context)
+            return [.assistanceProvided(.init(kind: kind, provider: provider, note: note))]
+
+        case .close(let reason):
+            try requireCenter(context, "close a case")
+            try requireOpen(state)
+            try requireText(reason, "the reason for closing")
+            let open = state.referrals.filter { $0.status.isOpen }.count
+            guard open == 0 else { throw .openReferrals(count: open) }
+            return [.caseClosed(.init(reason: reason))]
+
+        case .reopen(let reason):
+            try requireCenter(context, "reopen a case")
+            guard state.isClosed else { throw .caseNotClosed }
+            try requireText(reason, "the reason for reopening")
+            return [.caseReopened(.init(reason: reason))]
+        }
+    }
+
+    // MARK: Filing
+
+    private static func file(_ report: CaseCommand.FileReport, _ context: DecisionContext) throws(CaseError) -> CaseEvent.ReportFiled {
+        let actor = context.actor
+        guard actor.role == .reporter || actor.role == .coordinator else { throw .roleMayNot(actor.role, action: "file a report") }
+        guard let institution = context.actingInstitution else { throw .unknownInstitution(actor.institution) }
+        guard institution.isActive else { throw .inactiveInstitution(institution.id, name: institution.nameLatin) }
+        guard context.geography.municipality(report.municipality) != nil else { throw .unknownMunicipality(report.municipality.rawValue) }
+        for location in report.locations {
+            switch (location.municipality, location.country) {
+            case (let code?, nil):
+                guard context.geography.municipality(code) != nil else { throw .unknownMunicipality(code.rawValue) }
+            case (nil, let country?):
+                guard country.count == 2, country.allSatisfy({ $0.isASCII && $0.isUppercase }) else { throw .badCountry(country) }
+            default:
+                throw .locationNeedsOnePlace(location.role)
+            }
+        }
+        if let citizenship = report.subject.citizenship,
+           !(citizenship.count == 2 && citizenship.allSatisfy({ $0.isASCII && $0.isUppercase })) {
+            throw .badCountry(citizenship)
+        }
+        for indicator in report.indicators where context.catalogue.indicators[indicator] == nil {
+            throw .unknownIndicator(indicator.rawValue)
+        }
+        let indicators = Array(Set(report.indicators)).sorted()
+        return CaseEvent.ReportFiled(
+            caseID: report.caseID, reportingInstitution: institution.id, municipality: report.municipality,
+            channel: report.channel, subject: report.subject, personalData: report.personalData,
+            locations: report.locations, exploitation: Array(Set(report.exploitation)).sorted { $0.rawValue < $1.rawValue },
+            indicators: indicators,
+            risk: context.catalogue.assess(Set(indicators), ageGroup: report.subject.ageGroup),
+            urgency: report.urgency, reporterTrained: report.reporterTrained)
+    }
+
+    // MARK: Rules shared by several commands
+
+    private static func requireCenter(_ context: DecisionContext, _ action: String) throws(CaseError) {
+        guard context.isCenter else { throw .onlyTheCenter(action: action) }
+    }
+
+    private static func requireOpen(_ state: Case) throws(CaseError) {
+        if state.isClosed { throw .caseClosed(since: state.closedAt ?? state.filedAt) }
+    }
+
+    private static func requireText(_ text: String, _ field: String) throws(CaseError) {
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw .missingText(field: field) }
+    }
+
+    private static func requireActive(_ id: InstitutionID, _ context: DecisionContext) throws(CaseError) {
+        guard let institution = context.institutions[id] else { throw .unknownInstitution(id) }
+        guard institution.isActive else { throw .inactiveInstitution(id, name: institution.nameLatin) }
+    }
+
+    private static func require(_ referral: Referral, in allowed: Set<Referral.Status>, _ wanted: String) throws(CaseError) {
+        guard allowed.contains(referral.status) else {
+            throw .referralNotInState(referral.id, status: referral.status, since: referral.statusChangedAt, wanted: wanted)
+        }
+    }
+
+    private static func referralForReceiver(_ id: ReferralID, _ state: Case, _ context: DecisionContext) throws(CaseError) -> Referral {
+        try requireOpen(state)
+        guard let referral = state.referral(id) else { throw .referralNotFound(id) }
+        guard referral.to == context.actor.institution else { throw .onlyReceiver(id) }
+        return referral
+    }
+
+    private static func referralForSender(_ id: ReferralID, _ state: Case, _ context: DecisionContext) throws(CaseError) -> Referral {
+        try requireOpen(state)
+        guard let referral = state.referral(id) else { throw .referralNotFound(id) }
+        guard referral.from == context.actor.institution || context.isCenter else { throw .onlySender(id) }
+        return referral
+    }
+
+    private static func conferenceForConvenor(_ id: ConferenceID, _ state: Case, _ context: DecisionContext) throws(CaseError) -> CaseConference {
+        guard let conference = state.conference(id) else { throw .conferenceNotFound(id) }
+        guard conference.convenor == context.actor.institution || context.isCenter else { throw .notAParty }
+        return conference
+    }
+
+    private static func unique(_ ids: [InstitutionID]) -> [InstitutionID] {
+        var seen = Set<InstitutionID>()
+        return ids.filter { seen.insert($0).inserted }
+    }
+}

@@ -1,0 +1,304 @@
+import Foundation
+
+/// The forms of exploitation a report can suspect.
+public enum ExploitationForm: String, Codable, Sendable, CaseIterable {
+    case sexual, labour, begging, criminality
+    case forcedMarriage = "forced_marriage"
+    case other
+}
+
+public enum Gender: String, Codable, Sendable, CaseIterable {
+    case female, male, other, unknown
+}
+
+public enum Urgency: String, Codable, Sendable, CaseIterable {
+    case routine, urgent, immediate
+}
+
+public enum ReportChannel: String, Codable, Sendable, CaseIterable {
+    case app, phone, email, letter, inPerson = "in_person", hotline
+}
+
+/// Where part of the story happened: recruitment, transit and exploitation are often in
+/// different municipalities, or abroad.
+public struct Location: Hashable, Codable, Sendable {
+    public enum Role: String, Codable, Sendable, CaseIterable {
+        case residence, recruitment, transit, exploitation
+    }
+
+    public var role: Role
+    /// A municipality of Serbia, or…
+    public var municipality: MunicipalityCode?
+    /// …a country, as an ISO 3166-1 alpha-2 code.
+    public var country: String?
+
+    public init(role: Role, municipality: MunicipalityCode? = nil, country: String? = nil) {
+        self.role = role
+        self.municipality = municipality
+        self.country = country
+    }
+}
+
+/// The person the report is about, as far as anyone may know without reason: a pseudonym and
+/// the facts statistics need. Name, birth date, contacts, documents and the narrative travel
+/// only inside ``SealedPersonalData``.
+public struct SubjectProfile: Hashable, Codable, Sendable {
+    public var id: SubjectID
+    public var ageGroup: AgeGroup
+    public var gender: Gender
+    /// ISO 3166-1 alpha-2, when known.
+    public var citizenship: String?
+    public var isMigrant: Bool
+    public var vulnerableGroups: [String]
+
+    public init(id: SubjectID = SubjectID(), ageGroup: AgeGroup, gender: Gender, citizenship: String? = nil, isMigrant: Bool = false, vulnerableGroups: [String] = []) {
+        self.id = id
+        self.ageGroup = ageGroup
+        self.gender = gender
+        self.citizenship = citizenship
+        self.isMigrant = isMigrant
+        self.vulnerableGroups = vulnerableGroups
+    }
+}
+
+/// The subject's personal data, encrypted under a key of the subject's own before it reaches
+/// the domain. The domain never opens it; it only carries it into the event.
+public struct SealedPersonalData: Hashable, Codable, Sendable {
+    /// Base64 of the AES-GCM box (nonce, ciphertext, tag).
+    public var ciphertext: String
+    public var keyID: String
+
+    public init(ciphertext: String, keyID: String) {
+        self.ciphertext = ciphertext
+        self.keyID = keyID
+    }
+}
+
+public enum DecisionType: String, Codable, Sendable, CaseIterable {
+    case shelterPlacement = "shelter_placement"
+    /// Testimony by video link from the shelter, to spare the person a second victimisation.
+    case testimonyByVideoLink = "testimony_by_video_link"
+    case preventionProgramme = "prevention_programme"
+    case leadInstitution = "lead_institution"
+    case healthCare = "health_care"
+    case legalAid = "legal_aid"
+    case schooling
+    case other
+}
+
+public enum IdentificationOutcome: String, Codable, Sendable, CaseIterable {
+    case identifiedVictim = "identified_victim"
+    /// Not (yet) a victim but at risk: a prevention programme follows.
+    case atRiskPrevention = "at_risk_prevention"
+    case notAVictim = "not_a_victim"
+}
+
+public enum AssistanceKind: String, Codable, Sendable, CaseIterable {
+    case information, counselling, shelter, health, legal, financial, education, employment, reintegration, other
+}
+
+/// Every fact a case can record. The case's stream is `case-<id>`; each event is stored with
+/// its ``typeName`` and its payload as JSON.
+public enum CaseEvent: Hashable, Sendable {
+    case reportFiled(ReportFiled)
+    case reportAcknowledged(ReportAcknowledged)
+    case reportTriaged(ReportTriaged)
+    case referralSent(ReferralSent)
+    case referralReceived(ReferralStep)
+    case referralAccepted(ReferralStep)
+    case referralDeclined(ReferralStep)
+    case referralCompleted(ReferralStep)
+    case referralFailed(ReferralStep)
+    case referralWithdrawn(ReferralStep)
+    case referralEnteredInError(ReferralStep)
+    case conferenceScheduled(ConferenceScheduled)
+    case conferenceHeld(ConferenceHeld)
+    case decisionRecorded(DecisionRecorded)
+    case decisionImplemented(DecisionImplemented)
+    case conferenceCancelled(ConferenceCancelled)
+    case identificationConcluded(IdentificationConcluded)
+    case assistanceProvided(AssistanceProvided)
+    case caseClosed(CaseClosed)
+    case caseReopened(CaseReopened)
+
+    public struct ReportFiled: Hashable, Codable, Sendable {
+        public var caseID: CaseID
+        public var reportingInstitution: InstitutionID
+        public var municipality: MunicipalityCode
+        public var channel: ReportChannel
+        public var subject: SubjectProfile
+        public var personalData: SealedPersonalData?
+        public var locations: [Location]
+        public var exploitation: [ExploitationForm]
+        public var indicators: [IndicatorID]
+        public var risk: RiskAssessment
+        public var urgency: Urgency
+        /// Whether the reporting professional took part in a training (for the training-impact view).
+        public var reporterTrained: Bool
+    }
+
+    public struct ReportAcknowledged: Hashable, Codable, Sendable {
+        public var by: InstitutionID
+    }
+
+    public struct ReportTriaged: Hashable, Codable, Sendable {
+        public var confirmedRisk: RiskLevel
+        /// The Center's case manager: an actor id, never a name.
+        public var caseManager: String
+        public var note: String?
+    }
+
+    public struct ReferralSent: Hashable, Codable, Sendable {
+        public var referral: ReferralID
+        public var from: InstitutionID
+        public var to: InstitutionID
+        public var reason: String
+        public var requestedServices: [String]
+        public var urgency: Urgency
+        public var due: Date
+    }
+
+    /// Receive, accept, decline (reason), complete (outcome), fail (reason), withdraw,
+    /// entered in error (reason): one shape, the event type says which.
+    public struct ReferralStep: Hashable, Codable, Sendable {
+        public var referral: ReferralID
+        public var by: InstitutionID
+        /// The reason for a decline, failure, withdrawal or correction; the outcome of a completion.
+        public var note: String?
+    }
+
+    public struct ConferenceScheduled: Hashable, Codable, Sendable {
+        public var conference: ConferenceID
+        public var convenor: InstitutionID
+        public var at: Date
+        public var invited: [InstitutionID]
+    }
+
+    public struct ConferenceHeld: Hashable, Codable, Sendable {
+        public var conference: ConferenceID
+        public var attended: [InstitutionID]
+    }
+
+    public struct DecisionRecorded: Hashable, Codable, Sendable {
+        public var conference: ConferenceID
+        public var decision: DecisionID
+        public var type: DecisionType
+        public var responsible: InstitutionID
+        public var due: Date?
+        public var note: String?
+    }
+
+    public struct DecisionImplemented: Hashable, Codable, Sendable {
+        public var decision: DecisionID
+        public var by: InstitutionID
+        public var note: String?
+    }
+
+    public struct ConferenceCancelled: Hashable, Codable, Sendable {
+        public var conference: ConferenceID
+        public var reason: String
+    }
+
+    public struct IdentificationConcluded: Hashable, Codable, Sendable {
+        public var outcome: IdentificationOutcome
+        public var note: String?
+    }
+
+    public struct AssistanceProvided: Hashable, Codable, Sendable {
+        public var kind: AssistanceKind
+        public var provider: InstitutionID
+        public var note: String?
+    }
+
+    public struct CaseClosed: Hashable, Codable, Sendable {
+        public var reason: String
+    }
+
+    public struct CaseReopened: Hashable, Codable, Sendable {
+        public var reason: String
+    }
+}
+
+extension CaseEvent {
+    /// The event's type as stored; never renamed once written.
+    public var typeName: String {
+        switch self {
+        case .reportFiled: "ReportFiled"
+        case .reportAcknowledged: "ReportAcknowledged"
+        case .reportTriaged: "ReportTriaged"
+        case .referralSent: "ReferralSent"
+        case .referralReceived: "ReferralReceived"
+        case .referralAccepted: "ReferralAccepted"
+        case .referralDeclined: "ReferralDeclined"
+        case .referralCompleted: "ReferralCompleted"
+        case .referralFailed: "ReferralFailed"
+        case .referralWithdrawn: "ReferralWithdrawn"
+        case .referralEnteredInError: "ReferralEnteredInError"
+        case .conferenceScheduled: "ConferenceScheduled"
+        case .conferenceHeld: "ConferenceHeld"
+        case .decisionRecorded: "DecisionRecorded"
+        case .decisionImplemented: "DecisionImplemented"
+        case .conferenceCancelled: "ConferenceCancelled"
+        case .identificationConcluded: "IdentificationConcluded"
+        case .assistanceProvided: "AssistanceProvided"
+        case .caseClosed: "CaseClosed"
+        case .caseReopened: "CaseReopened"
+        }
+    }
+
+    public static let schemaVersion: Int32 = 1
+
+    public func encodePayload(with encoder: JSONEncoder) throws -> Data {
+        switch self {
+        case .reportFiled(let e): try encoder.encode(e)
+        case .reportAcknowledged(let e): try encoder.encode(e)
+        case .reportTriaged(let e): try encoder.encode(e)
+        case .referralSent(let e): try encoder.encode(e)
+        case .referralReceived(let e), .referralAccepted(let e), .referralDeclined(let e), .referralCompleted(let e),
+             .referralFailed(let e), .referralWithdrawn(let e), .referralEnteredInError(let e): try encoder.encode(e)
+        case .conferenceScheduled(let e): try encoder.encode(e)
+        case .conferenceHeld(let e): try encoder.encode(e)
+        case .decisionRecorded(let e): try encoder.encode(e)
+        case .decisionImplemented(let e): try encoder.encode(e)
+        case .conferenceCancelled(let e): try encoder.encode(e)
+        case .identificationConcluded(let e): try encoder.encode(e)
+        case .assistanceProvided(let e): try encoder.encode(e)
+        case .caseClosed(let e): try encoder.encode(e)
+        case .caseReopened(let e): try encoder.encode(e)
+        }
+    }
+
+    public enum DecodingProblem: Error, CustomStringConvertible {
+        case unknownType(String)
+        public var description: String {
+            switch self { case .unknownType(let type): "'\(type)' is not a case event type" }
+        }
+    }
+
+    public init(typeName: String, payload: Data, decoder: JSONDecoder) throws {
+        func d<T: Decodable>(_ type: T.Type) throws -> T { try decoder.decode(type, from: payload) }
+        switch typeName {
+        case "ReportFiled": self = .reportFiled(try d(ReportFiled.self))
+        case "ReportAcknowledged": self = .reportAcknowledged(try d(ReportAcknowledged.self))
+        case "ReportTriaged": self = .reportTriaged(try d(ReportTriaged.self))
+        case "ReferralSent": self = .referralSent(try d(ReferralSent.self))
+        case "ReferralReceived": self = .referralReceived(try d(ReferralStep.self))
+        case "ReferralAccepted": self = .referralAccepted(try d(ReferralStep.self))
+        case "ReferralDeclined": self = .referralDeclined(try d(ReferralStep.self))
+        case "ReferralCompleted": self = .referralCompleted(try d(ReferralStep.self))
+        case "ReferralFailed": self = .referralFailed(try d(ReferralStep.self))
+        case "ReferralWithdrawn": self = .referralWithdrawn(try d(ReferralStep.self))
+        case "ReferralEnteredInError": self = .referralEnteredInError(try d(ReferralStep.self))
+        case "ConferenceScheduled": self = .conferenceScheduled(try d(ConferenceScheduled.self))
+        case "ConferenceHeld": self = .conferenceHeld(try d(ConferenceHeld.self))
+        case "DecisionRecorded": self = .decisionRecorded(try d(DecisionRecorded.self))
+        case "DecisionImplemented": self = .decisionImplemented(try d(DecisionImplemented.self))
+        case "ConferenceCancelled": self = .conferenceCancelled(try d(ConferenceCancelled.self))
+        case "IdentificationConcluded": self = .identificationConcluded(try d(IdentificationConcluded.self))
+        case "AssistanceProvided": self = .assistanceProvided(try d(AssistanceProvided.self))
+        case "CaseClosed": self = .caseClosed(try d(CaseClosed.self))
+        case "CaseReopened": self = .caseReopened(try d(CaseReopened.self))
+        default: throw DecodingProblem.unknownType(typeName)
+        }
+    }
+}
