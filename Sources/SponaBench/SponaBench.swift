@@ -56,12 +56,13 @@ struct SponaBench: AsyncParsableCommand {
             }
         }
 
-        print("Event store appends vs plain INSERTs of the same rows (same run, same cluster)")
-        print("each scenario \(seconds) s; p50/p99 are per append (or per INSERT statement)")
-        print("")
-        print(pad("writers", 8), pad("events/append", 14), pad("append ev/s", 12), pad("p50 ms", 8), pad("p99 ms", 8),
+        emit("Event store appends vs plain INSERTs of the same rows (same run, same cluster)")
+        emit("each scenario \(seconds) s; p50/p99 are per append (or per INSERT statement)")
+        emit("")
+        emit(pad("writers", 8), pad("events/append", 14), pad("append ev/s", 12), pad("p50 ms", 8), pad("p99 ms", 8),
               pad("INSERT rows/s", 14), pad("p50 ms", 8), pad("p99 ms", 8), "ratio")
         var singleEventRates: [Int: Double] = [:]
+        var insertRates: [Int: Double] = [:]
         var appConfiguration = try DatabaseURL(Self.url(appURL, database: database)).configuration
         appConfiguration.options.maximumConnections = (writerCounts.max() ?? 16) + 2
         try await withPostgresClient(appConfiguration, logger: logger) { app in
@@ -84,9 +85,12 @@ struct SponaBench: AsyncParsableCommand {
                             try await Self.plainInsert(app, stream: "plain-\(writerCount)-\(batch)-\(writer)", from: Int64(n * batch), count: batch, logger: logger)
                         }
                         let appendRate = Double(appends.operations * batch) / appends.seconds
-                        if batch == 1 { singleEventRates[writerCount] = appendRate }
                         let insertRate = Double(inserts.operations * batch) / inserts.seconds
-                        print(pad("\(writerCount)", 8), pad("\(batch)", 14), pad(String(format: "%.0f", appendRate), 12),
+                        if batch == 1 {
+                            singleEventRates[writerCount] = appendRate
+                            insertRates[writerCount] = insertRate
+                        }
+                        emit(pad("\(writerCount)", 8), pad("\(batch)", 14), pad(String(format: "%.0f", appendRate), 12),
                               pad(ms(appends.p50), 8), pad(ms(appends.p99), 8),
                               pad(String(format: "%.0f", insertRate), 14), pad(ms(inserts.p50), 8), pad(ms(inserts.p99), 8),
                               String(format: "%.0f%%", 100 * appendRate / insertRate))
@@ -96,18 +100,23 @@ struct SponaBench: AsyncParsableCommand {
             }
         }
         if let pgbench = environment["SPONA_PGBENCH"] {
-            print("")
-            print("pgbench (C client, prepared single-row INSERTs into the same bare table):")
+            emit("")
+            emit("pgbench, the C client, prepared statements: the database's own cost of each, without Swift's")
+            emit(pad("clients", 8), pad("spona_append ev/s", 18), pad("plain INSERT rows/s", 20), pad("ratio", 7), "Swift single-event append vs pgbench INSERT")
             let appBenchURL = Self.url(appURL, database: database)
             for writerCount in writerCounts {
-                let tps = try Self.pgbench(pgbench, url: appBenchURL, clients: writerCount, seconds: Int(seconds.rounded(.up)))
-                let append = singleEventRates[writerCount] ?? 0
-                print(pad("\(writerCount) clients", 12), pad(String(format: "%.0f rows/s", tps), 16),
-                      "single-event append at \(writerCount) writers: " + String(format: "%.0f%%", 100 * append / tps))
+                // pgbench's -T needs SIGALRM, which a child of this process may have blocked; a
+                // transaction count sized from this run's own rates takes about as long.
+                let perClient = max(200, Int(2 * (insertRates[writerCount] ?? 2000) * seconds) / writerCount)
+                let appendTPS = try Self.pgbench(pgbench, url: appBenchURL, clients: writerCount, transactions: perClient, statement: Self.pgbenchAppend)
+                let insertTPS = try Self.pgbench(pgbench, url: appBenchURL, clients: writerCount, transactions: perClient, statement: Self.pgbenchInsert)
+                let swiftAppend = singleEventRates[writerCount] ?? 0
+                emit(pad("\(writerCount)", 8), pad(String(format: "%.0f", appendTPS), 18), pad(String(format: "%.0f", insertTPS), 20),
+                     pad(String(format: "%.0f%%", 100 * appendTPS / insertTPS), 7), String(format: "%.0f%%", 100 * swiftAppend / insertTPS))
             }
         }
-        print("")
-        print("peak resident memory of this process: \(Self.peakResidentMegabytes()) MiB")
+        emit("")
+        emit("peak resident memory of this process: \(Self.peakResidentMegabytes()) MiB")
     }
 
     /// The bare table of the baseline: the events table's columns, keys and indexes, without
@@ -135,30 +144,60 @@ struct SponaBench: AsyncParsableCommand {
         (0..<count).map { _ in EventData(type: "ReportFiled", payload: payload) }
     }
 
-    static func plainInsert(_ client: PostgresClient, stream: String, from version: Int64, count: Int, logger: Logger) async throws {
-        let versions = (1...Int64(count)).map { version + $0 }
-        let ids = (0..<count).map { _ in UUID() }
-        let payloads = Array(repeating: String(decoding: payload, as: UTF8.self), count: count)
-        let hashes = (0..<count).map { _ in UUID().uuidString + UUID().uuidString }
-        try await client.query("""
+    /// The baseline's INSERT, prepared like the append, so both pay the same client costs.
+    struct PlainInsert: PostgresPreparedStatement {
+        static let sql = """
             INSERT INTO bench_plain (stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, hash)
-            SELECT \(stream), v, id, 'ReportFiled', 1, p::jsonb, \(metadataText)::jsonb, substr(convert_to(h, 'UTF8'), 1, 32)
-            FROM unnest(\(versions), \(ids), \(payloads), \(hashes)) AS u(v, id, p, h)
-            """, logger: logger)
+            SELECT $1, v, id, 'ReportFiled', 1, p::jsonb, $2::jsonb, substr(convert_to(h, 'UTF8'), 1, 32)
+            FROM unnest($3::bigint[], $4::uuid[], $5::text[], $6::text[]) AS u(v, id, p, h)
+            """
+        typealias Row = Void
+        var stream: String
+        var versions: [Int64]
+        var ids: [UUID]
+        var payloads: [String]
+        var hashes: [String]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 6)
+            bindings.append(stream)
+            bindings.append(SponaBench.metadataText)
+            bindings.append(versions)
+            bindings.append(ids)
+            bindings.append(payloads)
+            bindings.append(hashes)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {}
+    }
+
+    static func plainInsert(_ client: PostgresClient, stream: String, from version: Int64, count: Int, logger: Logger) async throws {
+        let statement = PlainInsert(
+            stream: stream,
+            versions: (1...Int64(count)).map { version + $0 },
+            ids: (0..<count).map { _ in UUID() },
+            payloads: Array(repeating: String(decoding: payload, as: UTF8.self), count: count),
+            hashes: (0..<count).map { _ in UUID().uuidString + UUID().uuidString })
+        for try await _ in try await client.execute(statement, logger: logger) {}
     }
 
     /// Runs pgbench with a custom script of single-row INSERTs; returns transactions per second.
-    static func pgbench(_ executable: String, url: String, clients: Int, seconds: Int) throws -> Double {
+    static var pgbenchInsert: String {
+        "INSERT INTO bench_plain (stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, hash) VALUES ('pgb-' || :client_id || '-' || :n, 1, gen_random_uuid(), 'ReportFiled', 1, '\(String(decoding: payload, as: UTF8.self))'::jsonb, '\(metadataText)'::jsonb, sha256(convert_to(:n::text, 'UTF8')));"
+    }
+
+    static var pgbenchAppend: String {
+        "SELECT * FROM spona_append('pgb-' || :client_id || '-' || :n, 0, ARRAY[gen_random_uuid()], ARRAY['ReportFiled'], ARRAY[1], ARRAY['\(String(decoding: payload, as: UTF8.self))'], '\(metadataText)', NULL, NULL);"
+    }
+
+    static func pgbench(_ executable: String, url: String, clients: Int, transactions: Int, statement: String) throws -> Double {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("spona-pgbench-\(UUID()).sql")
-        let payloadText = String(decoding: payload, as: UTF8.self)
-        try """
-            \\set n random(1, 2000000000)
-            INSERT INTO bench_plain (stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, hash) VALUES ('pgb-' || :client_id || '-' || :n, 1, gen_random_uuid(), 'ReportFiled', 1, '\(payloadText)'::jsonb, '\(metadataText)'::jsonb, sha256(convert_to(:n::text, 'UTF8')));
-            """.write(to: script, atomically: true, encoding: .utf8)
+        try "\\set n random(1, 2000000000)\n\(statement)\n".write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["-n", "-M", "prepared", "-c", "\(clients)", "-j", "\(min(clients, 2))", "-T", "\(seconds)", "-f", script.path, url]
+        process.arguments = ["-n", "-M", "prepared", "-c", "\(clients)", "-j", "\(min(clients, 2))", "-t", "\(transactions)", "-f", script.path, url]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -233,4 +272,9 @@ func ms(_ duration: Duration) -> String {
 
 func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+}
+
+/// Prints a line at once, also when standard output is a file (make bench | tee).
+func emit(_ items: String...) {
+    FileHandle.standardOutput.write(Data((items.joined(separator: " ") + "\n").utf8))
 }

@@ -28,13 +28,18 @@ final class AppendNotifier: Sendable {
         continuation.yield()
     }
 
+    /// At most one NOTIFY per interval: under load, appends arrive far faster than subscribers
+    /// need waking, and each NOTIFY costs the database a transaction of its own.
+    static let minimumInterval: Duration = .milliseconds(5)
+
     func run() async {
         for await _ in wakeups.cancelOnGracefulShutdown() {
             do {
                 try await client.query(PostgresQuery(unsafeSQL: "NOTIFY \(channel)"), logger: logger)
             } catch {
-                logger.debug("could not send the append notification; subscribers will poll", metadata: ["error": "\(String(reflecting: error))"])
+                logger.debug("could not send the append notification; subscribers will poll", metadata: ["error.type": "\(type(of: error))"])
             }
+            try? await Task.sleep(for: Self.minimumInterval)
         }
     }
 

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Each event's hash is SHA-256 over its canonical encoding followed by the previous event's
 /// hash in the same stream, so changing, removing, reordering or inserting any event breaks
-/// every hash after it. The encoding, identical to `spona_event_hash` in
+/// every hash after it. The encoding, identical to the one `spona_append` computes in
 /// `Schema/0001_event_store.sql` (the database computes it on append; this recomputes it on
 /// verification, so the two must never drift):
 ///

@@ -49,25 +49,17 @@ public struct PostgresEventStore: EventStore, Service {
         if let key = idempotencyKey, key.isEmpty || key.utf8.count > 300 {
             throw EventStoreError.invalidIdempotencyKey
         }
-        let payloads = try events.map { event in
-            guard let text = String(data: event.payload, encoding: .utf8), Self.isJSON(event.payload) else {
-                throw EventStoreError.invalidJSON(what: "payload of a \(event.type) event")
-            }
-            return text
-        }
-        guard let metadataText = String(data: metadata.json, encoding: .utf8), Self.isJSONObject(metadata.json) else {
-            throw EventStoreError.invalidJSON(what: "event metadata")
-        }
-        let requestHash = idempotencyKey.map { _ in Self.requestHash(stream: stream, expected: expected, events: events) }
-
-        let ids = events.map(\.id)
-        let types = events.map(\.type)
-        let schemaVersions = events.map(\.schemaVersion)
-        let query: PostgresQuery = try """
-            SELECT outcome, stream_version, positions, (extract(epoch FROM recorded_at) * 1000000)::bigint
-            FROM spona_append(\(stream.rawValue), \(expected.databaseValue), \(ids), \(types), \(schemaVersions),
-                              \(payloads), \(metadataText), \(idempotencyKey), \(requestHash))
-            """
+        let statement = AppendStatement(
+            stream: stream.rawValue,
+            expected: expected.databaseValue,
+            ids: events.map(\.id),
+            types: events.map(\.type),
+            schemaVersions: events.map(\.schemaVersion),
+            payloads: events.map { String(decoding: $0.payload, as: UTF8.self) },
+            metadata: String(decoding: metadata.json, as: UTF8.self),
+            idempotencyKey: idempotencyKey,
+            requestHash: idempotencyKey.map { _ in Self.requestHash(stream: stream, expected: expected, events: events) }
+        )
 
         // A concurrent first use of the same key for another stream surfaces as a unique
         // violation on the key; the second attempt then sees the key and answers properly.
@@ -75,8 +67,7 @@ public struct PostgresEventStore: EventStore, Service {
         while true {
             attempt += 1
             do {
-                let rows = try await client.query(query, logger: logger)
-                for try await (outcome, version, positions, recordedAt) in rows.decode((String, Int64, [Int64]?, Int64?).self) {
+                for try await (outcome, version, positions, recordedAt) in try await client.execute(statement, logger: logger) {
                     switch outcome {
                     case "appended", "duplicate":
                         if outcome == "appended" { notifier.signal() }
@@ -95,7 +86,50 @@ public struct PostgresEventStore: EventStore, Service {
                 preconditionFailure("spona_append returned no row")
             } catch let error as PSQLError where attempt == 1 && error.isUniqueViolation(on: "idempotency_keys_pkey") {
                 continue
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "22P02" {
+                // invalid_text_representation: a payload or the metadata is not JSON.
+                throw EventStoreError.invalidJSON(what: "payload or metadata")
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "22023" {
+                throw EventStoreError.invalidJSON(what: "metadata (it must be a JSON object), or an event")
             }
+        }
+    }
+
+    /// One append, prepared once per connection: the server parses and plans it once, not on
+    /// every call.
+    struct AppendStatement: PostgresPreparedStatement {
+        static let sql = """
+            SELECT outcome, stream_version, positions, (extract(epoch FROM recorded_at) * 1000000)::bigint
+            FROM spona_append($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            """
+        typealias Row = (String, Int64, [Int64]?, Int64?)
+
+        var stream: String
+        var expected: Int64?
+        var ids: [UUID]
+        var types: [String]
+        var schemaVersions: [Int32]
+        var payloads: [String]
+        var metadata: String
+        var idempotencyKey: String?
+        var requestHash: Data?
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 9)
+            bindings.append(stream)
+            bindings.append(expected)
+            bindings.append(ids)
+            bindings.append(types)
+            bindings.append(schemaVersions)
+            bindings.append(payloads)
+            bindings.append(metadata)
+            bindings.append(idempotencyKey)
+            try bindings.append(requestHash)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            try row.decode(Row.self)
         }
     }
 
@@ -116,14 +150,6 @@ public struct PostgresEventStore: EventStore, Service {
             field(event.payload)
         }
         return Data(hasher.finalize())
-    }
-
-    private static func isJSON(_ data: Data) -> Bool {
-        (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil
-    }
-
-    private static func isJSONObject(_ data: Data) -> Bool {
-        (try? JSONSerialization.jsonObject(with: data)) is [String: Any]
     }
 
     // MARK: Reading

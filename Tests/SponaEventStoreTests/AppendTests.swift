@@ -141,10 +141,10 @@ struct AppendTests {
             await #expect(throws: EventStoreError.noEvents) {
                 try await db.store.append(to: "case-x", expected: .any, events: [])
             }
-            await #expect(throws: EventStoreError.invalidJSON(what: "payload of a Noted event")) {
+            await #expect(throws: EventStoreError.invalidJSON(what: "payload or metadata")) {
                 try await db.store.append(to: "case-x", expected: .any, events: [EventData(type: "Noted", payload: Data("{nope".utf8))])
             }
-            await #expect(throws: EventStoreError.invalidJSON(what: "event metadata")) {
+            await #expect(throws: EventStoreError.invalidJSON(what: "metadata (it must be a JSON object), or an event")) {
                 try await db.store.append(to: "case-x", expected: .any, events: [try event()], metadata: EventMetadata(json: Data("[1]".utf8)))
             }
             await #expect(throws: EventStoreError.invalidEventType("")) {

@@ -1,0 +1,156 @@
+import Foundation
+
+/// The facts of an institution's stream (`institution-<id>`): registered, updated,
+/// deactivated, reactivated. Institutions are never deleted: old cases still name them.
+public enum InstitutionEvent: Hashable, Sendable {
+    case registered(Details)
+    case updated(Details)
+    case deactivated(reason: String)
+    case reactivated
+
+    public struct Details: Hashable, Codable, Sendable {
+        public var id: InstitutionID
+        public var nameLatin: String
+        public var nameCyrillic: String?
+        public var sector: Sector
+        public var municipality: MunicipalityCode?
+        public var isCenter: Bool
+
+        public init(id: InstitutionID, nameLatin: String, nameCyrillic: String? = nil, sector: Sector, municipality: MunicipalityCode?, isCenter: Bool = false) {
+            self.id = id
+            self.nameLatin = nameLatin
+            self.nameCyrillic = nameCyrillic
+            self.sector = sector
+            self.municipality = municipality
+            self.isCenter = isCenter
+        }
+    }
+
+    struct Reason: Codable { var reason: String }
+    struct Empty: Codable {}
+
+    public var typeName: String {
+        switch self {
+        case .registered: "InstitutionRegistered"
+        case .updated: "InstitutionUpdated"
+        case .deactivated: "InstitutionDeactivated"
+        case .reactivated: "InstitutionReactivated"
+        }
+    }
+
+    public func encodePayload(with encoder: JSONEncoder) throws -> Data {
+        switch self {
+        case .registered(let details), .updated(let details): try encoder.encode(details)
+        case .deactivated(let reason): try encoder.encode(Reason(reason: reason))
+        case .reactivated: try encoder.encode(Empty())
+        }
+    }
+
+    public init(typeName: String, payload: Data, decoder: JSONDecoder) throws {
+        switch typeName {
+        case "InstitutionRegistered": self = .registered(try decoder.decode(Details.self, from: payload))
+        case "InstitutionUpdated": self = .updated(try decoder.decode(Details.self, from: payload))
+        case "InstitutionDeactivated": self = .deactivated(reason: try decoder.decode(Reason.self, from: payload).reason)
+        case "InstitutionReactivated": self = .reactivated
+        default: throw CaseEvent.DecodingProblem.unknownType(typeName)
+        }
+    }
+
+    public static let schemaVersion: Int32 = 1
+
+    /// The institution after `event`.
+    public static func evolve(_ state: Institution?, _ event: InstitutionEvent) -> Institution? {
+        switch event {
+        case .registered(let details), .updated(let details):
+            return Institution(
+                id: details.id, nameLatin: details.nameLatin, nameCyrillic: details.nameCyrillic,
+                sector: details.sector, municipality: details.municipality,
+                isActive: state?.isActive ?? true, isCenter: details.isCenter)
+        case .deactivated:
+            guard var state else { return nil }
+            state.isActive = false
+            return state
+        case .reactivated:
+            guard var state else { return nil }
+            state.isActive = true
+            return state
+        }
+    }
+}
+
+/// Why a change to the registry was refused.
+public enum RegistryError: Error, Hashable, Sendable, CustomStringConvertible {
+    case onlyAdmin
+    case alreadyRegistered(InstitutionID)
+    case notRegistered(InstitutionID)
+    case alreadyInState(active: Bool)
+    case unknownMunicipality(String)
+    case missingText(field: String)
+    case badTraining(String)
+
+    public var isForbidden: Bool { self == .onlyAdmin }
+    public var isConflict: Bool {
+        switch self { case .alreadyRegistered, .alreadyInState: true; default: false }
+    }
+
+    public var description: String {
+        switch self {
+        case .onlyAdmin: "only an administrator may change the registry"
+        case .alreadyRegistered(let id): "institution \(id) is already registered"
+        case .notRegistered(let id): "there is no institution \(id)"
+        case .alreadyInState(let active): "the institution is already \(active ? "active" : "inactive")"
+        case .unknownMunicipality(let code): "'\(code)' is not a municipality code; see GET /v1/municipalities"
+        case .missingText(let field): "\(field) must not be empty"
+        case .badTraining(let reason): reason
+        }
+    }
+}
+
+public enum InstitutionCommand: Hashable, Sendable {
+    case register(InstitutionEvent.Details)
+    case update(InstitutionEvent.Details)
+    case deactivate(reason: String)
+    case reactivate
+}
+
+/// The registry's rules: administrators register and change institutions; a municipality
+/// must be one the project knows (or none, for a national body).
+public enum InstitutionDecider {
+    public static func decide(_ command: InstitutionCommand, on state: Institution?, actor: Actor, geography: Geography) throws(RegistryError) -> [InstitutionEvent] {
+        guard actor.role == .admin else { throw .onlyAdmin }
+        switch command {
+        case .register(let details):
+            guard state == nil else { throw .alreadyRegistered(details.id) }
+            try validate(details, geography)
+            return [.registered(details)]
+        case .update(let details):
+            guard state != nil else { throw .notRegistered(details.id) }
+            try validate(details, geography)
+            return [.updated(details)]
+        case .deactivate(let reason):
+            guard let state else { throw .notRegistered(InstitutionID(rawValue: UUID(uuid: UUID_NULL))) }
+            guard state.isActive else { throw .alreadyInState(active: false) }
+            guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw .missingText(field: "the reason") }
+            return [.deactivated(reason: reason)]
+        case .reactivate:
+            guard let state else { throw .notRegistered(InstitutionID(rawValue: UUID(uuid: UUID_NULL))) }
+            guard !state.isActive else { throw .alreadyInState(active: true) }
+            return [.reactivated]
+        }
+    }
+
+    private static func validate(_ details: InstitutionEvent.Details, _ geography: Geography) throws(RegistryError) {
+        guard !details.nameLatin.trimmingCharacters(in: .whitespaces).isEmpty else { throw .missingText(field: "the name") }
+        if let municipality = details.municipality, geography.municipality(municipality) == nil {
+            throw .unknownMunicipality(municipality.rawValue)
+        }
+    }
+}
+
+private let UUID_NULL: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+extension InstitutionID {
+    /// The Center for Protection of Victims of Trafficking: it exists from the start, with
+    /// this well-known id, so a fresh installation can issue its first tokens.
+    public static let center = InstitutionID(rawValue: UUID(uuidString: "00000000-0000-4000-8000-00000000c2e0")!)
+}
