@@ -58,14 +58,27 @@ let package = Package(
         // Commands in, events out: joins the domain's rules to the store.
         .target(
             name: "SponaApplication",
-            dependencies: ["SponaDomain", "SponaEventStore"],
+            dependencies: [
+                "SponaDomain",
+                "SponaEventStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
 
         // Folds of the event history into the views regional teams read.
         .target(
             name: "SponaProjections",
-            dependencies: ["SponaDomain", "SponaEventStore"],
+            dependencies: [
+                "SponaDomain",
+                "SponaEventStore",
+                "SponaApplication",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -76,7 +89,10 @@ let package = Package(
                 "SponaApplication",
                 "SponaProjections",
                 "SponaEventStore",
+                "SponaDomain",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -91,8 +107,12 @@ let package = Package(
                 "SponaHTTP",
                 "SchemaMigrations",
                 "SponaEventStore",
+                "SponaApplication",
+                "SponaDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

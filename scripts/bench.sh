@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: release build of the benchmark, run against the private cluster (or the
-# databases the caller's SPONA_ADMIN_DATABASE_URL, SPONA_MIGRATION_DATABASE_URL and
+# databases the caller's SPONA_ADMIN_DATABASE_URL, SPONA_OWNER_DATABASE_URL and
 # DATABASE_URL name). Prints figures and their ratio to a baseline measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ fi
 stop_cluster() { if [ "$started" = yes ]; then scripts/dev-db.sh stop || true; fi; }
 trap stop_cluster EXIT
 
-export SPONA_ADMIN_DATABASE_URL SPONA_MIGRATION_DATABASE_URL DATABASE_URL
+export SPONA_ADMIN_DATABASE_URL SPONA_OWNER_DATABASE_URL DATABASE_URL
 export SPONA_SCHEMA_DIR="$PWD/Schema"
 export SPONA_PGBENCH="${SPONA_PGBENCH:-$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -1)}"
 

@@ -11,7 +11,7 @@
 #
 # .data/env defines:
 #   DATABASE_URL                  the server's login (member of spona_app: SELECT + append only)
-#   SPONA_MIGRATION_DATABASE_URL  the owner of the database (runs migrations)
+#   SPONA_OWNER_DATABASE_URL  the owner of the database (runs migrations)
 #   SPONA_ADMIN_DATABASE_URL      the cluster's superuser (tests create scratch databases)
 set -euo pipefail
 
@@ -150,7 +150,7 @@ EOF
     umask 077
     cat >"$data/env" <<EOF
 export DATABASE_URL='postgresql://spona_server:$server_password@127.0.0.1:$port/$database?sslmode=disable'
-export SPONA_MIGRATION_DATABASE_URL='postgresql://spona_owner:$owner_password@127.0.0.1:$port/$database?sslmode=disable'
+export SPONA_OWNER_DATABASE_URL='postgresql://spona_owner:$owner_password@127.0.0.1:$port/$database?sslmode=disable'
 export SPONA_ADMIN_DATABASE_URL='$su/postgres?sslmode=disable'
 export SPONA_PG_BINDIR='$bindir'
 EOF

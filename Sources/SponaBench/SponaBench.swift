@@ -32,10 +32,10 @@ struct SponaBench: AsyncParsableCommand {
         }()
         let environment = ProcessInfo.processInfo.environment
         guard let adminURL = environment["SPONA_ADMIN_DATABASE_URL"],
-              let ownerURL = environment["SPONA_MIGRATION_DATABASE_URL"],
+              let ownerURL = environment["SPONA_OWNER_DATABASE_URL"],
               let appURL = environment["DATABASE_URL"]
         else {
-            throw ValidationError("run through `make bench`: it sets SPONA_ADMIN_DATABASE_URL, SPONA_MIGRATION_DATABASE_URL and DATABASE_URL")
+            throw ValidationError("run through `make bench`: it sets SPONA_ADMIN_DATABASE_URL, SPONA_OWNER_DATABASE_URL and DATABASE_URL")
         }
         let writerCounts = writers.split(separator: ",").compactMap { Int($0) }
         let batchSizes = eventsPerAppend.split(separator: ",").compactMap { Int($0) }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The append-only event store, as the rest of Spona sees it.
 ///
 /// Generic on purpose: it knows streams, versions, positions and JSON, never cases or
@@ -6,21 +8,32 @@
 public protocol EventStore: Sendable {
     /// Appends `events` to `stream` if its version is what `expected` says, atomically.
     ///
-    /// With an `idempotencyKey`, a retry of the same request (same stream, expectation and
-    /// events' types and payloads) writes nothing and returns the first result with
-    /// ``AppendResult/wasDuplicate`` set; the same key with another request fails with
-    /// ``EventStoreError/idempotencyKeyReused(key:)``.
+    /// With an `idempotencyKey`, a retry of the same request writes nothing and returns the
+    /// first result with ``AppendResult/wasDuplicate`` set; the same key with another request
+    /// fails with ``EventStoreError/idempotencyKeyReused(key:)``. "The same request" is what
+    /// `requestFingerprint` says (the application hashes the command, whose retry may produce
+    /// events with fresh ids), or else the same stream, expectation, and events' types and
+    /// payloads.
     @discardableResult
     func append(
         to stream: StreamID,
         expected: ExpectedVersion,
         events: [EventData],
         metadata: EventMetadata,
-        idempotencyKey: String?
+        idempotencyKey: String?,
+        requestFingerprint: Data?
     ) async throws -> AppendResult
 
     /// Events of one stream with version ≥ `version`, oldest first, at most `limit`.
     func readStream(_ stream: StreamID, fromVersion version: Int64, limit: Int) async throws -> [RecordedEvent]
+
+    /// Every event of several streams, each stream oldest first: for folding a few small
+    /// streams (the institutions a command names) in one round trip.
+    func readStreams(_ streams: [StreamID]) async throws -> [RecordedEvent]
+
+    /// What an earlier append with this idempotency key did, if there was one: lets a caller
+    /// answer a retried command before deciding it again.
+    func previousAppend(idempotencyKey: String) async throws -> PreviousAppend?
 
     /// The last `limit` events of one stream, newest first.
     func readStreamBackward(_ stream: StreamID, limit: Int) async throws -> [RecordedEvent]
@@ -35,6 +48,17 @@ public protocol EventStore: Sendable {
 }
 
 extension EventStore {
+    @discardableResult
+    public func append(
+        to stream: StreamID,
+        expected: ExpectedVersion,
+        events: [EventData],
+        metadata: EventMetadata,
+        idempotencyKey: String?
+    ) async throws -> AppendResult {
+        try await append(to: stream, expected: expected, events: events, metadata: metadata, idempotencyKey: idempotencyKey, requestFingerprint: nil)
+    }
+
     @discardableResult
     public func append(
         to stream: StreamID,

@@ -29,6 +29,21 @@ public struct EventSubscription: AsyncSequence, Sendable {
         Iterator(state: State(subscription: self))
     }
 
+    /// The same events, a batch at a time as they are read: for consumers that apply events
+    /// in transactions of many (projections).
+    public func batches() -> BatchIterator {
+        BatchIterator(state: State(subscription: self))
+    }
+
+    public struct BatchIterator {
+        let state: State
+
+        /// The next non-empty batch, waiting for new events if need be; nil when cancelled.
+        public mutating func next() async throws -> [RecordedEvent]? {
+            try await state.nextBatch()
+        }
+    }
+
     public struct Iterator: AsyncIteratorProtocol {
         let state: State
 
@@ -75,6 +90,20 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     }
                 }
             }
+        }
+
+        func nextBatch() async throws -> [RecordedEvent]? {
+            if bufferIndex < buffer.count {
+                let rest = Array(buffer[bufferIndex...])
+                bufferIndex = buffer.count
+                cursor = rest.last!.cursor
+                return rest
+            }
+            guard let first = try await next() else { return nil }
+            let rest = Array(buffer[bufferIndex...])
+            bufferIndex = buffer.count
+            if let last = rest.last { cursor = last.cursor }
+            return [first] + rest
         }
 
         private func stop() {

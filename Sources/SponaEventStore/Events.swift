@@ -212,6 +212,13 @@ public struct AppendResult: Sendable, Hashable {
     }
 }
 
+/// An earlier append made with an idempotency key.
+public struct PreviousAppend: Sendable, Hashable {
+    public var stream: StreamID
+    public var requestHash: Data
+    public var result: AppendResult
+}
+
 /// The store's refusals, each with a message a person can act on.
 public enum EventStoreError: Error, Hashable, CustomStringConvertible {
     /// The writer expected one version and the stream is at another. Nothing was written.

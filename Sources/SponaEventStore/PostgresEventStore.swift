@@ -40,7 +40,8 @@ public struct PostgresEventStore: EventStore, Service {
         expected: ExpectedVersion,
         events: [EventData],
         metadata: EventMetadata,
-        idempotencyKey: String?
+        idempotencyKey: String?,
+        requestFingerprint: Data?
     ) async throws -> AppendResult {
         guard !events.isEmpty else { throw EventStoreError.noEvents }
         for event in events where event.type.isEmpty || event.type.utf8.count > 200 {
@@ -58,7 +59,7 @@ public struct PostgresEventStore: EventStore, Service {
             payloads: events.map { String(decoding: $0.payload, as: UTF8.self) },
             metadata: String(decoding: metadata.json, as: UTF8.self),
             idempotencyKey: idempotencyKey,
-            requestHash: idempotencyKey.map { _ in Self.requestHash(stream: stream, expected: expected, events: events) }
+            requestHash: idempotencyKey.map { _ in requestFingerprint ?? Self.requestHash(stream: stream, expected: expected, events: events) }
         )
 
         // A concurrent first use of the same key for another stream surfaces as a unique
@@ -165,6 +166,28 @@ public struct PostgresEventStore: EventStore, Service {
             WHERE stream_id = \(stream.rawValue) AND stream_version >= \(version)
             ORDER BY stream_version LIMIT \(Int64(max(0, limit)))
             """)
+    }
+
+    public func readStreams(_ streams: [StreamID]) async throws -> [RecordedEvent] {
+        guard !streams.isEmpty else { return [] }
+        return try await fetch("""
+            SELECT \(unescaped: Self.eventColumns) FROM events
+            WHERE stream_id = ANY(\(streams.map(\.rawValue)))
+            ORDER BY stream_id, stream_version
+            """)
+    }
+
+    public func previousAppend(idempotencyKey: String) async throws -> PreviousAppend? {
+        let rows = try await client.query("""
+            SELECT stream_id, request_hash, stream_version, positions, (extract(epoch FROM recorded_at) * 1000000)::bigint
+            FROM idempotency_keys WHERE idempotency_key = \(idempotencyKey)
+            """, logger: logger)
+        for try await (stream, hash, version, positions, recordedAt) in rows.decode((String, ByteBuffer, Int64, [Int64], Int64).self) {
+            return PreviousAppend(
+                stream: StreamID(stored: stream), requestHash: Data(buffer: hash),
+                result: AppendResult(streamVersion: version, positions: positions, recordedAtMicroseconds: recordedAt, wasDuplicate: true))
+        }
+        return nil
     }
 
     public func readStreamBackward(_ stream: StreamID, limit: Int) async throws -> [RecordedEvent] {

@@ -2,45 +2,75 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
+import ServiceLifecycle
+import SponaApplication
+import SponaDomain
 import SponaEventStore
+import SponaProjections
 
 /// Everything the HTTP server needs, read once at start-up.
 public struct ServerSettings: Sendable {
     public var host: String
     public var port: Int
-    public var requestBodyLimit: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, requestBodyLimit: Int = 1 << 20) {
+    public init(host: String = "127.0.0.1", port: Int = 8080) {
         self.host = host
         self.port = port
-        self.requestBodyLimit = requestBodyLimit
     }
 }
 
-public typealias SponaRequestContext = BasicRequestContext
+/// The parts a router is built from.
+public struct Dependencies: Sendable {
+    public var database: PostgresClient
+    public var store: PostgresEventStore
+    public var geography: Geography
+    public var logger: Logger
 
-/// Builds the router: operations routes for now; the `/v1` API joins as its issues land.
-public func buildRouter(database: PostgresClient, logger: Logger) -> Router<SponaRequestContext> {
+    public init(database: PostgresClient, store: PostgresEventStore, geography: Geography, logger: Logger) {
+        self.database = database
+        self.store = store
+        self.geography = geography
+        self.logger = logger
+    }
+}
+
+/// Builds the router: operations routes open to all, the `/v1` API behind bearer tokens.
+public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestContext> {
     let router = Router(context: SponaRequestContext.self)
     router.add(middleware: ProblemMiddleware())
-    HealthRoutes(database: database).register(on: router)
+    HealthRoutes(database: dependencies.database).register(on: router)
+    router.get("/openapi.yaml") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
+    }
+
+    let store = dependencies.store
+    let api = router.group("v1")
+        .add(middleware: AuthenticationMiddleware(
+            tokens: AccessTokens(client: dependencies.database, logger: dependencies.logger),
+            directory: InstitutionDirectory(store: store)))
+    CaseRoutes(cases: CaseService(store: store, geography: dependencies.geography)).register(on: api)
+    WorkRoutes(database: dependencies.database).register(on: api)
+    RegistryRoutes(registry: RegistryService(store: store, geography: dependencies.geography), database: dependencies.database,
+                   geography: dependencies.geography).register(on: api)
     return router
 }
 
-/// The HTTP application: the router, the database pool and the store's notifier, shut down in
-/// order on SIGTERM/SIGINT (the server stops accepting and finishes in-flight requests first,
-/// then the store, then the pool).
-public func buildApplication(
-    settings: ServerSettings,
-    database: PostgresClient,
-    store: PostgresEventStore,
-    logger: Logger
-) -> some ApplicationProtocol {
-    let router = buildRouter(database: database, logger: logger)
-    return Application(
-        router: router,
+/// The projections every server process runs (each elected once across all processes).
+public func projectionRunners(_ dependencies: Dependencies) -> [any Service] {
+    let projections: [any Projection] = [InstitutionsProjection(geography: dependencies.geography), CaseWorkProjection()]
+    return projections.map {
+        ProjectionRunner(client: dependencies.database, store: dependencies.store, projection: $0, logger: dependencies.logger)
+    }
+}
+
+/// The HTTP application: the router, the database pool, the store's notifier and the
+/// projection runners, shut down in order on SIGTERM/SIGINT (the server stops accepting and
+/// finishes in-flight requests first, then the other services, the pool last).
+public func buildApplication(settings: ServerSettings, dependencies: Dependencies) -> some ApplicationProtocol {
+    Application(
+        router: buildRouter(dependencies),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "spona"),
-        services: [database, store],
-        logger: logger
+        services: [dependencies.database, dependencies.store] + projectionRunners(dependencies),
+        logger: dependencies.logger
     )
 }

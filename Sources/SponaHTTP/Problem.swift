@@ -2,6 +2,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import PostgresNIO
+import SponaApplication
+import SponaDomain
+import SponaEventStore
 
 /// An error as RFC 9457 problem details: what every failed request answers with, as
 /// `application/problem+json`.
@@ -24,6 +28,23 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         self.headers = headers
     }
 
+    static func unauthorized(_ detail: String) -> Problem {
+        Problem(.unauthorized, type: "urn:spona:problem:unauthorized", title: "Not authenticated", detail: detail,
+                headers: [.wwwAuthenticate: "Bearer realm=\"spona\""])
+    }
+
+    static func badRequest(_ detail: String) -> Problem {
+        Problem(.badRequest, type: "urn:spona:problem:malformed", title: "Malformed request", detail: detail)
+    }
+
+    static func invalid(_ detail: String) -> Problem {
+        Problem(.unprocessableContent, type: "urn:spona:problem:invalid", title: "Invalid command", detail: detail)
+    }
+
+    static let databaseUnavailable = Problem(
+        .serviceUnavailable, type: "urn:spona:problem:database-unavailable", title: "Database unavailable",
+        detail: "The database does not answer; try again shortly.", headers: [.retryAfter: "5"])
+
     private struct Body: Encodable {
         var type: String
         var title: String
@@ -41,20 +62,75 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     }
 }
 
-/// Turns every error that is not already a ``Problem`` into one, so no client ever sees a
-/// bare 500 or an HTML page. Unknown errors are logged by kind only (their text may quote SQL
-/// parameters) and answered with a generic 500.
+extension Problem {
+    /// The answer for anything a route may throw.
+    static func from(_ error: any Error) -> Problem? {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let error as CaseError:
+            switch (error, error.kind) {
+            case (.caseNotFound, _):
+                return Problem(.notFound, type: "urn:spona:problem:not-found", title: "No such case",
+                               detail: "There is no case with this id that you may see.")
+            case (_, .conflict): return Problem(.conflict, type: "urn:spona:problem:conflict", title: "Not possible now", detail: error.description)
+            case (_, .forbidden): return Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed", detail: error.description)
+            case (_, .invalid): return invalid(error.description)
+            }
+        case let error as ApplicationError:
+            switch error {
+            case .staleVersion: return Problem(.preconditionFailed, type: "urn:spona:problem:version-conflict", title: "The case has changed", detail: error.description)
+            case .versionRequired: return Problem(.preconditionRequired, type: "urn:spona:problem:version-required", title: "If-Match required", detail: error.description)
+            case .idempotencyKeyReused: return Problem(.unprocessableContent, type: "urn:spona:problem:idempotency-key-reused", title: "Idempotency key reused", detail: error.description)
+            }
+        case let error as RegistryError:
+            if error.isForbidden { return Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed", detail: error.description) }
+            if error.isConflict { return Problem(.conflict, type: "urn:spona:problem:conflict", title: "Not possible now", detail: error.description) }
+            if case .notRegistered = error { return Problem(.notFound, type: "urn:spona:problem:not-found", title: "No such institution", detail: error.description) }
+            return invalid(error.description)
+        case let error as AccessTokens.Refusal:
+            return unauthorized(error.description)
+        case let error as EventStoreError:
+            return invalid(error.description)
+        case let error as HTTPError:
+            if error.status == .contentTooLarge {
+                return Problem(.contentTooLarge, type: "urn:spona:problem:too-large", title: "Request body too large",
+                               detail: "The body is larger than this server accepts (1 MiB).")
+            }
+            return Problem(error.status, detail: error.body)
+        case let error as PSQLError where Self.isUnavailable(error):
+            return databaseUnavailable
+        case is PostgresTransactionError:
+            return databaseUnavailable
+        case let error as any HTTPResponseError:
+            return Problem(error.status)
+        default:
+            return nil
+        }
+    }
+
+    private static func isUnavailable(_ error: PSQLError) -> Bool {
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown: true
+        default: error.serverInfo?[.sqlState]?.hasPrefix("08") == true || error.serverInfo?[.sqlState]?.hasPrefix("57") == true
+        }
+    }
+}
+
+/// Turns every error into problem details, so no client ever sees a bare 500 or an HTML page.
+/// Unknown errors are logged by kind only (their text may quote SQL parameters) and answered
+/// with a generic 500.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let problem as Problem {
-            return try problem.response(from: request, context: context)
-        } catch let error as HTTPError {
-            return try Problem(error.status, detail: error.body).response(from: request, context: context)
-        } catch let error as any HTTPResponseError {
-            return try Problem(error.status).response(from: request, context: context)
         } catch {
+            if let problem = Problem.from(error) {
+                return try problem.response(from: request, context: context)
+            }
+            if "\(type(of: error))".contains("Channel") || "\(type(of: error))".contains("IOError") || "\(type(of: error))".contains("Connection") {
+                return try Problem.databaseUnavailable.response(from: request, context: context)
+            }
             context.logger.error("request failed", metadata: ["error.type": "\(type(of: error))"])
             return try Problem(.internalServerError, detail: "The server could not complete the request; it has been logged.")
                 .response(from: request, context: context)

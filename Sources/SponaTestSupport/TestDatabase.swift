@@ -63,7 +63,7 @@ public struct TestDatabase: Sendable {
         var logger = Logger(label: "spona.test")
         logger.logLevel = .warning
         let adminURL = try environment("SPONA_ADMIN_DATABASE_URL")
-        let ownerBaseURL = try environment("SPONA_MIGRATION_DATABASE_URL")
+        let ownerBaseURL = try environment("SPONA_OWNER_DATABASE_URL")
         let appBaseURL = try environment("DATABASE_URL")
         let ownerName = URLComponents(string: ownerBaseURL)?.user ?? "spona_owner"
         let name = "spona_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)

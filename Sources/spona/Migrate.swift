@@ -11,7 +11,7 @@ struct Migrate: AsyncParsableCommand {
             after it was applied is refused.
 
             Environment:
-              SPONA_MIGRATION_DATABASE_URL  the owner's PostgreSQL URL (falls back to DATABASE_URL)
+              SPONA_OWNER_DATABASE_URL  the owner's PostgreSQL URL (falls back to DATABASE_URL)
               SPONA_SCHEMA_DIR              the folder of migrations (default: ./Schema)
               SPONA_LOG_LEVEL               trace, debug, info (default), notice, warning, error
             """
@@ -25,8 +25,8 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try makeLogger(label: "spona.migrate", level: nil)
-        guard let urlText = databaseURL ?? Environment.value("SPONA_MIGRATION_DATABASE_URL") ?? Environment.value("DATABASE_URL") else {
-            throw CommandFailure("no database: set SPONA_MIGRATION_DATABASE_URL (the owner's URL) or DATABASE_URL")
+        guard let urlText = databaseURL ?? Environment.value("SPONA_OWNER_DATABASE_URL") ?? Environment.value("DATABASE_URL") else {
+            throw CommandFailure("no database: set SPONA_OWNER_DATABASE_URL (the owner's URL) or DATABASE_URL")
         }
         let url: DatabaseURL
         do { url = try DatabaseURL(urlText) } catch { throw CommandFailure("database URL: \(error)") }

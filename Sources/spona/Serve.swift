@@ -3,6 +3,8 @@ import Foundation
 import Hummingbird
 import PostgresNIO
 import SponaEventStore
+import SponaApplication
+import SponaDomain
 import SponaHTTP
 
 struct Serve: AsyncParsableCommand {
@@ -17,6 +19,7 @@ struct Serve: AsyncParsableCommand {
               SPONA_HOST          address to listen on (default 127.0.0.1)
               SPONA_PORT          port to listen on (default 8080)
               SPONA_DB_POOL_SIZE  most database connections this process opens (default 20)
+              SPONA_REFERENCE_DIR the folder of reference data (default: ./Reference)
               SPONA_LOG_LEVEL     trace, debug, info (default), notice, warning, error
             """
     )
@@ -43,9 +46,11 @@ struct Serve: AsyncParsableCommand {
             configuration.options.maximumConnections = size
         }
 
+        let geography: Geography
+        do { geography = try ReferenceData.geography(in: ReferenceData.defaultDirectory) } catch { throw CommandFailure("\(error)") }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let store = PostgresEventStore(client: client, logger: logger)
-        let app = buildApplication(settings: settings, database: client, store: store, logger: logger)
+        let app = buildApplication(settings: settings, dependencies: Dependencies(database: client, store: store, geography: geography, logger: logger))
         logger.info("serving", metadata: ["address": "\(settings.host):\(settings.port)", "database": "\(url)"])
         try await app.runService()
     }

@@ -12,7 +12,7 @@ struct MigrationTests {
         try await TestDatabase.withFresh { db in
             // withFresh migrated already; the binary finds everything applied.
             let result = try runProcess(sponaExecutable, ["migrate", "--schema-dir", TestDatabase.schemaDirectory.path],
-                                        environment: ["SPONA_MIGRATION_DATABASE_URL": db.ownerURL])
+                                        environment: ["SPONA_OWNER_DATABASE_URL": db.ownerURL])
             #expect(result.status == 0, "\(result.errorOutput)")
             #expect(result.output.contains("schema is up to date"))
         }
@@ -28,7 +28,7 @@ struct MigrationTests {
             try (try String(contentsOf: file, encoding: .utf8) + "\n-- an innocent-looking edit\n").write(to: file, atomically: true, encoding: .utf8)
 
             let result = try runProcess(sponaExecutable, ["migrate", "--schema-dir", copy.path],
-                                        environment: ["SPONA_MIGRATION_DATABASE_URL": db.ownerURL])
+                                        environment: ["SPONA_OWNER_DATABASE_URL": db.ownerURL])
             #expect(result.status != 0)
             #expect(result.errorOutput.contains("migration 1 (event_store) was changed after it was applied"), "\(result.errorOutput)")
         }

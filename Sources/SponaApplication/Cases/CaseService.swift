@@ -1,0 +1,170 @@
+import Crypto
+import Foundation
+import SponaDomain
+import SponaEventStore
+
+/// Why the application refused a command before or after the domain looked at it.
+public enum ApplicationError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// `If-Match` named another version than the case's: someone changed it meanwhile.
+    case staleVersion(expected: Int64, actual: Int64)
+    /// A command to an existing case came without the version it was based on.
+    case versionRequired(actual: Int64)
+    /// The idempotency key was first used for a different request.
+    case idempotencyKeyReused
+
+    public var description: String {
+        switch self {
+        case let .staleVersion(expected, actual):
+            "the case is at version \(actual), not \(expected): it changed since you read it; reload it and decide again"
+        case .versionRequired(let actual):
+            "send If-Match with the version of the case your command is based on (it is now at \(actual))"
+        case .idempotencyKeyReused:
+            "this Idempotency-Key was already used for a different request; use a new key for a new request"
+        }
+    }
+}
+
+/// A case as the API shows it: the fold of its events, and its version (the ETag).
+public struct CaseSnapshot: Sendable {
+    public var `case`: Case
+    public var version: Int64 { `case`.version }
+    /// True when this answers a retried command: nothing new was written.
+    public var isReplay: Bool
+}
+
+/// Who is asking, resolved once per request.
+public struct Caller: Sendable, Hashable {
+    public var actor: Actor
+    /// The caller's institution is the Center and the caller acts as its coordinator.
+    public var isCenter: Bool
+    /// The districts an analyst sees.
+    public var districts: [DistrictCode]
+
+    public init(actor: Actor, isCenter: Bool, districts: [DistrictCode] = []) {
+        self.actor = actor
+        self.isCenter = isCenter
+        self.districts = districts
+    }
+}
+
+/// Where a command to a case is carried out: the case's history is read, the domain decides,
+/// and the events are appended at exactly the version decided on.
+public struct CaseService: Sendable {
+    let store: any EventStore
+    let directory: InstitutionDirectory
+    let geography: Geography
+    let now: @Sendable () -> Date
+
+    public init(store: any EventStore, geography: Geography, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.directory = InstitutionDirectory(store: store)
+        self.geography = geography
+        self.now = now
+    }
+
+    /// Carries out `command` on case `id`.
+    ///
+    /// - Parameters:
+    ///   - expectedVersion: the version the caller's decision was based on (`If-Match`);
+    ///     required for every command to an existing case.
+    ///   - idempotencyKey: the client's key for this request; a retry answers with the case as
+    ///     the first attempt left it and writes nothing.
+    public func handle(
+        _ command: CaseCommand,
+        on id: CaseID,
+        expectedVersion: Int64?,
+        caller: Caller,
+        requestID: String,
+        idempotencyKey: String?
+    ) async throws -> CaseSnapshot {
+        let stream = Streams.case(id)
+        let scopedKey = idempotencyKey.map { "\(caller.actor.id):\($0)" }
+        let fingerprint = Self.fingerprint(command, on: id)
+
+        if let scopedKey, let previous = try await store.previousAppend(idempotencyKey: scopedKey) {
+            guard previous.stream == stream, previous.requestHash == fingerprint else { throw ApplicationError.idempotencyKeyReused }
+            return try await replay(id, upTo: previous.result.streamVersion)
+        }
+
+        let recorded = try await store.readStream(stream)
+        let history = try EventCoding.caseEvents(recorded)
+        let state = Case.replay(history)
+
+        if case .fileReport = command {
+            if state != nil { throw CaseError.caseAlreadyExists(id) }
+        } else {
+            // To anyone who may not see the case it does not exist, whatever they send.
+            guard let state, Self.canSee(state, caller) else { throw CaseError.caseNotFound }
+            guard let expectedVersion else { throw ApplicationError.versionRequired(actual: state.version) }
+            guard expectedVersion == state.version else {
+                throw ApplicationError.staleVersion(expected: expectedVersion, actual: state.version)
+            }
+        }
+
+        let institutions = try await directory.institutions([caller.actor.institution] + Self.institutions(named: command))
+        let context = DecisionContext(actor: caller.actor, now: now(), institutions: institutions, geography: geography)
+        let events = try CaseDecider.decide(command, on: state, context: context)
+
+        let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
+        let data = try events.map {
+            EventData(type: $0.typeName, schemaVersion: CaseEvent.schemaVersion, payload: try $0.encodePayload(with: EventCoding.encoder))
+        }
+        let result: AppendResult
+        do {
+            result = try await store.append(
+                to: stream, expected: state.map { .exactly($0.version) } ?? .noStream,
+                events: data, metadata: metadata, idempotencyKey: scopedKey, requestFingerprint: fingerprint)
+        } catch EventStoreError.versionConflict(_, _, let actual) {
+            if state == nil { throw CaseError.caseAlreadyExists(id) }
+            throw ApplicationError.staleVersion(expected: state?.version ?? 0, actual: actual)
+        } catch EventStoreError.idempotencyKeyReused {
+            throw ApplicationError.idempotencyKeyReused
+        }
+        if result.wasDuplicate {
+            return try await replay(id, upTo: result.streamVersion)
+        }
+        let at = Date(timeIntervalSince1970: Double(result.recordedAtMicroseconds) / 1_000_000)
+        guard let updated = Case.replay(history + events.map { ($0, at) }) else { throw CaseError.caseNotFound }
+        return CaseSnapshot(case: updated, isReplay: false)
+    }
+
+    /// The case as it stands, for someone allowed to see it; to anyone else it does not exist.
+    public func read(_ id: CaseID, caller: Caller) async throws -> (snapshot: CaseSnapshot, history: [RecordedEvent]) {
+        let recorded = try await store.readStream(Streams.case(id))
+        guard let state = Case.replay(try EventCoding.caseEvents(recorded)), Self.canSee(state, caller) else {
+            throw CaseError.caseNotFound
+        }
+        return (CaseSnapshot(case: state, isReplay: false), recorded)
+    }
+
+    /// Parties see their cases; the Center and auditors see every case; analysts see none.
+    public static func canSee(_ state: Case, _ caller: Caller) -> Bool {
+        switch caller.actor.role {
+        case .auditor: true
+        case .coordinator: caller.isCenter || state.parties.contains(caller.actor.institution)
+        case .reporter: state.parties.contains(caller.actor.institution)
+        case .analyst, .admin: false
+        }
+    }
+
+    private func replay(_ id: CaseID, upTo version: Int64) async throws -> CaseSnapshot {
+        let recorded = try await store.readStream(Streams.case(id), fromVersion: 1, limit: Int(version))
+        guard let state = Case.replay(try EventCoding.caseEvents(recorded)) else { throw CaseError.caseNotFound }
+        return CaseSnapshot(case: state, isReplay: true)
+    }
+
+    /// What makes a retry "the same request": the case and the whole command.
+    static func fingerprint(_ command: CaseCommand, on id: CaseID) -> Data {
+        Data(SHA256.hash(data: Data("\(id)|\(String(reflecting: command))".utf8)))
+    }
+
+    static func institutions(named command: CaseCommand) -> [InstitutionID] {
+        switch command {
+        case .sendReferral(let send): [send.to]
+        case .scheduleConference(_, _, let invited): invited
+        case .recordDecision(_, _, _, let responsible, _, _): [responsible]
+        case .provideAssistance(_, let provider, _): [provider]
+        default: []
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Crypto
+import Foundation
+import SponaDomain
+import SponaEventStore
+
+/// Registers and changes institutions, and records trainings: each through its own stream.
+public struct RegistryService: Sendable {
+    let store: any EventStore
+    let directory: InstitutionDirectory
+    let geography: Geography
+
+    public init(store: any EventStore, geography: Geography) {
+        self.store = store
+        self.directory = InstitutionDirectory(store: store)
+        self.geography = geography
+    }
+
+    /// Carries out `command` on the institution `id`; answers the institution as it stands
+    /// and its version. A retry with the same idempotency key writes nothing.
+    @discardableResult
+    public func handle(
+        _ command: InstitutionCommand, on id: InstitutionID, actor: Actor, requestID: String, idempotencyKey: String?
+    ) async throws -> (institution: Institution, version: Int64) {
+        let stream = Streams.institution(id)
+        let fingerprint = Data(SHA256.hash(data: Data("\(id)|\(String(reflecting: command))".utf8)))
+        let scopedKey = idempotencyKey.map { "\(actor.id):\($0)" }
+        if let scopedKey, let previous = try await store.previousAppend(idempotencyKey: scopedKey) {
+            // A retried request: answer with the institution as it stands, write nothing.
+            guard previous.stream == stream, previous.requestHash == fingerprint,
+                  let current = try await directory.institution(id)
+            else { throw ApplicationError.idempotencyKeyReused }
+            return current
+        }
+        let current = try await directory.institution(id)
+        let events = try InstitutionDecider.decide(command, on: current?.0, actor: actor, geography: geography)
+        let metadata = try EventCoding.metadata(CommandMetadata(actor: actor, requestID: requestID))
+        let data = try events.map {
+            EventData(type: $0.typeName, schemaVersion: InstitutionEvent.schemaVersion, payload: try $0.encodePayload(with: EventCoding.encoder))
+        }
+        do {
+            try await store.append(
+                to: stream, expected: current.map { .exactly($0.version) } ?? .noStream, events: data, metadata: metadata,
+                idempotencyKey: scopedKey, requestFingerprint: fingerprint)
+        } catch EventStoreError.idempotencyKeyReused {
+            throw ApplicationError.idempotencyKeyReused
+        } catch EventStoreError.versionConflict(_, _, let actual) {
+            throw ApplicationError.staleVersion(expected: current?.version ?? 0, actual: actual)
+        }
+        guard let updated = try await directory.institution(id) else { throw RegistryError.notRegistered(id) }
+        return updated
+    }
+
+    /// Records a training held. Its id names its stream; recording the same training twice
+    /// writes it once.
+    public func recordTraining(_ training: TrainingHeld, caller: Caller, requestID: String) async throws -> Bool {
+        try training.validate(actor: caller.actor, isCenter: caller.isCenter, geography: geography)
+        let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
+        let event = EventData(type: TrainingHeld.typeName, schemaVersion: TrainingHeld.schemaVersion, payload: try EventCoding.encoder.encode(training))
+        do {
+            try await store.append(to: Streams.training(training.id), expected: .noStream, events: [event], metadata: metadata)
+            return true
+        } catch EventStoreError.versionConflict {
+            return false
+        }
+    }
+}

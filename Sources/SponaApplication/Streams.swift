@@ -1,0 +1,91 @@
+import Foundation
+import SponaDomain
+import SponaEventStore
+
+/// How the domain's things map to the store's streams. The one place that knows the names.
+public enum Streams {
+    public static func `case`(_ id: CaseID) -> StreamID { StreamID(stringLiteral: "case-\(id)") }
+    public static func institution(_ id: InstitutionID) -> StreamID { StreamID(stringLiteral: "institution-\(id)") }
+    public static func training(_ id: TrainingID) -> StreamID { StreamID(stringLiteral: "training-\(id)") }
+
+    /// The case a stream belongs to, if it is a case stream.
+    public static func caseID(of stream: StreamID) -> CaseID? {
+        guard stream.rawValue.hasPrefix("case-") else { return nil }
+        return CaseID(String(stream.rawValue.dropFirst(5)))
+    }
+
+    public static func institutionID(of stream: StreamID) -> InstitutionID? {
+        guard stream.rawValue.hasPrefix("institution-") else { return nil }
+        return InstitutionID(String(stream.rawValue.dropFirst(12)))
+    }
+}
+
+/// Who did it, on whose behalf, in answer to what: stored with every event (never personal
+/// data of the people in cases).
+public struct CommandMetadata: Codable, Hashable, Sendable {
+    public var actor: String
+    public var institution: InstitutionID
+    public var role: Role
+    public var requestID: String
+    public var correlationID: String
+    public var causationID: String?
+    public var client: String?
+
+    public init(actor: Actor, requestID: String, correlationID: String? = nil, causationID: String? = nil, client: String? = nil) {
+        self.actor = actor.id
+        self.institution = actor.institution
+        self.role = actor.role
+        self.requestID = requestID
+        self.correlationID = correlationID ?? requestID
+        self.causationID = causationID
+        self.client = client
+    }
+}
+
+/// The coding of payloads and metadata: sorted keys, so equal values give equal bytes, and
+/// ISO 8601 dates.
+public enum EventCoding {
+    public static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(ISO8601.string(from: date))
+        }
+        return encoder
+    }()
+
+    public static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = ISO8601.date(from: text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not an ISO 8601 date-time"))
+            }
+            return date
+        }
+        return decoder
+    }()
+
+    public static func metadata(_ metadata: CommandMetadata) throws -> EventMetadata {
+        EventMetadata(json: try encoder.encode(metadata))
+    }
+
+    public static func caseEvents(_ recorded: [RecordedEvent]) throws -> [(event: CaseEvent, at: Date)] {
+        try recorded.map { (try CaseEvent(typeName: $0.type, payload: $0.payload, decoder: decoder), $0.recordedAt) }
+    }
+}
+
+/// ISO 8601 with optional fractional seconds, as clients send and the API answers (UTC).
+public enum ISO8601 {
+    static let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    static let plain = Date.ISO8601FormatStyle()
+
+    public static func string(from date: Date) -> String {
+        date.formatted(withFraction)
+    }
+
+    public static func date(from text: String) -> Date? {
+        (try? withFraction.parse(text)) ?? (try? plain.parse(text))
+    }
+}

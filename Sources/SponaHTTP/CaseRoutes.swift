@@ -1,0 +1,259 @@
+import Crypto
+import Foundation
+import Hummingbird
+import NIOCore
+import SponaApplication
+import SponaDomain
+import SponaEventStore
+
+/// The bodies clients send to case routes. Enumerations are the domain's own, by raw value.
+enum CaseRequests {
+    struct FileReport: Decodable {
+        struct Subject: Decodable {
+            var ageGroup: AgeGroup
+            var gender: Gender
+            var citizenship: String?
+            var isMigrant: Bool?
+            var vulnerableGroups: [String]?
+        }
+        var municipality: MunicipalityCode
+        var channel: ReportChannel
+        var subject: Subject
+        var locations: [Location]?
+        var exploitation: [ExploitationForm]?
+        var indicators: [IndicatorID]?
+        var urgency: Urgency?
+        var reporterTrained: Bool?
+    }
+    struct Empty: Decodable {}
+    struct Triage: Decodable { var confirmedRisk: RiskLevel; var caseManager: String; var note: String? }
+    struct Identification: Decodable { var outcome: IdentificationOutcome; var note: String? }
+    struct Assistance: Decodable { var kind: AssistanceKind; var provider: InstitutionID?; var note: String? }
+    struct Reason: Decodable { var reason: String }
+    struct OptionalReason: Decodable { var reason: String? }
+    struct Note: Decodable { var note: String? }
+    struct Outcome: Decodable { var outcome: String }
+    struct Referral: Decodable {
+        var to: InstitutionID
+        var reason: String
+        var requestedServices: [String]?
+        var urgency: Urgency?
+        var due: Date
+    }
+    struct Conference: Decodable { var at: Date; var invited: [InstitutionID] }
+    struct Held: Decodable { var attended: [InstitutionID] }
+    struct Decision: Decodable { var type: DecisionType; var responsible: InstitutionID; var due: Date?; var note: String? }
+}
+
+/// `/v1/cases`: filing reports and every step of a case after that.
+struct CaseRoutes {
+    let cases: CaseService
+
+    func register(on group: RouterGroup<SponaRequestContext>) {
+        group.post("cases") { request, context in
+            let caller = try context.requireRole(.reporter, .coordinator)
+            let body = try await JSONBody.decode(CaseRequests.FileReport.self, from: request, context: context)
+            let key = try request.idempotencyKey()
+            let ids = DerivedIDs(caller: caller, key: key)
+            let command = CaseCommand.FileReport(
+                caseID: CaseID(rawValue: ids.make("case")),
+                municipality: body.municipality, channel: body.channel,
+                subject: SubjectProfile(
+                    id: SubjectID(rawValue: ids.make("subject")), ageGroup: body.subject.ageGroup, gender: body.subject.gender,
+                    citizenship: body.subject.citizenship, isMigrant: body.subject.isMigrant ?? false,
+                    vulnerableGroups: body.subject.vulnerableGroups ?? []),
+                locations: body.locations ?? [], exploitation: body.exploitation ?? [], indicators: body.indicators ?? [],
+                urgency: body.urgency ?? .routine, reporterTrained: body.reporterTrained ?? false)
+            let snapshot = try await cases.handle(.fileReport(command), on: command.caseID, expectedVersion: nil, caller: caller,
+                                                  requestID: context.requestIDText, idempotencyKey: key)
+            return try CaseResponse.make(snapshot, status: snapshot.isReplay ? .ok : .created,
+                                         location: "/v1/cases/\(snapshot.case.id)")
+        }
+
+        group.get("cases/:case") { _, context in
+            let caller = try context.requireRole(.reporter, .coordinator, .auditor)
+            let (snapshot, _) = try await cases.read(try caseID(context), caller: caller)
+            return try CaseResponse.make(snapshot, status: .ok)
+        }
+
+        group.get("cases/:case/events") { _, context in
+            let caller = try context.requireRole(.reporter, .coordinator, .auditor)
+            let (snapshot, history) = try await cases.read(try caseID(context), caller: caller)
+            let body = try HistoryResponse.body(history)
+            return Response(status: .ok, headers: [.contentType: "application/json", .eTag: "\"\(snapshot.version)\""],
+                            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+
+        command("acknowledge", CaseRequests.Empty.self) { _, _ in .acknowledge }
+        command("triage", CaseRequests.Triage.self) { body, _ in .triage(confirmedRisk: body.confirmedRisk, caseManager: body.caseManager, note: body.note) }
+        command("identification", CaseRequests.Identification.self) { body, _ in .concludeIdentification(body.outcome, note: body.note) }
+        command("assistance", CaseRequests.Assistance.self) { body, context in
+            .provideAssistance(body.kind, provider: body.provider ?? context.caller!.actor.institution, note: body.note)
+        }
+        command("close", CaseRequests.Reason.self) { body, _ in .close(reason: body.reason) }
+        command("reopen", CaseRequests.Reason.self) { body, _ in .reopen(reason: body.reason) }
+
+        command("referrals", CaseRequests.Referral.self, created: { snapshot, command in
+            guard case .sendReferral(let send) = command else { return nil }
+            return "/v1/cases/\(snapshot.case.id)/referrals/\(send.referral)"
+        }) { body, ids in
+            .sendReferral(.init(referral: ReferralID(rawValue: ids.make("referral")), to: body.to, reason: body.reason,
+                                requestedServices: body.requestedServices ?? [], urgency: body.urgency ?? .routine, due: body.due))
+        }
+        referralStep("receive", CaseRequests.Empty.self) { id, _ in .receiveReferral(id) }
+        referralStep("accept", CaseRequests.Note.self) { id, body in .acceptReferral(id, note: body.note) }
+        referralStep("decline", CaseRequests.Reason.self) { id, body in .declineReferral(id, reason: body.reason) }
+        referralStep("complete", CaseRequests.Outcome.self) { id, body in .completeReferral(id, outcome: body.outcome) }
+        referralStep("fail", CaseRequests.Reason.self) { id, body in .failReferral(id, reason: body.reason) }
+        referralStep("withdraw", CaseRequests.OptionalReason.self) { id, body in .withdrawReferral(id, reason: body.reason) }
+        referralStep("entered-in-error", CaseRequests.Reason.self) { id, body in .markReferralEnteredInError(id, reason: body.reason) }
+
+        command("conferences", CaseRequests.Conference.self, created: { snapshot, command in
+            guard case .scheduleConference(let id, _, _) = command else { return nil }
+            return "/v1/cases/\(snapshot.case.id)/conferences/\(id)"
+        }) { body, ids in
+            .scheduleConference(ConferenceID(rawValue: ids.make("conference")), at: body.at, invited: body.invited)
+        }
+        conferenceStep("held", CaseRequests.Held.self) { id, body, _ in .recordConferenceHeld(id, attended: body.attended) }
+        conferenceStep("cancel", CaseRequests.Reason.self) { id, body, _ in .cancelConference(id, reason: body.reason) }
+        conferenceStep("decisions", CaseRequests.Decision.self, created: true) { id, body, ids in
+            .recordDecision(id, DecisionID(rawValue: ids.make("decision")), type: body.type, responsible: body.responsible, due: body.due, note: body.note)
+        }
+
+        group.post("cases/:case/decisions/:decision/implemented") { request, context in
+            guard let decision = context.parameters.get("decision").flatMap(DecisionID.init) else { throw CaseError.caseNotFound }
+            let body = try await JSONBody.decode(CaseRequests.Note.self, from: request, context: context)
+            return try await run(.markDecisionImplemented(decision, note: body.note), request, context)
+        }
+
+        // MARK: helpers that register one route each
+
+        func command<Body: Decodable & SendableMetatype>(
+            _ path: String, _ type: Body.Type,
+            created: (@Sendable (CaseSnapshot, CaseCommand) -> String?)? = nil,
+            _ make: @escaping @Sendable (Body, DerivedIDs) throws -> CaseCommand
+        ) {
+            group.post("cases/:case/\(path)") { request, context in
+                let body = try await JSONBody.decode(Body.self, from: request, context: context)
+                let caller = try context.requireRole(.reporter, .coordinator)
+                let command = try make(body, DerivedIDs(caller: caller, key: try request.idempotencyKey()))
+                return try await run(command, request, context, created: created)
+            }
+        }
+
+        func command<Body: Decodable & SendableMetatype>(_ path: String, _ type: Body.Type, _ make: @escaping @Sendable (Body, SponaRequestContext) throws -> CaseCommand) {
+            group.post("cases/:case/\(path)") { request, context in
+                let body = try await JSONBody.decode(Body.self, from: request, context: context)
+                _ = try context.requireRole(.reporter, .coordinator)
+                return try await run(try make(body, context), request, context)
+            }
+        }
+
+        func referralStep<Body: Decodable & SendableMetatype>(_ path: String, _ type: Body.Type, _ make: @escaping @Sendable (ReferralID, Body) -> CaseCommand) {
+            group.post("cases/:case/referrals/:referral/\(path)") { request, context in
+                guard let referral = context.parameters.get("referral").flatMap(ReferralID.init) else { throw CaseError.caseNotFound }
+                let body = try await JSONBody.decode(Body.self, from: request, context: context)
+                return try await run(make(referral, body), request, context)
+            }
+        }
+
+        func conferenceStep<Body: Decodable & SendableMetatype>(_ path: String, _ type: Body.Type, created: Bool = false, _ make: @escaping @Sendable (ConferenceID, Body, DerivedIDs) -> CaseCommand) {
+            group.post("cases/:case/conferences/:conference/\(path)") { request, context in
+                guard let conference = context.parameters.get("conference").flatMap(ConferenceID.init) else { throw CaseError.caseNotFound }
+                let body = try await JSONBody.decode(Body.self, from: request, context: context)
+                let caller = try context.requireRole(.reporter, .coordinator)
+                let command = make(conference, body, DerivedIDs(caller: caller, key: try request.idempotencyKey()))
+                return try await run(command, request, context, created: created ? Self.decisionLocation : nil)
+            }
+        }
+    }
+
+    @Sendable private static func decisionLocation(_ snapshot: CaseSnapshot, _ command: CaseCommand) -> String? {
+        guard case .recordDecision(_, let decision, _, _, _, _) = command else { return nil }
+        return "/v1/cases/\(snapshot.case.id)/decisions/\(decision)"
+    }
+
+    private func caseID(_ context: SponaRequestContext) throws -> CaseID {
+        // A malformed id names no case anybody may see.
+        guard let id = context.parameters.get("case").flatMap(CaseID.init) else { throw CaseError.caseNotFound }
+        return id
+    }
+
+    private func run(
+        _ command: CaseCommand, _ request: Request, _ context: SponaRequestContext,
+        created: (@Sendable (CaseSnapshot, CaseCommand) -> String?)? = nil
+    ) async throws -> Response {
+        let caller = try context.requireRole(.reporter, .coordinator)
+        let snapshot = try await cases.handle(
+            command, on: try caseID(context), expectedVersion: try request.ifMatchVersion(), caller: caller,
+            requestID: context.requestIDText, idempotencyKey: try request.idempotencyKey())
+        if let created, let location = created(snapshot, command) {
+            return try CaseResponse.make(snapshot, status: snapshot.isReplay ? .ok : .created, location: location)
+        }
+        return try CaseResponse.make(snapshot, status: .ok)
+    }
+}
+
+/// Ids the server gives new things (a case, a referral…). With an `Idempotency-Key` they are
+/// derived from the caller and the key, so a retried request names the same things and is
+/// recognised as the same request; without one they are random.
+struct DerivedIDs: Sendable {
+    let caller: Caller
+    let key: String?
+
+    func make(_ purpose: String) -> UUID {
+        guard let key else { return UUID() }
+        var bytes = Array(SHA256.hash(data: Data("\(caller.actor.id)|\(key)|\(purpose)".utf8)).prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x50 // version 5 layout: name-based
+        bytes[8] = (bytes[8] & 0x3F) | 0x80 // RFC 4122 variant
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+}
+
+/// A case's history as the API shows it: each event with its stored payload and metadata
+/// spliced in as stored (they are the JSON the hash chain covers).
+enum HistoryResponse {
+    private struct Head: Encodable {
+        var version: Int64
+        var type: String
+        var schemaVersion: Int32
+        var recordedAt: Date
+        var position: Int64
+        var hash: String
+    }
+
+    static func body(_ events: [RecordedEvent]) throws -> Data {
+        var out = Data("[".utf8)
+        for (index, event) in events.enumerated() {
+            if index > 0 { out.append(contentsOf: Array(",".utf8)) }
+            let head = try EventCoding.encoder.encode(Head(
+                version: event.version, type: event.type, schemaVersion: event.schemaVersion, recordedAt: event.recordedAt,
+                position: event.position, hash: event.hash.map { String(format: "%02x", $0) }.joined()))
+            out.append(head.dropLast())
+            out.append(contentsOf: Array(#","payload":"#.utf8))
+            out.append(event.payload)
+            out.append(contentsOf: Array(#","metadata":"#.utf8))
+            out.append(event.metadata)
+            out.append(contentsOf: Array("}".utf8))
+        }
+        out.append(contentsOf: Array("]".utf8))
+        return out
+    }
+}
+
+enum JSONResponse {
+    static func make<Body: Encodable>(_ body: Body, status: HTTPResponse.Status) throws -> Response {
+        let data = try EventCoding.encoder.encode(body)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+enum CaseResponse {
+    static func make(_ snapshot: CaseSnapshot, status: HTTPResponse.Status, location: String? = nil) throws -> Response {
+        var response = try JSONResponse.make(snapshot.case, status: status)
+        response.headers[.eTag] = "\"\(snapshot.version)\""
+        if let location { response.headers[.location] = location }
+        return response
+    }
+}

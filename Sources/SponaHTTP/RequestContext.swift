@@ -1,0 +1,38 @@
+import Foundation
+import Hummingbird
+import SponaApplication
+import SponaDomain
+
+/// Every request's context: who is calling (set by ``AuthenticationMiddleware``) and the
+/// request id that every event written on its behalf carries.
+public struct SponaRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var caller: Caller?
+
+    public init(source: Source) {
+        self.coreContext = .init(source: source)
+        self.caller = nil
+    }
+
+    /// Bodies are read with an explicit limit (``ServerSettings/requestBodyLimit``) so an
+    /// oversized one is a clean 413.
+    public var maxUploadSize: Int { 1 << 20 }
+
+    public var requestIDText: String { id }
+
+    /// The caller, for routes behind authentication.
+    public func requireCaller() throws -> Caller {
+        guard let caller else { throw Problem.unauthorized("send Authorization: Bearer <token>") }
+        return caller
+    }
+
+    /// The caller, if their role is one of `roles`.
+    public func requireRole(_ roles: Role...) throws -> Caller {
+        let caller = try requireCaller()
+        guard roles.contains(caller.actor.role) else {
+            throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed",
+                          detail: "the \(caller.actor.role.rawValue) role may not do this")
+        }
+        return caller
+    }
+}

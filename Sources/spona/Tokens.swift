@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import PostgresNIO
+import SponaApplication
+import SponaDomain
+import SponaEventStore
+
+struct Tokens: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Issue, revoke and list API tokens.",
+        discussion: "Runs with the owner's login (SPONA_OWNER_DATABASE_URL): the server itself can only read tokens.",
+        subcommands: [Issue.self, Revoke.self, List.self]
+    )
+
+    struct Issue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a token and print it once. Only its hash is stored.",
+            discussion: "The Center's institution id is \(InstitutionID.center); issue the first admin token for it.")
+
+        @OptionGroup var database: OwnerDatabaseOptions
+        @Option(help: "The institution the token acts for (a UUID).") var institution: String
+        @Option(help: "reporter, coordinator, analyst, auditor or admin.") var role: String
+        @Option(help: "For analysts: a district (ISO 3166-2:RS, e.g. RS-21) the token may see; repeat for more.") var district: [String] = []
+        @Option(help: "A note saying whose token this is (no personal data of people in cases).") var label: String = ""
+        @Option(help: "Days until the token expires; none for no expiry.") var expiresInDays: Int?
+
+        func run() async throws {
+            guard let institutionID = InstitutionID(institution) else { throw CommandFailure("--institution '\(institution)' is not a UUID") }
+            guard let role = Role(rawValue: role) else { throw CommandFailure("--role '\(role)' is not one of reporter, coordinator, analyst, auditor, admin") }
+            for code in district where !(code.count == 5 && code.hasPrefix("RS-") && Int(code.dropFirst(3)) != nil) {
+                throw CommandFailure("--district '\(code)' is not a district code like RS-21")
+            }
+            if role == .analyst && district.isEmpty { throw CommandFailure("an analyst token needs at least one --district") }
+            if let days = expiresInDays, days <= 0 { throw CommandFailure("--expires-in-days must be positive") }
+            let logger = try makeLogger(label: "spona.tokens", level: nil)
+            let issued = try await withPostgresClient(try database.resolve().configuration, logger: logger) { client in
+                try await AccessTokens(client: client, logger: logger).issue(
+                    institution: institutionID, role: role, districts: district, label: label,
+                    expiresAt: expiresInDays.map { Date().addingTimeInterval(Double($0) * 86_400) })
+            }
+            print(issued.token)
+            FileHandle.standardError.write(Data("token \(issued.id) issued for \(role.rawValue) of institution \(institutionID); it is shown only now\n".utf8))
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token; it stops working on the next request.")
+        @OptionGroup var database: OwnerDatabaseOptions
+        @Argument(help: "The token's id (from `spona tokens list`).") var id: String
+
+        func run() async throws {
+            guard let uuid = UUID(uuidString: id) else { throw CommandFailure("'\(id)' is not a token id") }
+            let logger = try makeLogger(label: "spona.tokens", level: nil)
+            let revoked = try await withPostgresClient(try database.resolve().configuration, logger: logger) { client in
+                try await AccessTokens(client: client, logger: logger).revoke(uuid)
+            }
+            guard revoked else { throw CommandFailure("no active token has the id \(id)") }
+            print("revoked \(id)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tokens (never the tokens themselves).")
+        @OptionGroup var database: OwnerDatabaseOptions
+
+        func run() async throws {
+            let logger = try makeLogger(label: "spona.tokens", level: nil)
+            let tokens = try await withPostgresClient(try database.resolve().configuration, logger: logger) { client in
+                try await AccessTokens(client: client, logger: logger).list()
+            }
+            print("id\tinstitution\trole\tdistricts\tcreated\texpires\trevoked\tlabel")
+            for token in tokens {
+                print([token.id.uuidString.lowercased(), token.institution.description, token.role.rawValue, token.districts.joined(separator: ","),
+                       ISO8601.string(from: token.createdAt), token.expiresAt.map(ISO8601.string) ?? "-",
+                       token.revokedAt.map(ISO8601.string) ?? "-", token.label].joined(separator: "\t"))
+            }
+        }
+    }
+}
