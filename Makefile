@@ -28,7 +28,16 @@ build:
 run: build
 	@$(WITH_DB) \
 	.build/debug/spona migrate; \
-	echo "spona: serving on http://$${SPONA_HOST:-127.0.0.1}:$${SPONA_PORT:-8080} (Ctrl-C stops it)"; \
+	if [ -n "$${SPONA_OWNER_DATABASE_URL:-}" ]; then \
+		.build/debug/spona reference load --institutions Reference/institutions-2025.csv --trainings Reference/trainings-2025.csv; \
+		echo; \
+		echo "spona: a first admin token (shown once; only its hash is stored):"; \
+		echo "    .build/debug/spona tokens issue --institution 00000000-0000-4000-8000-00000000c2e0 --role admin"; \
+		echo "  with SPONA_OWNER_DATABASE_URL from .data/env (. .data/env) when the private cluster runs."; \
+	else \
+		echo "spona: set SPONA_OWNER_DATABASE_URL and run 'spona reference load' once to register the Center"; \
+	fi; \
+	echo "spona: serving on http://$${SPONA_HOST:-127.0.0.1}:$${SPONA_PORT:-8080} (Ctrl-C stops it; the API is described at /openapi.yaml)"; \
 	exec .build/debug/spona serve
 
 test:

@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 started=no
 if [ -z "${SPONA_ADMIN_DATABASE_URL:-}" ]; then
+    # A cluster that was already running (make run in another terminal) is left running.
+    if ! scripts/dev-db.sh status >/dev/null 2>&1; then started=yes; fi
     scripts/dev-db.sh start
-    started=yes
     # shellcheck disable=SC1091
     . .data/env
 fi
@@ -17,6 +18,7 @@ trap stop_cluster EXIT
 
 export SPONA_ADMIN_DATABASE_URL SPONA_OWNER_DATABASE_URL DATABASE_URL
 export SPONA_SCHEMA_DIR="$PWD/Schema"
+export SPONA_REFERENCE_DIR="$PWD/Reference"
 export SPONA_PGBENCH="${SPONA_PGBENCH:-$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -1)}"
 
 swift build -c release --product SponaBench

@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 
 started=no
 if [ -z "${SPONA_ADMIN_DATABASE_URL:-}" ]; then
+    # A cluster that was already running (make run in another terminal) is left running.
+    if ! scripts/dev-db.sh status >/dev/null 2>&1; then started=yes; fi
     scripts/dev-db.sh start
-    started=yes
     # shellcheck disable=SC1091
     . .data/env
 fi
@@ -19,6 +20,7 @@ trap stop_cluster EXIT
 
 export SPONA_ADMIN_DATABASE_URL
 export SPONA_SCHEMA_DIR="$PWD/Schema"
+export SPONA_REFERENCE_DIR="$PWD/Reference"
 export SPONA_BIN="$PWD/.build/debug/spona"
 
 swift build --build-tests

@@ -25,12 +25,16 @@ public struct Dependencies: Sendable {
     public var store: PostgresEventStore
     public var geography: Geography
     public var logger: Logger
+    /// How long a request waits for the database before it answers 503.
+    public var databaseDeadline: Duration
 
-    public init(database: PostgresClient, store: PostgresEventStore, geography: Geography, logger: Logger) {
+    public init(database: PostgresClient, store: PostgresEventStore, geography: Geography, logger: Logger,
+                databaseDeadline: Duration = .seconds(5)) {
         self.database = database
         self.store = store
         self.geography = geography
         self.logger = logger
+        self.databaseDeadline = databaseDeadline
     }
 }
 
@@ -47,7 +51,8 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
     let api = router.group("v1")
         .add(middleware: AuthenticationMiddleware(
             tokens: AccessTokens(client: dependencies.database, logger: dependencies.logger),
-            directory: InstitutionDirectory(store: store)))
+            directory: InstitutionDirectory(store: store),
+            databaseDeadline: dependencies.databaseDeadline))
     CaseRoutes(cases: CaseService(store: store, geography: dependencies.geography)).register(on: api)
     WorkRoutes(database: dependencies.database).register(on: api)
     RegistryRoutes(registry: RegistryService(store: store, geography: dependencies.geography), database: dependencies.database,

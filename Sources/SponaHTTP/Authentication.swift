@@ -9,6 +9,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = SponaRequestContext
     let tokens: AccessTokens
     let directory: InstitutionDirectory
+    /// How long the token lookup (every request's first database access) may wait for the database.
+    let databaseDeadline: Duration
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
@@ -18,10 +20,15 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw Problem.unauthorized(AccessTokens.Refusal.missing.description)
         }
-        let (actor, districts) = try await tokens.authenticate(String(parts[1]))
-        var isCenter = false
-        if actor.role == .coordinator {
-            isCenter = try await directory.institutions([actor.institution])[actor.institution]?.isCenter ?? false
+        let token = String(parts[1])
+        let (tokens, directory) = (self.tokens, self.directory)
+        let (actor, districts, isCenter) = try await withDeadline(databaseDeadline) {
+            let (actor, districts) = try await tokens.authenticate(token)
+            var isCenter = false
+            if actor.role == .coordinator {
+                isCenter = try await directory.institutions([actor.institution])[actor.institution]?.isCenter ?? false
+            }
+            return (actor, districts, isCenter)
         }
         var context = context
         context.caller = Caller(actor: actor, isCenter: isCenter, districts: districts)

@@ -18,25 +18,9 @@ struct HealthRoutes: Sendable {
         }
         router.get("/readyz") { _, context in
             do {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        try await database.query("SELECT 1", logger: context.logger)
-                    }
-                    group.addTask {
-                        try await Task.sleep(for: .seconds(2))
-                        throw CancellationError()
-                    }
-                    try await group.next()
-                    group.cancelAll()
-                }
+                try await withDeadline(.seconds(2)) { try await database.query("SELECT 1", logger: context.logger) }
             } catch {
-                throw Problem(
-                    .serviceUnavailable,
-                    type: "urn:spona:problem:database-unavailable",
-                    title: "Database unavailable",
-                    detail: "The database does not answer; try again shortly.",
-                    headers: [.retryAfter: "5"]
-                )
+                throw Problem.databaseUnavailable
             }
             return Status(status: "ready", database: "ok")
         }

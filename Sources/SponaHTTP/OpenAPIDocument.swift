@@ -1,11 +1,1019 @@
 /// The OpenAPI 3.1 description of the API, served at `/openapi.yaml`. A test checks that it
-/// names exactly the routes the router has.
+/// names exactly the routes the router has, so it cannot drift from the server.
 enum OpenAPIDocument {
-    static let yaml = """
-    openapi: 3.1.0
-    info:
-      title: Spona
-      version: 0.1.0
-    paths: {}
-    """
+    static let yaml = #"""
+openapi: 3.1.0
+info:
+  title: Spona
+  version: 0.2.0
+  summary: Coordination server of the national referral network against trafficking in human beings.
+  description: |
+    Institutions report suspicions, refer people to each other, hold case conferences, decide,
+    help and close cases. Every change is an event in an append-only store.
+
+    Conventions:
+    * JSON in and out (UTF-8); dates are ISO 8601 in UTC.
+    * Every `/v1` route needs `Authorization: Bearer <token>` (issued with `spona tokens issue`).
+    * Errors are `application/problem+json` (RFC 9457) with a stable `type`, a `title` and a
+      `detail` written for the person at the client.
+    * A case's `ETag` is its version. Every command to an existing case must send `If-Match`
+      with the version it was based on (412 when the case has changed since, 428 without it).
+    * Every POST takes an `Idempotency-Key` (1–200 visible ASCII characters): a retry with the
+      same key and body answers the first response and writes nothing; the same key with
+      another body is 422.
+    * A case exists only for its parties (the reporting institution, institutions referred to,
+      institutions invited to a conference), the Center and auditors; to anyone else every case
+      route answers 404.
+    * Request bodies are limited to 1 MiB (413 beyond).
+servers:
+  - url: http://127.0.0.1:8080
+security:
+  - bearer: []
+tags:
+  - name: cases
+    description: Reports and every step of a case after them.
+  - name: referrals
+  - name: conferences
+  - name: work
+    description: What an institution has to do, and what became of what it reported.
+  - name: registry
+    description: Institutions, trainings and reference data.
+  - name: operations
+# The response sets many operations share (YAML anchors, expanded by any YAML parser).
+x-response-sets:
+  command: &command-responses
+    "200": { $ref: "#/components/responses/CaseOK" }
+    "400": { $ref: "#/components/responses/Malformed" }
+    "401": { $ref: "#/components/responses/Unauthorized" }
+    "403": { $ref: "#/components/responses/Forbidden" }
+    "404": { $ref: "#/components/responses/NotFound" }
+    "409": { $ref: "#/components/responses/Conflict" }
+    "412": { $ref: "#/components/responses/PreconditionFailed" }
+    "413": { $ref: "#/components/responses/TooLarge" }
+    "415": { $ref: "#/components/responses/UnsupportedMediaType" }
+    "422": { $ref: "#/components/responses/Invalid" }
+    "428": { $ref: "#/components/responses/PreconditionRequired" }
+    "503": { $ref: "#/components/responses/Unavailable" }
+  create: &create-responses
+    "201": { $ref: "#/components/responses/CaseCreated" }
+    "200": { $ref: "#/components/responses/CaseReplayed" }
+    "400": { $ref: "#/components/responses/Malformed" }
+    "401": { $ref: "#/components/responses/Unauthorized" }
+    "403": { $ref: "#/components/responses/Forbidden" }
+    "404": { $ref: "#/components/responses/NotFound" }
+    "409": { $ref: "#/components/responses/Conflict" }
+    "412": { $ref: "#/components/responses/PreconditionFailed" }
+    "413": { $ref: "#/components/responses/TooLarge" }
+    "415": { $ref: "#/components/responses/UnsupportedMediaType" }
+    "422": { $ref: "#/components/responses/Invalid" }
+    "428": { $ref: "#/components/responses/PreconditionRequired" }
+    "503": { $ref: "#/components/responses/Unavailable" }
+  institution: &institution-responses
+    "200":
+      description: The institution as it stands.
+      headers:
+        ETag: { $ref: "#/components/headers/ETag" }
+      content:
+        application/json:
+          schema: { $ref: "#/components/schemas/Institution" }
+    "400": { $ref: "#/components/responses/Malformed" }
+    "401": { $ref: "#/components/responses/Unauthorized" }
+    "403": { $ref: "#/components/responses/Forbidden" }
+    "404":
+      description: No such institution.
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    "409": { $ref: "#/components/responses/Conflict" }
+    "422": { $ref: "#/components/responses/Invalid" }
+    "503": { $ref: "#/components/responses/Unavailable" }
+
+paths:
+  /healthz:
+    get:
+      tags: [operations]
+      summary: The process is alive.
+      security: []
+      responses:
+        "200":
+          description: Alive.
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Status" }
+  /readyz:
+    get:
+      tags: [operations]
+      summary: The server can serve (its database answers).
+      security: []
+      responses:
+        "200":
+          description: Ready.
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Status" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /openapi.yaml:
+    get:
+      tags: [operations]
+      summary: This document.
+      security: []
+      responses:
+        "200":
+          description: The OpenAPI document.
+          content:
+            application/yaml:
+              schema: { type: string }
+
+  /v1/cases:
+    post:
+      tags: [cases]
+      operationId: fileReport
+      summary: File a report of a suspicion (reporter, coordinator).
+      description: |
+        Opens a case. The server scores the observed indicators with the current catalogue and
+        risk rule and records both versions with the result, so the score never changes later.
+      parameters:
+        - $ref: "#/components/parameters/IdempotencyKey"
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/FileReport" }
+      responses:
+        "201": { $ref: "#/components/responses/CaseCreated" }
+        "200": { $ref: "#/components/responses/CaseReplayed" }
+        "400": { $ref: "#/components/responses/Malformed" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "409": { $ref: "#/components/responses/Conflict" }
+        "413": { $ref: "#/components/responses/TooLarge" }
+        "415": { $ref: "#/components/responses/UnsupportedMediaType" }
+        "422": { $ref: "#/components/responses/Invalid" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/cases/{case}:
+    parameters:
+      - $ref: "#/components/parameters/Case"
+    get:
+      tags: [cases]
+      operationId: getCase
+      summary: The case as it stands (its parties, the Center, auditors).
+      responses:
+        "200": { $ref: "#/components/responses/CaseOK" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/cases/{case}/events:
+    parameters:
+      - $ref: "#/components/parameters/Case"
+    get:
+      tags: [cases]
+      operationId: getCaseHistory
+      summary: The case's events, oldest first, each with who did it and its hash.
+      responses:
+        "200":
+          description: The history.
+          headers:
+            ETag: { $ref: "#/components/headers/ETag" }
+          content:
+            application/json:
+              schema:
+                type: array
+                items: { $ref: "#/components/schemas/RecordedEvent" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/cases/{case}/acknowledge:
+    post:
+      tags: [cases]
+      operationId: acknowledgeReport
+      summary: The Center acknowledges the report.
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody: { $ref: "#/components/requestBodies/Empty" }
+      responses: *command-responses
+  /v1/cases/{case}/triage:
+    post:
+      tags: [cases]
+      operationId: triageReport
+      summary: The Center confirms the risk and names a case manager.
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/Triage" }
+      responses: *command-responses
+  /v1/cases/{case}/identification:
+    post:
+      tags: [cases]
+      operationId: concludeIdentification
+      summary: The Center concludes the formal identification.
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/Identification" }
+      responses: *command-responses
+  /v1/cases/{case}/assistance:
+    post:
+      tags: [cases]
+      operationId: provideAssistance
+      summary: A party records assistance given (the provider defaults to the caller's institution).
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/Assistance" }
+      responses: *command-responses
+  /v1/cases/{case}/close:
+    post:
+      tags: [cases]
+      operationId: closeCase
+      summary: The Center closes the case (no referral may be open).
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody: { $ref: "#/components/requestBodies/Reason" }
+      responses: *command-responses
+  /v1/cases/{case}/reopen:
+    post:
+      tags: [cases]
+      operationId: reopenCase
+      summary: The Center reopens a closed case.
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody: { $ref: "#/components/requestBodies/Reason" }
+      responses: *command-responses
+
+  /v1/cases/{case}/referrals:
+    post:
+      tags: [referrals]
+      operationId: sendReferral
+      summary: A party refers the case to another institution.
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/SendReferral" }
+      responses: *create-responses
+  /v1/cases/{case}/referrals/{referral}/receive:
+    post:
+      tags: [referrals]
+      operationId: receiveReferral
+      summary: The receiving institution confirms it has the referral.
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/Referral" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody: { $ref: "#/components/requestBodies/Empty" }
+      responses: *command-responses
+  /v1/cases/{case}/referrals/{referral}/accept:
+    post:
+      tags: [referrals]
+      operationId: acceptReferral
+      summary: The receiving institution accepts the referral.
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/Referral" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody: { $ref: "#/components/requestBodies/Note" }
+      responses: *command-responses
+  /v1/cases/{case}/referrals/{referral}/decline:
+    post:
+      tags: [referrals]
+      operationId: declineReferral
+      summary: The receiving institution declines the referral, with a reason.
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/Referral" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody: { $ref: "#/components/requestBodies/Reason" }
+      responses: *command-responses
+  /v1/cases/{case}/referrals/{referral}/complete:
+    post:
+      tags: [referrals]
+      operationId: completeReferral
+      summary: The receiving institution reports the referral done, with its outcome.
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/Referral" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [outcome]
+              properties:
+                outcome: { type: string, minLength: 1 }
+      responses: *command-responses
+  /v1/cases/{case}/referrals/{referral}/fail:
+    post:
+      tags: [referrals]
+      operationId: failReferral
+      summary: The receiving institution could not carry out an accepted referral.
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/Referral" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody: { $ref: "#/components/requestBodies/Reason" }
+      responses: *command-responses
+  /v1/cases/{case}/referrals/{referral}/withdraw:
+    post:
+      tags: [referrals]
+      operationId: withdrawReferral
+      summary: The sender withdraws an open referral.
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/Referral" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody: { $ref: "#/components/requestBodies/OptionalReason" }
+      responses: *command-responses
+  /v1/cases/{case}/referrals/{referral}/entered-in-error:
+    post:
+      tags: [referrals]
+      operationId: markReferralEnteredInError
+      summary: The sender marks a referral as entered in error (it stays in the history).
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/Referral" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody: { $ref: "#/components/requestBodies/Reason" }
+      responses: *command-responses
+
+  /v1/cases/{case}/conferences:
+    post:
+      tags: [conferences]
+      operationId: scheduleConference
+      summary: The Center schedules a case conference and invites institutions (who become parties).
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/ScheduleConference" }
+      responses: *create-responses
+  /v1/cases/{case}/conferences/{conference}/held:
+    post:
+      tags: [conferences]
+      operationId: recordConferenceHeld
+      summary: The conference took place; who attended.
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/Conference" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [attended]
+              properties:
+                attended: { type: array, items: { $ref: "#/components/schemas/UUID" } }
+      responses: *command-responses
+  /v1/cases/{case}/conferences/{conference}/cancel:
+    post:
+      tags: [conferences]
+      operationId: cancelConference
+      summary: A scheduled conference is cancelled.
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/Conference" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody: { $ref: "#/components/requestBodies/Reason" }
+      responses: *command-responses
+  /v1/cases/{case}/conferences/{conference}/decisions:
+    post:
+      tags: [conferences]
+      operationId: recordDecision
+      summary: A decision of a held conference, with the institution responsible for it.
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/Conference" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/RecordDecision" }
+      responses: *create-responses
+  /v1/cases/{case}/decisions/{decision}/implemented:
+    post:
+      tags: [conferences]
+      operationId: markDecisionImplemented
+      summary: The institution responsible reports the decision carried out.
+      parameters: [{ $ref: "#/components/parameters/Case" }, { $ref: "#/components/parameters/Decision" }, { $ref: "#/components/parameters/IfMatch" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody: { $ref: "#/components/requestBodies/Note" }
+      responses: *command-responses
+
+  /v1/inbox:
+    get:
+      tags: [work]
+      operationId: getInbox
+      summary: The caller's institution's open referrals and decisions, overdue first.
+      responses:
+        "200":
+          description: The inbox.
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Inbox" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/reports/mine:
+    get:
+      tags: [work]
+      operationId: getMyReports
+      summary: What the caller's institution reported and what became of it, newest first.
+      responses:
+        "200":
+          description: The reports.
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/MyReports" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+
+  /v1/institutions:
+    get:
+      tags: [registry]
+      operationId: listInstitutions
+      summary: Registered institutions, filtered by district, municipality or sector.
+      parameters:
+        - { name: district, in: query, schema: { type: string, examples: ["RS-21"] } }
+        - { name: municipality, in: query, schema: { type: string, examples: ["prokuplje"] } }
+        - { name: sector, in: query, schema: { $ref: "#/components/schemas/Sector" } }
+      responses:
+        "200":
+          description: The institutions, by Latin name.
+          content:
+            application/json:
+              schema: { type: array, items: { $ref: "#/components/schemas/Institution" } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+    post:
+      tags: [registry]
+      operationId: registerInstitution
+      summary: Register an institution (admin). Without a municipality it is national.
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/InstitutionBody" }
+      responses:
+        "201":
+          description: Registered.
+          headers:
+            Location: { $ref: "#/components/headers/Location" }
+            ETag: { $ref: "#/components/headers/ETag" }
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Institution" }
+        "400": { $ref: "#/components/responses/Malformed" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "409": { $ref: "#/components/responses/Conflict" }
+        "422": { $ref: "#/components/responses/Invalid" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/institutions/{institution}:
+    put:
+      tags: [registry]
+      operationId: updateInstitution
+      summary: Change an institution's names, sector or municipality (admin).
+      parameters: [{ $ref: "#/components/parameters/Institution" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/InstitutionBody" }
+      responses: *institution-responses
+  /v1/institutions/{institution}/deactivate:
+    post:
+      tags: [registry]
+      operationId: deactivateInstitution
+      summary: Deactivate an institution (admin); nothing can be referred to it any more.
+      parameters: [{ $ref: "#/components/parameters/Institution" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody: { $ref: "#/components/requestBodies/Reason" }
+      responses: *institution-responses
+  /v1/institutions/{institution}/reactivate:
+    post:
+      tags: [registry]
+      operationId: reactivateInstitution
+      summary: Reactivate an institution (admin).
+      parameters: [{ $ref: "#/components/parameters/Institution" }, { $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody: { $ref: "#/components/requestBodies/Empty" }
+      responses: *institution-responses
+  /v1/trainings:
+    post:
+      tags: [registry]
+      operationId: recordTraining
+      summary: Record a training held (admin, coordinator). Recording the same one again writes nothing (200).
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/TrainingBody" }
+      responses:
+        "201":
+          description: Recorded.
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Training" }
+        "200":
+          description: Already recorded; nothing written.
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Training" }
+        "400": { $ref: "#/components/responses/Malformed" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "422": { $ref: "#/components/responses/Invalid" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/municipalities:
+    get:
+      tags: [registry]
+      operationId: listMunicipalities
+      summary: Every city, municipality and city municipality of Serbia, with stable codes.
+      responses:
+        "200":
+          description: The municipalities.
+          content:
+            application/json:
+              schema: { type: array, items: { $ref: "#/components/schemas/Municipality" } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+  /v1/districts:
+    get:
+      tags: [registry]
+      operationId: listDistricts
+      summary: The 24 administrative districts and the City of Belgrade.
+      responses:
+        "200":
+          description: The districts.
+          content:
+            application/json:
+              schema: { type: array, items: { $ref: "#/components/schemas/District" } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+  /v1/indicators:
+    get:
+      tags: [registry]
+      operationId: listIndicators
+      summary: The current indicator catalogue, or one sector's checklist.
+      parameters:
+        - { name: sector, in: query, schema: { $ref: "#/components/schemas/Sector" } }
+      responses:
+        "200":
+          description: The catalogue.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [version, ruleVersion, indicators]
+                properties:
+                  version: { type: string }
+                  ruleVersion: { type: string }
+                  indicators: { type: array, items: { $ref: "#/components/schemas/Indicator" } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "422": { $ref: "#/components/responses/Invalid" }
+
+components:
+  securitySchemes:
+    bearer:
+      type: http
+      scheme: bearer
+      description: A token from `spona tokens issue` (`spona_` and 43 characters).
+
+  parameters:
+    Case: { name: case, in: path, required: true, schema: { $ref: "#/components/schemas/UUID" } }
+    Referral: { name: referral, in: path, required: true, schema: { $ref: "#/components/schemas/UUID" } }
+    Conference: { name: conference, in: path, required: true, schema: { $ref: "#/components/schemas/UUID" } }
+    Decision: { name: decision, in: path, required: true, schema: { $ref: "#/components/schemas/UUID" } }
+    Institution: { name: institution, in: path, required: true, schema: { $ref: "#/components/schemas/UUID" } }
+    IfMatch:
+      name: If-Match
+      in: header
+      required: true
+      description: The case's ETag the command is based on, e.g. `"7"`.
+      schema: { type: string, examples: ['"7"'] }
+    IdempotencyKey:
+      name: Idempotency-Key
+      in: header
+      required: false
+      description: The client's key for this request; a retry with the same key writes nothing.
+      schema: { type: string, minLength: 1, maxLength: 200 }
+
+  headers:
+    ETag:
+      description: The version of the case (or institution), quoted.
+      schema: { type: string, examples: ['"7"'] }
+    Location:
+      description: Where the created thing is.
+      schema: { type: string }
+    RetryAfter:
+      description: Seconds to wait before trying again.
+      schema: { type: integer }
+
+  requestBodies:
+    Empty:
+      required: false
+      content:
+        application/json:
+          schema: { type: object }
+    Reason:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [reason]
+            properties:
+              reason: { type: string, minLength: 1 }
+    OptionalReason:
+      required: false
+      content:
+        application/json:
+          schema:
+            type: object
+            properties:
+              reason: { type: string }
+    Note:
+      required: false
+      content:
+        application/json:
+          schema:
+            type: object
+            properties:
+              note: { type: string }
+
+  responses:
+    CaseOK:
+      description: The case as it stands.
+      headers:
+        ETag: { $ref: "#/components/headers/ETag" }
+      content:
+        application/json:
+          schema: { $ref: "#/components/schemas/Case" }
+    CaseCreated:
+      description: Created; `Location` names it; the body is the case as it stands.
+      headers:
+        ETag: { $ref: "#/components/headers/ETag" }
+        Location: { $ref: "#/components/headers/Location" }
+      content:
+        application/json:
+          schema: { $ref: "#/components/schemas/Case" }
+    CaseReplayed:
+      description: A retry of a request already carried out (same Idempotency-Key); nothing was written.
+      headers:
+        ETag: { $ref: "#/components/headers/ETag" }
+        Location: { $ref: "#/components/headers/Location" }
+      content:
+        application/json:
+          schema: { $ref: "#/components/schemas/Case" }
+    Malformed:
+      description: The body is not JSON, or a header is malformed.
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    Unauthorized:
+      description: No token, or one that is unknown, revoked or expired.
+      headers:
+        WWW-Authenticate: { schema: { type: string } }
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    Forbidden:
+      description: The caller's role or institution may not do this.
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    NotFound:
+      description: No such case, or one the caller may not see (the same answer).
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    Conflict:
+      description: Not possible in the case's current state; the detail says why.
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    PreconditionFailed:
+      description: The case changed since the version in If-Match.
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    PreconditionRequired:
+      description: If-Match is missing.
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    TooLarge:
+      description: The body is over 1 MiB.
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    UnsupportedMediaType:
+      description: The body is not application/json.
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    Invalid:
+      description: The command is invalid (wrong type, unknown value, unknown municipality or institution…); the detail names the field.
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    Unavailable:
+      description: The database does not answer; try again after Retry-After seconds.
+      headers:
+        Retry-After: { $ref: "#/components/headers/RetryAfter" }
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+
+  schemas:
+    UUID: { type: string, format: uuid }
+    DateTime: { type: string, format: date-time }
+    Status:
+      type: object
+      required: [status]
+      properties:
+        status: { type: string }
+        database: { type: string }
+    Problem:
+      type: object
+      required: [type, title, status]
+      properties:
+        type: { type: string, description: "A stable kind, e.g. urn:spona:problem:version-conflict" }
+        title: { type: string }
+        status: { type: integer }
+        detail: { type: string }
+    Sector:
+      type: string
+      enum: [social_protection, police, prosecution, judiciary, education, health, ngo, red_cross, local_government, migration, labour, international, ombudsman, other]
+    MunicipalityCode: { type: string, description: "A stable code from GET /v1/municipalities, e.g. prokuplje, beograd-vozdovac", examples: ["prokuplje"] }
+    DistrictCode: { type: string, description: "ISO 3166-2:RS, e.g. RS-21 (Toplica); RS-00 is the City of Belgrade", examples: ["RS-21"] }
+    CountryCode: { type: string, pattern: "^[A-Z]{2}$", description: ISO 3166-1 alpha-2 }
+    AgeGroup: { type: string, enum: [child_0_13, child_14_17, adult_18_25, adult_26_plus, unknown] }
+    Gender: { type: string, enum: [female, male, other, unknown] }
+    ReportChannel: { type: string, enum: [app, phone, email, letter, in_person, hotline] }
+    ExploitationForm: { type: string, enum: [sexual, labour, begging, criminality, forced_marriage, other] }
+    Urgency: { type: string, enum: [routine, urgent, immediate] }
+    RiskLevel: { type: string, enum: [low, medium, high] }
+    IdentificationOutcome: { type: string, enum: [identified_victim, at_risk_prevention, not_a_victim] }
+    AssistanceKind: { type: string, enum: [information, counselling, shelter, health, legal, financial, education, employment, reintegration, other] }
+    DecisionType: { type: string, enum: [shelter_placement, testimony_by_video_link, prevention_programme, lead_institution, health_care, legal_aid, schooling, other] }
+    IndicatorElement: { type: string, enum: [deceptive_recruitment, coercive_recruitment, recruitment_abusing_vulnerability, exploitative_conditions, coercion_at_destination, abuse_of_vulnerability_at_destination] }
+    Location:
+      type: object
+      description: Where part of the story happened; exactly one of municipality and country.
+      required: [role]
+      properties:
+        role: { type: string, enum: [residence, recruitment, transit, exploitation] }
+        municipality: { $ref: "#/components/schemas/MunicipalityCode" }
+        country: { $ref: "#/components/schemas/CountryCode" }
+    Subject:
+      type: object
+      description: The person the report is about, without personal data.
+      required: [ageGroup, gender]
+      properties:
+        ageGroup: { $ref: "#/components/schemas/AgeGroup" }
+        gender: { $ref: "#/components/schemas/Gender" }
+        citizenship: { $ref: "#/components/schemas/CountryCode" }
+        isMigrant: { type: boolean, default: false }
+        vulnerableGroups: { type: array, items: { type: string } }
+    FileReport:
+      type: object
+      required: [municipality, channel, subject]
+      properties:
+        municipality: { $ref: "#/components/schemas/MunicipalityCode" }
+        channel: { $ref: "#/components/schemas/ReportChannel" }
+        subject: { $ref: "#/components/schemas/Subject" }
+        locations: { type: array, items: { $ref: "#/components/schemas/Location" } }
+        exploitation: { type: array, items: { $ref: "#/components/schemas/ExploitationForm" } }
+        indicators: { type: array, items: { type: string, examples: ["VR-05"] }, description: "Ids from GET /v1/indicators" }
+        urgency: { $ref: "#/components/schemas/Urgency" }
+        reporterTrained: { type: boolean, default: false }
+    Triage:
+      type: object
+      required: [confirmedRisk, caseManager]
+      properties:
+        confirmedRisk: { $ref: "#/components/schemas/RiskLevel" }
+        caseManager: { type: string, description: "An actor id, never a name" }
+        note: { type: string }
+    Identification:
+      type: object
+      required: [outcome]
+      properties:
+        outcome: { $ref: "#/components/schemas/IdentificationOutcome" }
+        note: { type: string }
+    Assistance:
+      type: object
+      required: [kind]
+      properties:
+        kind: { $ref: "#/components/schemas/AssistanceKind" }
+        provider: { $ref: "#/components/schemas/UUID" }
+        note: { type: string }
+    SendReferral:
+      type: object
+      required: [to, reason, due]
+      properties:
+        to: { $ref: "#/components/schemas/UUID" }
+        reason: { type: string, minLength: 1 }
+        requestedServices: { type: array, items: { type: string } }
+        urgency: { $ref: "#/components/schemas/Urgency" }
+        due: { $ref: "#/components/schemas/DateTime" }
+    ScheduleConference:
+      type: object
+      required: [at, invited]
+      properties:
+        at: { $ref: "#/components/schemas/DateTime" }
+        invited: { type: array, items: { $ref: "#/components/schemas/UUID" } }
+    RecordDecision:
+      type: object
+      required: [type, responsible]
+      properties:
+        type: { $ref: "#/components/schemas/DecisionType" }
+        responsible: { $ref: "#/components/schemas/UUID" }
+        due: { $ref: "#/components/schemas/DateTime" }
+        note: { type: string }
+    RiskAssessment:
+      type: object
+      required: [catalogueVersion, ruleVersion, level, elementsPresent, possibleVictim]
+      properties:
+        catalogueVersion: { type: string }
+        ruleVersion: { type: string }
+        level: { $ref: "#/components/schemas/RiskLevel" }
+        elementsPresent: { type: array, items: { $ref: "#/components/schemas/IndicatorElement" } }
+        possibleVictim: { type: boolean }
+    Report:
+      type: object
+      required: [caseID, reportingInstitution, municipality, channel, subject, locations, exploitation, indicators, risk, urgency, reporterTrained]
+      properties:
+        caseID: { $ref: "#/components/schemas/UUID" }
+        reportingInstitution: { $ref: "#/components/schemas/UUID" }
+        municipality: { $ref: "#/components/schemas/MunicipalityCode" }
+        channel: { $ref: "#/components/schemas/ReportChannel" }
+        subject:
+          allOf:
+            - $ref: "#/components/schemas/Subject"
+            - type: object
+              required: [id]
+              properties:
+                id: { $ref: "#/components/schemas/UUID" }
+        locations: { type: array, items: { $ref: "#/components/schemas/Location" } }
+        exploitation: { type: array, items: { $ref: "#/components/schemas/ExploitationForm" } }
+        indicators: { type: array, items: { type: string } }
+        risk: { $ref: "#/components/schemas/RiskAssessment" }
+        urgency: { $ref: "#/components/schemas/Urgency" }
+        reporterTrained: { type: boolean }
+    Referral:
+      type: object
+      required: [id, from, to, reason, requestedServices, urgency, due, sentAt, status, statusChangedAt]
+      properties:
+        id: { $ref: "#/components/schemas/UUID" }
+        from: { $ref: "#/components/schemas/UUID" }
+        to: { $ref: "#/components/schemas/UUID" }
+        reason: { type: string }
+        requestedServices: { type: array, items: { type: string } }
+        urgency: { $ref: "#/components/schemas/Urgency" }
+        due: { $ref: "#/components/schemas/DateTime" }
+        sentAt: { $ref: "#/components/schemas/DateTime" }
+        status: { type: string, enum: [requested, received, accepted, declined, completed, failed, withdrawn, entered_in_error] }
+        statusChangedAt: { $ref: "#/components/schemas/DateTime" }
+        note: { type: string, description: "The reason of a decline, failure, withdrawal or correction; the outcome of a completion" }
+    Conference:
+      type: object
+      required: [id, convenor, at, invited, attended, status, statusChangedAt]
+      properties:
+        id: { $ref: "#/components/schemas/UUID" }
+        convenor: { $ref: "#/components/schemas/UUID" }
+        at: { $ref: "#/components/schemas/DateTime" }
+        invited: { type: array, items: { $ref: "#/components/schemas/UUID" } }
+        attended: { type: array, items: { $ref: "#/components/schemas/UUID" } }
+        status: { type: string, enum: [scheduled, held, cancelled] }
+        statusChangedAt: { $ref: "#/components/schemas/DateTime" }
+    Decision:
+      type: object
+      required: [id, conference, type, responsible]
+      properties:
+        id: { $ref: "#/components/schemas/UUID" }
+        conference: { $ref: "#/components/schemas/UUID" }
+        type: { $ref: "#/components/schemas/DecisionType" }
+        responsible: { $ref: "#/components/schemas/UUID" }
+        due: { $ref: "#/components/schemas/DateTime" }
+        note: { type: string }
+        implementedAt: { $ref: "#/components/schemas/DateTime" }
+    Case:
+      type: object
+      required: [id, status, filedAt, report, referrals, conferences, decisions, assistance, parties, version]
+      properties:
+        id: { $ref: "#/components/schemas/UUID" }
+        status: { type: string, enum: [reported, acknowledged, triaged, closed] }
+        filedAt: { $ref: "#/components/schemas/DateTime" }
+        report: { $ref: "#/components/schemas/Report" }
+        acknowledgedAt: { $ref: "#/components/schemas/DateTime" }
+        triage: { $ref: "#/components/schemas/Triage" }
+        referrals: { type: array, items: { $ref: "#/components/schemas/Referral" } }
+        conferences: { type: array, items: { $ref: "#/components/schemas/Conference" } }
+        decisions: { type: array, items: { $ref: "#/components/schemas/Decision" } }
+        identification: { $ref: "#/components/schemas/IdentificationOutcome" }
+        assistance:
+          type: array
+          items:
+            type: object
+            required: [kind, provider, at]
+            properties:
+              kind: { $ref: "#/components/schemas/AssistanceKind" }
+              provider: { $ref: "#/components/schemas/UUID" }
+              at: { $ref: "#/components/schemas/DateTime" }
+        closedAt: { $ref: "#/components/schemas/DateTime" }
+        closeReason: { type: string }
+        parties: { type: array, items: { $ref: "#/components/schemas/UUID" } }
+        version: { type: integer, description: "The same as the ETag" }
+    RecordedEvent:
+      type: object
+      required: [version, type, schemaVersion, recordedAt, position, hash, payload, metadata]
+      properties:
+        version: { type: integer }
+        type: { type: string, examples: [ReportFiled, ReferralSent] }
+        schemaVersion: { type: integer }
+        recordedAt: { $ref: "#/components/schemas/DateTime" }
+        position: { type: integer }
+        hash: { type: string, description: "Hex SHA-256 of the stream's hash chain at this event" }
+        payload: { type: object }
+        metadata:
+          type: object
+          required: [actor, institution, role, requestID, correlationID]
+          properties:
+            actor: { type: string }
+            institution: { $ref: "#/components/schemas/UUID" }
+            role: { type: string, enum: [reporter, coordinator, analyst, auditor, admin] }
+            requestID: { type: string }
+            correlationID: { type: string }
+            causationID: { type: string }
+    Inbox:
+      type: object
+      required: [institution, items]
+      properties:
+        institution: { $ref: "#/components/schemas/UUID" }
+        items:
+          type: array
+          items:
+            type: object
+            required: [caseId, kind, itemId, detail, status, since, overdue]
+            properties:
+              caseId: { $ref: "#/components/schemas/UUID" }
+              kind: { type: string, enum: [referral, decision] }
+              itemId: { $ref: "#/components/schemas/UUID" }
+              fromInstitution: { $ref: "#/components/schemas/UUID" }
+              detail: { type: string }
+              urgency: { $ref: "#/components/schemas/Urgency" }
+              status: { type: string }
+              due: { $ref: "#/components/schemas/DateTime" }
+              since: { $ref: "#/components/schemas/DateTime" }
+              overdue: { type: boolean }
+    MyReports:
+      type: object
+      required: [institution, reports]
+      properties:
+        institution: { $ref: "#/components/schemas/UUID" }
+        reports:
+          type: array
+          items:
+            type: object
+            required: [caseId, municipality, filedAt, riskLevel, urgency, status, referralsSent, conferencesHeld, assistanceGiven]
+            properties:
+              caseId: { $ref: "#/components/schemas/UUID" }
+              municipality: { $ref: "#/components/schemas/MunicipalityCode" }
+              filedAt: { $ref: "#/components/schemas/DateTime" }
+              riskLevel: { $ref: "#/components/schemas/RiskLevel" }
+              urgency: { $ref: "#/components/schemas/Urgency" }
+              status: { type: string }
+              acknowledgedAt: { $ref: "#/components/schemas/DateTime" }
+              triagedAt: { $ref: "#/components/schemas/DateTime" }
+              referralsSent: { type: integer }
+              conferencesHeld: { type: integer }
+              identification: { $ref: "#/components/schemas/IdentificationOutcome" }
+              assistanceGiven: { type: integer }
+              closedAt: { $ref: "#/components/schemas/DateTime" }
+    InstitutionBody:
+      type: object
+      required: [nameLatin, sector]
+      properties:
+        nameLatin: { type: string, minLength: 1 }
+        nameCyrillic: { type: string }
+        sector: { $ref: "#/components/schemas/Sector" }
+        municipality: { $ref: "#/components/schemas/MunicipalityCode" }
+        isCenter: { type: boolean, default: false }
+    Institution:
+      type: object
+      required: [id, nameLatin, sector, active, isCenter]
+      properties:
+        id: { $ref: "#/components/schemas/UUID" }
+        nameLatin: { type: string }
+        nameCyrillic: { type: string }
+        sector: { $ref: "#/components/schemas/Sector" }
+        municipality: { $ref: "#/components/schemas/MunicipalityCode" }
+        district: { $ref: "#/components/schemas/DistrictCode" }
+        active: { type: boolean }
+        isCenter: { type: boolean }
+    TrainingBody:
+      type: object
+      required: [date, host, participants, women, men]
+      properties:
+        date: { type: string, format: date }
+        host: { $ref: "#/components/schemas/MunicipalityCode" }
+        participants: { type: integer, minimum: 0 }
+        women: { type: integer, minimum: 0 }
+        men: { type: integer, minimum: 0 }
+        participantsBySector:
+          type: object
+          propertyNames: { $ref: "#/components/schemas/Sector" }
+          additionalProperties: { type: integer, minimum: 0 }
+        municipalities: { type: array, items: { $ref: "#/components/schemas/MunicipalityCode" } }
+        institutions: { type: array, items: { $ref: "#/components/schemas/UUID" } }
+    Training:
+      allOf:
+        - $ref: "#/components/schemas/TrainingBody"
+        - type: object
+          required: [id]
+          properties:
+            id: { $ref: "#/components/schemas/UUID" }
+    Municipality:
+      type: object
+      required: [code, district, kind, nameLatin, nameCyrillic]
+      properties:
+        code: { $ref: "#/components/schemas/MunicipalityCode" }
+        district: { $ref: "#/components/schemas/DistrictCode" }
+        kind: { type: string, enum: [city, municipality, city_municipality] }
+        nameLatin: { type: string }
+        nameCyrillic: { type: string }
+        parent: { $ref: "#/components/schemas/MunicipalityCode", description: "The city a city municipality belongs to" }
+    District:
+      type: object
+      required: [code, nameLatin, nameCyrillic]
+      properties:
+        code: { $ref: "#/components/schemas/DistrictCode" }
+        nameLatin: { type: string }
+        nameCyrillic: { type: string }
+    Indicator:
+      type: object
+      required: [id, element, strength, text, sectors]
+      properties:
+        id: { type: string }
+        element: { $ref: "#/components/schemas/IndicatorElement" }
+        strength: { type: string, enum: [strong, medium, weak] }
+        text: { type: string }
+        sectors: { type: array, items: { $ref: "#/components/schemas/Sector" } }
+"""#
 }

@@ -42,7 +42,9 @@ public struct ProjectionRunner: Service {
     static let lockClass: Int32 = 0x5350_5052 // "SPPR"
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
+        // On graceful shutdown the batch in flight is rolled back with its checkpoint; the
+        // next runner starts from the last committed one.
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
                     try await client.withConnection { connection in
@@ -50,15 +52,13 @@ public struct ProjectionRunner: Service {
                         logger.info("projection runner elected", metadata: ["projection": "\(projection.name)"])
                         try await follow(on: connection)
                     }
-                } catch is CancellationError {
-                    return
                 } catch {
-                    if Task.isCancelled { return }
+                    if Task.isCancelled || error is CancellationError { return }
                     logger.warning("projection runner stopped; retrying", metadata: ["projection": "\(projection.name)", "error.type": "\(type(of: error))"])
                 }
                 try? await Task.sleep(for: retryInterval)
             }
-        } onGracefulShutdown: {}
+        }
     }
 
     private func tryLock(_ connection: PostgresConnection) async throws -> Bool {

@@ -41,14 +41,10 @@ struct Reference: AsyncParsableCommand {
                 let registry = RegistryService(store: store, geography: geography)
                 let admin = Actor(id: "spona-reference-load", institution: .center, role: .admin)
                 var registered = 0, trainingsWritten = 0
-                let center = InstitutionEvent.Details(
-                    id: .center, nameLatin: "Centar za zaštitu žrtava trgovine ljudima", nameCyrillic: "Центар за заштиту жртава трговине људима",
-                    sector: .socialProtection, municipality: MunicipalityCode(rawValue: "beograd"), isCenter: true)
-                for details in [center] + plans.0 {
-                    if try await InstitutionDirectory(store: store).institution(details.id) == nil {
-                        try await registry.handle(.register(details), on: details.id, actor: admin, requestID: "reference-load", idempotencyKey: nil)
-                        registered += 1
-                    }
+                if try await registry.ensureCenter(requestID: "reference-load") { registered += 1 }
+                for details in plans.0 where try await InstitutionDirectory(store: store).institution(details.id) == nil {
+                    try await registry.handle(.register(details), on: details.id, actor: admin, requestID: "reference-load", idempotencyKey: nil)
+                    registered += 1
                 }
                 let caller = Caller(actor: admin, isCenter: true)
                 for training in plans.1 where try await registry.recordTraining(training, caller: caller, requestID: "reference-load") {

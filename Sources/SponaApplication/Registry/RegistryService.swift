@@ -50,6 +50,26 @@ public struct RegistryService: Sendable {
         return updated
     }
 
+    /// The national Center for Protection of Victims of Trafficking: the one institution that
+    /// exists from the start, because identification and coordination need it before anyone
+    /// has registered anything.
+    public static let center = InstitutionEvent.Details(
+        id: .center, nameLatin: "Centar za zaštitu žrtava trgovine ljudima", nameCyrillic: "Центар за заштиту жртава трговине људима",
+        sector: .socialProtection, municipality: MunicipalityCode(rawValue: "beograd"), isCenter: true)
+
+    /// Registers the Center unless it is registered already; true when it was registered now.
+    @discardableResult
+    public func ensureCenter(requestID: String) async throws -> Bool {
+        if try await directory.institution(.center) != nil { return false }
+        let actor = Actor(id: "spona-bootstrap", institution: .center, role: .admin)
+        do {
+            try await handle(.register(Self.center), on: .center, actor: actor, requestID: requestID, idempotencyKey: nil)
+        } catch ApplicationError.staleVersion {
+            return false // another process registered it at the same moment
+        }
+        return true
+    }
+
     /// Records a training held. Its id names its stream; recording the same training twice
     /// writes it once.
     public func recordTraining(_ training: TrainingHeld, caller: Caller, requestID: String) async throws -> Bool {

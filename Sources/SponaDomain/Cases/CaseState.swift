@@ -89,6 +89,27 @@ public struct Case: Hashable, Codable, Sendable {
     public func referral(_ id: ReferralID) -> Referral? { referrals.first { $0.id == id } }
     public func conference(_ id: ConferenceID) -> CaseConference? { conferences.first { $0.id == id } }
     public func decision(_ id: DecisionID) -> ConferenceDecision? { decisions.first { $0.id == id } }
+
+    /// Written field by field so that `parties` comes out sorted: the same case always gives
+    /// the same bytes, whatever order its parties were added in.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(status, forKey: .status)
+        try container.encode(filedAt, forKey: .filedAt)
+        try container.encode(report, forKey: .report)
+        try container.encodeIfPresent(acknowledgedAt, forKey: .acknowledgedAt)
+        try container.encodeIfPresent(triage, forKey: .triage)
+        try container.encode(referrals, forKey: .referrals)
+        try container.encode(conferences, forKey: .conferences)
+        try container.encode(decisions, forKey: .decisions)
+        try container.encodeIfPresent(identification, forKey: .identification)
+        try container.encode(assistance, forKey: .assistance)
+        try container.encodeIfPresent(closedAt, forKey: .closedAt)
+        try container.encodeIfPresent(closeReason, forKey: .closeReason)
+        try container.encode(parties.sorted(), forKey: .parties)
+        try container.encode(version, forKey: .version)
+    }
 }
 
 extension Case {

@@ -1,7 +1,7 @@
 /// The system an institution belongs to. Reports, referrals and trainings are counted by it,
 /// because the network's weak spots are sectors (health and education report little although
 /// their clients are at high risk) as much as places.
-public enum Sector: String, CaseIterable, Codable, Sendable, Hashable {
+public enum Sector: String, CaseIterable, Codable, CodingKeyRepresentable, Sendable, Hashable {
     case socialProtection = "social_protection"
     case police
     case prosecution

@@ -1,0 +1,147 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SponaApplication
+import SponaDomain
+import SponaEventStore
+@testable import SponaHTTP
+import SponaTestSupport
+import Testing
+
+/// The reference data the project ships, read once for all tests.
+let shippedGeography: Geography = {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    return try! ReferenceData.geography(in: root.appendingPathComponent("Reference"))
+}()
+
+/// A reply as a client sees it: status, headers and the JSON body.
+struct Reply: Sendable {
+    var status: HTTPResponse.Status
+    var headers: HTTPFields
+    var body: Data
+
+    /// The body as a JSON object (empty when it is not one).
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+    var array: [[String: Any]] { (try? JSONSerialization.jsonObject(with: body)) as? [[String: Any]] ?? [] }
+    var text: String { String(decoding: body, as: UTF8.self) }
+    var etag: String? { headers[.eTag] }
+    var location: String? { headers[.location] }
+    subscript(key: String) -> Any? { json[key] }
+}
+
+/// The server's router on a fresh database, with the Center registered and its projections
+/// running, and helpers to act as staff of the institutions of a small network.
+struct APIHarness: Sendable {
+    let db: TestDatabase
+    let client: any TestClientProtocol
+    let dependencies: Dependencies
+
+    /// Runs `body` against a fresh database and the whole router.
+    static func run(_ body: @Sendable @escaping (APIHarness) async throws -> Void) async throws {
+        try await TestDatabase.withFresh(pollInterval: .milliseconds(50)) { db in
+            let dependencies = Dependencies(database: db.app, store: db.store, geography: shippedGeography, logger: db.logger)
+            try await RegistryService(store: db.store, geography: shippedGeography).ensureCenter(requestID: "test")
+            let app = Application(router: buildRouter(dependencies), services: projectionRunners(dependencies), logger: db.logger)
+            try await app.test(.router) { client in
+                try await body(APIHarness(db: db, client: client, dependencies: dependencies))
+            }
+        }
+    }
+
+    /// A bearer token for a person of `institution` acting as `role` (issued as `spona tokens issue` does).
+    func token(_ institution: InstitutionID, _ role: Role, districts: [String] = [], expiresAt: Date? = nil) async throws -> String {
+        try await AccessTokens(client: db.owner, logger: db.logger)
+            .issue(institution: institution, role: role, districts: districts, label: "test", expiresAt: expiresAt).token
+    }
+
+    /// Sends a request. `json` is serialised; `raw` is sent as it is.
+    @discardableResult
+    func send(
+        _ method: HTTPRequest.Method, _ path: String, token: String?, json: [String: Any]? = nil, raw: String? = nil,
+        ifMatch: String? = nil, idempotencyKey: String? = nil, contentType: String? = "application/json"
+    ) async throws -> Reply {
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if let ifMatch { headers[.ifMatch] = ifMatch }
+        if let idempotencyKey { headers[HTTPField.Name("Idempotency-Key")!] = idempotencyKey }
+        var body: ByteBuffer?
+        if let json {
+            body = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json))
+        } else if let raw {
+            body = ByteBuffer(string: raw)
+        }
+        if body != nil, let contentType { headers[.contentType] = contentType }
+        return try await client.execute(uri: path, method: method, headers: headers, body: body) { response in
+            Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body))
+        }
+    }
+
+    /// Registers an institution through the API as `admin`; answers its id.
+    func register(_ name: String, sector: Sector, municipality: String?, admin: String) async throws -> InstitutionID {
+        var json: [String: Any] = ["nameLatin": name, "sector": sector.rawValue]
+        if let municipality { json["municipality"] = municipality }
+        let reply = try await send(.post, "/v1/institutions", token: admin, json: json)
+        #expect(reply.status == .created, "registering \(name): \(reply.text)")
+        return InstitutionID(rawValue: UUID(uuidString: reply["id"] as? String ?? "")!)
+    }
+
+    /// Waits until `condition` holds (projections catch up asynchronously), up to 10 seconds.
+    func eventually(_ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("timed out waiting for \(what)")
+    }
+}
+
+/// A small referral network in the Toplica district, as in the source reports' journeys.
+struct Network: Sendable {
+    let api: APIHarness
+    let admin: String
+    let school: InstitutionID, socialWork: InstitutionID, police: InstitutionID, health: InstitutionID
+    let schoolStaff: String, socialWorker: String, officer: String, doctor: String, coordinator: String
+
+    static func make(_ api: APIHarness) async throws -> Network {
+        let admin = try await api.token(.center, .admin)
+        let school = try await api.register("OŠ „Ratko Pavlović Ćićko“", sector: .education, municipality: "prokuplje", admin: admin)
+        let socialWork = try await api.register("Centar za socijalni rad Prokuplje", sector: .socialProtection, municipality: "prokuplje", admin: admin)
+        let police = try await api.register("Policijska uprava Prokuplje", sector: .police, municipality: "prokuplje", admin: admin)
+        let health = try await api.register("Dom zdravlja Prokuplje", sector: .health, municipality: "prokuplje", admin: admin)
+        return Network(
+            api: api, admin: admin, school: school, socialWork: socialWork, police: police, health: health,
+            schoolStaff: try await api.token(school, .reporter), socialWorker: try await api.token(socialWork, .reporter),
+            officer: try await api.token(police, .reporter), doctor: try await api.token(health, .reporter),
+            coordinator: try await api.token(.center, .coordinator))
+    }
+
+    /// The report of the journey: a girl of 15 at risk, recruited online for Germany.
+    static var report: [String: Any] { [
+        "municipality": "prokuplje",
+        "channel": "app",
+        "subject": ["ageGroup": "child_14_17", "gender": "female", "citizenship": "RS"],
+        "locations": [
+            ["role": "residence", "municipality": "prokuplje"],
+            ["role": "recruitment", "municipality": "prokuplje"],
+            ["role": "exploitation", "country": "DE"],
+        ],
+        "exploitation": ["sexual"],
+        "indicators": ["VR-05", "VR-01", "VR-03", "EX-04", "EX-05"],
+        "urgency": "urgent",
+        "reporterTrained": true,
+    ] }
+
+    /// Files the report as the school; answers the case's path and ETag.
+    func fileReport(key: String? = nil) async throws -> (path: String, etag: String) {
+        let reply = try await api.send(.post, "/v1/cases", token: schoolStaff, json: Self.report, idempotencyKey: key)
+        #expect(reply.status == .created, "filing: \(reply.text)")
+        return (try #require(reply.location), try #require(reply.etag))
+    }
+}
+
+/// Dates as the API writes them.
+func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }

@@ -1,0 +1,154 @@
+import Foundation
+import HTTPTypes
+import SponaApplication
+import SponaDomain
+import SponaEventStore
+import Testing
+
+/// A whole case over HTTP, as in the source reports: a school in Prokuplje reports a minor at
+/// risk and the network takes it from there, each step by the institution whose step it is.
+@Suite("A case's journey over HTTP")
+struct JourneyTests {
+    @Test("report, triage, referrals accepted and declined, a conference, decisions, identification, assistance, close")
+    func wholeJourney() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            let (path, firstETag) = try await n.fileReport()
+            #expect(firstETag == "\"1\"")
+            var etag = firstETag
+
+            /// Sends a command to the case with the version it was based on, as a client does.
+            func step(_ suffix: String, _ token: String, _ json: [String: Any] = [:], expect status: HTTPResponse.Status = .ok) async throws -> Reply {
+                let reply = try await api.send(.post, path + suffix, token: token, json: json, ifMatch: etag, idempotencyKey: UUID().uuidString)
+                #expect(reply.status == status, "\(suffix): \(reply.text)")
+                if let next = reply.etag { etag = next }
+                return reply
+            }
+
+            // The school sees its report, with a risk score it cannot have made up itself.
+            let filed = try await api.send(.get, path, token: n.schoolStaff)
+            #expect(filed.status == .ok)
+            let report = try #require(filed["report"] as? [String: Any])
+            let risk = try #require(report["risk"] as? [String: Any])
+            #expect(risk["catalogueVersion"] as? String == IndicatorCatalogue.current.version)
+            #expect(risk["level"] as? String != nil)
+
+            // The Center acknowledges and triages.
+            _ = try await step("/acknowledge", n.coordinator)
+            _ = try await step("/triage", n.coordinator, ["confirmedRisk": "high", "caseManager": "coordinator-7"])
+
+            // Referrals to the social work centre and to the police.
+            let due = iso(Date().addingTimeInterval(3 * 86_400))
+            let toSocialWork = try await step("/referrals", n.coordinator, [
+                "to": n.socialWork.rawValue.uuidString, "reason": "protective assessment of the family",
+                "requestedServices": ["assessment"], "urgency": "urgent", "due": due,
+            ], expect: .created)
+            let socialWorkReferral = try #require(toSocialWork.location)
+            let toPolice = try await step("/referrals", n.coordinator, [
+                "to": n.police.rawValue.uuidString, "reason": "check the adult who contacts her online", "urgency": "urgent", "due": due,
+            ], expect: .created)
+            let policeReferral = try #require(toPolice.location)
+
+            // Both land in the receivers' inboxes.
+            try await api.eventually("the referral in the social work centre's inbox") {
+                let inbox = try await api.send(.get, "/v1/inbox", token: n.socialWorker)
+                return (inbox["items"] as? [[String: Any]] ?? []).contains { $0["kind"] as? String == "referral" }
+            }
+
+            // One accepted, one declined with a reason.
+            _ = try await api.send(.get, path, token: n.socialWorker).etag.map { etag = $0 }
+            _ = try await step(String(socialWorkReferral.dropFirst(path.count)) + "/receive", n.socialWorker)
+            _ = try await step(String(socialWorkReferral.dropFirst(path.count)) + "/accept", n.socialWorker, ["note": "assessment on Monday"])
+            _ = try await step(String(policeReferral.dropFirst(path.count)) + "/decline", n.officer, ["reason": "already investigated under case 12/25"])
+
+            // A conference of four institutions besides the Center.
+            let conference = try await step("/conferences", n.coordinator, [
+                "at": iso(Date().addingTimeInterval(86_400)),
+                "invited": [n.school, n.socialWork, n.police, n.health].map(\.rawValue.uuidString),
+            ], expect: .created)
+            let conferencePath = String(try #require(conference.location).dropFirst(path.count))
+            _ = try await step(conferencePath + "/held", n.coordinator, [
+                "attended": [InstitutionID.center, n.school, n.socialWork, n.police, n.health].map(\.rawValue.uuidString),
+            ])
+
+            // Its decisions, and their implementation by the institutions responsible.
+            let shelter = try await step(conferencePath + "/decisions", n.coordinator, [
+                "type": "shelter_placement", "responsible": n.socialWork.rawValue.uuidString, "due": iso(Date().addingTimeInterval(86_400)),
+            ], expect: .created)
+            let videoLink = try await step(conferencePath + "/decisions", n.coordinator, [
+                "type": "testimony_by_video_link", "responsible": n.police.rawValue.uuidString,
+            ], expect: .created)
+            try await api.eventually("the decision in the police's inbox") {
+                let inbox = try await api.send(.get, "/v1/inbox", token: n.officer)
+                return (inbox["items"] as? [[String: Any]] ?? []).contains { $0["kind"] as? String == "decision" }
+            }
+            _ = try await step(String(try #require(shelter.location).dropFirst(path.count)) + "/implemented", n.socialWorker, ["note": "placed"])
+            _ = try await step(String(try #require(videoLink.location).dropFirst(path.count)) + "/implemented", n.officer)
+
+            // Identification by the Center, assistance, and the case closed.
+            _ = try await step("/identification", n.coordinator, ["outcome": "identified_victim"])
+            _ = try await step("/assistance", n.socialWorker, ["kind": "shelter"])
+            _ = try await step(String(socialWorkReferral.dropFirst(path.count)) + "/complete", n.socialWorker, ["outcome": "placed in the shelter"])
+            let closed = try await step("/close", n.coordinator, ["reason": "assistance plan in place"])
+            #expect(closed["status"] as? String == "closed")
+
+            // What the API shows is exactly the fold of what was stored.
+            let shown = try await api.send(.get, path, token: n.coordinator)
+            let caseID = CaseID(rawValue: UUID(uuidString: String(path.split(separator: "/").last!))!)
+            let stored = try await api.db.store.readStream(Streams.case(caseID))
+            let replayed = try #require(Case.replay(try EventCoding.caseEvents(stored)))
+            let replayedJSON = try JSONSerialization.jsonObject(with: EventCoding.encoder.encode(replayed)) as? NSDictionary
+            #expect(replayedJSON == (try JSONSerialization.jsonObject(with: shown.body) as? NSDictionary))
+            #expect(shown.etag == "\"\(stored.count)\"")
+            #expect(replayed.referrals.map(\.status) == [.completed, .declined])
+            #expect(replayed.referrals[1].note == "already investigated under case 12/25")
+            #expect(replayed.decisions.allSatisfy { $0.implementedAt != nil })
+            #expect(replayed.identification == .identifiedVictim)
+            #expect(replayed.parties == [n.school, .center, n.socialWork, n.police, n.health])
+
+            // The history as the API gives it: every event, with who did it.
+            let history = try await api.send(.get, path + "/events", token: n.coordinator)
+            #expect(history.array.count == stored.count)
+            let metadata = history.array.compactMap { $0["metadata"] as? [String: Any] }
+            #expect(metadata.count == stored.count)
+            #expect(metadata.allSatisfy { $0["actor"] != nil && $0["institution"] != nil && $0["role"] != nil && $0["requestID"] != nil })
+
+            // The school sees what became of its report.
+            try await api.eventually("the school's report shown as closed") {
+                let mine = try await api.send(.get, "/v1/reports/mine", token: n.schoolStaff)
+                let reports = mine["reports"] as? [[String: Any]] ?? []
+                return reports.count == 1 && reports[0]["status"] as? String == "closed" && reports[0]["identification"] as? String == "identified_victim"
+            }
+            // And nothing is left in anyone's inbox.
+            try await api.eventually("empty inboxes") {
+                for token in [n.socialWorker, n.officer] {
+                    let inbox = try await api.send(.get, "/v1/inbox", token: token)
+                    if !(inbox["items"] as? [[String: Any]] ?? []).isEmpty { return false }
+                }
+                return true
+            }
+        }
+    }
+
+    @Test("a retried report with the same Idempotency-Key answers the first case and writes nothing")
+    func retriedReport() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            let first = try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: Network.report, idempotencyKey: "report-1")
+            #expect(first.status == .created)
+            let count = try await api.db.eventCount()
+            let retry = try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: Network.report, idempotencyKey: "report-1")
+            #expect(retry.status == .ok)
+            #expect(retry.location == first.location)
+            #expect(retry["id"] as? String == first["id"] as? String)
+            #expect(try await api.db.eventCount() == count)
+
+            // The same key for another request is refused, and writes nothing either.
+            var other = Network.report
+            other["urgency"] = "routine"
+            let reused = try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: other, idempotencyKey: "report-1")
+            #expect(reused.status == .unprocessableContent || reused.status == .conflict, "\(reused.text)")
+            #expect(try await api.db.eventCount() == count)
+        }
+    }
+}
