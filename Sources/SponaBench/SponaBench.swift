@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SchemaMigrations
+import SponaApplication
 import SponaEventStore
 
 /// `make bench`: the event store's append throughput and latency, beside the physical limit of
@@ -23,6 +24,9 @@ struct SponaBench: AsyncParsableCommand {
 
     @Option(help: "Events per append, comma-separated.")
     var eventsPerAppend: String = "1,10"
+
+    @Option(help: "Concurrent HTTP clients for the API scenarios (0 skips them).")
+    var httpClients: Int = 16
 
     func run() async throws {
         let logger = {
@@ -113,6 +117,28 @@ struct SponaBench: AsyncParsableCommand {
                 let swiftAppend = singleEventRates[writerCount] ?? 0
                 emit(pad("\(writerCount)", 8), pad(String(format: "%.0f", appendTPS), 18), pad(String(format: "%.0f", insertTPS), 20),
                      pad(String(format: "%.0f%%", 100 * appendTPS / insertTPS), 7), String(format: "%.0f%%", 100 * swiftAppend / insertTPS))
+            }
+        }
+        if httpClients > 0 {
+            var httpConfiguration = try DatabaseURL(Self.url(appURL, database: database)).configuration
+            httpConfiguration.options.maximumConnections = httpClients + 4
+            let geography = try ReferenceData.geography(in: URL(fileURLWithPath: environment["SPONA_REFERENCE_DIR"] ?? "Reference"))
+            let result = try await withPostgresClient(httpConfiguration, logger: logger) { app in
+                try await withPostgresClient(ownerConfiguration, logger: logger) { owner in
+                    try await HTTPBench(app: app, owner: owner, geography: geography, logger: logger, clients: httpClients, seconds: seconds).run()
+                }
+            }
+            // The baseline: plain single-row INSERTs at the writer count nearest the clients'.
+            let nearest = insertRates.keys.min { abs($0 - httpClients) < abs($1 - httpClients) }
+            let insertRate = nearest.flatMap { insertRates[$0] } ?? 0
+            emit("")
+            emit("HTTP API, \(httpClients) concurrent clients, the server in this process with its projections running;")
+            emit("each request authenticated by token, the case read and decided, the events appended")
+            emit(pad("request", 18), pad("req/s", 8), pad("p50 ms", 8), pad("p99 ms", 8), pad("INSERT rows/s (\(nearest ?? 0) writers)", 28), "ratio")
+            for (name, measurement) in [("file a report", result.report), ("send a referral", result.referral)] {
+                let rate = Double(measurement.operations) / measurement.seconds
+                emit(pad(name, 18), pad(String(format: "%.0f", rate), 8), pad(ms(measurement.p50), 8), pad(ms(measurement.p99), 8),
+                     pad(String(format: "%.0f", insertRate), 28), insertRate > 0 ? String(format: "%.0f%%", 100 * rate / insertRate) : "-")
             }
         }
         emit("")

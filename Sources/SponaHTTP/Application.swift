@@ -51,7 +51,6 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
     let api = router.group("v1")
         .add(middleware: AuthenticationMiddleware(
             tokens: AccessTokens(client: dependencies.database, logger: dependencies.logger),
-            directory: InstitutionDirectory(store: store),
             databaseDeadline: dependencies.databaseDeadline))
     CaseRoutes(cases: CaseService(store: store, geography: dependencies.geography)).register(on: api)
     WorkRoutes(database: dependencies.database).register(on: api)

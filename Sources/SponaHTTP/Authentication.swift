@@ -8,7 +8,6 @@ import SponaDomain
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = SponaRequestContext
     let tokens: AccessTokens
-    let directory: InstitutionDirectory
     /// How long the token lookup (every request's first database access) may wait for the database.
     let databaseDeadline: Duration
 
@@ -21,17 +20,12 @@ struct AuthenticationMiddleware: RouterMiddleware {
             throw Problem.unauthorized(AccessTokens.Refusal.missing.description)
         }
         let token = String(parts[1])
-        let (tokens, directory) = (self.tokens, self.directory)
-        let (actor, districts, isCenter) = try await withDeadline(databaseDeadline) {
-            let (actor, districts) = try await tokens.authenticate(token)
-            var isCenter = false
-            if actor.role == .coordinator {
-                isCenter = try await directory.institutions([actor.institution])[actor.institution]?.isCenter ?? false
-            }
-            return (actor, districts, isCenter)
-        }
+        let tokens = self.tokens
+        let found = try await withDeadline(databaseDeadline) { try await tokens.authenticate(token) }
+        // Only a coordinator of the Center acts as the Center; its other staff are reporters.
+        let isCenter = found.actor.role == .coordinator && found.isCenter
         var context = context
-        context.caller = Caller(actor: actor, isCenter: isCenter, districts: districts)
+        context.caller = Caller(actor: found.actor, isCenter: isCenter, districts: found.districts)
         return try await next(request, context)
     }
 }

@@ -181,6 +181,13 @@ struct BadInputTests {
             try await expectRefused(api, .unauthorized, detailContains: "expired") {
                 try await api.send(.post, "/v1/cases", token: expired, json: Network.report)
             }
+            // The staff of an institution that was deactivated.
+            let deactivated = try await api.send(.post, "/v1/institutions/\(n.police)/deactivate", token: n.admin, json: ["reason": "reorganised"])
+            #expect(deactivated.status == .ok)
+            try await api.eventually("the deactivated institution's token refused") {
+                let reply = try await api.send(.get, "/v1/inbox", token: n.officer)
+                return reply.status == .unauthorized && (reply["detail"] as? String ?? "").contains("no longer active")
+            }
             // A role that may not file reports.
             let analyst = try await api.token(.center, .analyst, districts: ["RS-21"])
             try await expectRefused(api, .forbidden) {

@@ -35,9 +35,10 @@ public struct AccessTokens: Sendable {
     }
 
     public enum Refusal: Error, Equatable, CustomStringConvertible {
-        case missing, unknown, revoked, expired
+        case missing, unknown, revoked, expired, institutionInactive
         public var description: String {
             switch self {
+            case .institutionInactive: "the token's institution is no longer active"
             case .missing: "send Authorization: Bearer <token>"
             case .unknown: "the token is not valid"
             case .revoked: "the token was revoked"
@@ -84,19 +85,37 @@ public struct AccessTokens: Sendable {
     /// The actor a presented token stands for, checked against the table on every call.
     /// Throws ``Refusal`` for a token that does not admit, and the database's error when it
     /// cannot be asked (which the API answers with 503, not 401).
-    public func authenticate(_ token: String, now: Date = Date()) async throws -> (actor: Actor, districts: [DistrictCode]) {
+    /// Who a token speaks for, resolved on every request.
+    public struct Authenticated: Sendable {
+        public var actor: Actor
+        public var districts: [DistrictCode]
+        /// The token's institution is the Center (or another institution registered as one).
+        public var isCenter: Bool
+    }
+
+    /// Resolves a bearer token in one query: the token, and from the registry's read model
+    /// whether its institution is the Center and still active.
+    public func authenticate(_ token: String, now: Date = Date()) async throws -> Authenticated {
         guard token.hasPrefix("spona_"), token.count < 200 else { throw Refusal.unknown }
         let rows = try await client.query("""
-            SELECT id, institution_id, role, districts, expires_at, revoked_at
-            FROM access_tokens WHERE token_hash = \(Self.hash(token))
+            SELECT t.id, t.institution_id, t.role, t.districts, t.expires_at, t.revoked_at,
+                   coalesce(i.is_center, false), coalesce(i.active, true)
+            FROM access_tokens t LEFT JOIN institutions i ON i.id = t.institution_id
+            WHERE t.token_hash = \(Self.hash(token))
             """, logger: logger)
-        var found: (UUID, UUID, String, [String], Date?, Date?)?
-        for try await row in rows.decode((UUID, UUID, String, [String], Date?, Date?).self) { found = row }
-        guard let (id, institution, roleText, districts, expires, revoked) = found, let role = Role(rawValue: roleText) else { throw Refusal.unknown }
+        var found: (UUID, UUID, String, [String], Date?, Date?, Bool, Bool)?
+        for try await row in rows.decode((UUID, UUID, String, [String], Date?, Date?, Bool, Bool).self) { found = row }
+        guard let (id, institutionID, roleText, districts, expires, revoked, isCenter, active) = found,
+              let role = Role(rawValue: roleText)
+        else { throw Refusal.unknown }
         if revoked != nil { throw Refusal.revoked }
         if let expires, expires <= now { throw Refusal.expired }
-        return (Actor(id: "token-\(id.uuidString.lowercased())", institution: InstitutionID(rawValue: institution), role: role),
-                districts.map(DistrictCode.init(rawValue:)))
+        if !active { throw Refusal.institutionInactive }
+        let institution = InstitutionID(rawValue: institutionID)
+        return Authenticated(
+            actor: Actor(id: "token-\(id.uuidString.lowercased())", institution: institution, role: role),
+            districts: districts.map(DistrictCode.init(rawValue:)),
+            isCenter: isCenter || institution == .center)
     }
 
     static func hash(_ token: String) -> Data {

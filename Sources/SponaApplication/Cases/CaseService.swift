@@ -51,13 +51,11 @@ public struct Caller: Sendable, Hashable {
 /// and the events are appended at exactly the version decided on.
 public struct CaseService: Sendable {
     let store: any EventStore
-    let directory: InstitutionDirectory
     let geography: Geography
     let now: @Sendable () -> Date
 
     public init(store: any EventStore, geography: Geography, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
-        self.directory = InstitutionDirectory(store: store)
         self.geography = geography
         self.now = now
     }
@@ -81,29 +79,38 @@ public struct CaseService: Sendable {
         let scopedKey = idempotencyKey.map { "\(caller.actor.id):\($0)" }
         let fingerprint = Self.fingerprint(command, on: id)
 
-        if let scopedKey, let previous = try await store.previousAppend(idempotencyKey: scopedKey) {
-            guard previous.stream == stream, previous.requestHash == fingerprint else { throw ApplicationError.idempotencyKeyReused }
-            return try await replay(id, upTo: previous.result.streamVersion)
-        }
-
-        let recorded = try await store.readStream(stream)
-        let history = try EventCoding.caseEvents(recorded)
+        // The case and every institution the decision needs, in one round trip.
+        let institutionStreams = Set([caller.actor.institution] + Self.institutions(named: command)).map(Streams.institution)
+        let recorded = try await store.readStreams([stream] + institutionStreams)
+        let caseEvents = recorded.filter { $0.streamID == stream }
+        let history = try EventCoding.caseEvents(caseEvents)
         let state = Case.replay(history)
 
-        if case .fileReport = command {
-            if state != nil { throw CaseError.caseAlreadyExists(id) }
-        } else {
-            // To anyone who may not see the case it does not exist, whatever they send.
-            guard let state, Self.canSee(state, caller) else { throw CaseError.caseNotFound }
-            guard let expectedVersion else { throw ApplicationError.versionRequired(actual: state.version) }
-            guard expectedVersion == state.version else {
-                throw ApplicationError.staleVersion(expected: expectedVersion, actual: state.version)
+        let events: [CaseEvent]
+        do {
+            if case .fileReport = command {
+                if state != nil { throw CaseError.caseAlreadyExists(id) }
+            } else {
+                // To anyone who may not see the case it does not exist, whatever they send.
+                guard let state, Self.canSee(state, caller) else { throw CaseError.caseNotFound }
+                guard let expectedVersion else { throw ApplicationError.versionRequired(actual: state.version) }
+                guard expectedVersion == state.version else {
+                    throw ApplicationError.staleVersion(expected: expectedVersion, actual: state.version)
+                }
             }
+            let institutions = try InstitutionDirectory.fold(recorded.filter { $0.streamID != stream })
+            let context = DecisionContext(actor: caller.actor, now: now(), institutions: institutions, geography: geography)
+            events = try CaseDecider.decide(command, on: state, context: context)
+        } catch {
+            // A retry of a request that was carried out finds the case moved on and is refused;
+            // only then is it worth asking whether this key was seen before. The first answer
+            // stands, and nothing is written.
+            if let scopedKey, let previous = try await store.previousAppend(idempotencyKey: scopedKey) {
+                guard previous.stream == stream, previous.requestHash == fingerprint else { throw ApplicationError.idempotencyKeyReused }
+                return try await replay(id, upTo: previous.result.streamVersion)
+            }
+            throw error
         }
-
-        let institutions = try await directory.institutions([caller.actor.institution] + Self.institutions(named: command))
-        let context = DecisionContext(actor: caller.actor, now: now(), institutions: institutions, geography: geography)
-        let events = try CaseDecider.decide(command, on: state, context: context)
 
         let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
         let data = try events.map {
@@ -111,10 +118,17 @@ public struct CaseService: Sendable {
         }
         let result: AppendResult
         do {
+            // The store checks the key again, atomically with the append: of two concurrent
+            // retries exactly one writes.
             result = try await store.append(
                 to: stream, expected: state.map { .exactly($0.version) } ?? .noStream,
                 events: data, metadata: metadata, idempotencyKey: scopedKey, requestFingerprint: fingerprint)
         } catch EventStoreError.versionConflict(_, _, let actual) {
+            // Someone wrote first; perhaps our own first attempt, still in flight a moment ago.
+            if let scopedKey, let previous = try await store.previousAppend(idempotencyKey: scopedKey),
+               previous.stream == stream, previous.requestHash == fingerprint {
+                return try await replay(id, upTo: previous.result.streamVersion)
+            }
             if state == nil { throw CaseError.caseAlreadyExists(id) }
             throw ApplicationError.staleVersion(expected: state?.version ?? 0, actual: actual)
         } catch EventStoreError.idempotencyKeyReused {

@@ -11,8 +11,11 @@ public struct InstitutionDirectory: Sendable {
     public init(store: any EventStore) { self.store = store }
 
     public func institutions(_ ids: some Sequence<InstitutionID>) async throws -> [InstitutionID: Institution] {
-        let unique = Array(Set(ids))
-        let events = try await store.readStreams(unique.map(Streams.institution))
+        try Self.fold(try await store.readStreams(Set(ids).map(Streams.institution)))
+    }
+
+    /// The institutions whose streams' events these are (in stream order).
+    public static func fold(_ events: [RecordedEvent]) throws -> [InstitutionID: Institution] {
         var result: [InstitutionID: Institution] = [:]
         for event in events {
             guard let id = Streams.institutionID(of: event.streamID) else { continue }
