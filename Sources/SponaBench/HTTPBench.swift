@@ -21,6 +21,8 @@ struct HTTPBench {
     let seconds: Double
 
     struct Result {
+        var health: Measurement
+        var authenticated: Measurement
         var report: Measurement
         var referral: Measurement
     }
@@ -78,6 +80,13 @@ struct HTTPBench {
                 _ = try await measure(writers: clients, duration: .seconds(1)) { _, _ in
                     _ = try await client.post("/v1/cases", token: reporter, body: Self.report, expect: 201)
                 }
+                // The floor under every request: HTTP alone, then HTTP and the token lookup.
+                let health = try await measure(writers: clients, duration: .seconds(seconds / 2)) { _, _ in
+                    try await client.get("/healthz", token: reporter)
+                }
+                let authenticated = try await measure(writers: clients, duration: .seconds(seconds / 2)) { _, _ in
+                    try await client.get("/v1/districts", token: reporter)
+                }
                 let reports = try await measure(writers: clients, duration: .seconds(seconds)) { _, _ in
                     _ = try await client.post("/v1/cases", token: reporter, body: Self.report, idempotencyKey: UUID().uuidString, expect: 201)
                 }
@@ -106,7 +115,7 @@ struct HTTPBench {
                     await versions.set(path, answer.etag.flatMap { Int($0.trimmingCharacters(in: CharacterSet(charactersIn: "\""))) } ?? version + 1)
                 }
                 group.cancelAll()
-                return Result(report: reports, referral: referrals)
+                return Result(health: health, authenticated: authenticated, report: reports, referral: referrals)
             }
             try await http.shutdown()
             return result
@@ -122,6 +131,14 @@ struct HTTPBench {
     struct Client: Sendable {
         let http: HTTPClient
         let base: String
+
+        func get(_ path: String, token: String) async throws {
+            var request = HTTPClientRequest(url: base + path)
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            let response = try await http.execute(request, timeout: .seconds(30))
+            _ = try await response.body.collect(upTo: 1 << 22)
+            guard response.status.code == 200 else { throw Failure.status("GET \(path)", response.status.code, "") }
+        }
 
         func post(_ path: String, token: String, body: Data, ifMatch: String? = nil, idempotencyKey: String? = nil, expect: UInt) async throws -> (location: String?, etag: String?) {
             var request = HTTPClientRequest(url: base + path)

@@ -120,12 +120,22 @@ struct SponaBench: AsyncParsableCommand {
             }
         }
         if httpClients > 0 {
-            var httpConfiguration = try DatabaseURL(Self.url(appURL, database: database)).configuration
+            // A database of its own, so that the projections follow only what the clients write.
+            let httpDatabase = "spona_bench_http"
+            try await withPostgresClient(try DatabaseURL(adminURL).configuration, logger: logger) { admin in
+                try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(httpDatabase) WITH (FORCE)"), logger: logger)
+                try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(httpDatabase) OWNER \(owner)"), logger: logger)
+            }
+            var httpOwnerConfiguration = try DatabaseURL(Self.url(ownerURL, database: httpDatabase)).configuration
+            httpOwnerConfiguration.options.maximumConnections = 2
+            var httpConfiguration = try DatabaseURL(Self.url(appURL, database: httpDatabase)).configuration
             httpConfiguration.options.maximumConnections = httpClients + 4
             let geography = try ReferenceData.geography(in: URL(fileURLWithPath: environment["SPONA_REFERENCE_DIR"] ?? "Reference"))
             let result = try await withPostgresClient(httpConfiguration, logger: logger) { app in
-                try await withPostgresClient(ownerConfiguration, logger: logger) { owner in
-                    try await HTTPBench(app: app, owner: owner, geography: geography, logger: logger, clients: httpClients, seconds: seconds).run()
+                try await withPostgresClient(httpOwnerConfiguration, logger: logger) { owner in
+                    let schema = URL(fileURLWithPath: environment["SPONA_SCHEMA_DIR"] ?? "Schema")
+                    try await SchemaMigrator(directory: schema).migrate(client: owner, logger: logger)
+                    return try await HTTPBench(app: app, owner: owner, geography: geography, logger: logger, clients: httpClients, seconds: seconds).run()
                 }
             }
             // The baseline: plain single-row INSERTs at the writer count nearest the clients'.
@@ -133,9 +143,11 @@ struct SponaBench: AsyncParsableCommand {
             let insertRate = nearest.flatMap { insertRates[$0] } ?? 0
             emit("")
             emit("HTTP API, \(httpClients) concurrent clients, the server in this process with its projections running;")
-            emit("each request authenticated by token, the case read and decided, the events appended")
+            emit("the client in this process too; /healthz is HTTP alone, /v1/districts adds the token lookup; a report or")
+            emit("a referral is authenticated, the case and its institutions read, decided, appended, answered in full")
             emit(pad("request", 18), pad("req/s", 8), pad("p50 ms", 8), pad("p99 ms", 8), pad("INSERT rows/s (\(nearest ?? 0) writers)", 28), "ratio")
-            for (name, measurement) in [("file a report", result.report), ("send a referral", result.referral)] {
+            for (name, measurement) in [("GET /healthz", result.health), ("GET /v1/districts", result.authenticated),
+                                        ("file a report", result.report), ("send a referral", result.referral)] {
                 let rate = Double(measurement.operations) / measurement.seconds
                 emit(pad(name, 18), pad(String(format: "%.0f", rate), 8), pad(ms(measurement.p50), 8), pad(ms(measurement.p99), 8),
                      pad(String(format: "%.0f", insertRate), 28), insertRate > 0 ? String(format: "%.0f%%", 100 * rate / insertRate) : "-")

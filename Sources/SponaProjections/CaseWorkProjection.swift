@@ -68,6 +68,8 @@ public struct CaseWorkProjection: Projection {
         case .caseClosed:
             try await run("UPDATE case_reports SET status = 'closed', closed_at = \(time), updated_at = \(time) WHERE case_id = \(id)")
             try await run("UPDATE open_work SET case_closed = true WHERE case_id = \(id)")
+        case .personalDataErased:
+            break // nothing personal is ever in a projection, so there is nothing to remove
         case .caseReopened:
             try await run("""
                 UPDATE case_reports SET closed_at = NULL, updated_at = \(time),

@@ -23,6 +23,9 @@ public enum CaseCommand: Hashable, Sendable {
     case provideAssistance(AssistanceKind, provider: InstitutionID, note: String?)
     case close(reason: String)
     case reopen(reason: String)
+    /// Crypto-shredding of the subject's personal data (an admin, with a legal basis). The
+    /// application destroys the key; this records that it did and why.
+    case erasePersonalData(legalBasis: String, reference: String)
 
     public struct FileReport: Hashable, Sendable {
         public var caseID: CaseID

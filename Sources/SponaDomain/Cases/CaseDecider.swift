@@ -152,6 +152,13 @@ public enum CaseDecider {
             guard state.isClosed else { throw .caseNotClosed }
             try requireText(reason, "the reason for reopening")
             return [.caseReopened(.init(reason: reason))]
+
+        case let .erasePersonalData(legalBasis, reference):
+            guard context.actor.role == .admin else { throw .roleMayNot(context.actor.role, action: "erase personal data") }
+            guard state.personalDataErasedAt == nil else { throw .personalDataAlreadyErased(on: state.personalDataErasedAt!) }
+            try requireText(legalBasis, "the legal basis")
+            try requireText(reference, "the reference of the erasure request")
+            return [.personalDataErased(.init(subject: state.report.subject.id, legalBasis: legalBasis, reference: reference))]
         }
     }
 

@@ -18,6 +18,7 @@ public enum CaseError: Error, Hashable, Sendable, CustomStringConvertible {
     case decisionNotFound(DecisionID)
     case decisionExists(DecisionID)
     case decisionAlreadyImplemented(DecisionID, on: Date)
+    case personalDataAlreadyErased(on: Date)
     case openReferrals(count: Int)
 
     // Who may do it: HTTP 403.
@@ -70,6 +71,7 @@ public enum CaseError: Error, Hashable, Sendable, CustomStringConvertible {
         case .referralExists(let id): "referral \(Self.short(id)) was already sent"
         case .decisionNotFound(let id): "this case has no decision \(Self.short(id))"
         case .decisionExists(let id): "decision \(Self.short(id)) is already recorded"
+        case .personalDataAlreadyErased(let on): "the personal data of this case was already erased on \(Self.day(on))"
         case let .decisionAlreadyImplemented(id, on): "decision \(Self.short(id)) was already implemented on \(Self.day(on))"
         case .openReferrals(let count): "\(count) referral\(count == 1 ? " is" : "s are") still open; complete, fail or withdraw \(count == 1 ? "it" : "them") before closing the case"
         case .onlyTheCenter(let action): "only the Center for Protection of Victims of Trafficking may \(action)"

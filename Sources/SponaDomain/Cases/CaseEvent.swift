@@ -120,6 +120,7 @@ public enum CaseEvent: Hashable, Sendable {
     case assistanceProvided(AssistanceProvided)
     case caseClosed(CaseClosed)
     case caseReopened(CaseReopened)
+    case personalDataErased(PersonalDataErased)
 
     public struct ReportFiled: Hashable, Codable, Sendable {
         public var caseID: CaseID
@@ -217,6 +218,22 @@ public enum CaseEvent: Hashable, Sendable {
     public struct CaseReopened: Hashable, Codable, Sendable {
         public var reason: String
     }
+
+    /// The subject's key was destroyed: the sealed personal data in ``ReportFiled`` can never
+    /// be opened again. Statistics and history stay whole.
+    public struct PersonalDataErased: Hashable, Codable, Sendable {
+        public var subject: SubjectID
+        /// The law or decision that requires the erasure, e.g. "GDPR Art. 17(1)(a)".
+        public var legalBasis: String
+        /// The request or decision it answers, e.g. a case number of the data-protection authority.
+        public var reference: String
+
+        public init(subject: SubjectID, legalBasis: String, reference: String) {
+            self.subject = subject
+            self.legalBasis = legalBasis
+            self.reference = reference
+        }
+    }
 }
 
 extension CaseEvent {
@@ -243,6 +260,7 @@ extension CaseEvent {
         case .assistanceProvided: "AssistanceProvided"
         case .caseClosed: "CaseClosed"
         case .caseReopened: "CaseReopened"
+        case .personalDataErased: "PersonalDataErased"
         }
     }
 
@@ -265,6 +283,7 @@ extension CaseEvent {
         case .assistanceProvided(let e): try encoder.encode(e)
         case .caseClosed(let e): try encoder.encode(e)
         case .caseReopened(let e): try encoder.encode(e)
+        case .personalDataErased(let e): try encoder.encode(e)
         }
     }
 
@@ -298,6 +317,7 @@ extension CaseEvent {
         case "AssistanceProvided": self = .assistanceProvided(try d(AssistanceProvided.self))
         case "CaseClosed": self = .caseClosed(try d(CaseClosed.self))
         case "CaseReopened": self = .caseReopened(try d(CaseReopened.self))
+        case "PersonalDataErased": self = .personalDataErased(try d(PersonalDataErased.self))
         default: throw DecodingProblem.unknownType(typeName)
         }
     }

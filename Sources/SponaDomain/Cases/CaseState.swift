@@ -56,7 +56,7 @@ public struct AssistanceRecord: Hashable, Codable, Sendable {
 
 /// A case as it stands: the fold of its events. Nothing here is stored; it is rebuilt from the
 /// stream whenever it is needed, so it can never disagree with the history.
-public struct Case: Hashable, Codable, Sendable {
+public struct Case: Hashable, Encodable, Sendable {
     public enum Status: String, Codable, Sendable {
         /// Filed, waiting for the Center.
         case reported
@@ -78,6 +78,8 @@ public struct Case: Hashable, Codable, Sendable {
     public var assistance: [AssistanceRecord]
     public var closedAt: Date?
     public var closeReason: String?
+    /// When the subject's personal data was erased (its key destroyed).
+    public var personalDataErasedAt: Date?
     /// Institutions that may see the case: the reporter, everyone referred to or from, everyone
     /// invited to a conference. (The Center and auditors see every case besides.)
     public var parties: Set<InstitutionID>
@@ -90,6 +92,11 @@ public struct Case: Hashable, Codable, Sendable {
     public func conference(_ id: ConferenceID) -> CaseConference? { conferences.first { $0.id == id } }
     public func decision(_ id: DecisionID) -> ConferenceDecision? { decisions.first { $0.id == id } }
 
+    enum CodingKeys: String, CodingKey {
+        case id, status, filedAt, report, acknowledgedAt, triage, referrals, conferences, decisions, identification
+        case assistance, closedAt, closeReason, parties, version, personalData, personalDataErasedAt
+    }
+
     /// Written field by field so that `parties` comes out sorted: the same case always gives
     /// the same bytes, whatever order its parties were added in.
     public func encode(to encoder: any Encoder) throws {
@@ -97,7 +104,14 @@ public struct Case: Hashable, Codable, Sendable {
         try container.encode(id, forKey: .id)
         try container.encode(status, forKey: .status)
         try container.encode(filedAt, forKey: .filedAt)
+        // The sealed personal data is useless outside the server and stays there; clients
+        // read it, with a reason, at /personal-data. Here only whether there is any.
+        var report = report
+        let sealed = report.personalData != nil
+        report.personalData = nil
         try container.encode(report, forKey: .report)
+        try container.encode(personalDataErasedAt != nil ? "erased" : (sealed ? "present" : "none"), forKey: .personalData)
+        try container.encodeIfPresent(personalDataErasedAt, forKey: .personalDataErasedAt)
         try container.encodeIfPresent(acknowledgedAt, forKey: .acknowledgedAt)
         try container.encodeIfPresent(triage, forKey: .triage)
         try container.encode(referrals, forKey: .referrals)
@@ -182,6 +196,8 @@ extension Case {
             state.status = .closed
             state.closedAt = time
             state.closeReason = closed.reason
+        case .personalDataErased:
+            state.personalDataErasedAt = time
         case .caseReopened:
             state.status = state.triage != nil ? .triaged : state.acknowledgedAt != nil ? .acknowledged : .reported
             state.closedAt = nil
