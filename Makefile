@@ -37,6 +37,14 @@ run: build
 	else \
 		echo "spona: set SPONA_OWNER_DATABASE_URL and run 'spona reference load' once to register the Center"; \
 	fi; \
+	if [ -z "$${SPONA_MASTER_KEY:-}$${SPONA_MASTER_KEY_FILE:-}" ]; then \
+		if [ ! -s .data/master.key ]; then \
+			mkdir -p .data; (umask 077; .build/debug/spona keys generate > .data/master.key); \
+			echo "spona: generated a development master key in .data/master.key (set SPONA_MASTER_KEY_FILE in production)"; \
+		fi; \
+		export SPONA_MASTER_KEY_FILE=.data/master.key; \
+	fi; \
+	export SPONA_KEY_DIR="$${SPONA_KEY_DIR:-.data/keys}"; \
 	echo "spona: serving on http://$${SPONA_HOST:-127.0.0.1}:$${SPONA_PORT:-8080} (Ctrl-C stops it; the API is described at /openapi.yaml)"; \
 	exec .build/debug/spona serve
 

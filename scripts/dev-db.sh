@@ -116,7 +116,7 @@ start() {
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$run'
-max_connections = 200
+max_connections = 500
 shared_buffers = 256MB
 fsync = on
 synchronous_commit = on
@@ -125,7 +125,7 @@ EOF
 
     if ! as_owner "$bindir/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
         log "starting PostgreSQL on 127.0.0.1:$port"
-        as_owner "$bindir/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 start >/dev/null
+        as_owner "$bindir/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 -o "-c max_connections=500" start >/dev/null
     fi
 
     local su="postgresql://postgres:$superuser_password@127.0.0.1:$port"

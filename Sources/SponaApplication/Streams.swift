@@ -7,6 +7,8 @@ public enum Streams {
     public static func `case`(_ id: CaseID) -> StreamID { StreamID(stringLiteral: "case-\(id)") }
     public static func institution(_ id: InstitutionID) -> StreamID { StreamID(stringLiteral: "institution-\(id)") }
     public static func training(_ id: TrainingID) -> StreamID { StreamID(stringLiteral: "training-\(id)") }
+    /// The read trail of one case: who read it, when, why.
+    public static func access(_ id: CaseID) -> StreamID { StreamID(stringLiteral: "access-case-\(id)") }
 
     /// The case a stream belongs to, if it is a case stream.
     public static func caseID(of stream: StreamID) -> CaseID? {

@@ -27,9 +27,12 @@ public struct Dependencies: Sendable {
     public var logger: Logger
     /// How long a request waits for the database before it answers 503.
     public var databaseDeadline: Duration
+    /// Seals and opens personal data; without it the server accepts none.
+    public var vault: PersonalDataVault?
 
     public init(database: PostgresClient, store: PostgresEventStore, geography: Geography, logger: Logger,
-                databaseDeadline: Duration = .seconds(5)) {
+                databaseDeadline: Duration = .seconds(5), vault: PersonalDataVault? = nil) {
+        self.vault = vault
         self.database = database
         self.store = store
         self.geography = geography
@@ -52,7 +55,7 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
         .add(middleware: AuthenticationMiddleware(
             tokens: AccessTokens(client: dependencies.database, logger: dependencies.logger),
             databaseDeadline: dependencies.databaseDeadline))
-    CaseRoutes(cases: CaseService(store: store, geography: dependencies.geography)).register(on: api)
+    CaseRoutes(cases: CaseService(store: store, geography: dependencies.geography, vault: dependencies.vault)).register(on: api)
     WorkRoutes(database: dependencies.database).register(on: api)
     RegistryRoutes(registry: RegistryService(store: store, geography: dependencies.geography), database: dependencies.database,
                    geography: dependencies.geography).register(on: api)

@@ -24,8 +24,11 @@ enum CaseRequests {
         var indicators: [IndicatorID]?
         var urgency: Urgency?
         var reporterTrained: Bool?
+        /// Name, birth date, contacts, documents, narrative: sealed before anything else sees it.
+        var personalData: PersonalData?
     }
     struct Empty: Decodable {}
+    struct Erasure: Decodable { var legalBasis: String; var reference: String }
     struct Triage: Decodable { var confirmedRisk: RiskLevel; var caseManager: String; var note: String? }
     struct Identification: Decodable { var outcome: IdentificationOutcome; var note: String? }
     struct Assistance: Decodable { var kind: AssistanceKind; var provider: InstitutionID?; var note: String? }
@@ -55,30 +58,79 @@ struct CaseRoutes {
             let body = try await JSONBody.decode(CaseRequests.FileReport.self, from: request, context: context)
             let key = try request.idempotencyKey()
             let ids = DerivedIDs(caller: caller, key: key)
+            let subject = SubjectID(rawValue: ids.make("subject"))
+            var sealed: (sealed: SealedPersonalData, createdKey: Bool)?
+            if let personalData = body.personalData {
+                guard let vault = cases.vault else { throw PrivacyError.masterKeyMissing }
+                sealed = try vault.seal(personalData, subject: subject)
+            }
             let command = CaseCommand.FileReport(
                 caseID: CaseID(rawValue: ids.make("case")),
                 municipality: body.municipality, channel: body.channel,
                 subject: SubjectProfile(
-                    id: SubjectID(rawValue: ids.make("subject")), ageGroup: body.subject.ageGroup, gender: body.subject.gender,
+                    id: subject, ageGroup: body.subject.ageGroup, gender: body.subject.gender,
                     citizenship: body.subject.citizenship, isMigrant: body.subject.isMigrant ?? false,
                     vulnerableGroups: body.subject.vulnerableGroups ?? []),
+                personalData: sealed?.sealed,
                 locations: body.locations ?? [], exploitation: body.exploitation ?? [], indicators: body.indicators ?? [],
                 urgency: body.urgency ?? .routine, reporterTrained: body.reporterTrained ?? false)
-            let snapshot = try await cases.handle(.fileReport(command), on: command.caseID, expectedVersion: nil, caller: caller,
+            let snapshot: CaseSnapshot
+            do {
+                snapshot = try await cases.handle(.fileReport(command), on: command.caseID, expectedVersion: nil, caller: caller,
                                                   requestID: context.requestIDText, idempotencyKey: key)
+            } catch {
+                // A refused report leaves no key behind. Only a refusal: after a lost connection
+                // the report may well have been stored, and its key must live.
+                if let sealed, sealed.createdKey, error is CaseError || error is ApplicationError {
+                    _ = try? cases.vault?.erase(subject)
+                }
+                throw error
+            }
             return try CaseResponse.make(snapshot, status: snapshot.isReplay ? .ok : .created,
                                          location: "/v1/cases/\(snapshot.case.id)")
         }
 
         group.get("cases/:case") { _, context in
-            let caller = try context.requireRole(.reporter, .coordinator, .auditor)
-            let (snapshot, _) = try await cases.read(try caseID(context), caller: caller)
+            let caller = try context.requireCaseRole(.reporter, .coordinator, .auditor)
+            let (snapshot, _) = try await cases.read(try caseID(context), caller: caller, recording: .case, requestID: context.requestIDText)
             return try CaseResponse.make(snapshot, status: .ok)
         }
 
+        group.get("cases/:case/personal-data") { request, context in
+            let caller = try context.requireCaseRole(.reporter, .coordinator, .auditor)
+            guard let reason = request.uri.queryParameters["reason"].map(String.init), !reason.isEmpty else {
+                throw Problem.invalid("say why you read this person's data: ?reason=… (it is recorded with the read)")
+            }
+            let (snapshot, reading) = try await cases.readPersonalData(try caseID(context), caller: caller, reason: reason, requestID: context.requestIDText)
+            let body: PersonalDataResponse
+            switch reading {
+            case .data(let data): body = PersonalDataResponse(status: "present", personalData: data)
+            case .none: body = PersonalDataResponse(status: "none")
+            case .erased(let at): body = PersonalDataResponse(status: "erased", erasedAt: at)
+            }
+            var response = try JSONResponse.make(body, status: .ok)
+            response.headers[.eTag] = "\"\(snapshot.version)\""
+            response.headers[.cacheControl] = "no-store"
+            return response
+        }
+
+        group.post("cases/:case/erase-personal-data") { request, context in
+            let caller = try context.requireCaseRole(.admin)
+            let body = try await JSONBody.decode(CaseRequests.Erasure.self, from: request, context: context)
+            let snapshot = try await cases.handle(
+                .erasePersonalData(legalBasis: body.legalBasis, reference: body.reference), on: try caseID(context),
+                expectedVersion: try request.ifMatchVersion(), caller: caller, requestID: context.requestIDText,
+                idempotencyKey: try request.idempotencyKey())
+            // The admin does not see the case: only what was done.
+            var response = try JSONResponse.make(ErasureResponse(case: snapshot.case.id, personalData: "erased",
+                                                                 erasedAt: snapshot.case.personalDataErasedAt), status: .ok)
+            response.headers[.eTag] = "\"\(snapshot.version)\""
+            return response
+        }
+
         group.get("cases/:case/events") { _, context in
-            let caller = try context.requireRole(.reporter, .coordinator, .auditor)
-            let (snapshot, history) = try await cases.read(try caseID(context), caller: caller)
+            let caller = try context.requireCaseRole(.reporter, .coordinator, .auditor)
+            let (snapshot, history) = try await cases.read(try caseID(context), caller: caller, recording: .history, requestID: context.requestIDText)
             let body = try HistoryResponse.body(history)
             return Response(status: .ok, headers: [.contentType: "application/json", .eTag: "\"\(snapshot.version)\""],
                             body: .init(byteBuffer: ByteBuffer(bytes: body)))
@@ -121,6 +173,7 @@ struct CaseRoutes {
         }
 
         group.post("cases/:case/decisions/:decision/implemented") { request, context in
+            _ = try context.requireCaseRole(.reporter, .coordinator)
             guard let decision = context.parameters.get("decision").flatMap(DecisionID.init) else { throw CaseError.caseNotFound }
             let body = try await JSONBody.decode(CaseRequests.Note.self, from: request, context: context)
             return try await run(.markDecisionImplemented(decision, note: body.note), request, context)
@@ -134,8 +187,8 @@ struct CaseRoutes {
             _ make: @escaping @Sendable (Body, DerivedIDs) throws -> CaseCommand
         ) {
             group.post("cases/:case/\(path)") { request, context in
+                let caller = try context.requireCaseRole(.reporter, .coordinator)
                 let body = try await JSONBody.decode(Body.self, from: request, context: context)
-                let caller = try context.requireRole(.reporter, .coordinator)
                 let command = try make(body, DerivedIDs(caller: caller, key: try request.idempotencyKey()))
                 return try await run(command, request, context, created: created)
             }
@@ -143,14 +196,15 @@ struct CaseRoutes {
 
         func command<Body: Decodable & SendableMetatype>(_ path: String, _ type: Body.Type, _ make: @escaping @Sendable (Body, SponaRequestContext) throws -> CaseCommand) {
             group.post("cases/:case/\(path)") { request, context in
+                _ = try context.requireCaseRole(.reporter, .coordinator)
                 let body = try await JSONBody.decode(Body.self, from: request, context: context)
-                _ = try context.requireRole(.reporter, .coordinator)
                 return try await run(try make(body, context), request, context)
             }
         }
 
         func referralStep<Body: Decodable & SendableMetatype>(_ path: String, _ type: Body.Type, _ make: @escaping @Sendable (ReferralID, Body) -> CaseCommand) {
             group.post("cases/:case/referrals/:referral/\(path)") { request, context in
+                _ = try context.requireCaseRole(.reporter, .coordinator)
                 guard let referral = context.parameters.get("referral").flatMap(ReferralID.init) else { throw CaseError.caseNotFound }
                 let body = try await JSONBody.decode(Body.self, from: request, context: context)
                 return try await run(make(referral, body), request, context)
@@ -159,9 +213,9 @@ struct CaseRoutes {
 
         func conferenceStep<Body: Decodable & SendableMetatype>(_ path: String, _ type: Body.Type, created: Bool = false, _ make: @escaping @Sendable (ConferenceID, Body, DerivedIDs) -> CaseCommand) {
             group.post("cases/:case/conferences/:conference/\(path)") { request, context in
+                let caller = try context.requireCaseRole(.reporter, .coordinator)
                 guard let conference = context.parameters.get("conference").flatMap(ConferenceID.init) else { throw CaseError.caseNotFound }
                 let body = try await JSONBody.decode(Body.self, from: request, context: context)
-                let caller = try context.requireRole(.reporter, .coordinator)
                 let command = make(conference, body, DerivedIDs(caller: caller, key: try request.idempotencyKey()))
                 return try await run(command, request, context, created: created ? Self.decisionLocation : nil)
             }
@@ -183,7 +237,7 @@ struct CaseRoutes {
         _ command: CaseCommand, _ request: Request, _ context: SponaRequestContext,
         created: (@Sendable (CaseSnapshot, CaseCommand) -> String?)? = nil
     ) async throws -> Response {
-        let caller = try context.requireRole(.reporter, .coordinator)
+        let caller = try context.requireCaseRole(.reporter, .coordinator)
         let snapshot = try await cases.handle(
             command, on: try caseID(context), expectedVersion: try request.ifMatchVersion(), caller: caller,
             requestID: context.requestIDText, idempotencyKey: try request.idempotencyKey())
@@ -240,6 +294,18 @@ enum HistoryResponse {
         out.append(contentsOf: Array("]".utf8))
         return out
     }
+}
+
+struct PersonalDataResponse: Encodable {
+    var status: String
+    var personalData: PersonalData?
+    var erasedAt: Date?
+}
+
+struct ErasureResponse: Encodable {
+    var `case`: CaseID
+    var personalData: String
+    var erasedAt: Date?
 }
 
 enum JSONResponse {

@@ -161,6 +161,84 @@ paths:
         "403": { $ref: "#/components/responses/Forbidden" }
         "404": { $ref: "#/components/responses/NotFound" }
         "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/cases/{case}/personal-data:
+    parameters:
+      - $ref: "#/components/parameters/Case"
+    get:
+      tags: [cases]
+      operationId: readPersonalData
+      summary: The subject's personal data, for a party or the Center, with a reason (recorded).
+      description: |
+        The reason is stored in the case's read trail with who read it and when. Auditors see
+        the case and its history but never the person (403). After an erasure the status is
+        `erased` and no data is returned.
+      parameters:
+        - { name: reason, in: query, required: true, schema: { type: string, minLength: 1 }, description: "Why you read it" }
+      responses:
+        "200":
+          description: The personal data, or why there is none.
+          headers:
+            ETag: { $ref: "#/components/headers/ETag" }
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [status]
+                properties:
+                  status: { type: string, enum: [present, none, erased] }
+                  personalData: { $ref: "#/components/schemas/PersonalData" }
+                  erasedAt: { $ref: "#/components/schemas/DateTime" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "422": { $ref: "#/components/responses/Invalid" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/cases/{case}/erase-personal-data:
+    parameters:
+      - $ref: "#/components/parameters/Case"
+    post:
+      tags: [cases]
+      operationId: erasePersonalData
+      summary: Crypto-shredding of the subject's personal data (admin), with a legal basis and a reference.
+      description: |
+        Destroys the subject's key and records PersonalDataErased. The case and its history stay
+        whole and verifiable; the personal data can never be opened again, from any copy or
+        backup of the database. `If-Match` is optional here (the admin does not see the case).
+      parameters:
+        - { name: If-Match, in: header, required: false, schema: { type: string } }
+        - $ref: "#/components/parameters/IdempotencyKey"
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [legalBasis, reference]
+              properties:
+                legalBasis: { type: string, minLength: 1, examples: ["ZZPL čl. 30 (GDPR Art. 17)"] }
+                reference: { type: string, minLength: 1, examples: ["Poverenik 072-16-1234/2026"] }
+      responses:
+        "200":
+          description: Erased.
+          headers:
+            ETag: { $ref: "#/components/headers/ETag" }
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [case, personalData]
+                properties:
+                  case: { $ref: "#/components/schemas/UUID" }
+                  personalData: { type: string, enum: [erased] }
+                  erasedAt: { $ref: "#/components/schemas/DateTime" }
+        "400": { $ref: "#/components/responses/Malformed" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { $ref: "#/components/responses/Conflict" }
+        "412": { $ref: "#/components/responses/PreconditionFailed" }
+        "422": { $ref: "#/components/responses/Invalid" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/cases/{case}/events:
     parameters:
       - $ref: "#/components/parameters/Case"
@@ -743,6 +821,18 @@ components:
         indicators: { type: array, items: { type: string, examples: ["VR-05"] }, description: "Ids from GET /v1/indicators" }
         urgency: { $ref: "#/components/schemas/Urgency" }
         reporterTrained: { type: boolean, default: false }
+        personalData: { $ref: "#/components/schemas/PersonalData" }
+    PersonalData:
+      type: object
+      description: |
+        Sealed (AES-GCM under a key of the subject's own) before anything else sees it; never in
+        the case, the history, logs or views. Read it with a reason at /v1/cases/{case}/personal-data.
+      properties:
+        name: { type: string, maxLength: 500 }
+        birthDate: { type: string, maxLength: 20, examples: ["2010-03-14"] }
+        contacts: { type: array, maxItems: 20, items: { type: string, maxLength: 500 } }
+        documents: { type: array, maxItems: 20, items: { type: string, maxLength: 500 } }
+        narrative: { type: string }
     Triage:
       type: object
       required: [confirmedRisk, caseManager]
@@ -855,7 +945,7 @@ components:
         implementedAt: { $ref: "#/components/schemas/DateTime" }
     Case:
       type: object
-      required: [id, status, filedAt, report, referrals, conferences, decisions, assistance, parties, version]
+      required: [id, status, filedAt, report, referrals, conferences, decisions, assistance, parties, version, personalData]
       properties:
         id: { $ref: "#/components/schemas/UUID" }
         status: { type: string, enum: [reported, acknowledged, triaged, closed] }
@@ -878,6 +968,8 @@ components:
               at: { $ref: "#/components/schemas/DateTime" }
         closedAt: { $ref: "#/components/schemas/DateTime" }
         closeReason: { type: string }
+        personalData: { type: string, enum: [present, none, erased], description: "Whether the report carries personal data" }
+        personalDataErasedAt: { $ref: "#/components/schemas/DateTime" }
         parties: { type: array, items: { $ref: "#/components/schemas/UUID" } }
         version: { type: integer, description: "The same as the ETag" }
     RecordedEvent:

@@ -73,9 +73,20 @@ extension Problem {
             case (.caseNotFound, _):
                 return Problem(.notFound, type: "urn:spona:problem:not-found", title: "No such case",
                                detail: "There is no case with this id that you may see.")
+            case (.referralNotFound, _), (.conferenceNotFound, _), (.decisionNotFound, _):
+                return Problem(.notFound, type: "urn:spona:problem:not-found", title: "Not found", detail: error.description)
             case (_, .conflict): return Problem(.conflict, type: "urn:spona:problem:conflict", title: "Not possible now", detail: error.description)
             case (_, .forbidden): return Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed", detail: error.description)
             case (_, .invalid): return invalid(error.description)
+            }
+        case let error as PrivacyError:
+            switch error {
+            case .invalidPersonalData(let reason): return invalid(reason)
+            case .sealedDataCorrupt:
+                return Problem(.internalServerError, type: "urn:spona:problem:sealed-data-corrupt", title: "Personal data damaged", detail: error.description)
+            case .masterKeyMissing, .masterKeyInvalid, .unknownMasterKey, .keyStoreUnavailable:
+                return Problem(.serviceUnavailable, type: "urn:spona:problem:personal-data-unavailable", title: "Personal data unavailable",
+                               detail: "this server cannot seal or open personal data now; its operators have been told", headers: [.retryAfter: "60"])
             }
         case let error as ApplicationError:
             switch error {

@@ -26,6 +26,19 @@ public struct SponaRequestContext: RequestContext {
         return caller
     }
 
+    /// The caller, for a route under `/v1/cases/{case}`: roles that never see a case (analysts,
+    /// admins) are told it does not exist, like anyone else who is not a party; auditors, who
+    /// see cases but never act on them, are refused.
+    public func requireCaseRole(_ roles: Role...) throws -> Caller {
+        let caller = try requireCaller()
+        if roles.contains(caller.actor.role) { return caller }
+        if caller.actor.role == .auditor {
+            throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed",
+                          detail: "the auditor role may not do this")
+        }
+        throw CaseError.caseNotFound
+    }
+
     /// The caller, if their role is one of `roles`.
     public func requireRole(_ roles: Role...) throws -> Caller {
         let caller = try requireCaller()

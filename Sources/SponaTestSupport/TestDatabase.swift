@@ -40,7 +40,7 @@ public struct TestDatabase: Sendable {
     }
 
     /// Replaces the database of a URL.
-    static func url(_ url: String, database: String) -> String {
+    public static func url(_ url: String, database: String) -> String {
         var components = URLComponents(string: url)!
         components.path = "/\(database)"
         return components.string!
@@ -68,13 +68,20 @@ public struct TestDatabase: Sendable {
         let ownerName = URLComponents(string: ownerBaseURL)?.user ?? "spona_owner"
         let name = "spona_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
 
-        return try await withPostgresClient(try DatabaseURL(adminURL).configuration, logger: logger) { server in
+        // Every test runs in parallel with the others: small pools for the side connections keep
+        // the whole suite well inside the cluster's max_connections.
+        func configuration(_ url: String, connections: Int) throws -> PostgresClient.Configuration {
+            var configuration = try DatabaseURL(url).configuration
+            configuration.options.maximumConnections = connections
+            return configuration
+        }
+        return try await withPostgresClient(try configuration(adminURL, connections: 1), logger: logger) { server in
             try await server.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) OWNER \(ownerName)"), logger: logger)
             do {
                 let ownerURL = url(ownerBaseURL, database: name)
                 let appURL = url(appBaseURL, database: name)
-                let result = try await withPostgresClient(try DatabaseURL(url(adminURL, database: name)).configuration, logger: logger) { admin in
-                    try await withPostgresClient(try DatabaseURL(ownerURL).configuration, logger: logger) { owner in
+                let result = try await withPostgresClient(try configuration(url(adminURL, database: name), connections: 3), logger: logger) { admin in
+                    try await withPostgresClient(try configuration(ownerURL, connections: 3), logger: logger) { owner in
                         try await SchemaMigrator(directory: schemaDirectory).migrate(client: owner, logger: logger)
                         return try await withPostgresClient(try DatabaseURL(appURL).configuration, logger: logger) { app in
                             let store = PostgresEventStore(client: app, logger: logger, pollInterval: pollInterval)

@@ -20,6 +20,11 @@ struct Serve: AsyncParsableCommand {
               SPONA_PORT          port to listen on (default 8080)
               SPONA_DB_POOL_SIZE  most database connections this process opens (default 20)
               SPONA_REFERENCE_DIR the folder of reference data (default: ./Reference)
+              SPONA_MASTER_KEY    base64 of the 32-byte master key that wraps the subjects' keys;
+                                  or SPONA_MASTER_KEY_FILE, a file holding it (`spona keys generate`)
+              SPONA_PREVIOUS_MASTER_KEY[_FILE]  the key being rotated away from (see `spona keys rotate`)
+              SPONA_KEY_DIR       the folder of the subjects' wrapped keys; keep it outside the
+                                  database and its backups (erasure deletes a key file for good)
               SPONA_LOG_LEVEL     trace, debug, info (default), notice, warning, error
             """
     )
@@ -48,9 +53,12 @@ struct Serve: AsyncParsableCommand {
 
         let geography: Geography
         do { geography = try ReferenceData.geography(in: ReferenceData.defaultDirectory) } catch { throw CommandFailure("\(error)") }
+        let vault: PersonalDataVault
+        do { vault = try PersonalDataVault.fromEnvironment() } catch { throw CommandFailure("\(error)") }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let store = PostgresEventStore(client: client, logger: logger)
-        let app = buildApplication(settings: settings, dependencies: Dependencies(database: client, store: store, geography: geography, logger: logger))
+        let app = buildApplication(settings: settings, dependencies: Dependencies(
+            database: client, store: store, geography: geography, logger: logger, vault: vault))
         logger.info("serving", metadata: ["address": "\(settings.host):\(settings.port)", "database": "\(url)"])
         try await app.runService()
     }

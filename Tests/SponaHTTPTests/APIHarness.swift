@@ -38,15 +38,23 @@ struct APIHarness: Sendable {
     let db: TestDatabase
     let client: any TestClientProtocol
     let dependencies: Dependencies
+    /// This test's subject key store and master key.
+    let vault: PersonalDataVault
 
-    /// Runs `body` against a fresh database and the whole router.
-    static func run(_ body: @Sendable @escaping (APIHarness) async throws -> Void) async throws {
+    /// Runs `body` against a fresh database and the whole router, with a master key and a key
+    /// folder of its own. With `logs`, the server logs at trace level into it.
+    static func run(logs: LogCapture? = nil, _ body: @Sendable @escaping (APIHarness) async throws -> Void) async throws {
         try await TestDatabase.withFresh(pollInterval: .milliseconds(50)) { db in
-            let dependencies = Dependencies(database: db.app, store: db.store, geography: shippedGeography, logger: db.logger)
+            let keyDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("spona-keys-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: keyDirectory) }
+            let vault = PersonalDataVault(keys: MasterKeyring(current: try MasterKey(base64: MasterKey.generate())),
+                                          store: try SubjectKeyStore(directory: keyDirectory))
+            let logger = logs?.logger ?? db.logger
+            let dependencies = Dependencies(database: db.app, store: db.store, geography: shippedGeography, logger: logger, vault: vault)
             try await RegistryService(store: db.store, geography: shippedGeography).ensureCenter(requestID: "test")
-            let app = Application(router: buildRouter(dependencies), services: projectionRunners(dependencies), logger: db.logger)
+            let app = Application(router: buildRouter(dependencies), services: projectionRunners(dependencies), logger: logger)
             try await app.test(.router) { client in
-                try await body(APIHarness(db: db, client: client, dependencies: dependencies))
+                try await body(APIHarness(db: db, client: client, dependencies: dependencies, vault: vault))
             }
         }
     }
@@ -140,6 +148,36 @@ struct Network: Sendable {
         let reply = try await api.send(.post, "/v1/cases", token: schoolStaff, json: Self.report, idempotencyKey: key)
         #expect(reply.status == .created, "filing: \(reply.text)")
         return (try #require(reply.location), try #require(reply.etag))
+    }
+}
+
+/// Collects every log line (message and metadata) of a server, to check what it never says.
+final class LogCapture: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    var text: String { lock.withLock { lines.joined(separator: "\n") } }
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+
+    var logger: Logger {
+        var logger = Logger(label: "spona.test.captured") { _ in CapturingHandler(capture: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+
+    struct CapturingHandler: LogHandler {
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let all = self.metadata.merging(event.metadata ?? [:]) { $1 }
+            let error = event.error.map { " error=\(String(reflecting: $0))" } ?? ""
+            capture.append("\(event.level) \(event.message) \(all.map { "\($0)=\($1)" }.sorted().joined(separator: " "))\(error)")
+        }
     }
 }
 

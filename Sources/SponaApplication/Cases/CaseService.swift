@@ -52,11 +52,16 @@ public struct Caller: Sendable, Hashable {
 public struct CaseService: Sendable {
     let store: any EventStore
     let geography: Geography
+    /// Nil on a server configured without a master key: it then accepts no personal data.
+    public let vault: PersonalDataVault?
+    let trail: ReadTrail
     let now: @Sendable () -> Date
 
-    public init(store: any EventStore, geography: Geography, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(store: any EventStore, geography: Geography, vault: PersonalDataVault? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
         self.geography = geography
+        self.vault = vault
+        self.trail = ReadTrail(store: store)
         self.now = now
     }
 
@@ -90,6 +95,12 @@ public struct CaseService: Sendable {
         do {
             if case .fileReport = command {
                 if state != nil { throw CaseError.caseAlreadyExists(id) }
+            } else if case .erasePersonalData = command {
+                // An admin erases without seeing the case; the version is checked when given.
+                guard let state, caller.actor.role == .admin || Self.canSee(state, caller) else { throw CaseError.caseNotFound }
+                if let expectedVersion, expectedVersion != state.version {
+                    throw ApplicationError.staleVersion(expected: expectedVersion, actual: state.version)
+                }
             } else {
                 // To anyone who may not see the case it does not exist, whatever they send.
                 guard let state, Self.canSee(state, caller) else { throw CaseError.caseNotFound }
@@ -110,6 +121,17 @@ public struct CaseService: Sendable {
                 return try await replay(id, upTo: previous.result.streamVersion)
             }
             throw error
+        }
+
+        // Erasure destroys the key before it is recorded: a crash in between leaves data that
+        // cannot be opened and a retry that records it, never a record of an erasure that
+        // did not happen.
+        for case .personalDataErased(let erased) in events {
+            if let vault {
+                try vault.erase(erased.subject)
+            } else if state?.report.personalData != nil {
+                throw PrivacyError.masterKeyMissing
+            }
         }
 
         let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
@@ -143,12 +165,42 @@ public struct CaseService: Sendable {
     }
 
     /// The case as it stands, for someone allowed to see it; to anyone else it does not exist.
-    public func read(_ id: CaseID, caller: Caller) async throws -> (snapshot: CaseSnapshot, history: [RecordedEvent]) {
+    /// The read is recorded in the case's read trail before it is answered.
+    public func read(_ id: CaseID, caller: Caller, recording read: ReadTrail.Read, requestID: String) async throws -> (snapshot: CaseSnapshot, history: [RecordedEvent]) {
         let recorded = try await store.readStream(Streams.case(id))
         guard let state = Case.replay(try EventCoding.caseEvents(recorded)), Self.canSee(state, caller) else {
             throw CaseError.caseNotFound
         }
+        try await trail.record(read, of: id, reason: nil, caller: caller, requestID: requestID)
         return (CaseSnapshot(case: state, isReplay: false), recorded)
+    }
+
+    /// What the subject's personal data says, or why it cannot be shown.
+    public enum PersonalDataReading: Sendable {
+        case data(PersonalData)
+        case none
+        case erased(at: Date?)
+    }
+
+    /// The subject's personal data, for a party or the Center with a reason (recorded in the
+    /// read trail with it). Auditors see the history, never the person.
+    public func readPersonalData(_ id: CaseID, caller: Caller, reason: String, requestID: String) async throws -> (snapshot: CaseSnapshot, reading: PersonalDataReading) {
+        let recorded = try await store.readStream(Streams.case(id))
+        guard let state = Case.replay(try EventCoding.caseEvents(recorded)), Self.canSee(state, caller) else {
+            throw CaseError.caseNotFound
+        }
+        guard caller.actor.role == .reporter || caller.actor.role == .coordinator else {
+            throw CaseError.roleMayNot(caller.actor.role, action: "read a subject's personal data")
+        }
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw CaseError.missingText(field: "the reason for reading personal data") }
+        let snapshot = CaseSnapshot(case: state, isReplay: false)
+        if state.report.personalData != nil, state.personalDataErasedAt == nil, vault == nil { throw PrivacyError.masterKeyMissing }
+        try await trail.record(.personalData, of: id, reason: reason, caller: caller, requestID: requestID)
+        if let erasedAt = state.personalDataErasedAt { return (snapshot, .erased(at: erasedAt)) }
+        guard let sealed = state.report.personalData, let vault else { return (snapshot, .none) }
+        guard let data = try vault.open(sealed, subject: state.report.subject.id) else { return (snapshot, .erased(at: nil)) }
+        return (snapshot, .data(data))
     }
 
     /// Parties see their cases; the Center and auditors see every case; analysts see none.

@@ -11,6 +11,14 @@ public enum CaseDecider {
         }
         guard let state else { throw .caseNotFound }
         let actor = context.actor
+        if case let .erasePersonalData(legalBasis, reference) = command {
+            // An admin's act on the data protection side: no party to the case, never sees it.
+            guard actor.role == .admin else { throw .roleMayNot(actor.role, action: "erase personal data") }
+            if let on = state.personalDataErasedAt { throw .personalDataAlreadyErased(on: on) }
+            try requireText(legalBasis, "the legal basis")
+            try requireText(reference, "the reference of the erasure request")
+            return [.personalDataErased(.init(subject: state.report.subject.id, legalBasis: legalBasis, reference: reference))]
+        }
         guard actor.role == .reporter || actor.role == .coordinator else {
             throw .roleMayNot(actor.role, action: "change a case")
         }
@@ -153,12 +161,8 @@ public enum CaseDecider {
             try requireText(reason, "the reason for reopening")
             return [.caseReopened(.init(reason: reason))]
 
-        case let .erasePersonalData(legalBasis, reference):
-            guard context.actor.role == .admin else { throw .roleMayNot(context.actor.role, action: "erase personal data") }
-            guard state.personalDataErasedAt == nil else { throw .personalDataAlreadyErased(on: state.personalDataErasedAt!) }
-            try requireText(legalBasis, "the legal basis")
-            try requireText(reference, "the reference of the erasure request")
-            return [.personalDataErased(.init(subject: state.report.subject.id, legalBasis: legalBasis, reference: reference))]
+        case .erasePersonalData:
+            preconditionFailure("handled above")
         }
     }
 

@@ -1,0 +1,41 @@
+import Foundation
+import SponaDomain
+import SponaEventStore
+
+/// Every read of a case by a person is itself a fact: who (in the metadata), which case, what
+/// was read, and why when the route asks. Recorded in the case's access stream before the
+/// answer leaves the server, so no read happens without its trace.
+public struct ReadTrail: Sendable {
+    let store: any EventStore
+
+    public init(store: any EventStore) { self.store = store }
+
+    public enum Read: String, Codable, Sendable, CaseIterable {
+        case `case`
+        case history
+        case personalData = "personal_data"
+    }
+
+    public struct CaseRead: Codable, Hashable, Sendable {
+        public var `case`: CaseID
+        public var read: Read
+        public var reason: String?
+    }
+
+    public static let eventType = "CaseRead"
+
+    public func record(_ read: Read, of id: CaseID, reason: String?, caller: Caller, requestID: String) async throws {
+        let payload = try EventCoding.encoder.encode(CaseRead(case: id, read: read, reason: reason))
+        let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
+        try await store.append(to: Streams.access(id), expected: .any,
+                               events: [EventData(type: Self.eventType, schemaVersion: 1, payload: payload)], metadata: metadata)
+    }
+
+    /// The records of reads of one case, oldest first.
+    public func records(of id: CaseID) async throws -> [(read: CaseRead, metadata: CommandMetadata, at: Date)] {
+        try await store.readStream(Streams.access(id)).map {
+            (try EventCoding.decoder.decode(CaseRead.self, from: $0.payload),
+             try EventCoding.decoder.decode(CommandMetadata.self, from: $0.metadata), $0.recordedAt)
+        }
+    }
+}

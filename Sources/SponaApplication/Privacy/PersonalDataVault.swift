@@ -1,0 +1,119 @@
+import Crypto
+import Foundation
+import SponaDomain
+
+/// Seals, opens and erases subjects' personal data: AES-GCM under a key of the subject's
+/// own, that key wrapped by the master key and kept in the ``SubjectKeyStore``.
+public struct PersonalDataVault: Sendable {
+    public let keys: MasterKeyring
+    public let store: SubjectKeyStore
+
+    public init(keys: MasterKeyring, store: SubjectKeyStore) {
+        self.keys = keys
+        self.store = store
+    }
+
+    /// Seals `data` for `subject`, creating the subject's key when it has none. The nonce is
+    /// derived from the key and the plaintext, so a retried request seals to the same bytes
+    /// (and is recognised as the same request); the only thing this reveals is that two
+    /// sealings of one subject's data are equal.
+    ///
+    /// - Returns: the sealed data, and whether the key was created now (to destroy it again
+    ///   if the report is then refused).
+    public func seal(_ data: PersonalData, subject: SubjectID) throws(PrivacyError) -> (sealed: SealedPersonalData, createdKey: Bool) {
+        try data.validate()
+        let (key, created) = try subjectKey(subject, create: true)
+        guard let key else { throw .keyStoreUnavailable("the key of a new subject could not be stored") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        guard let plaintext = try? encoder.encode(data) else { throw .invalidPersonalData("personal data cannot be encoded") }
+        let nonceBytes = Data(HMAC<SHA256>.authenticationCode(for: plaintext, using: key)).prefix(12)
+        do {
+            let box = try AES.GCM.seal(plaintext, using: key, nonce: try AES.GCM.Nonce(data: nonceBytes), authenticating: Self.context(subject))
+            guard let combined = box.combined else { throw PrivacyError.sealedDataCorrupt }
+            return (SealedPersonalData(ciphertext: combined.base64EncodedString(), keyID: subject.rawValue.uuidString.lowercased()), created)
+        } catch let error as PrivacyError {
+            throw error
+        } catch {
+            throw .sealedDataCorrupt
+        }
+    }
+
+    /// Opens sealed data; nil when the subject's key was destroyed (the data is erased).
+    public func open(_ sealed: SealedPersonalData, subject: SubjectID) throws(PrivacyError) -> PersonalData? {
+        guard let key = try subjectKey(subject, create: false).key else { return nil }
+        do {
+            guard let combined = Data(base64Encoded: sealed.ciphertext) else { throw PrivacyError.sealedDataCorrupt }
+            let plaintext = try AES.GCM.open(try AES.GCM.SealedBox(combined: combined), using: key, authenticating: Self.context(subject))
+            return try JSONDecoder().decode(PersonalData.self, from: plaintext)
+        } catch {
+            throw .sealedDataCorrupt
+        }
+    }
+
+    /// Destroys the subject's key: its sealed data can never be opened again, wherever a copy
+    /// of it is. True when there was a key.
+    @discardableResult
+    public func erase(_ subject: SubjectID) throws(PrivacyError) -> Bool {
+        try store.destroy(subject)
+    }
+
+    /// Re-wraps every subject key under the current master key; events are not touched.
+    public func rotate() throws(PrivacyError) -> (rewrapped: Int, current: Int) {
+        var rewrapped = 0, current = 0
+        for subject in try store.subjects() {
+            guard var wrapped = try store.read(subject) else { continue }
+            if wrapped.masterKeyID == keys.current.id { current += 1; continue }
+            let key = try unwrap(wrapped)
+            do {
+                wrapped.wrappedKey = try AES.KeyWrap.wrap(key, using: keys.current.key)
+            } catch {
+                throw .masterKeyInvalid("wrapping failed")
+            }
+            wrapped.masterKeyID = keys.current.id
+            _ = try store.write(wrapped, replacing: true)
+            rewrapped += 1
+        }
+        return (rewrapped, current)
+    }
+
+    private func subjectKey(_ subject: SubjectID, create: Bool) throws(PrivacyError) -> (key: SymmetricKey?, created: Bool) {
+        if let wrapped = try store.read(subject) { return (try unwrap(wrapped), false) }
+        guard create else { return (nil, false) }
+        let key = SymmetricKey(size: .bits256)
+        let wrapped: Data
+        do { wrapped = try AES.KeyWrap.wrap(key, using: keys.current.key) } catch { throw .masterKeyInvalid("wrapping failed") }
+        if try store.write(WrappedSubjectKey(subject: subject, masterKeyID: keys.current.id, wrappedKey: wrapped, createdAt: Date()), replacing: false) {
+            return (key, true)
+        }
+        // Another request for the same subject stored its key first: use that one.
+        guard let existing = try store.read(subject) else { throw .keyStoreUnavailable("a subject key vanished while being created") }
+        return (try unwrap(existing), false)
+    }
+
+    private func unwrap(_ wrapped: WrappedSubjectKey) throws(PrivacyError) -> SymmetricKey {
+        guard let master = keys.key(id: wrapped.masterKeyID) else { throw .unknownMasterKey(id: wrapped.masterKeyID) }
+        do {
+            return try AES.KeyWrap.unwrap(wrapped.wrappedKey, using: master.key)
+        } catch {
+            throw .masterKeyInvalid("subject key \(wrapped.subject) does not unwrap with master key \(master.id)")
+        }
+    }
+
+    /// Binds a ciphertext to its subject: it cannot be moved to another subject's report.
+    private static func context(_ subject: SubjectID) -> Data {
+        Data("spona-personal-data|\(subject.rawValue.uuidString.lowercased())".utf8)
+    }
+}
+
+extension PersonalDataVault {
+    /// The vault configured by `SPONA_MASTER_KEY`/`SPONA_MASTER_KEY_FILE` (and the previous
+    /// key during a rotation) and `SPONA_KEY_DIR`.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(PrivacyError) -> PersonalDataVault {
+        guard let keys = try MasterKeyring.fromEnvironment(environment) else { throw .masterKeyMissing }
+        guard let store = try SubjectKeyStore.fromEnvironment(environment) else {
+            throw .keyStoreUnavailable("set SPONA_KEY_DIR to the folder that keeps the subjects' keys (outside the database and its backups)")
+        }
+        return PersonalDataVault(keys: keys, store: store)
+    }
+}

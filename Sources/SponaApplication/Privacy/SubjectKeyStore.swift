@@ -1,0 +1,122 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import SponaDomain
+
+/// One subject's data key, wrapped by a master key: what the key store keeps.
+struct WrappedSubjectKey: Codable, Sendable {
+    var subject: SubjectID
+    var masterKeyID: String
+    var wrappedKey: Data
+    var createdAt: Date
+}
+
+/// The subjects' wrapped keys, one small file each, in a folder of their own — deliberately
+/// outside the database. A backup of the database then holds only ciphertext: once a key is
+/// destroyed here, no copy of the database, however old, can open that subject's data again.
+/// (Keep this folder's own backups short-lived, and share it between server processes that
+/// serve the same database.)
+///
+/// Writes are atomic and durable: a temporary file is written and synced, then linked into
+/// place (never overwriting a key another request created first), and the folder is synced.
+public struct SubjectKeyStore: Sendable {
+    public let directory: URL
+
+    public init(directory: URL) throws(PrivacyError) {
+        self.directory = directory
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw .keyStoreUnavailable("cannot create \(directory.path)")
+        }
+        guard FileManager.default.isWritableFile(atPath: directory.path) else {
+            throw .keyStoreUnavailable("\(directory.path) is not writable")
+        }
+    }
+
+    /// `SPONA_KEY_DIR`, or nil.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(PrivacyError) -> SubjectKeyStore? {
+        guard let path = environment["SPONA_KEY_DIR"], !path.isEmpty else { return nil }
+        return try SubjectKeyStore(directory: URL(fileURLWithPath: path))
+    }
+
+    private func file(_ subject: SubjectID) -> URL {
+        directory.appendingPathComponent("\(subject.rawValue.uuidString.lowercased()).key")
+    }
+
+    func read(_ subject: SubjectID) throws(PrivacyError) -> WrappedSubjectKey? {
+        let url = file(subject)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            if FileManager.default.fileExists(atPath: url.path) { throw .keyStoreUnavailable("cannot read \(url.lastPathComponent)") }
+            return nil
+        }
+        do {
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            return try decoder.decode(WrappedSubjectKey.self, from: data)
+        } catch {
+            throw .keyStoreUnavailable("\(url.lastPathComponent) is damaged")
+        }
+    }
+
+    /// Stores `key`; with `replacing` false only when the subject has none yet (answers false
+    /// when another writer was first).
+    func write(_ key: WrappedSubjectKey, replacing: Bool) throws(PrivacyError) -> Bool {
+        let target = file(key.subject)
+        let temporary = directory.appendingPathComponent(".\(UUID().uuidString).tmp")
+        do {
+            let encoder = JSONEncoder()
+            encoder.dateEncodingStrategy = .iso8601
+            let data = try encoder.encode(key)
+            guard FileManager.default.createFile(atPath: temporary.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw PrivacyError.keyStoreUnavailable("cannot write in \(directory.path)")
+            }
+            let handle = try FileHandle(forWritingTo: temporary)
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+            try handle.close()
+            defer { try? FileManager.default.removeItem(at: temporary) }
+            if replacing {
+                guard rename(temporary.path, target.path) == 0 else { throw PrivacyError.keyStoreUnavailable("cannot replace \(target.lastPathComponent)") }
+            } else {
+                guard link(temporary.path, target.path) == 0 else {
+                    if errno == EEXIST { return false }
+                    throw PrivacyError.keyStoreUnavailable("cannot store \(target.lastPathComponent)")
+                }
+            }
+            syncDirectory()
+            return true
+        } catch let error as PrivacyError {
+            throw error
+        } catch {
+            throw .keyStoreUnavailable("cannot write in \(directory.path)")
+        }
+    }
+
+    /// Destroys the subject's key; true when there was one.
+    func destroy(_ subject: SubjectID) throws(PrivacyError) -> Bool {
+        let url = file(subject)
+        guard FileManager.default.fileExists(atPath: url.path) else { return false }
+        guard unlink(url.path) == 0 else { throw .keyStoreUnavailable("cannot delete \(url.lastPathComponent)") }
+        syncDirectory()
+        return true
+    }
+
+    func subjects() throws(PrivacyError) -> [SubjectID] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else {
+            throw .keyStoreUnavailable("cannot list \(directory.path)")
+        }
+        return names.compactMap { name in
+            guard name.hasSuffix(".key"), let id = UUID(uuidString: String(name.dropLast(4))) else { return nil }
+            return SubjectID(rawValue: id)
+        }
+    }
+
+    private func syncDirectory() {
+        let descriptor = open(directory.path, O_RDONLY)
+        guard descriptor >= 0 else { return }
+        fsync(descriptor)
+        close(descriptor)
+    }
+}

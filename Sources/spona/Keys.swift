@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import SponaApplication
+
+/// The master key and the subjects' keys. Neither subcommand touches the database: keys live
+/// outside it, so that erasure reaches every backup of it.
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate a master key, or re-wrap the subjects' keys under a new one.",
+        subcommands: [Generate.self, Rotate.self])
+
+    struct Generate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a new random master key (base64 of 32 bytes).",
+            discussion: "Keep it like a password, e.g. `spona keys generate > /etc/spona/master.key; chmod 600 /etc/spona/master.key` and SPONA_MASTER_KEY_FILE=/etc/spona/master.key.")
+
+        func run() async throws {
+            print(MasterKey.generate())
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-wrap every subject key under the current master key; events are not touched.",
+            discussion: """
+                To change the master key: generate a new one; configure every server with \
+                SPONA_MASTER_KEY[_FILE] = the new key and SPONA_PREVIOUS_MASTER_KEY[_FILE] = the old \
+                one, and restart them; run `spona keys rotate` with the same configuration; then \
+                remove the previous key from the configuration and destroy it.
+
+                Environment: SPONA_MASTER_KEY[_FILE], SPONA_PREVIOUS_MASTER_KEY[_FILE], SPONA_KEY_DIR.
+                """)
+
+        func run() async throws {
+            do {
+                let vault = try PersonalDataVault.fromEnvironment()
+                let (rewrapped, current) = try vault.rotate()
+                print("re-wrapped \(rewrapped) subject keys under master key \(vault.keys.current.id); \(current) were already under it")
+            } catch {
+                throw CommandFailure("\(error)")
+            }
+        }
+    }
+}
