@@ -174,6 +174,7 @@ let package = Package(
             dependencies: [
                 "SponaHTTP",
                 "SponaApplication",
+                "SponaProjections",
                 "SponaDomain",
                 "SponaEventStore",
                 "SponaTestSupport",

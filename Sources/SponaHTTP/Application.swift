@@ -29,6 +29,8 @@ public struct Dependencies: Sendable {
     public var databaseDeadline: Duration
     /// Seals and opens personal data; without it the server accepts none.
     public var vault: PersonalDataVault?
+    /// Counts below this are hidden from analysts (`SPONA_SUPPRESSION_THRESHOLD`, default 5).
+    public var suppressionThreshold: Int = 5
 
     public init(database: PostgresClient, store: PostgresEventStore, geography: Geography, logger: Logger,
                 databaseDeadline: Duration = .seconds(5), vault: PersonalDataVault? = nil) {
@@ -57,6 +59,8 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
             databaseDeadline: dependencies.databaseDeadline))
     CaseRoutes(cases: CaseService(store: store, geography: dependencies.geography, vault: dependencies.vault)).register(on: api)
     WorkRoutes(database: dependencies.database).register(on: api)
+    ViewRoutes(database: dependencies.database, geography: dependencies.geography,
+               disclosure: Disclosure(threshold: dependencies.suppressionThreshold)).register(on: api)
     RegistryRoutes(registry: RegistryService(store: store, geography: dependencies.geography), database: dependencies.database,
                    geography: dependencies.geography).register(on: api)
     return router
@@ -64,7 +68,7 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
 
 /// The projections every server process runs (each elected once across all processes).
 public func projectionRunners(_ dependencies: Dependencies) -> [any Service] {
-    let projections: [any Projection] = [InstitutionsProjection(geography: dependencies.geography), CaseWorkProjection()]
+    let projections: [any Projection] = [InstitutionsProjection(geography: dependencies.geography), CaseWorkProjection(), CaseStatisticsProjection()]
     return projections.map {
         ProjectionRunner(client: dependencies.database, store: dependencies.store, projection: $0, logger: dependencies.logger)
     }

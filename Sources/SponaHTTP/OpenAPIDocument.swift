@@ -38,6 +38,8 @@ tags:
     description: What an institution has to do, and what became of what it reported.
   - name: registry
     description: Institutions, trainings and reference data.
+  - name: views
+    description: Regional figures folded from the events.
   - name: operations
 # The response sets many operations share (YAML anchors, expanded by any YAML parser).
 x-response-sets:
@@ -484,6 +486,89 @@ paths:
         "403": { $ref: "#/components/responses/Forbidden" }
         "503": { $ref: "#/components/responses/Unavailable" }
 
+  /v1/views/municipalities:
+    get:
+      tags: [views]
+      operationId: viewMunicipalities
+      summary: Municipality × month figures with district totals (and national ones for the Center).
+      description: |
+        Analysts see only the districts of their token; counts below the threshold (default 5)
+        are shown as "<5", and other cells are hidden as "x" where a total would otherwise give a
+        small count back. The Center sees everything. `Accept: text/csv` gives CSV (a header
+        row, UTF-8).
+      parameters:
+        - { name: district, in: query, schema: { $ref: "#/components/schemas/DistrictCode" } }
+        - { name: from, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$", examples: ["2026-01"] } }
+        - { name: to, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$", examples: ["2026-12"] } }
+        - { name: names, in: query, schema: { type: string, enum: [latin, cyrillic], default: latin } }
+      responses:
+        "200":
+          description: The rows; `kind` is municipality, district (the total) or national.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [rows]
+                properties:
+                  suppressionThreshold: { type: integer }
+                  rows:
+                    type: array
+                    items:
+                      type: object
+                      required: [kind, month]
+                      properties:
+                        kind: { type: string, enum: [municipality, district, national] }
+                        month: { type: string }
+                        district: { $ref: "#/components/schemas/DistrictCode" }
+                        municipality: { $ref: "#/components/schemas/MunicipalityCode" }
+                        name: { type: string }
+                        reports: { $ref: "#/components/schemas/Count" }
+                        children: { $ref: "#/components/schemas/Count" }
+                        highRisk: { $ref: "#/components/schemas/Count" }
+                        referralsSent: { $ref: "#/components/schemas/Count" }
+                        identifiedVictims: { $ref: "#/components/schemas/Count" }
+            text/csv:
+              schema: { type: string }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "422": { $ref: "#/components/responses/Invalid" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/views/sectors:
+    get:
+      tags: [views]
+      operationId: viewSectors
+      summary: Sector × month figures, national (the Center).
+      parameters:
+        - { name: from, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }
+        - { name: to, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }
+      responses:
+        "200":
+          description: The rows.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [rows]
+                properties:
+                  rows:
+                    type: array
+                    items:
+                      type: object
+                      required: [kind, month, sector]
+                      properties:
+                        kind: { type: string, enum: [sector] }
+                        month: { type: string }
+                        sector: { $ref: "#/components/schemas/Sector" }
+                        name: { type: string }
+                        reports: { $ref: "#/components/schemas/Count" }
+                        referralsSent: { $ref: "#/components/schemas/Count" }
+                        referralsReceived: { $ref: "#/components/schemas/Count" }
+            text/csv:
+              schema: { type: string }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "422": { $ref: "#/components/responses/Invalid" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/institutions:
     get:
       tags: [registry]
@@ -759,6 +844,11 @@ components:
       content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
 
   schemas:
+    Count:
+      description: A count, or for analysts "<5" (a small count, hidden) or "x" (hidden so a total does not give one back).
+      oneOf:
+        - { type: integer, minimum: 0 }
+        - { type: string, examples: ["<5", "x"] }
     UUID: { type: string, format: uuid }
     DateTime: { type: string, format: date-time }
     Status:

@@ -25,6 +25,7 @@ struct Serve: AsyncParsableCommand {
               SPONA_PREVIOUS_MASTER_KEY[_FILE]  the key being rotated away from (see `spona keys rotate`)
               SPONA_KEY_DIR       the folder of the subjects' wrapped keys; keep it outside the
                                   database and its backups (erasure deletes a key file for good)
+              SPONA_SUPPRESSION_THRESHOLD  counts below it are shown to analysts as "<N" (default 5)
               SPONA_LOG_LEVEL     trace, debug, info (default), notice, warning, error
             """
     )
@@ -57,8 +58,12 @@ struct Serve: AsyncParsableCommand {
         do { vault = try PersonalDataVault.fromEnvironment() } catch { throw CommandFailure("\(error)") }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let store = PostgresEventStore(client: client, logger: logger)
-        let app = buildApplication(settings: settings, dependencies: Dependencies(
-            database: client, store: store, geography: geography, logger: logger, vault: vault))
+        var dependencies = Dependencies(database: client, store: store, geography: geography, logger: logger, vault: vault)
+        if let text = Environment.value("SPONA_SUPPRESSION_THRESHOLD") {
+            guard let threshold = Int(text), threshold >= 1 else { throw CommandFailure("SPONA_SUPPRESSION_THRESHOLD '\(text)' is not a positive whole number") }
+            dependencies.suppressionThreshold = threshold
+        }
+        let app = buildApplication(settings: settings, dependencies: dependencies)
         logger.info("serving", metadata: ["address": "\(settings.host):\(settings.port)", "database": "\(url)"])
         try await app.runService()
     }

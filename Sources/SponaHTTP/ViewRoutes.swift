@@ -1,0 +1,218 @@
+import Foundation
+import Hummingbird
+import PostgresNIO
+import SponaApplication
+import SponaDomain
+import SponaProjections
+
+/// `/v1/views/…`: the regional figures, in JSON or (with `Accept: text/csv`) CSV. The Center
+/// sees every district unsuppressed; an analyst sees only the districts of their token, with
+/// small counts hidden (``Disclosure``).
+struct ViewRoutes {
+    let database: PostgresClient
+    let geography: Geography
+    let disclosure: Disclosure
+
+    static let municipalityMetrics: [(column: String, key: String)] = [
+        ("reports", "reports"), ("children", "children"), ("high_risk", "highRisk"),
+        ("referrals_sent", "referralsSent"), ("identified_victims", "identifiedVictims"),
+    ]
+
+    /// Who is asking and what they may see.
+    struct Audience {
+        var districts: [DistrictCode]
+        var suppressed: Bool
+    }
+
+    func audience(_ context: SponaRequestContext, district: String?) throws -> Audience {
+        let caller = try context.requireCaller()
+        var districts: [DistrictCode]
+        let suppressed: Bool
+        switch caller.actor.role {
+        case .coordinator where caller.isCenter:
+            districts = geography.districts.map(\.code)
+            suppressed = false
+        case .analyst:
+            districts = caller.districts
+            suppressed = true
+        default:
+            throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed",
+                          detail: "the views are for analysts (their districts) and the Center")
+        }
+        if let district {
+            let code = DistrictCode(rawValue: district)
+            guard geography.district(code) != nil else { throw Problem.invalid("'\(district)' is not a district code; see GET /v1/districts") }
+            guard districts.contains(code) else {
+                throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed",
+                              detail: "your token covers \(districts.map(\.rawValue).sorted().joined(separator: ", ")), not \(district)")
+            }
+            districts = [code]
+        }
+        return Audience(districts: districts, suppressed: suppressed)
+    }
+
+    /// `from`/`to` as "YYYY-MM"; missing ends are open.
+    static func period(_ request: Request) throws -> (from: String, to: String) {
+        func month(_ name: String, _ fallback: String) throws -> String {
+            guard let text = request.uri.queryParameters[Substring(name)].map(String.init) else { return fallback }
+            let parts = text.split(separator: "-")
+            guard parts.count == 2, parts[0].count == 4, parts[1].count == 2, let year = Int(parts[0]), let month = Int(parts[1]),
+                  (1900...9999).contains(year), (1...12).contains(month)
+            else { throw Problem.invalid("'\(name)' must be a month like 2026-01, not '\(text)'") }
+            return text
+        }
+        return (try month("from", "0000-00"), try month("to", "9999-99"))
+    }
+
+    static func wantsCSV(_ request: Request) -> Bool {
+        (request.headers[.accept] ?? "").lowercased().contains("text/csv")
+    }
+
+    static func cyrillic(_ request: Request) throws -> Bool {
+        switch request.uri.queryParameters["names"].map(String.init) {
+        case nil, "latin": return false
+        case "cyrillic": return true
+        case let other?: throw Problem.invalid("'names' is latin or cyrillic, not '\(other)'")
+        }
+    }
+
+    func register(on group: RouterGroup<SponaRequestContext>) {
+        group.get("views/municipalities") { request, context in
+            let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init))
+            let (from, to) = try Self.period(request)
+            let cyrillic = try Self.cyrillic(request)
+            let codes = audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue)
+            let rows = try await database.query("""
+                SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims
+                FROM view_municipality_month
+                WHERE month >= \(from) AND month <= \(to) AND municipality = ANY(\(codes))
+                ORDER BY month, municipality
+                """, logger: context.logger)
+            // month → district → municipality → figures
+            var figures: [String: [DistrictCode: [(MunicipalityCode, [Int])]]] = [:]
+            for try await (code, month, reports, children, highRisk, referrals, identified) in rows.decode((String, String, Int32, Int32, Int32, Int32, Int32).self) {
+                let municipality = MunicipalityCode(rawValue: code)
+                guard let district = geography.municipality(municipality)?.district else { continue }
+                figures[month, default: [:]][district, default: []].append(
+                    (municipality, [reports, children, highRisk, referrals, identified].map(Int.init)))
+            }
+
+            var table = ViewTable(columns: ["month", "district", "municipality", "name"] + Self.municipalityMetrics.map(\.key))
+            for month in figures.keys.sorted() {
+                var national = [Int](repeating: 0, count: Self.municipalityMetrics.count)
+                for district in figures[month]!.keys.sorted() {
+                    let places = figures[month]![district]!
+                    // Each metric is protected on its own: its cells add up to its total.
+                    var cells = [[Disclosure.Cell]](repeating: [], count: places.count)
+                    var totals: [Disclosure.Cell] = []
+                    for metric in Self.municipalityMetrics.indices {
+                        let values = places.map { $0.1[metric] }
+                        national[metric] += values.reduce(0, +)
+                        let (shown, total) = audience.suppressed ? disclosure.protect(values) : (values.map { .count($0) }, .count(values.reduce(0, +)))
+                        for index in places.indices { cells[index].append(shown[index]) }
+                        totals.append(total)
+                    }
+                    for (index, place) in places.enumerated() {
+                        let name = geography.municipality(place.0).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? place.0.rawValue
+                        table.add(kind: "municipality", [.text(month), .text(district.rawValue), .text(place.0.rawValue), .text(name)] + cells[index].map(ViewTable.Value.cell))
+                    }
+                    let districtName = geography.district(district).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? district.rawValue
+                    table.add(kind: "district", [.text(month), .text(district.rawValue), .text(""), .text(districtName)] + totals.map(ViewTable.Value.cell))
+                }
+                if !audience.suppressed {
+                    table.add(kind: "national", [.text(month), .text(""), .text(""), .text(cyrillic ? "Србија" : "Srbija")] + national.map { .cell(.count($0)) })
+                }
+            }
+            return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
+        }
+
+        group.get("views/sectors") { request, context in
+            let caller = try context.requireCaller()
+            guard caller.actor.role == .coordinator, caller.isCenter else {
+                throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed",
+                              detail: "sector figures are national; they are the Center's (analysts see their districts' views)")
+            }
+            let (from, to) = try Self.period(request)
+            let rows = try await database.query("""
+                SELECT sector, month, reports, referrals_sent, referrals_received FROM view_sector_month
+                WHERE month >= \(from) AND month <= \(to) ORDER BY month, sector
+                """, logger: context.logger)
+            var table = ViewTable(columns: ["month", "sector", "name", "reports", "referralsSent", "referralsReceived"])
+            for try await (sector, month, reports, sent, received) in rows.decode((String, String, Int32, Int32, Int32).self) {
+                let name = Sector(rawValue: sector)?.nameLatin ?? sector
+                table.add(kind: "sector", [.text(month), .text(sector), .text(name)] + [reports, sent, received].map { .cell(.count(Int($0))) })
+            }
+            return try table.response(csv: Self.wantsCSV(request), suppression: nil)
+        }
+    }
+}
+
+/// A view's rows, written as JSON objects or as CSV (a header row, UTF-8, RFC 4180 quoting).
+struct ViewTable {
+    enum Value: Encodable {
+        case text(String)
+        case cell(Disclosure.Cell)
+
+        func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .text(let text): var container = encoder.singleValueContainer(); try container.encode(text)
+            case .cell(let cell): try cell.encode(to: encoder)
+            }
+        }
+
+        var csv: String {
+            switch self {
+            case .text(let text): text
+            case .cell(let cell): cell.description
+            }
+        }
+    }
+
+    let columns: [String]
+    private(set) var rows: [(kind: String, values: [Value])] = []
+
+    init(columns: [String]) { self.columns = columns }
+
+    mutating func add(kind: String, _ values: [Value]) { rows.append((kind, values)) }
+
+    struct Row: Encodable {
+        var kind: String
+        var values: [(String, Value)]
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(kind, forKey: Key(stringValue: "kind"))
+            for (name, value) in values {
+                if case .text(let text) = value, text.isEmpty { continue }
+                try container.encode(value, forKey: Key(stringValue: name))
+            }
+        }
+    }
+
+    struct Body: Encodable {
+        /// The threshold below which counts are hidden, when they are.
+        var suppressionThreshold: Int?
+        var rows: [Row]
+    }
+
+    func response(csv: Bool, suppression: Int?) throws -> Response {
+        if csv {
+            func quote(_ field: String) -> String {
+                field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+                    ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
+            }
+            var text = (["kind"] + columns).joined(separator: ",") + "\r\n"
+            for row in rows {
+                text += ([row.kind] + row.values.map(\.csv)).map(quote).joined(separator: ",") + "\r\n"
+            }
+            return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        let body = Body(suppressionThreshold: suppression, rows: rows.map { Row(kind: $0.kind, values: Array(zip(columns, $0.values))) })
+        return try JSONResponse.make(body, status: .ok)
+    }
+}

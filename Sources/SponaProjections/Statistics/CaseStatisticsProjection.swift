@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SponaApplication
+import SponaDomain
+import SponaEventStore
+
+/// Municipality × month and sector × month figures for regional teams and the ministry.
+/// Each batch's additions are summed in memory first and written as one upsert per row
+/// touched, so a rebuild over millions of events writes each row a few times, not once per
+/// event. The lookups it needs (a case's municipality, an institution's sector) are tables of
+/// its own, so it never depends on another projection's progress.
+public struct CaseStatisticsProjection: Projection {
+    public let name = "case_statistics"
+
+    public init() {}
+
+    public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
+        var municipalityOf: [CaseID: MunicipalityCode] = [:]
+        var sectorOf: [InstitutionID: Sector] = [:]
+        var fold = StatisticsFold()
+
+        // The lookups this batch needs, in two queries.
+        let caseIDs = Set(events.compactMap { Streams.caseID(of: $0.streamID) })
+        if !caseIDs.isEmpty {
+            let rows = try await connection.query(
+                "SELECT case_id, municipality FROM stat_cases WHERE case_id = ANY(\(caseIDs.map(\.rawValue)))", logger: logger)
+            for try await (id, municipality) in rows.decode((UUID, String).self) {
+                municipalityOf[CaseID(rawValue: id)] = MunicipalityCode(rawValue: municipality)
+            }
+        }
+        let sectorRows = try await connection.query("SELECT id, sector FROM stat_institutions", logger: logger)
+        for try await (id, sector) in sectorRows.decode((UUID, String).self) {
+            sectorOf[InstitutionID(rawValue: id)] = Sector(rawValue: sector)
+        }
+        fold.caseMunicipality = municipalityOf
+        fold.institutionSector = sectorOf
+
+        var newCases: [(UUID, String)] = []
+        var institutionsChanged: [InstitutionID: Sector] = [:]
+        for recorded in events {
+            if let id = Streams.caseID(of: recorded.streamID) {
+                let event = try CaseEvent(typeName: recorded.type, payload: recorded.payload, decoder: EventCoding.decoder)
+                if case .reportFiled(let report) = event { newCases.append((id.rawValue, report.municipality.rawValue)) }
+                fold.apply(case: id, event, at: recorded.recordedAt)
+            } else if let id = Streams.institutionID(of: recorded.streamID) {
+                let event = try InstitutionEvent(typeName: recorded.type, payload: recorded.payload, decoder: EventCoding.decoder)
+                fold.apply(institution: id, event)
+                if case .registered(let details) = event { institutionsChanged[id] = details.sector }
+                if case .updated(let details) = event { institutionsChanged[id] = details.sector }
+            }
+        }
+
+        for (id, municipality) in newCases {
+            try await connection.query(
+                "INSERT INTO stat_cases (case_id, municipality) VALUES (\(id), \(municipality)) ON CONFLICT (case_id) DO NOTHING", logger: logger)
+        }
+        for (id, sector) in institutionsChanged {
+            try await connection.query("""
+                INSERT INTO stat_institutions (id, sector) VALUES (\(id.rawValue), \(sector.rawValue))
+                ON CONFLICT (id) DO UPDATE SET sector = EXCLUDED.sector
+                """, logger: logger)
+        }
+        for (key, metrics) in fold.municipalities {
+            func n(_ metric: StatisticsRules.MunicipalityMetric) -> Int32 { Int32(metrics[metric] ?? 0) }
+            try await connection.query("""
+                INSERT INTO view_municipality_month AS v (municipality, month, reports, children, high_risk, referrals_sent, identified_victims)
+                VALUES (\(key.municipality.rawValue), \(key.month), \(n(.reports)), \(n(.children)), \(n(.highRisk)), \(n(.referralsSent)), \(n(.identifiedVictims)))
+                ON CONFLICT (municipality, month) DO UPDATE SET
+                    reports = v.reports + EXCLUDED.reports, children = v.children + EXCLUDED.children,
+                    high_risk = v.high_risk + EXCLUDED.high_risk, referrals_sent = v.referrals_sent + EXCLUDED.referrals_sent,
+                    identified_victims = v.identified_victims + EXCLUDED.identified_victims
+                """, logger: logger)
+        }
+        for (key, metrics) in fold.sectors {
+            func n(_ metric: StatisticsRules.SectorMetric) -> Int32 { Int32(metrics[metric] ?? 0) }
+            try await connection.query("""
+                INSERT INTO view_sector_month AS v (sector, month, reports, referrals_sent, referrals_received)
+                VALUES (\(key.sector.rawValue), \(key.month), \(n(.reports)), \(n(.referralsSent)), \(n(.referralsReceived)))
+                ON CONFLICT (sector, month) DO UPDATE SET
+                    reports = v.reports + EXCLUDED.reports, referrals_sent = v.referrals_sent + EXCLUDED.referrals_sent,
+                    referrals_received = v.referrals_received + EXCLUDED.referrals_received
+                """, logger: logger)
+        }
+    }
+}

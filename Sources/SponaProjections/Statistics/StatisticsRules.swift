@@ -1,0 +1,110 @@
+import Foundation
+import SponaDomain
+
+/// What each event adds to the regional statistics: a pure function shared by the projection
+/// (which applies it to tables) and by anyone who needs the same figures from a fold in memory
+/// (tests, as-of views). Counts only; nothing about the person.
+public enum StatisticsRules {
+    /// A figure of a municipality in a month.
+    public enum MunicipalityMetric: String, CaseIterable, Sendable {
+        case reports, children, highRisk = "high_risk", referralsSent = "referrals_sent", identifiedVictims = "identified_victims"
+    }
+
+    /// A figure of a sector in a month.
+    public enum SectorMetric: String, CaseIterable, Sendable {
+        case reports, referralsSent = "referrals_sent", referralsReceived = "referrals_received"
+    }
+
+    public struct MunicipalityKey: Hashable, Sendable {
+        public var municipality: MunicipalityCode
+        public var month: String
+        public init(municipality: MunicipalityCode, month: String) {
+            self.municipality = municipality
+            self.month = month
+        }
+    }
+
+    public struct SectorKey: Hashable, Sendable {
+        public var sector: Sector
+        public var month: String
+        public init(sector: Sector, month: String) {
+            self.sector = sector
+            self.month = month
+        }
+    }
+
+    public enum Delta: Hashable, Sendable {
+        case municipality(MunicipalityKey, MunicipalityMetric, Int)
+        case sector(SectorKey, SectorMetric, Int)
+    }
+
+    /// The month an event counts in: its recording time's calendar month in UTC, "2026-11".
+    public static func month(_ date: Date) -> String {
+        let components = utc.dateComponents([.year, .month], from: date)
+        return String(format: "%04d-%02d", components.year ?? 0, components.month ?? 0)
+    }
+
+    private static let utc: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
+
+    /// What `event` of a case adds. `municipality` is the case's (from its report), `sector`
+    /// gives an institution's sector as registered.
+    public static func deltas(
+        _ event: CaseEvent, at time: Date, municipality: MunicipalityCode?, sector: (InstitutionID) -> Sector?
+    ) -> [Delta] {
+        let month = month(time)
+        func place(_ metric: MunicipalityMetric) -> Delta? {
+            municipality.map { .municipality(MunicipalityKey(municipality: $0, month: month), metric, 1) }
+        }
+        func sectorOf(_ institution: InstitutionID, _ metric: SectorMetric) -> Delta? {
+            sector(institution).map { .sector(SectorKey(sector: $0, month: month), metric, 1) }
+        }
+        switch event {
+        case .reportFiled(let report):
+            let key = MunicipalityKey(municipality: report.municipality, month: month)
+            var deltas: [Delta] = [.municipality(key, .reports, 1)]
+            if report.subject.ageGroup.isChild { deltas.append(.municipality(key, .children, 1)) }
+            if report.risk.level == .high { deltas.append(.municipality(key, .highRisk, 1)) }
+            if let reporter = sectorOf(report.reportingInstitution, .reports) { deltas.append(reporter) }
+            return deltas
+        case .referralSent(let sent):
+            return [place(.referralsSent), sectorOf(sent.from, .referralsSent), sectorOf(sent.to, .referralsReceived)].compactMap { $0 }
+        case .identificationConcluded(let concluded) where concluded.outcome == .identifiedVictim:
+            return [place(.identifiedVictims)].compactMap { $0 }
+        default:
+            return []
+        }
+    }
+}
+
+/// The statistics folded in memory from events in the store's order: the reference the
+/// projection's tables must equal.
+public struct StatisticsFold: Sendable, Equatable {
+    public var municipalities: [StatisticsRules.MunicipalityKey: [StatisticsRules.MunicipalityMetric: Int]] = [:]
+    public var sectors: [StatisticsRules.SectorKey: [StatisticsRules.SectorMetric: Int]] = [:]
+    var caseMunicipality: [CaseID: MunicipalityCode] = [:]
+    var institutionSector: [InstitutionID: Sector] = [:]
+
+    public init() {}
+
+    public mutating func apply(case id: CaseID, _ event: CaseEvent, at time: Date) {
+        if case .reportFiled(let report) = event { caseMunicipality[id] = report.municipality }
+        let sectors = institutionSector
+        for delta in StatisticsRules.deltas(event, at: time, municipality: caseMunicipality[id], sector: { sectors[$0] }) {
+            switch delta {
+            case let .municipality(key, metric, n): municipalities[key, default: [:]][metric, default: 0] += n
+            case let .sector(key, metric, n): self.sectors[key, default: [:]][metric, default: 0] += n
+            }
+        }
+    }
+
+    public mutating func apply(institution id: InstitutionID, _ event: InstitutionEvent) {
+        switch event {
+        case .registered(let details), .updated(let details): institutionSector[id] = details.sector
+        case .deactivated, .reactivated: break
+        }
+    }
+}

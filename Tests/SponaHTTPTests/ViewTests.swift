@@ -1,0 +1,208 @@
+import Foundation
+import HTTPTypes
+import PostgresNIO
+import SponaApplication
+import SponaDomain
+import SponaEventStore
+import SponaProjections
+import Testing
+
+/// A small, seeded random number generator: the random histories are the same on every run.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite("Regional views")
+struct ViewTests {
+    @Test("suppression never lets a small count be computed back from what is shown", arguments: [3, 5])
+    func disclosureIsSafe(threshold: Int) {
+        let disclosure = Disclosure(threshold: threshold)
+        var random = SeededGenerator(state: UInt64(threshold))
+        for _ in 0..<400 {
+            let cells = (0..<Int.random(in: 1...4, using: &random)).map { _ in Int.random(in: 0...(threshold * 2), using: &random) }
+            let (shown, total) = disclosure.protect(cells)
+            // Every vector of counts a reader could not tell from this one…
+            let bound = cells.reduce(0, +) + threshold * 2
+            func consistent(_ candidate: [Int]) -> Bool {
+                let sum = candidate.reduce(0, +)
+                if case .count(let n) = total, sum != n { return false } // a hidden total says nothing
+                return zip(candidate, shown).allSatisfy { value, cell in
+                    switch cell {
+                    case .count(let n): value == n
+                    case .small: (1..<threshold).contains(value)
+                    case .complementary: value >= threshold
+                    }
+                }
+            }
+            var alternatives: [[Int]] = [[]]
+            for cell in shown {
+                let range: ClosedRange<Int>
+                switch cell {
+                case .count(let n): range = n...n
+                case .small: range = 1...(threshold - 1)
+                case .complementary: range = threshold...bound
+                }
+                alternatives = alternatives.flatMap { prefix in range.map { prefix + [$0] } }
+            }
+            let possible = alternatives.filter(consistent)
+            #expect(possible.contains(cells))
+            if case .small = total { Issue.record("a total is never shown as small") }
+            // …leaves every hidden small count with more than one possible value.
+            for index in cells.indices where shown[index] == .small(threshold: threshold) {
+                #expect(Set(possible.map { $0[index] }).count > 1, "cells \(cells) shown as \(shown), total \(total): cell \(index) is given back")
+            }
+        }
+    }
+
+    @Test("for random histories the views equal a fold of the same events", arguments: [11, 23, 47] as [UInt64])
+    func viewsEqualFold(seed: UInt64) async throws {
+        try await APIHarness.run { api in
+            var random = SeededGenerator(state: seed)
+            let n = try await Network.make(api)
+            let nisPolice = try await api.register("PU Niš", sector: .police, municipality: "nis", admin: n.admin)
+            let reporters = [n.schoolStaff, n.socialWorker, n.doctor, try await api.token(nisPolice, .reporter)]
+            let receivers = [n.socialWork, n.police, n.health, nisPolice]
+            let places = ["prokuplje", "blace", "kursumlija", "zitoradja", "nis", "nis-medijana", "aleksinac"]
+            let ages = ["child_0_13", "child_14_17", "adult_18_25", "adult_26_plus", "unknown"]
+            let indicators = ["VR-01", "VR-03", "VR-05", "EX-04", "EX-05"]
+            for _ in 0..<14 {
+                var report = Network.report
+                report["municipality"] = places.randomElement(using: &random)!
+                report["subject"] = ["ageGroup": ages.randomElement(using: &random)!, "gender": "female"]
+                report["indicators"] = indicators.filter { _ in Bool.random(using: &random) }
+                report["locations"] = []
+                let filed = try await api.send(.post, "/v1/cases", token: reporters.randomElement(using: &random)!, json: report)
+                #expect(filed.status == .created, "\(filed.text)")
+                guard let path = filed.location, var etag = filed.etag else { continue }
+                if Bool.random(using: &random) {
+                    for _ in 0..<Int.random(in: 1...2, using: &random) {
+                        let to = receivers.randomElement(using: &random)!
+                        let reply = try await api.send(.post, path + "/referrals", token: n.coordinator,
+                                                       json: ["to": to.rawValue.uuidString, "reason": "check", "due": iso(Date().addingTimeInterval(86_400))], ifMatch: etag)
+                        #expect(reply.status == .created, "\(reply.text)")
+                        etag = reply.etag ?? etag
+                    }
+                }
+                if Int.random(in: 0..<3, using: &random) == 0 {
+                    let outcome = ["identified_victim", "at_risk_prevention"].randomElement(using: &random)!
+                    let reply = try await api.send(.post, path + "/identification", token: n.coordinator, json: ["outcome": outcome], ifMatch: etag)
+                    #expect(reply.status == .ok, "\(reply.text)")
+                }
+            }
+
+            // Wait until every event is below the read horizon (the projections' own short
+            // transactions hold it back for a moment), then until the projection has applied
+            // the last one.
+            let total = try await api.db.eventCount()
+            try await api.eventually("every event readable") {
+                try await api.db.store.readAll(after: .start, limit: 100_000).count == total
+            }
+            let all = try await api.db.store.readAll(after: .start, limit: 100_000)
+            let head = try #require(all.last).cursor
+            try await api.eventually("the statistics projection at the head") {
+                let rows = try await api.db.admin.query(
+                    "SELECT transaction_id, position FROM projection_checkpoints WHERE projection = 'case_statistics'", logger: api.db.logger)
+                for try await (transaction, position) in rows.decode((Int64, Int64).self) {
+                    return UInt64(transaction) == head.transactionID && position == head.position
+                }
+                return false
+            }
+
+            var fold = StatisticsFold()
+            for event in all {
+                if let id = Streams.caseID(of: event.streamID) {
+                    fold.apply(case: id, try CaseEvent(typeName: event.type, payload: event.payload, decoder: EventCoding.decoder), at: event.recordedAt)
+                } else if let id = Streams.institutionID(of: event.streamID) {
+                    fold.apply(institution: id, try InstitutionEvent(typeName: event.type, payload: event.payload, decoder: EventCoding.decoder))
+                }
+            }
+            var stored = StatisticsFold()
+            let rows = try await api.db.admin.query(
+                "SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims FROM view_municipality_month", logger: api.db.logger)
+            for try await (municipality, month, reports, children, highRisk, referrals, identified) in rows.decode((String, String, Int32, Int32, Int32, Int32, Int32).self) {
+                let key = StatisticsRules.MunicipalityKey(municipality: MunicipalityCode(rawValue: municipality), month: month)
+                for (metric, value) in zip(StatisticsRules.MunicipalityMetric.allCases, [reports, children, highRisk, referrals, identified]) where value != 0 {
+                    stored.municipalities[key, default: [:]][metric] = Int(value)
+                }
+            }
+            let sectorRows = try await api.db.admin.query(
+                "SELECT sector, month, reports, referrals_sent, referrals_received FROM view_sector_month", logger: api.db.logger)
+            for try await (sector, month, reports, sent, received) in sectorRows.decode((String, String, Int32, Int32, Int32).self) {
+                let key = StatisticsRules.SectorKey(sector: Sector(rawValue: sector)!, month: month)
+                for (metric, value) in zip(StatisticsRules.SectorMetric.allCases, [reports, sent, received]) where value != 0 {
+                    stored.sectors[key, default: [:]][metric] = Int(value)
+                }
+            }
+            #expect(stored.municipalities == fold.municipalities)
+            #expect(stored.sectors == fold.sectors)
+            #expect(fold.municipalities.values.compactMap { $0[.reports] }.reduce(0, +) == 14)
+        }
+    }
+
+    @Test("an analyst sees a municipality with 2 reports as <5, and the district total does not give it back")
+    func suppression() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            let blaceSchool = try await api.register("OŠ Blace", sector: .education, municipality: "blace", admin: n.admin)
+            let blace = try await api.token(blaceSchool, .reporter)
+            for (token, municipality, count) in [(blace, "blace", 2), (n.schoolStaff, "prokuplje", 7)] {
+                for _ in 0..<count {
+                    var report = Network.report
+                    report["municipality"] = municipality
+                    #expect(try await api.send(.post, "/v1/cases", token: token, json: report).status == .created)
+                }
+            }
+            let analyst = try await api.token(.center, .analyst, districts: ["RS-21"])
+            try await api.eventually("9 reports in the Center's view") {
+                let view = try await api.send(.get, "/v1/views/municipalities", token: n.coordinator)
+                return (view["rows"] as? [[String: Any]] ?? []).contains { $0["kind"] as? String == "national" && $0["reports"] as? Int == 9 }
+            }
+
+            let view = try await api.send(.get, "/v1/views/municipalities?district=RS-21", token: analyst)
+            #expect(view.status == .ok, "\(view.text)")
+            #expect(view["suppressionThreshold"] as? Int == 5)
+            let rows = view["rows"] as? [[String: Any]] ?? []
+            let byPlace = Dictionary(rows.compactMap { row in (row["municipality"] as? String).map { ($0, row) } }, uniquingKeysWith: { a, _ in a })
+            #expect(byPlace["blace"]?["reports"] as? String == "<5")
+            #expect(byPlace["prokuplje"]?["reports"] as? String == "x", "the other cell is hidden too, else 9 − 7 gives 2")
+            let total = rows.first { $0["kind"] as? String == "district" }
+            #expect(total?["reports"] as? Int == 9)
+            #expect(!rows.contains { $0["kind"] as? String == "national" })
+            #expect(!view.text.contains(#""reports":2"#) && !view.text.contains(#""reports":7"#))
+
+            // The Center sees the figures themselves.
+            let center = try await api.send(.get, "/v1/views/municipalities?district=RS-21", token: n.coordinator)
+            let exact = (center["rows"] as? [[String: Any]] ?? []).filter { $0["municipality"] as? String == "blace" }
+            #expect(exact.first?["reports"] as? Int == 2)
+
+            // CSV, with names in Cyrillic on request.
+            var headers = HTTPFields()
+            headers[.authorization] = "Bearer \(analyst)"
+            headers[.accept] = "text/csv"
+            let csv = try await api.client.execute(uri: "/v1/views/municipalities?district=RS-21&names=cyrillic", method: .get, headers: headers) { response in
+                (response.status, response.headers[.contentType], String(buffer: response.body))
+            }
+            #expect(csv.0 == .ok)
+            #expect(csv.1 == "text/csv; charset=utf-8")
+            let lines = csv.2.split(separator: "\r\n").map(String.init)
+            #expect(lines.first == "kind,month,district,municipality,name,reports,children,highRisk,referralsSent,identifiedVictims")
+            #expect(lines.contains { $0.contains(",blace,Блаце,<5,") })
+            #expect(lines.contains { $0.hasPrefix("district,") && $0.contains(",Топлички управни округ,9,") || $0.hasPrefix("district,") && $0.contains(",9,") })
+
+            // Only the analyst's districts, only analysts and the Center.
+            #expect(try await api.send(.get, "/v1/views/municipalities?district=RS-20", token: analyst).status == .forbidden)
+            #expect(try await api.send(.get, "/v1/views/municipalities", token: n.schoolStaff).status == .forbidden)
+            #expect(try await api.send(.get, "/v1/views/municipalities?from=2026-13", token: analyst).status == .unprocessableContent)
+            #expect(try await api.send(.get, "/v1/views/sectors", token: analyst).status == .forbidden)
+            let sectors = try await api.send(.get, "/v1/views/sectors", token: n.coordinator)
+            #expect((sectors["rows"] as? [[String: Any]] ?? []).contains { $0["sector"] as? String == "education" && $0["reports"] as? Int == 9 })
+        }
+    }
+}
