@@ -109,6 +109,7 @@ let package = Package(
             name: "spona",
             dependencies: [
                 "SponaHTTP",
+                "SponaProjections",
                 "SchemaMigrations",
                 "SponaEventStore",
                 "SponaApplication",

@@ -177,6 +177,17 @@ public struct PostgresEventStore: EventStore, Service {
             """)
     }
 
+    /// How far a reader at `cursor` is behind: the events after it (committed or not yet
+    /// below the read horizon) and the recording time of the oldest of them.
+    public func backlog(after cursor: EventCursor) async throws -> (events: Int64, oldest: Date?) {
+        let rows = try await client.query("""
+            SELECT count(*)::bigint, min(recorded_at) FROM events
+            WHERE (transaction_id, global_position) > (\(String(cursor.transactionID))::xid8, \(cursor.position))
+            """, logger: logger)
+        for try await (count, oldest) in rows.decode((Int64, Date?).self) { return (count, oldest) }
+        return (0, nil)
+    }
+
     public func previousAppend(idempotencyKey: String) async throws -> PreviousAppend? {
         let rows = try await client.query("""
             SELECT stream_id, request_hash, stream_version, positions, (extract(epoch FROM recorded_at) * 1000000)::bigint

@@ -47,7 +47,8 @@ public struct Dependencies: Sendable {
 public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestContext> {
     let router = Router(context: SponaRequestContext.self)
     router.add(middleware: ProblemMiddleware())
-    HealthRoutes(database: dependencies.database).register(on: router)
+    HealthRoutes(database: dependencies.database, store: dependencies.store,
+                 projections: allProjections(geography: dependencies.geography).map(\.name)).register(on: router)
     router.get("/openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
     }
@@ -66,10 +67,14 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
     return router
 }
 
+/// Every projection of the server.
+public func allProjections(geography: Geography) -> [any Projection] {
+    [InstitutionsProjection(geography: geography), CaseWorkProjection(), CaseStatisticsProjection()]
+}
+
 /// The projections every server process runs (each elected once across all processes).
 public func projectionRunners(_ dependencies: Dependencies) -> [any Service] {
-    let projections: [any Projection] = [InstitutionsProjection(geography: dependencies.geography), CaseWorkProjection(), CaseStatisticsProjection()]
-    return projections.map {
+    allProjections(geography: dependencies.geography).map {
         ProjectionRunner(client: dependencies.database, store: dependencies.store, projection: $0, logger: dependencies.logger)
     }
 }

@@ -1,15 +1,26 @@
 import Foundation
 import Hummingbird
 import PostgresNIO
+import SponaEventStore
+import SponaProjections
 
 /// `/healthz`: the process is alive. `/readyz`: it can serve, i.e. the database answers.
 /// Orchestrators restart on the first and route traffic on the second.
 struct HealthRoutes: Sendable {
     let database: PostgresClient
+    let store: PostgresEventStore
+    let projections: [String]
 
     struct Status: ResponseEncodable {
         var status: String
         var database: String?
+        /// How far behind each projection is (the views may show an older moment).
+        var projections: [String: Lag]?
+    }
+
+    struct Lag: Encodable {
+        var eventsBehind: Int64
+        var secondsBehind: Double
     }
 
     func register(on router: Router<SponaRequestContext>) {
@@ -17,12 +28,20 @@ struct HealthRoutes: Sendable {
             Status(status: "ok")
         }
         router.get("/readyz") { _, context in
+            let (database, store, names) = (self.database, self.store, self.projections)
+            let statuses: [ProjectionStatus]
             do {
-                try await withDeadline(.seconds(2)) { try await database.query("SELECT 1", logger: context.logger) }
+                statuses = try await withDeadline(.seconds(2)) {
+                    try await database.query("SELECT 1", logger: context.logger)
+                    return try await ProjectionStatus.read(names, client: database, store: store, logger: context.logger)
+                }
             } catch {
                 throw Problem.databaseUnavailable
             }
-            return Status(status: "ready", database: "ok")
+            let lags = Dictionary(uniqueKeysWithValues: statuses.map {
+                ($0.name, Lag(eventsBehind: $0.eventsBehind, secondsBehind: ($0.secondsBehind * 1000).rounded() / 1000))
+            })
+            return Status(status: "ready", database: "ok", projections: lags)
         }
     }
 }

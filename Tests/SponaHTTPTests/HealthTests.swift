@@ -17,6 +17,21 @@ struct HealthTests {
             let ready = try await api.send(.get, "/readyz", token: nil)
             #expect(ready.status == .ok)
             #expect(ready.text.contains("ready"))
+            let projections = try #require(ready["projections"] as? [String: [String: Any]])
+            #expect(Set(projections.keys) == ["institutions", "case_work", "case_statistics"])
+
+            // Lag shows, and goes back to zero once the runners have caught up.
+            let n = try await Network.make(api)
+            _ = try await n.fileReport()
+            try await api.eventually("every projection at the head") {
+                let ready = try await api.send(.get, "/readyz", token: nil)
+                let lags = ready["projections"] as? [String: [String: Any]] ?? [:]
+                return lags.count == 3 && lags.values.allSatisfy { $0["eventsBehind"] as? Int == 0 }
+            }
+            let status = try runProcess(sponaExecutable, ["projections", "status"], environment: ["DATABASE_URL": api.db.appURL])
+            #expect(status.status == 0, "\(status.errorOutput)")
+            #expect(status.output.contains("case_statistics"))
+            #expect(status.output.split(separator: "\n").dropFirst().allSatisfy { $0.split(separator: " ", omittingEmptySubsequences: true)[2] == "0" })
         }
     }
 

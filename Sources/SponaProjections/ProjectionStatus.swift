@@ -1,0 +1,34 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SponaEventStore
+
+/// Where a projection stands: how many events and how many seconds it is behind the store.
+public struct ProjectionStatus: Sendable, Encodable {
+    public var name: String
+    public var eventsApplied: Int64
+    public var eventsBehind: Int64
+    /// Since the oldest event it has not applied yet was recorded; 0 when it is at the head.
+    public var secondsBehind: Double
+    public var updatedAt: Date?
+
+    /// The status of each of `names`, read from the checkpoints and the store.
+    public static func read(_ names: [String], client: PostgresClient, store: PostgresEventStore, logger: Logger) async throws -> [ProjectionStatus] {
+        var checkpoints: [String: (EventCursor, Int64, Date)] = [:]
+        let rows = try await client.query(
+            "SELECT projection, transaction_id, position, events_applied, updated_at FROM projection_checkpoints", logger: logger)
+        for try await (name, transaction, position, applied, updated) in rows.decode((String, Int64, Int64, Int64, Date).self) {
+            checkpoints[name] = (EventCursor(transactionID: UInt64(transaction), position: position), applied, updated)
+        }
+        var result: [ProjectionStatus] = []
+        let now = Date()
+        for name in names {
+            let checkpoint = checkpoints[name]
+            let (behind, oldest) = try await store.backlog(after: checkpoint?.0 ?? .start)
+            result.append(ProjectionStatus(
+                name: name, eventsApplied: checkpoint?.1 ?? 0, eventsBehind: behind,
+                secondsBehind: oldest.map { max(0, now.timeIntervalSince($0)) } ?? 0, updatedAt: checkpoint?.2))
+        }
+        return result
+    }
+}
