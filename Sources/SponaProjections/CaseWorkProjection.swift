@@ -10,6 +10,7 @@ import SponaEventStore
 /// and statuses only: never anything about the person.
 public struct CaseWorkProjection: Projection {
     public let name = "case_work"
+    public let tables = ["open_work", "case_reports"]
 
     public init() {}
 

@@ -9,6 +9,7 @@ import SponaEventStore
 /// Decisions never read it: they fold the institutions' own streams, which cannot lag.
 public struct InstitutionsProjection: Projection {
     public let name = "institutions"
+    public let tables = ["institutions"]
     let geography: Geography
 
     public init(geography: Geography) { self.geography = geography }

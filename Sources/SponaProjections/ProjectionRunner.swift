@@ -8,6 +8,9 @@ import SponaEventStore
 public protocol Projection: Sendable {
     /// Stable: the checkpoint is stored under it.
     var name: String { get }
+    /// The tables it writes (and only it), unqualified: a rebuild fills fresh copies of them and
+    /// swaps them in.
+    var tables: [String] { get }
     /// Applies a batch of events, in order, inside the runner's transaction (which also
     /// moves the checkpoint). Must not commit or roll back.
     func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws

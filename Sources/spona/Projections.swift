@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import PostgresNIO
 import SponaApplication
@@ -10,7 +13,7 @@ import SponaProjections
 struct Projections: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The read models folded from the events.",
-        subcommands: [Status.self])
+        subcommands: [Status.self, Rebuild.self])
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -33,5 +36,88 @@ struct Projections: AsyncParsableCommand {
                 print(pad(status.name, 18), pad("\(status.eventsApplied)", 10), pad("\(status.eventsBehind)", 10), String(format: "%.1f", status.secondsBehind))
             }
         }
+    }
+
+    struct Rebuild: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replay the whole history into fresh tables and swap them in at the end.",
+            discussion: """
+                The servers keep answering from the old tables until the swap, which is one \
+                transaction. On a terminal it shows a progress bar; otherwise a line every few seconds.
+
+                Environment: SPONA_OWNER_DATABASE_URL (it creates and renames tables), SPONA_REFERENCE_DIR.
+                """)
+
+        @OptionGroup var database: OwnerDatabaseOptions
+        @Argument(help: "The projection to rebuild (see `spona projections status`).") var name: String?
+        @Flag(help: "Rebuild every projection.") var all = false
+
+        func validate() throws {
+            if all == (name != nil) { throw ValidationError("name one projection, or give --all") }
+        }
+
+        func run() async throws {
+            let logger = try makeLogger(label: "spona.projections", level: nil)
+            let geography: Geography
+            do { geography = try ReferenceData.geography(in: ReferenceData.defaultDirectory) } catch { throw CommandFailure("\(error)") }
+            let known = allProjections(geography: geography)
+            let chosen = all ? known : known.filter { $0.name == name }
+            guard !chosen.isEmpty else {
+                throw CommandFailure("there is no projection '\(name ?? "")'; there are \(known.map(\.name).joined(separator: ", "))")
+            }
+            let terminal = isatty(STDOUT_FILENO) == 1
+            try await withPostgresClient(try database.resolve().configuration, logger: logger) { owner in
+                let store = PostgresEventStore(client: owner, logger: logger)
+                for projection in chosen {
+                    let meter = ProgressMeter(name: projection.name, terminal: terminal)
+                    let result = try await ProjectionRebuild(owner: owner, store: store, logger: logger).rebuild(projection) { meter.show($0) }
+                    meter.finish(result)
+                }
+            }
+        }
+    }
+}
+
+/// A progress bar on a terminal (events, rate, time left); plain lines every few seconds otherwise.
+final class ProgressMeter: @unchecked Sendable {
+    let name: String
+    let terminal: Bool
+    private let lock = NSLock()
+    private var lastShown = ContinuousClock.now - .seconds(60)
+
+    init(name: String, terminal: Bool) {
+        self.name = name
+        self.terminal = terminal
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    func show(_ progress: ProjectionRebuild.Progress) {
+        lock.withLock {
+            let now = ContinuousClock.now
+            guard now - lastShown >= (terminal ? .milliseconds(100) : .seconds(3)) else { return }
+            lastShown = now
+            let elapsed = Self.seconds(progress.elapsed)
+            let rate = elapsed > 0 ? Double(progress.applied) / elapsed : 0
+            let left = rate > 0 ? Double(progress.total - progress.applied) / rate : 0
+            let fraction = progress.total > 0 ? Double(progress.applied) / Double(progress.total) : 1
+            if terminal {
+                let width = 30, filled = Int(fraction * Double(width))
+                let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+                let line = "\r\(name) \(bar) " + String(format: "%d/%d events  %.0f ev/s  %.0f s left ", progress.applied, progress.total, rate, left)
+                FileHandle.standardOutput.write(Data(line.utf8))
+            } else {
+                print("\(name): " + String(format: "%d/%d events (%.0f%%), %.0f ev/s, %.0f s left", progress.applied, progress.total, fraction * 100, rate, left))
+            }
+        }
+    }
+
+    func finish(_ result: ProjectionRebuild.Result) {
+        let elapsed = Self.seconds(result.elapsed)
+        if terminal { FileHandle.standardOutput.write(Data("\n".utf8)) }
+        print("\(name): " + String(format: "rebuilt from %d events in %.1f s (%.0f ev/s), swapped in", result.events, elapsed,
+                                    elapsed > 0 ? Double(result.events) / elapsed : 0))
     }
 }

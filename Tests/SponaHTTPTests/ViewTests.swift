@@ -64,57 +64,8 @@ struct ViewTests {
     @Test("for random histories the views equal a fold of the same events", arguments: [11, 23, 47] as [UInt64])
     func viewsEqualFold(seed: UInt64) async throws {
         try await APIHarness.run { api in
-            var random = SeededGenerator(state: seed)
-            let n = try await Network.make(api)
-            let nisPolice = try await api.register("PU Niš", sector: .police, municipality: "nis", admin: n.admin)
-            let reporters = [n.schoolStaff, n.socialWorker, n.doctor, try await api.token(nisPolice, .reporter)]
-            let receivers = [n.socialWork, n.police, n.health, nisPolice]
-            let places = ["prokuplje", "blace", "kursumlija", "zitoradja", "nis", "nis-medijana", "aleksinac"]
-            let ages = ["child_0_13", "child_14_17", "adult_18_25", "adult_26_plus", "unknown"]
-            let indicators = ["VR-01", "VR-03", "VR-05", "EX-04", "EX-05"]
-            for _ in 0..<14 {
-                var report = Network.report
-                report["municipality"] = places.randomElement(using: &random)!
-                report["subject"] = ["ageGroup": ages.randomElement(using: &random)!, "gender": "female"]
-                report["indicators"] = indicators.filter { _ in Bool.random(using: &random) }
-                report["locations"] = []
-                let filed = try await api.send(.post, "/v1/cases", token: reporters.randomElement(using: &random)!, json: report)
-                #expect(filed.status == .created, "\(filed.text)")
-                guard let path = filed.location, var etag = filed.etag else { continue }
-                if Bool.random(using: &random) {
-                    for _ in 0..<Int.random(in: 1...2, using: &random) {
-                        let to = receivers.randomElement(using: &random)!
-                        let reply = try await api.send(.post, path + "/referrals", token: n.coordinator,
-                                                       json: ["to": to.rawValue.uuidString, "reason": "check", "due": iso(Date().addingTimeInterval(86_400))], ifMatch: etag)
-                        #expect(reply.status == .created, "\(reply.text)")
-                        etag = reply.etag ?? etag
-                    }
-                }
-                if Int.random(in: 0..<3, using: &random) == 0 {
-                    let outcome = ["identified_victim", "at_risk_prevention"].randomElement(using: &random)!
-                    let reply = try await api.send(.post, path + "/identification", token: n.coordinator, json: ["outcome": outcome], ifMatch: etag)
-                    #expect(reply.status == .ok, "\(reply.text)")
-                }
-            }
-
-            // Wait until every event is below the read horizon (the projections' own short
-            // transactions hold it back for a moment), then until the projection has applied
-            // the last one.
-            let total = try await api.db.eventCount()
-            try await api.eventually("every event readable") {
-                try await api.db.store.readAll(after: .start, limit: 100_000).count == total
-            }
-            let all = try await api.db.store.readAll(after: .start, limit: 100_000)
-            let head = try #require(all.last).cursor
-            try await api.eventually("the statistics projection at the head") {
-                let rows = try await api.db.admin.query(
-                    "SELECT transaction_id, position FROM projection_checkpoints WHERE projection = 'case_statistics'", logger: api.db.logger)
-                for try await (transaction, position) in rows.decode((Int64, Int64).self) {
-                    return UInt64(transaction) == head.transactionID && position == head.position
-                }
-                return false
-            }
-
+            try await randomHistory(api, seed: seed, cases: 14)
+            let all = try await waitForProjections(api, ["case_statistics"])
             var fold = StatisticsFold()
             for event in all {
                 if let id = Streams.caseID(of: event.streamID) {
@@ -205,4 +156,67 @@ struct ViewTests {
             #expect((sectors["rows"] as? [[String: Any]] ?? []).contains { $0["sector"] as? String == "education" && $0["reports"] as? Int == 9 })
         }
     }
+}
+
+/// Files `cases` reports from several institutions in two districts, with random referrals and
+/// identifications, through the API (so through the domain's rules).
+@discardableResult
+func randomHistory(_ api: APIHarness, seed: UInt64, cases: Int) async throws -> Network {
+    var random = SeededGenerator(state: seed)
+    let n = try await Network.make(api)
+    let nisPolice = try await api.register("PU Niš", sector: .police, municipality: "nis", admin: n.admin)
+    let reporters = [n.schoolStaff, n.socialWorker, n.doctor, try await api.token(nisPolice, .reporter)]
+    let receivers = [n.socialWork, n.police, n.health, nisPolice]
+    let places = ["prokuplje", "blace", "kursumlija", "zitoradja", "nis", "nis-medijana", "aleksinac"]
+    let ages = ["child_0_13", "child_14_17", "adult_18_25", "adult_26_plus", "unknown"]
+    let indicators = ["VR-01", "VR-03", "VR-05", "EX-04", "EX-05"]
+    for _ in 0..<cases {
+        var report = Network.report
+        report["municipality"] = places.randomElement(using: &random)!
+        report["subject"] = ["ageGroup": ages.randomElement(using: &random)!, "gender": "female"]
+        report["indicators"] = indicators.filter { _ in Bool.random(using: &random) }
+        report["locations"] = []
+        let filed = try await api.send(.post, "/v1/cases", token: reporters.randomElement(using: &random)!, json: report)
+        #expect(filed.status == .created, "\(filed.text)")
+        guard let path = filed.location, var etag = filed.etag else { continue }
+        if Bool.random(using: &random) {
+            for _ in 0..<Int.random(in: 1...2, using: &random) {
+                let to = receivers.randomElement(using: &random)!
+                let reply = try await api.send(.post, path + "/referrals", token: n.coordinator,
+                                               json: ["to": to.rawValue.uuidString, "reason": "check", "due": iso(Date().addingTimeInterval(86_400))], ifMatch: etag)
+                #expect(reply.status == .created, "\(reply.text)")
+                etag = reply.etag ?? etag
+            }
+        }
+        if Int.random(in: 0..<3, using: &random) == 0 {
+            let outcome = ["identified_victim", "at_risk_prevention"].randomElement(using: &random)!
+            let reply = try await api.send(.post, path + "/identification", token: n.coordinator, json: ["outcome": outcome], ifMatch: etag)
+            #expect(reply.status == .ok, "\(reply.text)")
+        }
+    }
+
+    return n
+}
+
+/// Waits until every event is below the read horizon (the projections' own short transactions
+/// hold it back for a moment), then until each of `projections` has applied the last one.
+@discardableResult
+func waitForProjections(_ api: APIHarness, _ projections: [String]) async throws -> [RecordedEvent] {
+    let total = try await api.db.eventCount()
+    try await api.eventually("every event readable") {
+        try await api.db.store.readAll(after: .start, limit: 100_000).count == total
+    }
+    let all = try await api.db.store.readAll(after: .start, limit: 100_000)
+    let head = try #require(all.last).cursor
+    for name in projections {
+        try await api.eventually("\(name) at the head") {
+            let rows = try await api.db.admin.query(
+                "SELECT transaction_id, position FROM projection_checkpoints WHERE projection = \(name)", logger: api.db.logger)
+            for try await (transaction, position) in rows.decode((Int64, Int64).self) {
+                return UInt64(transaction) == head.transactionID && position == head.position
+            }
+            return false
+        }
+    }
+    return all
 }

@@ -12,6 +12,7 @@ import SponaEventStore
 /// its own, so it never depends on another projection's progress.
 public struct CaseStatisticsProjection: Projection {
     public let name = "case_statistics"
+    public let tables = ["stat_cases", "stat_institutions", "view_municipality_month", "view_sector_month"]
 
     public init() {}
 

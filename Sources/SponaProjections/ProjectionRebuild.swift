@@ -1,0 +1,108 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SponaEventStore
+
+/// Rebuilds a projection from the whole history without stopping the servers: the events are
+/// replayed into fresh copies of its tables in a schema of their own (the projection's SQL is
+/// unqualified, so a `search_path` points it there), and at the end one transaction swaps the
+/// copies in and moves the checkpoint to where the replay stopped. Until that commit every
+/// server answers from the old tables; the running runner's batch in flight is rolled back
+/// by the moved checkpoint and it carries on from the rebuild's cursor.
+///
+/// Needs the owner's login (it creates and renames tables).
+public struct ProjectionRebuild: Sendable {
+    let owner: PostgresClient
+    let store: PostgresEventStore
+    let logger: Logger
+    let batchSize: Int
+
+    public init(owner: PostgresClient, store: PostgresEventStore, logger: Logger, batchSize: Int = 2000) {
+        self.owner = owner
+        self.store = store
+        self.logger = logger
+        self.batchSize = batchSize
+    }
+
+    public struct Progress: Sendable {
+        public var applied: Int64
+        public var total: Int64
+        public var elapsed: Duration
+    }
+
+    public struct Result: Sendable {
+        public var events: Int64
+        public var elapsed: Duration
+    }
+
+    public func rebuild(_ projection: any Projection, progress: @Sendable (Progress) -> Void = { _ in }) async throws -> Result {
+        let schema = "rebuild_\(projection.name)"
+        let clock = ContinuousClock()
+        let started = clock.now
+        let total = try await store.backlog(after: .start).events
+        return try await owner.withConnection { connection in
+            func run(_ sql: String) async throws { try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
+            try await run("DROP SCHEMA IF EXISTS \(schema) CASCADE")
+            try await run("CREATE SCHEMA \(schema)")
+            for table in projection.tables {
+                try await run("CREATE TABLE \(schema).\(table) (LIKE public.\(table) INCLUDING ALL)")
+            }
+            do {
+                try await run("SET search_path TO \(schema), public")
+                var cursor = EventCursor.start
+                var applied: Int64 = 0
+                while true {
+                    let batch = try await store.readAll(after: cursor, limit: batchSize)
+                    guard let last = batch.last else { break }
+                    try await connection.withTransaction(logger: logger) { connection in
+                        try await projection.apply(batch, on: connection, logger: logger)
+                    }
+                    cursor = last.cursor
+                    applied += Int64(batch.count)
+                    progress(Progress(applied: applied, total: max(total, applied), elapsed: clock.now - started))
+                }
+                try await run("SET search_path TO public")
+                // A runner's batch in flight may deadlock with the swap's locks; PostgreSQL then
+                // aborts one of the two, and the swap, rolled back whole, is simply tried again.
+                var attempt = 0
+                while true {
+                    do {
+                        try await swap(projection, schema: schema, cursor: cursor, applied: applied, on: connection)
+                        break
+                    } catch {
+                        attempt += 1
+                        if attempt >= 5 { throw error }
+                        logger.warning("projection swap retried", metadata: ["projection": "\(projection.name)", "error.type": "\(type(of: error))"])
+                        try await Task.sleep(for: .milliseconds(200 * attempt))
+                    }
+                }
+                try await run("DROP SCHEMA \(schema) CASCADE")
+                return Result(events: applied, elapsed: clock.now - started)
+            } catch {
+                _ = try? await run("SET search_path TO public")
+                _ = try? await run("DROP SCHEMA IF EXISTS \(schema) CASCADE")
+                throw error
+            }
+        }
+    }
+
+    /// One transaction: the live tables locked (waiting for a runner's batch to finish), old
+    /// tables out, new ones in with the application's grants, the checkpoint moved.
+    private func swap(_ projection: any Projection, schema: String, cursor: EventCursor, applied: Int64, on connection: PostgresConnection) async throws {
+        try await connection.withTransaction(logger: logger) { connection in
+            func run(_ sql: String) async throws { try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
+            try await run("LOCK TABLE \(projection.tables.map { "public.\($0)" }.joined(separator: ", ")) IN ACCESS EXCLUSIVE MODE")
+            for table in projection.tables {
+                try await run("DROP TABLE public.\(table)")
+                try await run("ALTER TABLE \(schema).\(table) SET SCHEMA public")
+                try await run("GRANT SELECT, INSERT, UPDATE, DELETE ON public.\(table) TO spona_app")
+            }
+            try await connection.query("""
+                INSERT INTO projection_checkpoints (projection, transaction_id, position, events_applied, updated_at)
+                VALUES (\(projection.name), \(Int64(cursor.transactionID)), \(cursor.position), \(applied), now())
+                ON CONFLICT (projection) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,
+                    events_applied = EXCLUDED.events_applied, updated_at = now()
+                """, logger: logger)
+        }
+    }
+}
