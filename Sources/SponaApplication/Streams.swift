@@ -16,6 +16,11 @@ public enum Streams {
         return CaseID(String(stream.rawValue.dropFirst(5)))
     }
 
+    public static func trainingID(of stream: StreamID) -> TrainingID? {
+        guard stream.rawValue.hasPrefix("training-") else { return nil }
+        return TrainingID(String(stream.rawValue.dropFirst(9)))
+    }
+
     public static func institutionID(of stream: StreamID) -> InstitutionID? {
         guard stream.rawValue.hasPrefix("institution-") else { return nil }
         return InstitutionID(String(stream.rawValue.dropFirst(12)))

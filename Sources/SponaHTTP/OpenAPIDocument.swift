@@ -527,6 +527,83 @@ paths:
                         highRisk: { $ref: "#/components/schemas/Count" }
                         referralsSent: { $ref: "#/components/schemas/Count" }
                         identifiedVictims: { $ref: "#/components/schemas/Count" }
+                        reportsByTrained: { $ref: "#/components/schemas/Count" }
+            text/csv:
+              schema: { type: string }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "422": { $ref: "#/components/responses/Invalid" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/views/silent:
+    get:
+      tags: [views]
+      operationId: viewSilentMunicipalities
+      summary: Municipalities with no report in the last N months (the Center also sees when they last reported).
+      parameters:
+        - { name: months, in: query, schema: { type: integer, minimum: 1, maximum: 120, default: 6 } }
+        - { name: district, in: query, schema: { $ref: "#/components/schemas/DistrictCode" } }
+        - { name: names, in: query, schema: { type: string, enum: [latin, cyrillic], default: latin } }
+      responses:
+        "200":
+          description: The silent municipalities.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [rows]
+                properties:
+                  suppressionThreshold: { type: integer }
+                  rows:
+                    type: array
+                    items:
+                      type: object
+                      required: [kind, district, municipality]
+                      properties:
+                        kind: { type: string, enum: [silent] }
+                        district: { $ref: "#/components/schemas/DistrictCode" }
+                        municipality: { $ref: "#/components/schemas/MunicipalityCode" }
+                        name: { type: string }
+                        lastReport: { type: string, description: "Month of the last report, or never (the Center only)" }
+            text/csv:
+              schema: { type: string }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "422": { $ref: "#/components/responses/Invalid" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/views/trainings:
+    get:
+      tags: [views]
+      operationId: viewTrainingImpact
+      summary: Per municipality reached by trainings, its trainings and participants and its reports in the 12 months before and after the first.
+      parameters:
+        - { name: district, in: query, schema: { $ref: "#/components/schemas/DistrictCode" } }
+        - { name: names, in: query, schema: { type: string, enum: [latin, cyrillic], default: latin } }
+      responses:
+        "200":
+          description: The rows.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [rows]
+                properties:
+                  suppressionThreshold: { type: integer }
+                  rows:
+                    type: array
+                    items:
+                      type: object
+                      required: [kind, district, municipality]
+                      properties:
+                        kind: { type: string, enum: [municipality] }
+                        district: { $ref: "#/components/schemas/DistrictCode" }
+                        municipality: { $ref: "#/components/schemas/MunicipalityCode" }
+                        name: { type: string }
+                        trainings: { type: integer }
+                        participants: { type: integer }
+                        firstTraining: { type: string }
+                        reportsBefore: { $ref: "#/components/schemas/Count" }
+                        reportsAfter: { $ref: "#/components/schemas/Count" }
+                        reportsByTrained: { $ref: "#/components/schemas/Count" }
             text/csv:
               schema: { type: string }
         "401": { $ref: "#/components/responses/Unauthorized" }

@@ -15,7 +15,7 @@ struct ViewRoutes {
 
     static let municipalityMetrics: [(column: String, key: String)] = [
         ("reports", "reports"), ("children", "children"), ("high_risk", "highRisk"),
-        ("referrals_sent", "referralsSent"), ("identified_victims", "identifiedVictims"),
+        ("referrals_sent", "referralsSent"), ("identified_victims", "identifiedVictims"), ("reports_by_trained", "reportsByTrained"),
     ]
 
     /// Who is asking and what they may see.
@@ -64,6 +64,14 @@ struct ViewRoutes {
         return (try month("from", "0000-00"), try month("to", "9999-99"))
     }
 
+    /// The calendar month `count` months before this one, "2026-05".
+    static func month(monthsBefore count: Int, from date: Date = Date()) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let then = calendar.date(byAdding: .month, value: -count, to: date) ?? date
+        return StatisticsRules.month(then)
+    }
+
     static func wantsCSV(_ request: Request) -> Bool {
         (request.headers[.accept] ?? "").lowercased().contains("text/csv")
     }
@@ -83,18 +91,18 @@ struct ViewRoutes {
             let cyrillic = try Self.cyrillic(request)
             let codes = audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue)
             let rows = try await database.query("""
-                SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims
+                SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained
                 FROM view_municipality_month
                 WHERE month >= \(from) AND month <= \(to) AND municipality = ANY(\(codes))
                 ORDER BY month, municipality
                 """, logger: context.logger)
             // month → district → municipality → figures
             var figures: [String: [DistrictCode: [(MunicipalityCode, [Int])]]] = [:]
-            for try await (code, month, reports, children, highRisk, referrals, identified) in rows.decode((String, String, Int32, Int32, Int32, Int32, Int32).self) {
+            for try await (code, month, reports, children, highRisk, referrals, identified, trained) in rows.decode((String, String, Int32, Int32, Int32, Int32, Int32, Int32).self) {
                 let municipality = MunicipalityCode(rawValue: code)
                 guard let district = geography.municipality(municipality)?.district else { continue }
                 figures[month, default: [:]][district, default: []].append(
-                    (municipality, [reports, children, highRisk, referrals, identified].map(Int.init)))
+                    (municipality, [reports, children, highRisk, referrals, identified, trained].map(Int.init)))
             }
 
             var table = ViewTable(columns: ["month", "district", "municipality", "name"] + Self.municipalityMetrics.map(\.key))
@@ -122,6 +130,75 @@ struct ViewRoutes {
                 if !audience.suppressed {
                     table.add(kind: "national", [.text(month), .text(""), .text(""), .text(cyrillic ? "Србија" : "Srbija")] + national.map { .cell(.count($0)) })
                 }
+            }
+            return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
+        }
+
+        group.get("views/silent") { request, context in
+            let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init))
+            let monthsText = request.uri.queryParameters["months"].map(String.init) ?? "6"
+            guard let months = Int(monthsText), (1...120).contains(months) else {
+                throw Problem.invalid("'months' is a whole number from 1 to 120, not '\(monthsText)'")
+            }
+            let cyrillic = try Self.cyrillic(request)
+            let since = Self.month(monthsBefore: months - 1)
+            let places = audience.districts.flatMap { geography.municipalities(in: $0) }
+            let rows = try await database.query("""
+                SELECT municipality, max(month) FROM view_municipality_month
+                WHERE reports > 0 AND municipality = ANY(\(places.map(\.code.rawValue))) GROUP BY municipality
+                """, logger: context.logger)
+            var last: [String: String] = [:]
+            for try await (code, month) in rows.decode((String, String).self) { last[code] = month }
+            var table = ViewTable(columns: ["district", "municipality", "name", "lastReport"])
+            for place in places.sorted(by: { ($0.district.rawValue, $0.code.rawValue) < ($1.district.rawValue, $1.code.rawValue) }) {
+                let latest = last[place.code.rawValue]
+                guard latest.map({ $0 < since }) ?? true else { continue }
+                // When a small place last reported could point at one report: the Center's to know.
+                let shown = audience.suppressed ? "" : (latest ?? "never")
+                table.add(kind: "silent", [.text(place.district.rawValue), .text(place.code.rawValue),
+                                           .text(cyrillic ? place.nameCyrillic : place.nameLatin), .text(shown)])
+            }
+            return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
+        }
+
+        group.get("views/trainings") { request, context in
+            let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init))
+            let cyrillic = try Self.cyrillic(request)
+            let places = Set(audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue))
+            // Per municipality that hosted a training or sent staff to one: its trainings, the
+            // participants of those it hosted, and its reports in the 12 months before the
+            // first of them and in the 12 months from it on.
+            let rows = try await database.query("""
+                WITH reach AS (
+                    SELECT host AS municipality, training_id, held_on, participants FROM view_trainings
+                    UNION
+                    SELECT m, training_id, held_on, 0 FROM view_trainings, unnest(municipalities) AS m WHERE m <> host
+                ), per_place AS (
+                    SELECT municipality, count(DISTINCT training_id)::int AS trainings, sum(participants)::int AS participants,
+                           min(held_on) AS first_training
+                    FROM reach GROUP BY municipality
+                )
+                SELECT p.municipality, p.trainings, p.participants, to_char(p.first_training, 'YYYY-MM'),
+                    coalesce((SELECT sum(reports) FROM view_municipality_month v WHERE v.municipality = p.municipality
+                              AND v.month >= to_char(p.first_training - interval '12 months', 'YYYY-MM')
+                              AND v.month < to_char(p.first_training, 'YYYY-MM')), 0)::int,
+                    coalesce((SELECT sum(reports) FROM view_municipality_month v WHERE v.municipality = p.municipality
+                              AND v.month >= to_char(p.first_training, 'YYYY-MM')
+                              AND v.month < to_char(p.first_training + interval '12 months', 'YYYY-MM')), 0)::int,
+                    coalesce((SELECT sum(reports_by_trained) FROM view_municipality_month v WHERE v.municipality = p.municipality), 0)::int
+                FROM per_place p ORDER BY p.municipality
+                """, logger: context.logger)
+            var table = ViewTable(columns: ["district", "municipality", "name", "trainings", "participants", "firstTraining",
+                                            "reportsBefore", "reportsAfter", "reportsByTrained"])
+            func cell(_ n: Int32) -> ViewTable.Value {
+                // No totals are shown here, so hiding each small count is enough.
+                .cell(audience.suppressed && n > 0 && Int(n) < disclosure.threshold ? .small(threshold: disclosure.threshold) : .count(Int(n)))
+            }
+            for try await (code, trainings, participants, first, before, after, byTrained) in rows.decode((String, Int32, Int32, String, Int32, Int32, Int32).self) {
+                guard places.contains(code), let place = geography.municipality(MunicipalityCode(rawValue: code)) else { continue }
+                table.add(kind: "municipality", [.text(place.district.rawValue), .text(code), .text(cyrillic ? place.nameCyrillic : place.nameLatin),
+                                                 .cell(.count(Int(trainings))), .cell(.count(Int(participants))), .text(first),
+                                                 cell(before), cell(after), cell(byTrained)])
             }
             return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
         }

@@ -76,10 +76,10 @@ struct ViewTests {
             }
             var stored = StatisticsFold()
             let rows = try await api.db.admin.query(
-                "SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims FROM view_municipality_month", logger: api.db.logger)
-            for try await (municipality, month, reports, children, highRisk, referrals, identified) in rows.decode((String, String, Int32, Int32, Int32, Int32, Int32).self) {
+                "SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained FROM view_municipality_month", logger: api.db.logger)
+            for try await (municipality, month, reports, children, highRisk, referrals, identified, trained) in rows.decode((String, String, Int32, Int32, Int32, Int32, Int32, Int32).self) {
                 let key = StatisticsRules.MunicipalityKey(municipality: MunicipalityCode(rawValue: municipality), month: month)
-                for (metric, value) in zip(StatisticsRules.MunicipalityMetric.allCases, [reports, children, highRisk, referrals, identified]) where value != 0 {
+                for (metric, value) in zip(StatisticsRules.MunicipalityMetric.allCases, [reports, children, highRisk, referrals, identified, trained]) where value != 0 {
                     stored.municipalities[key, default: [:]][metric] = Int(value)
                 }
             }
@@ -94,6 +94,53 @@ struct ViewTests {
             #expect(stored.municipalities == fold.municipalities)
             #expect(stored.sectors == fold.sectors)
             #expect(fold.municipalities.values.compactMap { $0[.reports] }.reduce(0, +) == 14)
+        }
+    }
+
+    @Test("silent municipalities and the impact of trainings")
+    func silentAndTrainings() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            let blaceSchool = try await api.register("OŠ Blace", sector: .education, municipality: "blace", admin: n.admin)
+            let blace = try await api.token(blaceSchool, .reporter)
+            for (token, municipality, count) in [(blace, "blace", 2), (n.schoolStaff, "prokuplje", 6)] {
+                for _ in 0..<count {
+                    var report = Network.report
+                    report["municipality"] = municipality
+                    #expect(try await api.send(.post, "/v1/cases", token: token, json: report).status == .created)
+                }
+            }
+            let today = String(iso(Date()).prefix(10))
+            let training = try await api.send(.post, "/v1/trainings", token: n.admin, json: [
+                "date": today, "host": "prokuplje", "participants": 50, "women": 28, "men": 22,
+                "participantsBySector": ["social_protection": 17, "education": 12], "municipalities": ["prokuplje", "blace"],
+            ])
+            #expect(training.status == .created, "\(training.text)")
+            try await waitForProjections(api, ["case_statistics"])
+
+            let impact = try await api.send(.get, "/v1/views/trainings?district=RS-21", token: n.coordinator)
+            #expect(impact.status == .ok, "\(impact.text)")
+            let rows = Dictionary((impact["rows"] as? [[String: Any]] ?? []).map { ($0["municipality"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+            #expect(rows["prokuplje"]?["trainings"] as? Int == 1)
+            #expect(rows["prokuplje"]?["participants"] as? Int == 50)
+            #expect(rows["prokuplje"]?["reportsAfter"] as? Int == 6)
+            #expect(rows["prokuplje"]?["reportsBefore"] as? Int == 0)
+            #expect(rows["prokuplje"]?["reportsByTrained"] as? Int == 6)
+            #expect(rows["blace"]?["trainings"] as? Int == 1)
+            #expect(rows["blace"]?["reportsAfter"] as? Int == 2)
+            #expect(rows["kursumlija"] == nil)
+            let analyst = try await api.token(.center, .analyst, districts: ["RS-21"])
+            let hidden = try await api.send(.get, "/v1/views/trainings", token: analyst)
+            let blaceRow = (hidden["rows"] as? [[String: Any]] ?? []).first { $0["municipality"] as? String == "blace" }
+            #expect(blaceRow?["reportsAfter"] as? String == "<5")
+
+            let silent = try await api.send(.get, "/v1/views/silent?months=1&district=RS-21", token: n.coordinator)
+            let quiet = (silent["rows"] as? [[String: Any]] ?? [])
+            #expect(Set(quiet.compactMap { $0["municipality"] as? String }) == ["kursumlija", "zitoradja"])
+            #expect(quiet.allSatisfy { $0["lastReport"] as? String == "never" })
+            let analystSilent = try await api.send(.get, "/v1/views/silent?months=1", token: analyst)
+            #expect((analystSilent["rows"] as? [[String: Any]] ?? []).allSatisfy { $0["lastReport"] == nil })
+            #expect(try await api.send(.get, "/v1/views/silent?months=0", token: analyst).status == .unprocessableContent)
         }
     }
 
@@ -143,7 +190,7 @@ struct ViewTests {
             #expect(csv.0 == .ok)
             #expect(csv.1 == "text/csv; charset=utf-8")
             let lines = csv.2.split(separator: "\r\n").map(String.init)
-            #expect(lines.first == "kind,month,district,municipality,name,reports,children,highRisk,referralsSent,identifiedVictims")
+            #expect(lines.first == "kind,month,district,municipality,name,reports,children,highRisk,referralsSent,identifiedVictims,reportsByTrained")
             #expect(lines.contains { $0.contains(",blace,Блаце,<5,") })
             #expect(lines.contains { $0.hasPrefix("district,") && $0.contains(",Топлички управни округ,9,") || $0.hasPrefix("district,") && $0.contains(",9,") })
 
@@ -176,6 +223,7 @@ func randomHistory(_ api: APIHarness, seed: UInt64, cases: Int) async throws -> 
         report["subject"] = ["ageGroup": ages.randomElement(using: &random)!, "gender": "female"]
         report["indicators"] = indicators.filter { _ in Bool.random(using: &random) }
         report["locations"] = []
+    report["reporterTrained"] = Bool.random(using: &random)
         let filed = try await api.send(.post, "/v1/cases", token: reporters.randomElement(using: &random)!, json: report)
         #expect(filed.status == .created, "\(filed.text)")
         guard let path = filed.location, var etag = filed.etag else { continue }

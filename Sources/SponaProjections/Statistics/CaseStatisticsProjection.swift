@@ -12,7 +12,7 @@ import SponaEventStore
 /// its own, so it never depends on another projection's progress.
 public struct CaseStatisticsProjection: Projection {
     public let name = "case_statistics"
-    public let tables = ["stat_cases", "stat_institutions", "view_municipality_month", "view_sector_month"]
+    public let tables = ["stat_cases", "stat_institutions", "view_municipality_month", "view_sector_month", "view_trainings"]
 
     public init() {}
 
@@ -37,6 +37,7 @@ public struct CaseStatisticsProjection: Projection {
         fold.caseMunicipality = municipalityOf
         fold.institutionSector = sectorOf
 
+        var trainings: [TrainingHeld] = []
         var newCases: [(UUID, String)] = []
         var institutionsChanged: [InstitutionID: Sector] = [:]
         for recorded in events {
@@ -44,6 +45,8 @@ public struct CaseStatisticsProjection: Projection {
                 let event = try CaseEvent(typeName: recorded.type, payload: recorded.payload, decoder: EventCoding.decoder)
                 if case .reportFiled(let report) = event { newCases.append((id.rawValue, report.municipality.rawValue)) }
                 fold.apply(case: id, event, at: recorded.recordedAt)
+            } else if Streams.trainingID(of: recorded.streamID) != nil, recorded.type == TrainingHeld.typeName {
+                trainings.append(try EventCoding.decoder.decode(TrainingHeld.self, from: recorded.payload))
             } else if let id = Streams.institutionID(of: recorded.streamID) {
                 let event = try InstitutionEvent(typeName: recorded.type, payload: recorded.payload, decoder: EventCoding.decoder)
                 fold.apply(institution: id, event)
@@ -52,6 +55,14 @@ public struct CaseStatisticsProjection: Projection {
             }
         }
 
+        for training in trainings {
+            try await connection.query("""
+                INSERT INTO view_trainings (training_id, held_on, host, participants, municipalities)
+                VALUES (\(training.id.rawValue), \(training.date)::date, \(training.host.rawValue), \(Int32(training.participants)),
+                        \(training.municipalities.map(\.rawValue)))
+                ON CONFLICT (training_id) DO NOTHING
+                """, logger: logger)
+        }
         for (id, municipality) in newCases {
             try await connection.query(
                 "INSERT INTO stat_cases (case_id, municipality) VALUES (\(id), \(municipality)) ON CONFLICT (case_id) DO NOTHING", logger: logger)
@@ -65,12 +76,14 @@ public struct CaseStatisticsProjection: Projection {
         for (key, metrics) in fold.municipalities {
             func n(_ metric: StatisticsRules.MunicipalityMetric) -> Int32 { Int32(metrics[metric] ?? 0) }
             try await connection.query("""
-                INSERT INTO view_municipality_month AS v (municipality, month, reports, children, high_risk, referrals_sent, identified_victims)
-                VALUES (\(key.municipality.rawValue), \(key.month), \(n(.reports)), \(n(.children)), \(n(.highRisk)), \(n(.referralsSent)), \(n(.identifiedVictims)))
+                INSERT INTO view_municipality_month AS v (municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained)
+                VALUES (\(key.municipality.rawValue), \(key.month), \(n(.reports)), \(n(.children)), \(n(.highRisk)), \(n(.referralsSent)),
+                        \(n(.identifiedVictims)), \(n(.reportsByTrained)))
                 ON CONFLICT (municipality, month) DO UPDATE SET
                     reports = v.reports + EXCLUDED.reports, children = v.children + EXCLUDED.children,
                     high_risk = v.high_risk + EXCLUDED.high_risk, referrals_sent = v.referrals_sent + EXCLUDED.referrals_sent,
-                    identified_victims = v.identified_victims + EXCLUDED.identified_victims
+                    identified_victims = v.identified_victims + EXCLUDED.identified_victims,
+                    reports_by_trained = v.reports_by_trained + EXCLUDED.reports_by_trained
                 """, logger: logger)
         }
         for (key, metrics) in fold.sectors {

@@ -8,6 +8,7 @@ public enum StatisticsRules {
     /// A figure of a municipality in a month.
     public enum MunicipalityMetric: String, CaseIterable, Sendable {
         case reports, children, highRisk = "high_risk", referralsSent = "referrals_sent", identifiedVictims = "identified_victims"
+        case reportsByTrained = "reports_by_trained"
     }
 
     /// A figure of a sector in a month.
@@ -68,6 +69,7 @@ public enum StatisticsRules {
             var deltas: [Delta] = [.municipality(key, .reports, 1)]
             if report.subject.ageGroup.isChild { deltas.append(.municipality(key, .children, 1)) }
             if report.risk.level == .high { deltas.append(.municipality(key, .highRisk, 1)) }
+            if report.reporterTrained { deltas.append(.municipality(key, .reportsByTrained, 1)) }
             if let reporter = sectorOf(report.reportingInstitution, .reports) { deltas.append(reporter) }
             return deltas
         case .referralSent(let sent):
