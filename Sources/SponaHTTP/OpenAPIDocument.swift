@@ -610,6 +610,123 @@ paths:
         "403": { $ref: "#/components/responses/Forbidden" }
         "422": { $ref: "#/components/responses/Invalid" }
         "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/views/flows/sectors:
+    get:
+      tags: [views]
+      operationId: viewSectorFlows
+      summary: Referrals from sector to sector by month (the Center).
+      parameters:
+        - { name: from, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }
+        - { name: to, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }
+      responses:
+        "200":
+          description: The flows.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [rows]
+                properties:
+                  suppressionThreshold: { type: integer }
+                  rows:
+                    type: array
+                    items:
+                      type: object
+                      required: [kind, month, fromSector, toSector, referrals]
+                      properties:
+                        kind: { type: string, enum: [flow] }
+                        month: { type: string }
+                        fromSector: { $ref: "#/components/schemas/Sector" }
+                        toSector: { $ref: "#/components/schemas/Sector" }
+                        referrals: { type: integer }
+            text/csv:
+              schema: { type: string }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "422": { $ref: "#/components/responses/Invalid" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/views/flows/places:
+    get:
+      tags: [views]
+      operationId: viewPlaceFlows
+      summary: Cases recruited in one place and exploited in another (municipality codes, or country:XX abroad), by month.
+      description: Analysts see the flows with an end in their districts, small counts as "<5".
+      parameters:
+        - { name: district, in: query, schema: { $ref: "#/components/schemas/DistrictCode" } }
+        - { name: from, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }
+        - { name: to, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }
+        - { name: names, in: query, schema: { type: string, enum: [latin, cyrillic], default: latin } }
+      responses:
+        "200":
+          description: The flows.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [rows]
+                properties:
+                  suppressionThreshold: { type: integer }
+                  rows:
+                    type: array
+                    items:
+                      type: object
+                      required: [kind, month, from, to, cases]
+                      properties:
+                        kind: { type: string, enum: [flow] }
+                        month: { type: string }
+                        from: { type: string }
+                        fromName: { type: string }
+                        to: { type: string }
+                        toName: { type: string }
+                        cases: { $ref: "#/components/schemas/Count" }
+            text/csv:
+              schema: { type: string }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "422": { $ref: "#/components/responses/Invalid" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/views/cases:
+    get:
+      tags: [views]
+      operationId: viewCaseList
+      summary: The coordinators' case list (the Center), open cases first, most urgent first.
+      parameters:
+        - { name: status, in: query, schema: { type: string, enum: [reported, acknowledged, triaged, closed] } }
+        - { name: district, in: query, schema: { $ref: "#/components/schemas/DistrictCode" } }
+      responses:
+        "200":
+          description: The cases; ids, places, dates and statuses only.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [rows]
+                properties:
+                  suppressionThreshold: { type: integer }
+                  rows:
+                    type: array
+                    items:
+                      type: object
+                      required: [kind, caseId, municipality, filedAt, status]
+                      properties:
+                        kind: { type: string, enum: [case] }
+                        caseId: { $ref: "#/components/schemas/UUID" }
+                        municipality: { $ref: "#/components/schemas/MunicipalityCode" }
+                        district: { $ref: "#/components/schemas/DistrictCode" }
+                        filedAt: { $ref: "#/components/schemas/DateTime" }
+                        status: { type: string }
+                        riskLevel: { $ref: "#/components/schemas/RiskLevel" }
+                        urgency: { $ref: "#/components/schemas/Urgency" }
+                        referralsSent: { type: integer }
+                        identification: { $ref: "#/components/schemas/IdentificationOutcome" }
+                        openItems: { type: integer }
+                        overdueItems: { type: integer }
+            text/csv:
+              schema: { type: string }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "422": { $ref: "#/components/responses/Invalid" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/views/sectors:
     get:
       tags: [views]

@@ -51,6 +51,13 @@ struct ViewRoutes {
         return Audience(districts: districts, suppressed: suppressed)
     }
 
+    func requireCenter(_ context: SponaRequestContext, _ why: String) throws {
+        let caller = try context.requireCaller()
+        guard caller.actor.role == .coordinator, caller.isCenter else {
+            throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed", detail: "\(why); analysts see their districts' views")
+        }
+    }
+
     /// `from`/`to` as "YYYY-MM"; missing ends are open.
     static func period(_ request: Request) throws -> (from: String, to: String) {
         func month(_ name: String, _ fallback: String) throws -> String {
@@ -201,6 +208,79 @@ struct ViewRoutes {
                                                  cell(before), cell(after), cell(byTrained)])
             }
             return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
+        }
+
+        group.get("views/flows/sectors") { request, context in
+            try requireCenter(context, "sector flows are national")
+            let (from, to) = try Self.period(request)
+            let rows = try await database.query("""
+                SELECT from_sector, to_sector, month, referrals FROM view_sector_flows
+                WHERE month >= \(from) AND month <= \(to) ORDER BY month, from_sector, to_sector
+                """, logger: context.logger)
+            var table = ViewTable(columns: ["month", "fromSector", "toSector", "referrals"])
+            for try await (fromSector, toSector, month, referrals) in rows.decode((String, String, String, Int32).self) {
+                table.add(kind: "flow", [.text(month), .text(fromSector), .text(toSector), .cell(.count(Int(referrals)))])
+            }
+            return try table.response(csv: Self.wantsCSV(request), suppression: nil)
+        }
+
+        group.get("views/flows/places") { request, context in
+            let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init))
+            let (from, to) = try Self.period(request)
+            let cyrillic = try Self.cyrillic(request)
+            let places = audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue)
+            // A flow is shown when either end is in the caller's districts; no totals are
+            // shown, so hiding each small count is enough.
+            let rows = try await database.query("""
+                SELECT from_place, to_place, month, cases FROM view_place_flows
+                WHERE month >= \(from) AND month <= \(to) AND (from_place = ANY(\(places)) OR to_place = ANY(\(places)))
+                ORDER BY month, from_place, to_place
+                """, logger: context.logger)
+            func name(_ place: String) -> String {
+                if place.hasPrefix("country:") { return String(place.dropFirst(8)) }
+                return geography.municipality(MunicipalityCode(rawValue: place)).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? place
+            }
+            var table = ViewTable(columns: ["month", "from", "fromName", "to", "toName", "cases"])
+            for try await (fromPlace, toPlace, month, cases) in rows.decode((String, String, String, Int32).self) {
+                let count = Int(cases)
+                let cell: Disclosure.Cell = audience.suppressed && count > 0 && count < disclosure.threshold ? .small(threshold: disclosure.threshold) : .count(count)
+                table.add(kind: "flow", [.text(month), .text(fromPlace), .text(name(fromPlace)), .text(toPlace), .text(name(toPlace)), .cell(cell)])
+            }
+            return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
+        }
+
+        group.get("views/cases") { request, context in
+            try requireCenter(context, "the case list is the Center's coordinators'")
+            let status = request.uri.queryParameters["status"].map(String.init)
+            if let status, !["reported", "acknowledged", "triaged", "closed"].contains(status) {
+                throw Problem.invalid("'status' is reported, acknowledged, triaged or closed, not '\(status)'")
+            }
+            let district = request.uri.queryParameters["district"].map(String.init)
+            var codes: [String]? = nil
+            if let district {
+                guard geography.district(DistrictCode(rawValue: district)) != nil else { throw Problem.invalid("'\(district)' is not a district code; see GET /v1/districts") }
+                codes = geography.municipalities(in: DistrictCode(rawValue: district)).map(\.code.rawValue)
+            }
+            let now = Date()
+            let rows = try await database.query("""
+                SELECT r.case_id, r.municipality, r.filed_at, r.status, r.risk_level, r.urgency, r.referrals_sent, r.identification,
+                       (SELECT count(*) FROM open_work w WHERE w.case_id = r.case_id)::int,
+                       (SELECT count(*) FROM open_work w WHERE w.case_id = r.case_id AND w.due < \(now))::int
+                FROM case_reports r
+                WHERE (\(status)::text IS NULL OR r.status = \(status))
+                  AND (\(codes)::text[] IS NULL OR r.municipality = ANY(\(codes)))
+                ORDER BY (r.status = 'closed'), r.urgency = 'immediate' DESC, r.urgency = 'urgent' DESC, r.filed_at
+                LIMIT 5000
+                """, logger: context.logger)
+            var table = ViewTable(columns: ["caseId", "municipality", "district", "filedAt", "status", "riskLevel", "urgency",
+                                            "referralsSent", "identification", "openItems", "overdueItems"])
+            for try await (id, municipality, filed, state, risk, urgency, referrals, identification, open, overdue) in rows.decode((UUID, String, Date, String, String, String, Int32, String?, Int32, Int32).self) {
+                let districtCode = geography.municipality(MunicipalityCode(rawValue: municipality))?.district.rawValue ?? ""
+                table.add(kind: "case", [.text(id.uuidString.lowercased()), .text(municipality), .text(districtCode), .text(ISO8601.string(from: filed)),
+                                         .text(state), .text(risk), .text(urgency), .cell(.count(Int(referrals))), .text(identification ?? ""),
+                                         .cell(.count(Int(open))), .cell(.count(Int(overdue)))])
+            }
+            return try table.response(csv: Self.wantsCSV(request), suppression: nil)
         }
 
         group.get("views/sectors") { request, context in

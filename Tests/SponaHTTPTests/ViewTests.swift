@@ -91,8 +91,19 @@ struct ViewTests {
                     stored.sectors[key, default: [:]][metric] = Int(value)
                 }
             }
+            let flowRows = try await api.db.admin.query("SELECT from_sector, to_sector, month, referrals FROM view_sector_flows", logger: api.db.logger)
+            for try await (from, to, month, referrals) in flowRows.decode((String, String, String, Int32).self) {
+                stored.sectorFlows[StatisticsRules.SectorFlowKey(from: Sector(rawValue: from)!, to: Sector(rawValue: to)!, month: month)] = Int(referrals)
+            }
+            let placeRows = try await api.db.admin.query("SELECT from_place, to_place, month, cases FROM view_place_flows", logger: api.db.logger)
+            for try await (from, to, month, cases) in placeRows.decode((String, String, String, Int32).self) {
+                stored.placeFlows[StatisticsRules.PlaceFlowKey(from: from, to: to, month: month)] = Int(cases)
+            }
             #expect(stored.municipalities == fold.municipalities)
             #expect(stored.sectors == fold.sectors)
+            #expect(stored.sectorFlows == fold.sectorFlows)
+            #expect(stored.placeFlows == fold.placeFlows)
+            #expect(!fold.placeFlows.isEmpty)
             #expect(fold.municipalities.values.compactMap { $0[.reports] }.reduce(0, +) == 14)
         }
     }
@@ -199,6 +210,19 @@ struct ViewTests {
             #expect(try await api.send(.get, "/v1/views/municipalities", token: n.schoolStaff).status == .forbidden)
             #expect(try await api.send(.get, "/v1/views/municipalities?from=2026-13", token: analyst).status == .unprocessableContent)
             #expect(try await api.send(.get, "/v1/views/sectors", token: analyst).status == .forbidden)
+            #expect(try await api.send(.get, "/v1/views/flows/sectors", token: analyst).status == .forbidden)
+            #expect(try await api.send(.get, "/v1/views/cases", token: analyst).status == .forbidden)
+
+            // Place flows: every report of this test goes from Prokuplje to Germany.
+            let flows = try await api.send(.get, "/v1/views/flows/places", token: analyst)
+            let flow = (flows["rows"] as? [[String: Any]] ?? []).first { $0["from"] as? String == "prokuplje" && $0["to"] as? String == "country:DE" }
+            #expect(flow?["cases"] as? Int == 9)
+            #expect(flow?["toName"] as? String == "DE")
+
+            // The coordinators' case list: every case, open ones first.
+            let list = try await api.send(.get, "/v1/views/cases?district=RS-21", token: n.coordinator)
+            #expect((list["rows"] as? [[String: Any]] ?? []).count == 9)
+            #expect(try await api.send(.get, "/v1/views/cases?status=lost", token: n.coordinator).status == .unprocessableContent)
             let sectors = try await api.send(.get, "/v1/views/sectors", token: n.coordinator)
             #expect((sectors["rows"] as? [[String: Any]] ?? []).contains { $0["sector"] as? String == "education" && $0["reports"] as? Int == 9 })
         }
@@ -222,7 +246,13 @@ func randomHistory(_ api: APIHarness, seed: UInt64, cases: Int) async throws -> 
         report["municipality"] = places.randomElement(using: &random)!
         report["subject"] = ["ageGroup": ages.randomElement(using: &random)!, "gender": "female"]
         report["indicators"] = indicators.filter { _ in Bool.random(using: &random) }
-        report["locations"] = []
+        let recruitment = places.randomElement(using: &random)!
+    let exploitation = (places + ["country:DE", "country:AT"]).randomElement(using: &random)!
+    report["locations"] = [
+        ["role": "recruitment", "municipality": recruitment],
+        exploitation.hasPrefix("country:") ? ["role": "exploitation", "country": String(exploitation.dropFirst(8))]
+                                           : ["role": "exploitation", "municipality": exploitation],
+    ]
     report["reporterTrained"] = Bool.random(using: &random)
         let filed = try await api.send(.post, "/v1/cases", token: reporters.randomElement(using: &random)!, json: report)
         #expect(filed.status == .created, "\(filed.text)")

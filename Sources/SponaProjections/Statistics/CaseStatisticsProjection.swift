@@ -12,7 +12,7 @@ import SponaEventStore
 /// its own, so it never depends on another projection's progress.
 public struct CaseStatisticsProjection: Projection {
     public let name = "case_statistics"
-    public let tables = ["stat_cases", "stat_institutions", "view_municipality_month", "view_sector_month", "view_trainings"]
+    public let tables = ["stat_cases", "stat_institutions", "view_municipality_month", "view_sector_month", "view_trainings", "view_sector_flows", "view_place_flows"]
 
     public init() {}
 
@@ -94,6 +94,20 @@ public struct CaseStatisticsProjection: Projection {
                 ON CONFLICT (sector, month) DO UPDATE SET
                     reports = v.reports + EXCLUDED.reports, referrals_sent = v.referrals_sent + EXCLUDED.referrals_sent,
                     referrals_received = v.referrals_received + EXCLUDED.referrals_received
+                """, logger: logger)
+        }
+        for (key, count) in fold.sectorFlows {
+            try await connection.query("""
+                INSERT INTO view_sector_flows AS v (from_sector, to_sector, month, referrals)
+                VALUES (\(key.from.rawValue), \(key.to.rawValue), \(key.month), \(Int32(count)))
+                ON CONFLICT (from_sector, to_sector, month) DO UPDATE SET referrals = v.referrals + EXCLUDED.referrals
+                """, logger: logger)
+        }
+        for (key, count) in fold.placeFlows {
+            try await connection.query("""
+                INSERT INTO view_place_flows AS v (from_place, to_place, month, cases)
+                VALUES (\(key.from), \(key.to), \(key.month), \(Int32(count)))
+                ON CONFLICT (from_place, to_place, month) DO UPDATE SET cases = v.cases + EXCLUDED.cases
                 """, logger: logger)
         }
     }

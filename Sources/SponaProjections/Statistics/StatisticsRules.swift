@@ -34,9 +34,42 @@ public enum StatisticsRules {
         }
     }
 
+    /// A referral from one sector to another in a month.
+    public struct SectorFlowKey: Hashable, Sendable {
+        public var from: Sector
+        public var to: Sector
+        public var month: String
+        public init(from: Sector, to: Sector, month: String) {
+            self.from = from
+            self.to = to
+            self.month = month
+        }
+    }
+
+    /// A case recruited in one place and exploited in another: municipality codes, or
+    /// "country:DE" for a place abroad.
+    public struct PlaceFlowKey: Hashable, Sendable {
+        public var from: String
+        public var to: String
+        public var month: String
+        public init(from: String, to: String, month: String) {
+            self.from = from
+            self.to = to
+            self.month = month
+        }
+    }
+
     public enum Delta: Hashable, Sendable {
         case municipality(MunicipalityKey, MunicipalityMetric, Int)
         case sector(SectorKey, SectorMetric, Int)
+        case sectorFlow(SectorFlowKey, Int)
+        case placeFlow(PlaceFlowKey, Int)
+    }
+
+    /// How a location is named in place flows.
+    public static func place(_ location: Location) -> String? {
+        if let municipality = location.municipality { return municipality.rawValue }
+        return location.country.map { "country:\($0)" }
     }
 
     /// The month an event counts in: its recording time's calendar month in UTC, "2026-11".
@@ -71,9 +104,18 @@ public enum StatisticsRules {
             if report.risk.level == .high { deltas.append(.municipality(key, .highRisk, 1)) }
             if report.reporterTrained { deltas.append(.municipality(key, .reportsByTrained, 1)) }
             if let reporter = sectorOf(report.reportingInstitution, .reports) { deltas.append(reporter) }
+            let recruited = Set(report.locations.filter { $0.role == .recruitment }.compactMap(StatisticsRules.place))
+            let exploited = Set(report.locations.filter { $0.role == .exploitation }.compactMap(StatisticsRules.place))
+            for from in recruited.sorted() {
+                for to in exploited.sorted() { deltas.append(.placeFlow(PlaceFlowKey(from: from, to: to, month: month), 1)) }
+            }
             return deltas
         case .referralSent(let sent):
-            return [place(.referralsSent), sectorOf(sent.from, .referralsSent), sectorOf(sent.to, .referralsReceived)].compactMap { $0 }
+            var deltas = [place(.referralsSent), sectorOf(sent.from, .referralsSent), sectorOf(sent.to, .referralsReceived)].compactMap { $0 }
+            if let from = sector(sent.from), let to = sector(sent.to) {
+                deltas.append(.sectorFlow(SectorFlowKey(from: from, to: to, month: month), 1))
+            }
+            return deltas
         case .identificationConcluded(let concluded) where concluded.outcome == .identifiedVictim:
             return [place(.identifiedVictims)].compactMap { $0 }
         default:
@@ -87,6 +129,8 @@ public enum StatisticsRules {
 public struct StatisticsFold: Sendable, Equatable {
     public var municipalities: [StatisticsRules.MunicipalityKey: [StatisticsRules.MunicipalityMetric: Int]] = [:]
     public var sectors: [StatisticsRules.SectorKey: [StatisticsRules.SectorMetric: Int]] = [:]
+    public var sectorFlows: [StatisticsRules.SectorFlowKey: Int] = [:]
+    public var placeFlows: [StatisticsRules.PlaceFlowKey: Int] = [:]
     var caseMunicipality: [CaseID: MunicipalityCode] = [:]
     var institutionSector: [InstitutionID: Sector] = [:]
 
@@ -99,6 +143,8 @@ public struct StatisticsFold: Sendable, Equatable {
             switch delta {
             case let .municipality(key, metric, n): municipalities[key, default: [:]][metric, default: 0] += n
             case let .sector(key, metric, n): self.sectors[key, default: [:]][metric, default: 0] += n
+            case let .sectorFlow(key, n): sectorFlows[key, default: 0] += n
+            case let .placeFlow(key, n): placeFlows[key, default: 0] += n
             }
         }
     }
