@@ -132,6 +132,7 @@ let package = Package(
                 "SponaApplication",
                 "SponaDomain",
                 "SponaHTTP",
+                "SponaProjections",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
