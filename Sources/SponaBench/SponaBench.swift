@@ -31,6 +31,9 @@ struct SponaBench: AsyncParsableCommand {
     @Option(help: "Reports per second for the append-to-visible scenario (0 skips it).")
     var visibilityRate: Int = 200
 
+    @Option(help: "Events of the history the views are rebuilt from (0 skips it).")
+    var rebuildEvents: Int = 1_000_000
+
     func run() async throws {
         let logger = {
             var logger = Logger(label: "spona.bench")
@@ -175,6 +178,40 @@ struct SponaBench: AsyncParsableCommand {
             emit(pad("reports", 9), pad("p50 ms", 8), pad("p99 ms", 8), pad("max ms", 8), "goal: p99 < 100 ms")
             emit(pad("\(result.appended)", 9), pad(ms(result.p50), 8), pad(ms(result.p99), 8), pad(ms(result.max), 8),
                  result.p99 < .milliseconds(100) ? "met" : "NOT met")
+        }
+        if rebuildEvents > 0 {
+            let rebuildDatabase = "spona_bench_rebuild"
+            try await withPostgresClient(try DatabaseURL(adminURL).configuration, logger: logger) { admin in
+                try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(rebuildDatabase) WITH (FORCE)"), logger: logger)
+                try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(rebuildDatabase) OWNER \(owner)"), logger: logger)
+            }
+            let rebuildOwnerURL = Self.url(ownerURL, database: rebuildDatabase)
+            var configuration = try DatabaseURL(rebuildOwnerURL).configuration
+            configuration.options.maximumConnections = 12
+            let geography = try ReferenceData.geography(in: URL(fileURLWithPath: environment["SPONA_REFERENCE_DIR"] ?? "Reference"))
+            let psql = environment["SPONA_PGBENCH"].map { URL(fileURLWithPath: $0).deletingLastPathComponent().appendingPathComponent("psql").path }
+                .flatMap { FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil }
+            let result = try await withPostgresClient(configuration, logger: logger) { owner in
+                try await SchemaMigrator(directory: URL(fileURLWithPath: environment["SPONA_SCHEMA_DIR"] ?? "Schema")).migrate(client: owner, logger: logger)
+                return try await RebuildBench(owner: owner, ownerURL: rebuildOwnerURL, geography: geography, logger: logger,
+                                              events: rebuildEvents, psql: psql).run()
+            }
+            emit("")
+            emit("Rebuilding the views from \(result.events) events (cases decided by the domain, written in \(String(format: "%.0f", result.generateSeconds)) s)")
+            let raw = result.rawSeconds.map { Double(result.events) / $0 }
+            if let raw, let seconds = result.rawSeconds {
+                emit("raw read (psql COPY in gap-safe order to /dev/null): \(String(format: "%.1f", seconds)) s, \(String(format: "%.0f", raw)) ev/s")
+            }
+            emit(pad("projection", 18), pad("seconds", 9), pad("ev/s", 9), "vs raw read")
+            for (name, seconds) in result.rebuilds {
+                let rate = Double(result.events) / seconds
+                emit(pad(name, 18), pad(String(format: "%.1f", seconds), 9), pad(String(format: "%.0f", rate), 9),
+                     raw.map { String(format: "%.0f%%", 100 * rate / $0) } ?? "-")
+            }
+            let all = result.rebuilds.map(\.seconds).reduce(0, +)
+            emit(pad("all three", 18), pad(String(format: "%.1f", all), 9), pad(String(format: "%.0f", Double(result.events) / all), 9),
+                 raw.map { String(format: "%.0f%%", 100 * (Double(result.events) / all) / $0) } ?? "-")
+            emit("resident memory: \(result.rssBeforeMiB) MiB before the rebuilds, at most \(result.rssPeakMiB) MiB during them (batches of 2000 events)")
         }
         emit("")
         emit("peak resident memory of this process: \(Self.peakResidentMegabytes()) MiB")

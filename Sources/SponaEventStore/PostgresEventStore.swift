@@ -217,7 +217,9 @@ public struct PostgresEventStore: EventStore, Service {
             SELECT \(unescaped: Self.eventColumns) FROM events
             WHERE (transaction_id, global_position) > (\(String(cursor.transactionID))::xid8, \(cursor.position))
               AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY transaction_id, global_position
+            -- Qualified: the bare name would sort by the output column transaction_id (the
+            -- cast to bigint), which no index has, and every batch would scan the whole table.
+            ORDER BY events.transaction_id, events.global_position
             LIMIT \(Int64(max(0, limit)))
             """)
     }
