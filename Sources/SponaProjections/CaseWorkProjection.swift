@@ -14,72 +14,185 @@ public struct CaseWorkProjection: Projection {
 
     public init() {}
 
+    /// A report's row in `case_reports`.
+    struct ReportRow {
+        var caseID: UUID
+        var reportingInstitution: UUID
+        var municipality: String
+        var filedAt: Date
+        var riskLevel: String
+        var urgency: String
+        var status: String
+        var acknowledgedAt: Date?
+        var triagedAt: Date?
+        var referralsSent: Int32 = 0
+        var conferencesHeld: Int32 = 0
+        var identification: String?
+        var assistanceGiven: Int32 = 0
+        var closedAt: Date?
+        var updatedAt: Date
+    }
+
+    /// A row of `open_work`.
+    struct WorkItem {
+        var itemID: UUID
+        var caseID: UUID
+        var kind: String
+        var institutionID: UUID
+        var fromInstitution: UUID?
+        var detail: String
+        var urgency: String?
+        var status: String
+        var due: Date?
+        var since: Date
+        var caseClosed: Bool
+    }
+
+    /// The batch is folded in memory over the rows it touches, read in two queries, and
+    /// written back once per row: a rebuild writes each case a few times, not once per event.
     public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
-        for recorded in events {
-            guard let caseID = Streams.caseID(of: recorded.streamID) else { continue }
-            let event = try CaseEvent(typeName: recorded.type, payload: recorded.payload, decoder: EventCoding.decoder)
-            try await apply(event, case: caseID.rawValue, at: recorded.recordedAt, on: connection, logger: logger)
+        let decoded: [(UUID, CaseEvent, Date)] = try events.compactMap { recorded in
+            guard let caseID = Streams.caseID(of: recorded.streamID) else { return nil }
+            return (caseID.rawValue, try CaseEvent(typeName: recorded.type, payload: recorded.payload, decoder: EventCoding.decoder), recorded.recordedAt)
+        }
+        guard !decoded.isEmpty else { return }
+        let caseIDs = Array(Set(decoded.map(\.0)))
+
+        var reports: [UUID: ReportRow] = [:]
+        let reportRows = try await connection.query("""
+            SELECT case_id, reporting_institution, municipality, filed_at, risk_level, urgency, status, acknowledged_at, triaged_at,
+                   referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at
+            FROM case_reports WHERE case_id = ANY(\(caseIDs))
+            """, logger: logger)
+        for try await row in reportRows {
+            let (id, institution, municipality, filed, risk, urgency, status, acknowledged, triaged, referrals, conferences, identification, assistance, closed, updated) =
+                try row.decode((UUID, UUID, String, Date, String, String, String, Date?, Date?, Int32, Int32, String?, Int32, Date?, Date).self)
+            reports[id] = ReportRow(caseID: id, reportingInstitution: institution, municipality: municipality, filedAt: filed, riskLevel: risk,
+                                    urgency: urgency, status: status, acknowledgedAt: acknowledged, triagedAt: triaged, referralsSent: referrals,
+                                    conferencesHeld: conferences, identification: identification, assistanceGiven: assistance, closedAt: closed, updatedAt: updated)
+        }
+        var items: [UUID: WorkItem] = [:]
+        let itemRows = try await connection.query("""
+            SELECT item_id, case_id, kind, institution_id, from_institution, detail, urgency, status, due, since, case_closed
+            FROM open_work WHERE case_id = ANY(\(caseIDs))
+            """, logger: logger)
+        for try await row in itemRows {
+            let (item, caseID, kind, institution, from, detail, urgency, status, due, since, closed) =
+                try row.decode((UUID, UUID, String, UUID, UUID?, String, String?, String, Date?, Date, Bool).self)
+            items[item] = WorkItem(itemID: item, caseID: caseID, kind: kind, institutionID: institution, fromInstitution: from, detail: detail,
+                                   urgency: urgency, status: status, due: due, since: since, caseClosed: closed)
+        }
+
+        var touchedReports = Set<UUID>()
+        var touchedItems = Set<UUID>()
+        var deletedItems = Set<UUID>()
+        for (id, event, time) in decoded {
+            fold(event, case: id, at: time, reports: &reports, items: &items, touchedReports: &touchedReports,
+                 touchedItems: &touchedItems, deletedItems: &deletedItems)
+        }
+
+        if !deletedItems.isEmpty {
+            try await connection.query("DELETE FROM open_work WHERE item_id = ANY(\(Array(deletedItems)))", logger: logger)
+        }
+        for id in touchedItems {
+            guard let w = items[id] else { continue }
+            try await connection.query("""
+                INSERT INTO open_work (item_id, case_id, kind, institution_id, from_institution, detail, urgency, status, due, since, case_closed)
+                VALUES (\(w.itemID), \(w.caseID), \(w.kind), \(w.institutionID), \(w.fromInstitution), \(w.detail), \(w.urgency), \(w.status),
+                        \(w.due), \(w.since), \(w.caseClosed))
+                ON CONFLICT (item_id) DO UPDATE SET status = EXCLUDED.status, since = EXCLUDED.since, case_closed = EXCLUDED.case_closed
+                """, logger: logger)
+        }
+        for id in touchedReports {
+            guard let r = reports[id] else { continue }
+            try await connection.query("""
+                INSERT INTO case_reports (case_id, reporting_institution, municipality, filed_at, risk_level, urgency, status, acknowledged_at,
+                                          triaged_at, referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at)
+                VALUES (\(r.caseID), \(r.reportingInstitution), \(r.municipality), \(r.filedAt), \(r.riskLevel), \(r.urgency), \(r.status),
+                        \(r.acknowledgedAt), \(r.triagedAt), \(r.referralsSent), \(r.conferencesHeld), \(r.identification), \(r.assistanceGiven),
+                        \(r.closedAt), \(r.updatedAt))
+                ON CONFLICT (case_id) DO UPDATE SET status = EXCLUDED.status, acknowledged_at = EXCLUDED.acknowledged_at,
+                    triaged_at = EXCLUDED.triaged_at, referrals_sent = EXCLUDED.referrals_sent, conferences_held = EXCLUDED.conferences_held,
+                    identification = EXCLUDED.identification, assistance_given = EXCLUDED.assistance_given, closed_at = EXCLUDED.closed_at,
+                    updated_at = EXCLUDED.updated_at
+                """, logger: logger)
         }
     }
 
-    private func apply(_ event: CaseEvent, case id: UUID, at time: Date, on connection: PostgresConnection, logger: Logger) async throws {
-        func run(_ query: PostgresQuery) async throws { try await connection.query(query, logger: logger) }
+    /// One event's effect on the rows, as the rules of the two views say.
+    private func fold(
+        _ event: CaseEvent, case id: UUID, at time: Date, reports: inout [UUID: ReportRow], items: inout [UUID: WorkItem],
+        touchedReports: inout Set<UUID>, touchedItems: inout Set<UUID>, deletedItems: inout Set<UUID>
+    ) {
+        func report(_ change: (inout ReportRow) -> Void) {
+            guard var row = reports[id] else { return }
+            change(&row)
+            row.updatedAt = time
+            reports[id] = row
+            touchedReports.insert(id)
+        }
+        func item(_ itemID: UUID, _ change: (inout WorkItem) -> Void) {
+            guard var row = items[itemID] else { return }
+            change(&row)
+            items[itemID] = row
+            touchedItems.insert(itemID)
+        }
+        func add(_ row: WorkItem) {
+            guard items[row.itemID] == nil else { return }
+            items[row.itemID] = row
+            touchedItems.insert(row.itemID)
+            deletedItems.remove(row.itemID)
+        }
+        func remove(_ itemID: UUID) {
+            items[itemID] = nil
+            touchedItems.remove(itemID)
+            deletedItems.insert(itemID)
+        }
         switch event {
-        case .reportFiled(let report):
-            try await run("""
-                INSERT INTO case_reports (case_id, reporting_institution, municipality, filed_at, risk_level, urgency, status, updated_at)
-                VALUES (\(id), \(report.reportingInstitution.rawValue), \(report.municipality.rawValue), \(time),
-                        \(report.risk.level.rawValue), \(report.urgency.rawValue), 'reported', \(time))
-                ON CONFLICT (case_id) DO NOTHING
-                """)
+        case .reportFiled(let filed):
+            guard reports[id] == nil else { return }
+            reports[id] = ReportRow(caseID: id, reportingInstitution: filed.reportingInstitution.rawValue, municipality: filed.municipality.rawValue,
+                                    filedAt: time, riskLevel: filed.risk.level.rawValue, urgency: filed.urgency.rawValue, status: "reported", updatedAt: time)
+            touchedReports.insert(id)
         case .reportAcknowledged:
-            try await run("UPDATE case_reports SET acknowledged_at = \(time), status = CASE WHEN status = 'reported' THEN 'acknowledged' ELSE status END, updated_at = \(time) WHERE case_id = \(id)")
+            report { $0.acknowledgedAt = time; if $0.status == "reported" { $0.status = "acknowledged" } }
         case .reportTriaged:
-            try await run("UPDATE case_reports SET triaged_at = \(time), status = CASE WHEN status = 'closed' THEN status ELSE 'triaged' END, updated_at = \(time) WHERE case_id = \(id)")
+            report { $0.triagedAt = time; if $0.status != "closed" { $0.status = "triaged" } }
         case .referralSent(let sent):
-            try await run("UPDATE case_reports SET referrals_sent = referrals_sent + 1, updated_at = \(time) WHERE case_id = \(id)")
-            try await run("""
-                INSERT INTO open_work (item_id, case_id, kind, institution_id, from_institution, detail, urgency, status, due, since)
-                VALUES (\(sent.referral.rawValue), \(id), 'referral', \(sent.to.rawValue), \(sent.from.rawValue),
-                        \(sent.requestedServices.joined(separator: ", ")), \(sent.urgency.rawValue), 'requested', \(sent.due), \(time))
-                ON CONFLICT (item_id) DO NOTHING
-                """)
+            report { $0.referralsSent += 1 }
+            add(WorkItem(itemID: sent.referral.rawValue, caseID: id, kind: "referral", institutionID: sent.to.rawValue, fromInstitution: sent.from.rawValue,
+                         detail: sent.requestedServices.joined(separator: ", "), urgency: sent.urgency.rawValue, status: "requested",
+                         due: sent.due, since: time, caseClosed: false))
         case .referralReceived(let step):
-            try await run("UPDATE open_work SET status = 'received', since = \(time) WHERE item_id = \(step.referral.rawValue)")
+            item(step.referral.rawValue) { $0.status = "received"; $0.since = time }
         case .referralAccepted(let step):
-            try await run("UPDATE open_work SET status = 'accepted', since = \(time) WHERE item_id = \(step.referral.rawValue)")
+            item(step.referral.rawValue) { $0.status = "accepted"; $0.since = time }
         case .referralDeclined(let step), .referralCompleted(let step), .referralFailed(let step),
              .referralWithdrawn(let step), .referralEnteredInError(let step):
-            try await run("DELETE FROM open_work WHERE item_id = \(step.referral.rawValue)")
+            remove(step.referral.rawValue)
         case .conferenceHeld:
-            try await run("UPDATE case_reports SET conferences_held = conferences_held + 1, updated_at = \(time) WHERE case_id = \(id)")
+            report { $0.conferencesHeld += 1 }
         case .decisionRecorded(let decision):
-            try await run("""
-                INSERT INTO open_work (item_id, case_id, kind, institution_id, detail, status, due, since)
-                VALUES (\(decision.decision.rawValue), \(id), 'decision', \(decision.responsible.rawValue),
-                        \(decision.type.rawValue), 'recorded', \(decision.due), \(time))
-                ON CONFLICT (item_id) DO NOTHING
-                """)
+            add(WorkItem(itemID: decision.decision.rawValue, caseID: id, kind: "decision", institutionID: decision.responsible.rawValue,
+                         fromInstitution: nil, detail: decision.type.rawValue, urgency: nil, status: "recorded", due: decision.due, since: time,
+                         caseClosed: false))
         case .decisionImplemented(let implemented):
-            try await run("DELETE FROM open_work WHERE item_id = \(implemented.decision.rawValue)")
+            remove(implemented.decision.rawValue)
         case .identificationConcluded(let concluded):
-            try await run("UPDATE case_reports SET identification = \(concluded.outcome.rawValue), updated_at = \(time) WHERE case_id = \(id)")
+            report { $0.identification = concluded.outcome.rawValue }
         case .assistanceProvided:
-            try await run("UPDATE case_reports SET assistance_given = assistance_given + 1, updated_at = \(time) WHERE case_id = \(id)")
+            report { $0.assistanceGiven += 1 }
         case .caseClosed:
-            try await run("UPDATE case_reports SET status = 'closed', closed_at = \(time), updated_at = \(time) WHERE case_id = \(id)")
-            try await run("UPDATE open_work SET case_closed = true WHERE case_id = \(id)")
-        case .personalDataErased:
-            break // nothing personal is ever in a projection, so there is nothing to remove
+            report { $0.status = "closed"; $0.closedAt = time }
+            for itemID in items.values.filter({ $0.caseID == id }).map(\.itemID) { item(itemID) { $0.caseClosed = true } }
         case .caseReopened:
-            try await run("""
-                UPDATE case_reports SET closed_at = NULL, updated_at = \(time),
-                    status = CASE WHEN triaged_at IS NOT NULL THEN 'triaged' WHEN acknowledged_at IS NOT NULL THEN 'acknowledged' ELSE 'reported' END
-                WHERE case_id = \(id)
-                """)
-            try await run("UPDATE open_work SET case_closed = false WHERE case_id = \(id)")
-        case .conferenceScheduled, .conferenceCancelled:
-            break
+            report { row in
+                row.closedAt = nil
+                row.status = row.triagedAt != nil ? "triaged" : row.acknowledgedAt != nil ? "acknowledged" : "reported"
+            }
+            for itemID in items.values.filter({ $0.caseID == id }).map(\.itemID) { item(itemID) { $0.caseClosed = false } }
+        case .personalDataErased, .conferenceScheduled, .conferenceCancelled:
+            break // nothing personal is ever in a projection; scheduling changes no open work
         }
     }
 }
