@@ -63,9 +63,13 @@ public struct CaseStatisticsProjection: Projection {
                 ON CONFLICT (training_id) DO NOTHING
                 """, logger: logger)
         }
-        for (id, municipality) in newCases {
-            try await connection.query(
-                "INSERT INTO stat_cases (case_id, municipality) VALUES (\(id), \(municipality)) ON CONFLICT (case_id) DO NOTHING", logger: logger)
+        if !newCases.isEmpty {
+            // One statement for the whole batch's new cases.
+            try await connection.query("""
+                INSERT INTO stat_cases (case_id, municipality)
+                SELECT * FROM unnest(\(newCases.map(\.0))::uuid[], \(newCases.map(\.1))::text[])
+                ON CONFLICT (case_id) DO NOTHING
+                """, logger: logger)
         }
         for (id, sector) in institutionsChanged {
             try await connection.query("""
