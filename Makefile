@@ -13,12 +13,14 @@ DB := scripts/dev-db.sh
 # Loads the private cluster's URLs unless the caller gave DATABASE_URL.
 WITH_DB = if [ -z "$${DATABASE_URL:-}" ]; then $(DB) start; . .data/env; fi;
 
-.PHONY: help run test bench build db-start db-stop clean
+.PHONY: help run test bench demo build db-start db-stop clean
+DEMO_CASES ?= 2000
 
 help:
 	@echo "make run     serve on http://127.0.0.1:8080 (private PostgreSQL unless DATABASE_URL is set)"
 	@echo "make test    run every test against a real PostgreSQL"
 	@echo "make bench   measure the event store against plain INSERTs"
+	@echo "make demo    fill the database with an invented history (DEMO_CASES=2000); never on real data"
 	@echo "make db-stop stop the private PostgreSQL cluster"
 
 build:
@@ -45,6 +47,7 @@ run: build
 		export SPONA_MASTER_KEY_FILE=.data/master.key; \
 	fi; \
 	export SPONA_KEY_DIR="$${SPONA_KEY_DIR:-.data/keys}"; \
+	echo "spona: for an invented history to try the views with, run 'make demo' in another terminal (never on real data)"; \
 	echo "spona: serving on http://$${SPONA_HOST:-127.0.0.1}:$${SPONA_PORT:-8080} (Ctrl-C stops it; the API is described at /openapi.yaml)"; \
 	exec .build/debug/spona serve
 
@@ -55,6 +58,11 @@ test:
 bench:
 	scripts/ensure-build-deps.sh
 	scripts/bench.sh
+
+demo: build
+	@$(WITH_DB) \
+	.build/debug/spona migrate; \
+	.build/debug/spona demo --cases $(DEMO_CASES)
 
 db-start:
 	$(DB) start

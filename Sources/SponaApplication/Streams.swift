@@ -37,8 +37,16 @@ public struct CommandMetadata: Codable, Hashable, Sendable {
     public var correlationID: String
     public var causationID: String?
     public var client: String?
+    /// When the fact happened in the world, if that was before it was recorded: a history
+    /// written after the fact (`spona demo`, an import of paper records). Views and case
+    /// dates count by it; the recorded time stays what the store says. Never set from HTTP,
+    /// so nobody can backdate a report through the API.
+    public var occurredAt: Date?
 
-    public init(actor: Actor, requestID: String, correlationID: String? = nil, causationID: String? = nil, client: String? = nil) {
+    public init(
+        actor: Actor, requestID: String, correlationID: String? = nil, causationID: String? = nil, client: String? = nil,
+        occurredAt: Date? = nil
+    ) {
         self.actor = actor.id
         self.institution = actor.institution
         self.role = actor.role
@@ -46,6 +54,7 @@ public struct CommandMetadata: Codable, Hashable, Sendable {
         self.correlationID = correlationID ?? requestID
         self.causationID = causationID
         self.client = client
+        self.occurredAt = occurredAt
     }
 }
 
@@ -79,8 +88,20 @@ public enum EventCoding {
     }
 
     public static func caseEvents(_ recorded: [RecordedEvent]) throws -> [(event: CaseEvent, at: Date)] {
-        try recorded.map { (try CaseEvent(typeName: $0.type, payload: $0.payload, decoder: decoder), $0.recordedAt) }
+        try recorded.map { (try CaseEvent(typeName: $0.type, payload: $0.payload, decoder: decoder), occurredAt(of: $0)) }
     }
+
+    /// When the event's fact happened: the metadata's `occurredAt` if it has one, else the
+    /// time it was recorded. Looks for the key before decoding, since almost no event has it.
+    public static func occurredAt(of recorded: RecordedEvent) -> Date {
+        guard recorded.metadata.range(of: occurredAtKey) != nil,
+              let time = try? decoder.decode(OccurredAt.self, from: recorded.metadata).occurredAt
+        else { return recorded.recordedAt }
+        return time
+    }
+
+    private static let occurredAtKey = Data("\"occurredAt\"".utf8)
+    private struct OccurredAt: Decodable { var occurredAt: Date? }
 }
 
 /// ISO 8601 with optional fractional seconds, as clients send and the API answers (UTC).

@@ -165,7 +165,7 @@ struct SponaBench: AsyncParsableCommand {
                 try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(viewsDatabase) WITH (FORCE)"), logger: logger)
                 try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(viewsDatabase) OWNER \(owner)"), logger: logger)
             }
-            try await withPostgresClient(try DatabaseURL(Self.url(ownerURL, database: viewsDatabase)).configuration, logger: logger) { owner in
+            _ = try await withPostgresClient(try DatabaseURL(Self.url(ownerURL, database: viewsDatabase)).configuration, logger: logger) { owner in
                 try await SchemaMigrator(directory: URL(fileURLWithPath: environment["SPONA_SCHEMA_DIR"] ?? "Schema")).migrate(client: owner, logger: logger)
             }
             let geography = try ReferenceData.geography(in: URL(fileURLWithPath: environment["SPONA_REFERENCE_DIR"] ?? "Reference"))

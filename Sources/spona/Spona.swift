@@ -12,7 +12,7 @@ struct Spona: AsyncParsableCommand {
             Configuration comes from environment variables; each subcommand's --help lists the
             ones it reads. DATABASE_URL comes first.
             """,
-        subcommands: [Serve.self, Migrate.self, Tokens.self, Keys.self, Reference.self, Projections.self, Audit.self]
+        subcommands: [Serve.self, Migrate.self, Tokens.self, Keys.self, Reference.self, Projections.self, Audit.self, Demo.self]
     )
 }
 

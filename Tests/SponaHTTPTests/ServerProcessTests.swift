@@ -17,7 +17,7 @@ final class ServerProcess: @unchecked Sendable {
     init(databaseURL: String, keyDirectory: URL) throws {
         port = Int.random(in: 20_000...60_000)
         log = FileManager.default.temporaryDirectory.appendingPathComponent("spona-serve-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: sponaExecutable)
         process.arguments = ["serve"]
         process.environment = ProcessInfo.processInfo.environment.merging([

@@ -66,39 +66,8 @@ struct ViewTests {
         try await APIHarness.run { api in
             try await randomHistory(api, seed: seed, cases: 14)
             let all = try await waitForProjections(api, ["case_statistics"])
-            var fold = StatisticsFold()
-            for event in all {
-                if let id = Streams.caseID(of: event.streamID) {
-                    fold.apply(case: id, try CaseEvent(typeName: event.type, payload: event.payload, decoder: EventCoding.decoder), at: event.recordedAt)
-                } else if let id = Streams.institutionID(of: event.streamID) {
-                    fold.apply(institution: id, try InstitutionEvent(typeName: event.type, payload: event.payload, decoder: EventCoding.decoder))
-                }
-            }
-            var stored = StatisticsFold()
-            let rows = try await api.db.admin.query(
-                "SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained FROM view_municipality_month", logger: api.db.logger)
-            for try await (municipality, month, reports, children, highRisk, referrals, identified, trained) in rows.decode((String, String, Int32, Int32, Int32, Int32, Int32, Int32).self) {
-                let key = StatisticsRules.MunicipalityKey(municipality: MunicipalityCode(rawValue: municipality), month: month)
-                for (metric, value) in zip(StatisticsRules.MunicipalityMetric.allCases, [reports, children, highRisk, referrals, identified, trained]) where value != 0 {
-                    stored.municipalities[key, default: [:]][metric] = Int(value)
-                }
-            }
-            let sectorRows = try await api.db.admin.query(
-                "SELECT sector, month, reports, referrals_sent, referrals_received FROM view_sector_month", logger: api.db.logger)
-            for try await (sector, month, reports, sent, received) in sectorRows.decode((String, String, Int32, Int32, Int32).self) {
-                let key = StatisticsRules.SectorKey(sector: Sector(rawValue: sector)!, month: month)
-                for (metric, value) in zip(StatisticsRules.SectorMetric.allCases, [reports, sent, received]) where value != 0 {
-                    stored.sectors[key, default: [:]][metric] = Int(value)
-                }
-            }
-            let flowRows = try await api.db.admin.query("SELECT from_sector, to_sector, month, referrals FROM view_sector_flows", logger: api.db.logger)
-            for try await (from, to, month, referrals) in flowRows.decode((String, String, String, Int32).self) {
-                stored.sectorFlows[StatisticsRules.SectorFlowKey(from: Sector(rawValue: from)!, to: Sector(rawValue: to)!, month: month)] = Int(referrals)
-            }
-            let placeRows = try await api.db.admin.query("SELECT from_place, to_place, month, cases FROM view_place_flows", logger: api.db.logger)
-            for try await (from, to, month, cases) in placeRows.decode((String, String, String, Int32).self) {
-                stored.placeFlows[StatisticsRules.PlaceFlowKey(from: from, to: to, month: month)] = Int(cases)
-            }
+            let fold = try foldStatistics(all)
+            let stored = try await storedStatistics(api)
             #expect(stored.municipalities == fold.municipalities)
             #expect(stored.sectors == fold.sectors)
             #expect(stored.sectorFlows == fold.sectorFlows)
@@ -297,4 +266,47 @@ func waitForProjections(_ api: APIHarness, _ projections: [String]) async throws
         }
     }
     return all
+}
+
+/// The regional statistics as a fold of `events` in memory.
+func foldStatistics(_ events: [RecordedEvent]) throws -> StatisticsFold {
+    var fold = StatisticsFold()
+    for event in events {
+        if let id = Streams.caseID(of: event.streamID) {
+            fold.apply(case: id, try CaseEvent(typeName: event.type, payload: event.payload, decoder: EventCoding.decoder), at: EventCoding.occurredAt(of: event))
+        } else if let id = Streams.institutionID(of: event.streamID) {
+            fold.apply(institution: id, try InstitutionEvent(typeName: event.type, payload: event.payload, decoder: EventCoding.decoder))
+        }
+    }
+    return fold
+}
+
+/// The regional statistics as the projection's tables hold them.
+func storedStatistics(_ api: APIHarness) async throws -> StatisticsFold {
+    var stored = StatisticsFold()
+    let rows = try await api.db.admin.query(
+        "SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained FROM view_municipality_month", logger: api.db.logger)
+    for try await (municipality, month, reports, children, highRisk, referrals, identified, trained) in rows.decode((String, String, Int32, Int32, Int32, Int32, Int32, Int32).self) {
+        let key = StatisticsRules.MunicipalityKey(municipality: MunicipalityCode(rawValue: municipality), month: month)
+        for (metric, value) in zip(StatisticsRules.MunicipalityMetric.allCases, [reports, children, highRisk, referrals, identified, trained]) where value != 0 {
+            stored.municipalities[key, default: [:]][metric] = Int(value)
+        }
+    }
+    let sectorRows = try await api.db.admin.query(
+        "SELECT sector, month, reports, referrals_sent, referrals_received FROM view_sector_month", logger: api.db.logger)
+    for try await (sector, month, reports, sent, received) in sectorRows.decode((String, String, Int32, Int32, Int32).self) {
+        let key = StatisticsRules.SectorKey(sector: Sector(rawValue: sector)!, month: month)
+        for (metric, value) in zip(StatisticsRules.SectorMetric.allCases, [reports, sent, received]) where value != 0 {
+            stored.sectors[key, default: [:]][metric] = Int(value)
+        }
+    }
+    let flowRows = try await api.db.admin.query("SELECT from_sector, to_sector, month, referrals FROM view_sector_flows", logger: api.db.logger)
+    for try await (from, to, month, referrals) in flowRows.decode((String, String, String, Int32).self) {
+        stored.sectorFlows[StatisticsRules.SectorFlowKey(from: Sector(rawValue: from)!, to: Sector(rawValue: to)!, month: month)] = Int(referrals)
+    }
+    let placeRows = try await api.db.admin.query("SELECT from_place, to_place, month, cases FROM view_place_flows", logger: api.db.logger)
+    for try await (from, to, month, cases) in placeRows.decode((String, String, String, Int32).self) {
+        stored.placeFlows[StatisticsRules.PlaceFlowKey(from: from, to: to, month: month)] = Int(cases)
+    }
+    return stored
 }

@@ -72,13 +72,17 @@ public struct CaseService: Sendable {
     ///     required for every command to an existing case.
     ///   - idempotencyKey: the client's key for this request; a retry answers with the case as
     ///     the first attempt left it and writes nothing.
+    ///   - occurredAt: for a history written after the fact (`spona demo`): the moment the
+    ///     command was given in the world. The decision is taken as of then and the events
+    ///     carry it in their metadata. Never from HTTP.
     public func handle(
         _ command: CaseCommand,
         on id: CaseID,
         expectedVersion: Int64?,
         caller: Caller,
         requestID: String,
-        idempotencyKey: String?
+        idempotencyKey: String?,
+        occurredAt: Date? = nil
     ) async throws -> CaseSnapshot {
         let stream = Streams.case(id)
         let scopedKey = idempotencyKey.map { "\(caller.actor.id):\($0)" }
@@ -110,7 +114,7 @@ public struct CaseService: Sendable {
                 }
             }
             let institutions = try InstitutionDirectory.fold(recorded.filter { $0.streamID != stream })
-            let context = DecisionContext(actor: caller.actor, now: now(), institutions: institutions, geography: geography)
+            let context = DecisionContext(actor: caller.actor, now: occurredAt ?? now(), institutions: institutions, geography: geography)
             events = try CaseDecider.decide(command, on: state, context: context)
         } catch {
             // A retry of a request that was carried out finds the case moved on and is refused;
@@ -134,7 +138,7 @@ public struct CaseService: Sendable {
             }
         }
 
-        let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
+        let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID, occurredAt: occurredAt))
         let data = try events.map {
             EventData(type: $0.typeName, schemaVersion: CaseEvent.schemaVersion, payload: try $0.encodePayload(with: EventCoding.encoder))
         }
@@ -159,7 +163,7 @@ public struct CaseService: Sendable {
         if result.wasDuplicate {
             return try await replay(id, upTo: result.streamVersion)
         }
-        let at = Date(timeIntervalSince1970: Double(result.recordedAtMicroseconds) / 1_000_000)
+        let at = occurredAt ?? Date(timeIntervalSince1970: Double(result.recordedAtMicroseconds) / 1_000_000)
         guard let updated = Case.replay(history + events.map { ($0, at) }) else { throw CaseError.caseNotFound }
         return CaseSnapshot(case: updated, isReplay: false)
     }

@@ -44,7 +44,7 @@ public struct CaseStatisticsProjection: Projection {
             if let id = Streams.caseID(of: recorded.streamID) {
                 let event = try CaseEvent(typeName: recorded.type, payload: recorded.payload, decoder: EventCoding.decoder)
                 if case .reportFiled(let report) = event { newCases.append((id.rawValue, report.municipality.rawValue)) }
-                fold.apply(case: id, event, at: recorded.recordedAt)
+                fold.apply(case: id, event, at: EventCoding.occurredAt(of: recorded))
             } else if Streams.trainingID(of: recorded.streamID) != nil, recorded.type == TrainingHeld.typeName {
                 trainings.append(try EventCoding.decoder.decode(TrainingHeld.self, from: recorded.payload))
             } else if let id = Streams.institutionID(of: recorded.streamID) {
