@@ -498,6 +498,7 @@ paths:
         row, UTF-8).
       parameters:
         - { name: district, in: query, schema: { $ref: "#/components/schemas/DistrictCode" } }
+        - { name: municipality, in: query, description: "Only this municipality's rows and its district's totals, suppressed as in the whole district.", schema: { $ref: "#/components/schemas/MunicipalityCode" } }
         - { name: from, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$", examples: ["2026-01"] } }
         - { name: to, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$", examples: ["2026-12"] } }
         - { name: names, in: query, schema: { type: string, enum: [latin, cyrillic], default: latin } }
@@ -506,28 +507,32 @@ paths:
           description: The rows; `kind` is municipality, district (the total) or national.
           content:
             application/json:
-              schema:
-                type: object
-                required: [rows]
-                properties:
-                  suppressionThreshold: { type: integer }
-                  rows:
-                    type: array
-                    items:
-                      type: object
-                      required: [kind, month]
-                      properties:
-                        kind: { type: string, enum: [municipality, district, national] }
-                        month: { type: string }
-                        district: { $ref: "#/components/schemas/DistrictCode" }
-                        municipality: { $ref: "#/components/schemas/MunicipalityCode" }
-                        name: { type: string }
-                        reports: { $ref: "#/components/schemas/Count" }
-                        children: { $ref: "#/components/schemas/Count" }
-                        highRisk: { $ref: "#/components/schemas/Count" }
-                        referralsSent: { $ref: "#/components/schemas/Count" }
-                        identifiedVictims: { $ref: "#/components/schemas/Count" }
-                        reportsByTrained: { $ref: "#/components/schemas/Count" }
+              schema: { $ref: "#/components/schemas/MunicipalityView" }
+            text/csv:
+              schema: { type: string }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "422": { $ref: "#/components/responses/Invalid" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/views/municipalities/{municipality}:
+    get:
+      tags: [views]
+      operationId: viewMunicipality
+      summary: One municipality by month, with its district's totals.
+      description: |
+        The same rows as `/v1/views/municipalities?municipality=…`: the cells are suppressed as
+        in the whole district's table, so comparing the two reveals nothing.
+      parameters:
+        - { name: municipality, in: path, required: true, schema: { $ref: "#/components/schemas/MunicipalityCode" } }
+        - { name: from, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$", examples: ["2026-01"] } }
+        - { name: to, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$", examples: ["2026-12"] } }
+        - { name: names, in: query, schema: { type: string, enum: [latin, cyrillic], default: latin } }
+      responses:
+        "200":
+          description: The municipality's rows and its district's.
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/MunicipalityView" }
             text/csv:
               schema: { type: string }
         "401": { $ref: "#/components/responses/Unauthorized" }
@@ -616,6 +621,7 @@ paths:
       operationId: viewSectorFlows
       summary: Referrals from sector to sector by month (the Center).
       parameters:
+        - { name: sector, in: query, description: "Only this sector (for flows: either end).", schema: { $ref: "#/components/schemas/Sector" } }
         - { name: from, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }
         - { name: to, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }
       responses:
@@ -733,6 +739,7 @@ paths:
       operationId: viewSectors
       summary: Sector × month figures, national (the Center).
       parameters:
+        - { name: sector, in: query, description: "Only this sector (for flows: either end).", schema: { $ref: "#/components/schemas/Sector" } }
         - { name: from, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }
         - { name: to, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }
       responses:
@@ -1038,6 +1045,28 @@ components:
       content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
 
   schemas:
+    MunicipalityView:
+      type: object
+      required: [rows]
+      properties:
+        suppressionThreshold: { type: integer }
+        rows:
+          type: array
+          items:
+            type: object
+            required: [kind, month]
+            properties:
+              kind: { type: string, enum: [municipality, district, national] }
+              month: { type: string }
+              district: { $ref: "#/components/schemas/DistrictCode" }
+              municipality: { $ref: "#/components/schemas/MunicipalityCode" }
+              name: { type: string }
+              reports: { $ref: "#/components/schemas/Count" }
+              children: { $ref: "#/components/schemas/Count" }
+              highRisk: { $ref: "#/components/schemas/Count" }
+              referralsSent: { $ref: "#/components/schemas/Count" }
+              identifiedVictims: { $ref: "#/components/schemas/Count" }
+              reportsByTrained: { $ref: "#/components/schemas/Count" }
     Count:
       description: A count, or for analysts "<5" (a small count, hidden) or "x" (hidden so a total does not give one back).
       oneOf:

@@ -79,6 +79,15 @@ struct ViewRoutes {
         return StatisticsRules.month(then)
     }
 
+    /// `?sector=`: one sector, or all of them.
+    static func sectors(_ request: Request) throws -> [String] {
+        guard let text = request.uri.queryParameters["sector"].map(String.init) else { return Sector.allCases.map(\.rawValue) }
+        guard Sector(rawValue: text) != nil else {
+            throw Problem.invalid("'\(text)' is not a sector; one of \(Sector.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return [text]
+    }
+
     static func wantsCSV(_ request: Request) -> Bool {
         (request.headers[.accept] ?? "").lowercased().contains("text/csv")
     }
@@ -91,54 +100,76 @@ struct ViewRoutes {
         }
     }
 
+    /// Municipality × month with district roll-ups (and national ones for the Center). With
+    /// `only`, the rows of that municipality and its district's totals — suppressed exactly as
+    /// in the district's whole table, so that comparing the two reveals nothing.
+    func municipalities(_ request: Request, _ context: SponaRequestContext, only: String?) async throws -> Response {
+        var district = request.uri.queryParameters["district"].map(String.init)
+        var single: MunicipalityCode?
+        if let only {
+            guard let place = geography.municipality(MunicipalityCode(rawValue: only)) else {
+                throw Problem.invalid("'\(only)' is not a municipality code; see GET /v1/municipalities")
+            }
+            if let district, district != place.district.rawValue {
+                throw Problem.invalid("\(only) is in \(place.district.rawValue), not in \(district)")
+            }
+            district = place.district.rawValue
+            single = place.code
+        }
+        let audience = try audience(context, district: district)
+        let (from, to) = try Self.period(request)
+        let cyrillic = try Self.cyrillic(request)
+        let codes = audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue)
+        let rows = try await database.query("""
+            SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained
+            FROM view_municipality_month
+            WHERE month >= \(from) AND month <= \(to) AND municipality = ANY(\(codes))
+            ORDER BY month, municipality
+            """, logger: context.logger)
+        // month → district → municipality → figures
+        var figures: [String: [DistrictCode: [(MunicipalityCode, [Int])]]] = [:]
+        for try await (code, month, reports, children, highRisk, referrals, identified, trained) in rows.decode((String, String, Int32, Int32, Int32, Int32, Int32, Int32).self) {
+            let municipality = MunicipalityCode(rawValue: code)
+            guard let district = geography.municipality(municipality)?.district else { continue }
+            figures[month, default: [:]][district, default: []].append(
+                (municipality, [reports, children, highRisk, referrals, identified, trained].map(Int.init)))
+        }
+
+        var table = ViewTable(columns: ["month", "district", "municipality", "name"] + Self.municipalityMetrics.map(\.key))
+        for month in figures.keys.sorted() {
+            var national = [Int](repeating: 0, count: Self.municipalityMetrics.count)
+            for district in figures[month]!.keys.sorted() {
+                let places = figures[month]![district]!
+                // Each metric is protected on its own: its cells add up to its total.
+                var cells = [[Disclosure.Cell]](repeating: [], count: places.count)
+                var totals: [Disclosure.Cell] = []
+                for metric in Self.municipalityMetrics.indices {
+                    let values = places.map { $0.1[metric] }
+                    national[metric] += values.reduce(0, +)
+                    let (shown, total) = audience.suppressed ? disclosure.protect(values) : (values.map { .count($0) }, .count(values.reduce(0, +)))
+                    for index in places.indices { cells[index].append(shown[index]) }
+                    totals.append(total)
+                }
+                for (index, place) in places.enumerated() where single == nil || single == place.0 {
+                    let name = geography.municipality(place.0).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? place.0.rawValue
+                    table.add(kind: "municipality", [.text(month), .text(district.rawValue), .text(place.0.rawValue), .text(name)] + cells[index].map(ViewTable.Value.cell))
+                }
+                let districtName = geography.district(district).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? district.rawValue
+                table.add(kind: "district", [.text(month), .text(district.rawValue), .text(""), .text(districtName)] + totals.map(ViewTable.Value.cell))
+            }
+            if !audience.suppressed, single == nil {
+                table.add(kind: "national", [.text(month), .text(""), .text(""), .text(cyrillic ? "Србија" : "Srbija")] + national.map { .cell(.count($0)) })
+            }
+        }
+        return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
+    }
+
     func register(on group: RouterGroup<SponaRequestContext>) {
         group.get("views/municipalities") { request, context in
-            let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init))
-            let (from, to) = try Self.period(request)
-            let cyrillic = try Self.cyrillic(request)
-            let codes = audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue)
-            let rows = try await database.query("""
-                SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained
-                FROM view_municipality_month
-                WHERE month >= \(from) AND month <= \(to) AND municipality = ANY(\(codes))
-                ORDER BY month, municipality
-                """, logger: context.logger)
-            // month → district → municipality → figures
-            var figures: [String: [DistrictCode: [(MunicipalityCode, [Int])]]] = [:]
-            for try await (code, month, reports, children, highRisk, referrals, identified, trained) in rows.decode((String, String, Int32, Int32, Int32, Int32, Int32, Int32).self) {
-                let municipality = MunicipalityCode(rawValue: code)
-                guard let district = geography.municipality(municipality)?.district else { continue }
-                figures[month, default: [:]][district, default: []].append(
-                    (municipality, [reports, children, highRisk, referrals, identified, trained].map(Int.init)))
-            }
-
-            var table = ViewTable(columns: ["month", "district", "municipality", "name"] + Self.municipalityMetrics.map(\.key))
-            for month in figures.keys.sorted() {
-                var national = [Int](repeating: 0, count: Self.municipalityMetrics.count)
-                for district in figures[month]!.keys.sorted() {
-                    let places = figures[month]![district]!
-                    // Each metric is protected on its own: its cells add up to its total.
-                    var cells = [[Disclosure.Cell]](repeating: [], count: places.count)
-                    var totals: [Disclosure.Cell] = []
-                    for metric in Self.municipalityMetrics.indices {
-                        let values = places.map { $0.1[metric] }
-                        national[metric] += values.reduce(0, +)
-                        let (shown, total) = audience.suppressed ? disclosure.protect(values) : (values.map { .count($0) }, .count(values.reduce(0, +)))
-                        for index in places.indices { cells[index].append(shown[index]) }
-                        totals.append(total)
-                    }
-                    for (index, place) in places.enumerated() {
-                        let name = geography.municipality(place.0).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? place.0.rawValue
-                        table.add(kind: "municipality", [.text(month), .text(district.rawValue), .text(place.0.rawValue), .text(name)] + cells[index].map(ViewTable.Value.cell))
-                    }
-                    let districtName = geography.district(district).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? district.rawValue
-                    table.add(kind: "district", [.text(month), .text(district.rawValue), .text(""), .text(districtName)] + totals.map(ViewTable.Value.cell))
-                }
-                if !audience.suppressed {
-                    table.add(kind: "national", [.text(month), .text(""), .text(""), .text(cyrillic ? "Србија" : "Srbija")] + national.map { .cell(.count($0)) })
-                }
-            }
-            return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
+            try await municipalities(request, context, only: request.uri.queryParameters["municipality"].map(String.init))
+        }
+        group.get("views/municipalities/:municipality") { request, context in
+            try await municipalities(request, context, only: try context.parameters.require("municipality"))
         }
 
         group.get("views/silent") { request, context in
@@ -213,9 +244,12 @@ struct ViewRoutes {
         group.get("views/flows/sectors") { request, context in
             try requireCenter(context, "sector flows are national")
             let (from, to) = try Self.period(request)
+            let sectors = try Self.sectors(request)
+            // A flow is shown when either end is the sector asked for.
             let rows = try await database.query("""
                 SELECT from_sector, to_sector, month, referrals FROM view_sector_flows
-                WHERE month >= \(from) AND month <= \(to) ORDER BY month, from_sector, to_sector
+                WHERE month >= \(from) AND month <= \(to) AND (from_sector = ANY(\(sectors)) OR to_sector = ANY(\(sectors)))
+                ORDER BY month, from_sector, to_sector
                 """, logger: context.logger)
             var table = ViewTable(columns: ["month", "fromSector", "toSector", "referrals"])
             for try await (fromSector, toSector, month, referrals) in rows.decode((String, String, String, Int32).self) {
@@ -290,9 +324,10 @@ struct ViewRoutes {
                               detail: "sector figures are national; they are the Center's (analysts see their districts' views)")
             }
             let (from, to) = try Self.period(request)
+            let sectors = try Self.sectors(request)
             let rows = try await database.query("""
                 SELECT sector, month, reports, referrals_sent, referrals_received FROM view_sector_month
-                WHERE month >= \(from) AND month <= \(to) ORDER BY month, sector
+                WHERE month >= \(from) AND month <= \(to) AND sector = ANY(\(sectors)) ORDER BY month, sector
                 """, logger: context.logger)
             var table = ViewTable(columns: ["month", "sector", "name", "reports", "referralsSent", "referralsReceived"])
             for try await (sector, month, reports, sent, received) in rows.decode((String, String, Int32, Int32, Int32).self) {

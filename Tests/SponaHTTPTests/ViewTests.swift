@@ -155,6 +155,23 @@ struct ViewTests {
             #expect(!rows.contains { $0["kind"] as? String == "national" })
             #expect(!view.text.contains(#""reports":2"#) && !view.text.contains(#""reports":7"#))
 
+            // One municipality alone is suppressed as in its district's table: asking for Prokuplje
+            // alone does not show its 7 beside the district's 9.
+            for path in ["/v1/views/municipalities/prokuplje", "/v1/views/municipalities?municipality=prokuplje"] {
+                let single = try await api.send(.get, path, token: analyst)
+                #expect(single.status == .ok, "\(single.text)")
+                let singleRows = single["rows"] as? [[String: Any]] ?? []
+                #expect(singleRows.filter { $0["kind"] as? String == "municipality" }.map { $0["municipality"] as? String } == ["prokuplje"])
+                #expect(singleRows.first { $0["municipality"] as? String == "prokuplje" }?["reports"] as? String == "x")
+                #expect(singleRows.first { $0["kind"] as? String == "district" }?["reports"] as? Int == 9)
+            }
+            #expect(try await api.send(.get, "/v1/views/municipalities/nis", token: analyst).status == .forbidden)
+            #expect(try await api.send(.get, "/v1/views/municipalities/atlantis", token: analyst).status == .unprocessableContent)
+            #expect(try await api.send(.get, "/v1/views/sectors?sector=astrology", token: n.coordinator).status == .unprocessableContent)
+            let education = try await api.send(.get, "/v1/views/sectors?sector=education", token: n.coordinator)
+            #expect((education["rows"] as? [[String: Any]] ?? []).allSatisfy { $0["sector"] as? String == "education" })
+            #expect(!(education["rows"] as? [[String: Any]] ?? []).isEmpty)
+
             // The Center sees the figures themselves.
             let center = try await api.send(.get, "/v1/views/municipalities?district=RS-21", token: n.coordinator)
             let exact = (center["rows"] as? [[String: Any]] ?? []).filter { $0["municipality"] as? String == "blace" }
