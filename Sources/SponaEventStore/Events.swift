@@ -231,6 +231,9 @@ public enum EventStoreError: Error, Hashable, CustomStringConvertible {
     case invalidJSON(what: String)
     case invalidCursor(String)
     case invalidIdempotencyKey
+    /// The last seal cannot be carried on from: its frontier does not give its root, or its
+    /// signature is not this server's. Run `spona audit verify`.
+    case corruptSeal(version: Int64)
 
     public var description: String {
         switch self {
@@ -251,6 +254,8 @@ public enum EventStoreError: Error, Hashable, CustomStringConvertible {
             return "'\(text.prefix(60))' is not a cursor of this store (expected <transaction>-<position>)"
         case .invalidIdempotencyKey:
             return "an idempotency key must be 1 to 300 bytes of text"
+        case .corruptSeal(let version):
+            return "seal \(version) cannot be carried on from: its frontier does not give its root or its signature is not this key's; run spona audit verify"
         }
     }
 }

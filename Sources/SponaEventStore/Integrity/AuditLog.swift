@@ -1,0 +1,248 @@
+import Foundation
+import NIOCore
+import PostgresNIO
+
+/// An event as auditors receive it: with the hash of the event before it in its stream, so
+/// that each line of an export can be checked on its own and a partial export still anchors
+/// every chain it holds.
+public struct AuditedEvent: Sendable, Hashable {
+    public var event: RecordedEvent
+    public var previousHash: [UInt8]?
+
+    public init(event: RecordedEvent, previousHash: [UInt8]?) {
+        self.event = event
+        self.previousHash = previousHash
+    }
+}
+
+/// Which events an auditor asks for; nil means any.
+public struct AuditFilter: Sendable, Hashable {
+    /// A stream category: the part of the stream id before its first `-` (`case`, `access`, `seals`).
+    public var category: String?
+    public var types: [String]
+    public var from: Date?
+    public var to: Date?
+
+    public init(category: String? = nil, types: [String] = [], from: Date? = nil, to: Date? = nil) {
+        self.category = category
+        self.types = types
+        self.from = from
+        self.to = to
+    }
+
+    public var isEmpty: Bool { category == nil && types.isEmpty && from == nil && to == nil }
+}
+
+extension PostgresEventStore {
+    /// Events after `cursor` in the gap-safe order, each with its stream's previous hash,
+    /// filtered; at most `limit`. Pages of a complete export are contiguous: an empty answer
+    /// means nothing more below the read horizon.
+    public func auditPage(after cursor: EventCursor, limit: Int, filter: AuditFilter = AuditFilter()) async throws -> [AuditedEvent] {
+        var query = PostgresQuery(unsafeSQL: "")
+        query.sql = """
+            SELECT \(Self.eventColumns),
+                   (SELECT p.hash FROM events p WHERE p.stream_id = events.stream_id AND p.stream_version = events.stream_version - 1)
+            FROM events
+            WHERE (transaction_id, global_position) > ($1::xid8, $2)
+              AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+              AND ($3::text IS NULL OR stream_id = $3 OR stream_id LIKE $3 || '-%')
+              AND (cardinality($4::text[]) = 0 OR event_type = ANY($4))
+              AND ($5::timestamptz IS NULL OR recorded_at >= $5)
+              AND ($6::timestamptz IS NULL OR recorded_at <= $6)
+            ORDER BY events.transaction_id, events.global_position
+            LIMIT $7
+            """
+        query.binds.append(String(cursor.transactionID), context: .default)
+        query.binds.append(cursor.position, context: .default)
+        query.binds.append(filter.category, context: .default)
+        query.binds.append(filter.types, context: .default)
+        query.binds.append(filter.from, context: .default)
+        query.binds.append(filter.to, context: .default)
+        query.binds.append(Int64(max(0, limit)), context: .default)
+        let rows = try await client.query(query, logger: logger)
+        var page: [AuditedEvent] = []
+        for try await (position, transaction, stream, version, id, type, schemaVersion, payload, metadata, recordedAt, hash, previous)
+            in rows.decode((Int64, Int64, String, Int64, UUID, String, Int32, String, String, Int64, ByteBuffer, ByteBuffer?).self) {
+            let event = RecordedEvent(
+                position: position, transactionID: UInt64(transaction), streamID: StreamID(stored: stream), version: version, id: id,
+                type: type, schemaVersion: schemaVersion, payload: Data(payload.utf8), metadata: Data(metadata.utf8),
+                recordedAtMicroseconds: recordedAt, hash: Array(buffer: hash))
+            page.append(AuditedEvent(event: event, previousHash: previous.map { Array(buffer: $0) }))
+        }
+        return page
+    }
+
+    /// The seals, oldest first.
+    public func seals() async throws -> [Seal] {
+        try await readStream(Seal.stream).map { try JSONDecoder().decode(Seal.self, from: $0.payload) }
+    }
+}
+
+/// One event per line of NDJSON, the form of `GET /v1/audit/events` and `spona audit
+/// export`. Payload and metadata are written as the very bytes the hash covers (PostgreSQL's
+/// jsonb text), so a reader can check a line without the database:
+///
+///     {"cursor":"…","position":…,"transactionId":…,"stream":"…","version":…,"id":"…","type":"…",
+///      "schemaVersion":…,"recordedAt":"…","recordedAtMicros":…,"hash":"…","previousHash":"…"|null,
+///      "metadata":{…},"payload":{…}}
+public enum AuditLine {
+    public static func encode(_ audited: AuditedEvent, into buffer: inout ByteBuffer) {
+        let event = audited.event
+        buffer.writeString(#"{"cursor":""#)
+        buffer.writeString(event.cursor.description)
+        buffer.writeString(#"","position":"#)
+        buffer.writeString(String(event.position))
+        buffer.writeString(#","transactionId":"#)
+        buffer.writeString(String(event.transactionID))
+        buffer.writeString(#","stream":"#)
+        writeJSONString(event.streamID.rawValue, into: &buffer)
+        buffer.writeString(#","version":"#)
+        buffer.writeString(String(event.version))
+        buffer.writeString(#","id":""#)
+        buffer.writeString(event.id.uuidString.lowercased())
+        buffer.writeString(#"","type":"#)
+        writeJSONString(event.type, into: &buffer)
+        buffer.writeString(#","schemaVersion":"#)
+        buffer.writeString(String(event.schemaVersion))
+        buffer.writeString(#","recordedAt":""#)
+        buffer.writeString(event.recordedAt.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)))
+        buffer.writeString(#"","recordedAtMicros":"#)
+        buffer.writeString(String(event.recordedAtMicroseconds))
+        buffer.writeString(#","hash":""#)
+        buffer.writeString(Hex.encode(event.hash))
+        buffer.writeString(#"","previousHash":"#)
+        if let previous = audited.previousHash {
+            buffer.writeString("\"" + Hex.encode(previous) + "\"")
+        } else {
+            buffer.writeString("null")
+        }
+        buffer.writeString(#","metadata":"#)
+        buffer.writeBytes(event.metadata)
+        buffer.writeString(#","payload":"#)
+        buffer.writeBytes(event.payload)
+        buffer.writeString("}\n")
+    }
+
+    public static func encode(_ audited: AuditedEvent) -> String {
+        var buffer = ByteBuffer()
+        encode(audited, into: &buffer)
+        return String(buffer: buffer)
+    }
+
+    /// A line that cannot be read back as an event.
+    public struct Malformed: Error, CustomStringConvertible {
+        public var reason: String
+        public var description: String { reason }
+    }
+
+    private struct Fields: Decodable {
+        var position: Int64
+        var transactionId: UInt64
+        var stream: String
+        var version: Int64
+        var id: UUID
+        var type: String
+        var schemaVersion: Int32
+        var recordedAtMicros: Int64
+        var hash: String
+        var previousHash: String?
+    }
+
+    /// Reads a line back, payload and metadata byte for byte.
+    public static func decode(_ line: some Collection<UInt8>) throws(Malformed) -> AuditedEvent {
+        let bytes = Array(line)
+        let fields: Fields
+        do { fields = try JSONDecoder().decode(Fields.self, from: Data(bytes)) } catch {
+            throw Malformed(reason: "not an event line: \(error)")
+        }
+        let raw = try RawJSON.topLevelValues(bytes)
+        guard let payload = raw["payload"], let metadata = raw["metadata"] else { throw Malformed(reason: "no payload or metadata") }
+        guard let hash = Hex.decode(fields.hash), hash.count == 32 else { throw Malformed(reason: "hash is not 64 hex digits") }
+        var previous: [UInt8]?
+        if let text = fields.previousHash {
+            guard let decoded = Hex.decode(text), decoded.count == 32 else { throw Malformed(reason: "previousHash is not 64 hex digits") }
+            previous = decoded
+        }
+        guard let stream = try? StreamID(fields.stream) else { throw Malformed(reason: "'\(fields.stream)' is not a stream id") }
+        let event = RecordedEvent(
+            position: fields.position, transactionID: fields.transactionId, streamID: stream, version: fields.version, id: fields.id,
+            type: fields.type, schemaVersion: fields.schemaVersion, payload: Data(bytes[payload]), metadata: Data(bytes[metadata]),
+            recordedAtMicroseconds: fields.recordedAtMicros, hash: hash)
+        return AuditedEvent(event: event, previousHash: previous)
+    }
+
+    static func writeJSONString(_ text: String, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): buffer.writeString("\\\"")
+            case UInt8(ascii: "\\"): buffer.writeString("\\\\")
+            case 0..<0x20: buffer.writeString(String(format: "\\u%04x", byte))
+            default: buffer.writeInteger(byte)
+            }
+        }
+        buffer.writeInteger(UInt8(ascii: "\""))
+    }
+}
+
+/// Finds the byte ranges of a JSON object's top-level values without parsing them, so they
+/// can be taken exactly as written.
+enum RawJSON {
+    static func topLevelValues(_ bytes: [UInt8]) throws(AuditLine.Malformed) -> [String: Range<Int>] {
+        var index = 0
+        func skipSpace() { while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 } }
+        func string() throws(AuditLine.Malformed) -> Range<Int> {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw AuditLine.Malformed(reason: "expected a string at byte \(index)") }
+            let start = index
+            index += 1
+            while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+            }
+            guard index < bytes.count else { throw AuditLine.Malformed(reason: "unterminated string") }
+            index += 1
+            return start..<index
+        }
+        func value() throws(AuditLine.Malformed) -> Range<Int> {
+            skipSpace()
+            guard index < bytes.count else { throw AuditLine.Malformed(reason: "the line ends where a value was expected") }
+            if bytes[index] == UInt8(ascii: "\"") { return try string() }
+            let start = index
+            var depth = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") { _ = try string(); continue }
+                if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") { depth += 1 }
+                if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") {
+                    if depth == 0 { break }
+                    depth -= 1
+                    if depth == 0 { index += 1; break }
+                }
+                if depth == 0 && byte == UInt8(ascii: ",") { break }
+                index += 1
+            }
+            var end = index
+            while end > start, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[end - 1]) { end -= 1 }
+            return start..<end
+        }
+        var result: [String: Range<Int>] = [:]
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { throw AuditLine.Malformed(reason: "a line must be a JSON object") }
+        index += 1
+        while true {
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { break }
+            let keyRange = try string()
+            let key = String(decoding: bytes[(keyRange.lowerBound + 1)..<(keyRange.upperBound - 1)], as: UTF8.self)
+            skipSpace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw AuditLine.Malformed(reason: "expected ':' after \"\(key)\"") }
+            index += 1
+            result[key] = try value()
+            skipSpace()
+            guard index < bytes.count else { throw AuditLine.Malformed(reason: "unterminated object") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            guard bytes[index] == UInt8(ascii: "}") else { throw AuditLine.Malformed(reason: "expected ',' or '}' at byte \(index)") }
+            break
+        }
+        return result
+    }
+}

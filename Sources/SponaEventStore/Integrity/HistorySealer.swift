@@ -1,0 +1,61 @@
+import Crypto
+import Foundation
+import Logging
+
+/// Signs a seal over every event below the read horizon and appends it to the `seals`
+/// stream. Carries on from the last seal's frontier, so each seal reads only the events
+/// written since. Several server processes may run one: the append expects the seals
+/// stream's version, so of two racing seals one is stored and the other dropped.
+public struct HistorySealer: Sendable {
+    let store: PostgresEventStore
+    let key: Curve25519.Signing.PrivateKey
+    let logger: Logger
+
+    public init(store: PostgresEventStore, key: Curve25519.Signing.PrivateKey, logger: Logger) {
+        self.store = store
+        self.key = key
+        self.logger = logger
+    }
+
+    /// Seals what is new; nil when nothing but the last seal itself was written since it, or
+    /// another process sealed at the same moment.
+    @discardableResult
+    public func seal(now: Date = Date()) async throws -> Seal? {
+        let last = try await store.readStreamBackward(Seal.stream, limit: 1).first
+        var frontier = MerkleFrontier()
+        var cursor = EventCursor.start
+        if let last {
+            let previous = try JSONDecoder().decode(Seal.self, from: last.payload)
+            let subtrees = previous.frontier.compactMap(Hex.decode)
+            frontier = MerkleFrontier(size: previous.treeSize, subtrees: subtrees)
+            // Never build on a seal that is not what this key signed.
+            guard subtrees.count == previous.frontier.count, Hex.encode(frontier.root) == previous.root,
+                  previous.isSigned(by: key.publicKey) else { throw EventStoreError.corruptSeal(version: last.version) }
+            cursor = previous.lastCursor
+        }
+        var onlySeals = true
+        while true {
+            let page = try await store.readAll(after: cursor, limit: 5000)
+            guard let end = page.last else { break }
+            for event in page {
+                frontier.append(eventHash: event.hash)
+                if event.streamID != Seal.stream { onlySeals = false }
+            }
+            cursor = end.cursor
+        }
+        guard !onlySeals || last == nil, frontier.size > 0 else { return nil }
+        let seal = try Seal.sign(frontier: frontier, lastCursor: cursor, at: Int64(now.timeIntervalSince1970 * 1_000_000), with: key)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let data = EventData(type: Seal.eventType, payload: try encoder.encode(seal))
+        do {
+            try await store.append(to: Seal.stream, expected: last.map { .exactly($0.version) } ?? .noStream, events: [data],
+                                   metadata: try EventMetadata(encoding: ["actor": "spona-sealer"]))
+        } catch EventStoreError.versionConflict {
+            logger.debug("another process sealed at the same moment")
+            return nil
+        }
+        logger.info("sealed the history", metadata: ["events": "\(seal.treeSize)", "root": "\(seal.root)"])
+        return seal
+    }
+}

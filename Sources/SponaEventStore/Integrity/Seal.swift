@@ -1,0 +1,98 @@
+import Crypto
+import Foundation
+
+/// A signed statement: "the history's first `treeSize` events, in the gap-safe order, have
+/// this Merkle root". Stored as an event of the `seals` stream, so the next seal covers it.
+/// Whoever holds the public key can check it; nobody without the private key — a database
+/// administrator included — can make one.
+///
+/// The signature (Ed25519) covers, big-endian:
+///
+///     "spona-seal-v1" ‖ int64 treeSize ‖ 32-byte root ‖ uint64 last transaction id
+///     ‖ int64 last position ‖ int64 sealed-at microseconds since 1970
+public struct Seal: Sendable, Hashable, Codable {
+    public static let stream: StreamID = "seals"
+    public static let eventType = "HistorySealed"
+
+    public var treeSize: Int64
+    /// Hex of the Merkle root.
+    public var root: String
+    /// The last event under the seal; readers carry on after it.
+    public var lastCursor: EventCursor
+    public var sealedAtMicroseconds: Int64
+    /// Hex of the first 8 bytes of SHA-256 of the public key: which key signed.
+    public var keyID: String
+    /// Base64 of the Ed25519 signature.
+    public var signature: String
+    /// Hex roots of the frontier's complete subtrees, so the next seal reads only what came after.
+    public var frontier: [String]
+
+    static let tag = Array("spona-seal-v1".utf8)
+
+    /// The bytes the signature covers.
+    public var signedBytes: Data {
+        var bytes = Data(Self.tag)
+        func integer<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) } }
+        integer(treeSize)
+        bytes.append(contentsOf: Hex.decode(root) ?? [])
+        integer(lastCursor.transactionID)
+        integer(lastCursor.position)
+        integer(sealedAtMicroseconds)
+        return bytes
+    }
+
+    public var sealedAt: Date { Date(timeIntervalSince1970: Double(sealedAtMicroseconds) / 1_000_000) }
+
+    public static func keyID(_ key: Curve25519.Signing.PublicKey) -> String {
+        Hex.encode(Array(SHA256.hash(data: key.rawRepresentation).prefix(8)))
+    }
+
+    /// Signs the tree head.
+    public static func sign(frontier: MerkleFrontier, lastCursor: EventCursor, at microseconds: Int64, with key: Curve25519.Signing.PrivateKey) throws -> Seal {
+        var seal = Seal(treeSize: frontier.size, root: Hex.encode(frontier.root), lastCursor: lastCursor, sealedAtMicroseconds: microseconds,
+                        keyID: keyID(key.publicKey), signature: "", frontier: frontier.subtrees.map(Hex.encode))
+        seal.signature = try key.signature(for: seal.signedBytes).base64EncodedString()
+        return seal
+    }
+
+    /// True when `key` signed exactly this tree head.
+    public func isSigned(by key: Curve25519.Signing.PublicKey) -> Bool {
+        guard let signature = Data(base64Encoded: signature) else { return false }
+        return key.isValidSignature(signature, for: signedBytes)
+    }
+}
+
+/// Lower-case hexadecimal, as hashes are shown.
+public enum Hex {
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count / 2)
+        func value(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 48...57: c - 48
+            case 97...102: c - 87
+            case 65...70: c - 55
+            default: nil
+            }
+        }
+        var index = 0
+        while index < utf8.count {
+            guard let high = value(utf8[index]), let low = value(utf8[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+}
