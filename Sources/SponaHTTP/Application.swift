@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -31,6 +32,11 @@ public struct Dependencies: Sendable {
     public var vault: PersonalDataVault?
     /// Counts below this are hidden from analysts (`SPONA_SUPPRESSION_THRESHOLD`, default 5).
     public var suppressionThreshold: Int = 5
+    /// Signs the history's seals (`SPONA_SEAL_KEY[_FILE]`); without it no seals are made, and
+    /// verification checks roots but not signatures.
+    public var sealKey: Curve25519.Signing.PrivateKey?
+    /// How often the server seals (`SPONA_SEAL_INTERVAL`, minutes); nil: only on demand.
+    public var sealInterval: Duration? = .seconds(3600)
 
     public init(database: PostgresClient, store: PostgresEventStore, geography: Geography, logger: Logger,
                 databaseDeadline: Duration = .seconds(5), vault: PersonalDataVault? = nil) {
@@ -62,6 +68,9 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
     WorkRoutes(database: dependencies.database).register(on: api)
     ViewRoutes(database: dependencies.database, geography: dependencies.geography,
                disclosure: Disclosure(threshold: dependencies.suppressionThreshold)).register(on: api)
+    AuditRoutes(audit: AuditService(store: store), store: store,
+                sealer: dependencies.sealKey.map { HistorySealer(store: store, key: $0, logger: dependencies.logger) },
+                publicKey: dependencies.sealKey?.publicKey).register(on: api)
     RegistryRoutes(registry: RegistryService(store: store, geography: dependencies.geography), database: dependencies.database,
                    geography: dependencies.geography).register(on: api)
     return router
@@ -86,7 +95,14 @@ public func buildApplication(settings: ServerSettings, dependencies: Dependencie
     Application(
         router: buildRouter(dependencies),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "spona"),
-        services: [dependencies.database, dependencies.store] + projectionRunners(dependencies),
+        services: [dependencies.database, dependencies.store] + projectionRunners(dependencies) + sealSchedule(dependencies),
         logger: dependencies.logger
     )
+}
+
+/// The periodic seal, when the server has a seal key and an interval.
+func sealSchedule(_ dependencies: Dependencies) -> [any Service] {
+    guard let key = dependencies.sealKey, let interval = dependencies.sealInterval else { return [] }
+    return [SealSchedule(sealer: HistorySealer(store: dependencies.store, key: key, logger: dependencies.logger),
+                         interval: interval, logger: dependencies.logger)]
 }

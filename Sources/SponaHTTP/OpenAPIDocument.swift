@@ -40,6 +40,8 @@ tags:
     description: Institutions, trainings and reference data.
   - name: views
     description: Regional figures folded from the events.
+  - name: audit
+    description: For auditors. The whole history, streams at a moment, seals and their proofs, verification, the read trail. Every audit read is itself recorded.
   - name: operations
 # The response sets many operations share (YAML anchors, expanded by any YAML parser).
 x-response-sets:
@@ -69,6 +71,11 @@ x-response-sets:
     "415": { $ref: "#/components/responses/UnsupportedMediaType" }
     "422": { $ref: "#/components/responses/Invalid" }
     "428": { $ref: "#/components/responses/PreconditionRequired" }
+    "503": { $ref: "#/components/responses/Unavailable" }
+  audit: &audit-errors
+    "401": { $ref: "#/components/responses/Unauthorized" }
+    "403": { $ref: "#/components/responses/Forbidden" }
+    "422": { $ref: "#/components/responses/Invalid" }
     "503": { $ref: "#/components/responses/Unavailable" }
   institution: &institution-responses
     "200":
@@ -770,6 +777,163 @@ paths:
         "403": { $ref: "#/components/responses/Forbidden" }
         "422": { $ref: "#/components/responses/Invalid" }
         "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/audit/events:
+    get:
+      tags: [audit]
+      operationId: auditEvents
+      summary: The whole history in the store's gap-safe order, as NDJSON, streamed.
+      description: |
+        One event a line: cursor, position, transactionId, stream, version, id, type,
+        schemaVersion, recordedAt, recordedAtMicros, hash, previousHash (of the stream's event
+        before it), metadata and payload — payload and metadata exactly the bytes the hash
+        covers, so each line can be checked on its own. Constant memory for any size. Continue
+        with `after` = the last line's cursor. The query is recorded in the read trail.
+      parameters:
+        - { name: after, in: query, description: "A cursor from an earlier line.", schema: { type: string, pattern: "^[0-9]+-[0-9]+$" } }
+        - { name: limit, in: query, description: "At most this many lines (default: all).", schema: { type: integer, minimum: 1 } }
+        - { name: category, in: query, description: "Stream category: the part of the stream id before its first '-' (case, institution, training, access, seals).", schema: { type: string } }
+        - { name: type, in: query, description: "Event type; repeat for several.", schema: { type: array, items: { type: string } }, style: form, explode: true }
+        - { name: from, in: query, description: "Recorded at or after.", schema: { $ref: "#/components/schemas/DateTime" } }
+        - { name: to, in: query, description: "Recorded at or before.", schema: { $ref: "#/components/schemas/DateTime" } }
+      responses:
+        "200":
+          description: NDJSON, one event a line.
+          content:
+            application/x-ndjson:
+              schema: { type: string }
+        <<: *audit-errors
+  /v1/audit/streams/{stream}:
+    get:
+      tags: [audit]
+      operationId: auditStream
+      summary: A stream's events up to a moment, and the state they fold to.
+      description: Reading a case's stream is recorded in that case's read trail.
+      parameters:
+        - { name: stream, in: path, required: true, schema: { type: string, examples: ["case-0b6d1c1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e"] } }
+        - { name: asOf, in: query, description: "A time (ISO 8601; a date alone means the end of that day, UTC) or a global position.", schema: { type: string } }
+      responses:
+        "200":
+          description: The stream at that moment.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [stream, version, state, events]
+                properties:
+                  stream: { type: string }
+                  version: { type: integer }
+                  state: { description: "The case or institution as it stood (null for other streams)." }
+                  events: { type: array, items: { type: object } }
+        "404": { $ref: "#/components/responses/NotFound" }
+        <<: *audit-errors
+  /v1/audit/seals:
+    get:
+      tags: [audit]
+      operationId: listSeals
+      summary: Every seal, oldest first, and the public key that signs them.
+      responses:
+        "200":
+          description: The seals.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [seals]
+                properties:
+                  publicKey: { type: string, description: "Base64 of the Ed25519 public key, when this server has a seal key." }
+                  seals: { type: array, items: { $ref: "#/components/schemas/Seal" } }
+        <<: *audit-errors
+    post:
+      tags: [audit]
+      operationId: sealNow
+      summary: Seal every event below the read horizon now (auditors, admins).
+      responses:
+        "201":
+          description: The new seal.
+          content: { application/json: { schema: { $ref: "#/components/schemas/Seal" } } }
+        "200":
+          description: Nothing new to seal.
+          content: { application/json: { schema: { type: object, properties: { result: { type: string } } } } }
+        <<: *audit-errors
+  /v1/audit/seals/consistency:
+    get:
+      tags: [audit]
+      operationId: sealConsistency
+      summary: The proof that the tree of the first `first` events is a prefix of the tree of the first `second` (RFC 6962 / RFC 9162).
+      parameters:
+        - { name: first, in: query, required: true, schema: { type: integer, minimum: 1 } }
+        - { name: second, in: query, required: true, schema: { type: integer, minimum: 1 } }
+      responses:
+        "200":
+          description: Both tree heads and the consistency proof (hex hashes).
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [first, second, proof]
+                properties:
+                  first: { type: object, properties: { treeSize: { type: integer }, root: { type: string } } }
+                  second: { type: object, properties: { treeSize: { type: integer }, root: { type: string } } }
+                  proof: { type: array, items: { type: string } }
+        "404": { $ref: "#/components/responses/NotFound" }
+        <<: *audit-errors
+  /v1/audit/verify:
+    get:
+      tags: [audit]
+      operationId: verifyHistory
+      summary: Recompute every hash chain and check every seal now.
+      responses:
+        "200":
+          description: What was checked and what is wrong, if anything.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [intact, events, streams, sealsChecked, signaturesChecked, findings]
+                properties:
+                  intact: { type: boolean }
+                  events: { type: integer }
+                  streams: { type: integer }
+                  sealsChecked: { type: integer }
+                  signaturesChecked: { type: boolean }
+                  findings: { type: array, items: { type: string } }
+        <<: *audit-errors
+  /v1/audit/access:
+    get:
+      tags: [audit]
+      operationId: auditAccess
+      summary: The read trail — who read which case, when and why — by case or by actor.
+      parameters:
+        - { name: case, in: query, schema: { $ref: "#/components/schemas/UUID" } }
+        - { name: actor, in: query, description: "A token's actor id.", schema: { type: string } }
+        - { name: after, in: query, description: "With actor: the `next` of the previous page.", schema: { type: string } }
+      responses:
+        "200":
+          description: The records, oldest first.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [records]
+                properties:
+                  next: { type: string, description: "With actor: ask again with after=next for more." }
+                  records:
+                    type: array
+                    items:
+                      type: object
+                      required: [at, read, actor, institution, role, requestID, position]
+                      properties:
+                        at: { $ref: "#/components/schemas/DateTime" }
+                        case: { $ref: "#/components/schemas/UUID" }
+                        read: { type: string, description: "case, history, personal_data, or audit_<query> for an auditor's query" }
+                        reason: { type: string }
+                        detail: { type: object, additionalProperties: { type: string } }
+                        actor: { type: string }
+                        institution: { $ref: "#/components/schemas/UUID" }
+                        role: { type: string }
+                        requestID: { type: string }
+                        position: { type: integer }
+        <<: *audit-errors
   /v1/institutions:
     get:
       tags: [registry]
@@ -1045,6 +1209,16 @@ components:
       content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
 
   schemas:
+    Seal:
+      type: object
+      required: [treeSize, root, lastCursor, sealedAt, keyID, signature]
+      properties:
+        treeSize: { type: integer, description: "The seal covers the first treeSize events in the gap-safe order." }
+        root: { type: string, description: "Hex of the Merkle root (RFC 6962) over their hashes." }
+        lastCursor: { type: string }
+        sealedAt: { $ref: "#/components/schemas/DateTime" }
+        keyID: { type: string }
+        signature: { type: string, description: "Base64 Ed25519 signature over 'spona-seal-v1' ‖ treeSize ‖ root ‖ last transaction id ‖ last position ‖ sealed-at microseconds (big-endian)." }
     MunicipalityView:
       type: object
       required: [rows]

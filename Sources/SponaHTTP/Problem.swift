@@ -99,6 +99,11 @@ extension Problem {
             if error.isConflict { return Problem(.conflict, type: "urn:spona:problem:conflict", title: "Not possible now", detail: error.description) }
             if case .notRegistered = error { return Problem(.notFound, type: "urn:spona:problem:not-found", title: "No such institution", detail: error.description) }
             return invalid(error.description)
+        case let error as AuditService.Problem:
+            switch error {
+            case .streamNotFound: return Problem(.notFound, type: "urn:spona:problem:not-found", title: "No such stream", detail: error.description)
+            case .onlyAuditors: return Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed", detail: error.description)
+            }
         case let error as AccessTokens.Refusal:
             return unauthorized(error.description)
         case let error as EventStoreError:

@@ -1,21 +1,74 @@
 import ArgumentParser
+import Crypto
 import Foundation
+import NIOCore
 import SponaEventStore
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Prove the history unaltered.",
-        subcommands: [Verify.self]
+        abstract: "Prove the history unaltered: verify it, seal it, export it.",
+        subcommands: [Verify.self, SealNow.self, Export.self]
     )
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Recompute every stream's hash chain from the stored events.",
+            abstract: "Recompute every hash chain and check every seal, in the database or in an export file.",
             discussion: """
-                Needs only read access. Prints what it checked and exits 0, or names the first \
-                event that does not match (stream, version, what is wrong) and exits 1.
+                Needs only read access (or, with --file, no database at all) and the seals' public \
+                key. Prints what it checked and exits 0, or names what is wrong (stream, version, \
+                seal, and what) and exits 1. Without a public key the seals' roots are checked but \
+                not their signatures, and it says so.
 
-                Environment: DATABASE_URL, SPONA_LOG_LEVEL.
+                Environment: DATABASE_URL, SPONA_SEAL_PUBLIC_KEY, SPONA_LOG_LEVEL.
+                """
+        )
+
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: ArgumentHelp("Verify this export (from `spona audit export`) instead of the database.", valueName: "path"))
+        var file: String?
+        @Option(help: ArgumentHelp("The seals' public key: base64, or a file holding it.", discussion: "Environment: SPONA_SEAL_PUBLIC_KEY.", valueName: "key"))
+        var publicKey: String?
+
+        func run() async throws {
+            let logger = try makeLogger(label: "spona.audit", level: nil)
+            let key = try SealKeys.publicKey(publicKey ?? Environment.value("SPONA_SEAL_PUBLIC_KEY"))
+            let verifier: HistoryVerifier
+            var scope = "the database"
+            if let file {
+                let url = URL(fileURLWithPath: file)
+                do {
+                    let (checked, header) = try ExportFile.verify(url, publicKey: key)
+                    verifier = checked
+                    scope = header?.complete == true ? "the export \(file)" : "the partial export \(file) (chains from their first line; seals not checked)"
+                } catch {
+                    throw CommandFailure("\(error)")
+                }
+            } else {
+                let url = try database.resolve()
+                verifier = try await withPostgresClient(url.configuration, logger: logger) { client in
+                    try await PostgresEventStore(client: client, logger: logger).verifyHistory(publicKey: key)
+                }
+            }
+            let summary = "\(verifier.events) events in \(verifier.streams) streams, \(verifier.sealsChecked) seals"
+                + (key == nil && verifier.sealsChecked > 0 ? " (signatures NOT checked: no public key given)" : "")
+            if !verifier.isIntact {
+                for finding in verifier.findings { print("FAILED: \(finding)") }
+                print("checked \(summary) in \(scope)")
+                throw ExitCode(1)
+            }
+            print("ok: \(summary) in \(scope); every hash chain intact, every seal matches")
+        }
+    }
+
+    struct SealNow: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "seal",
+            abstract: "Sign a seal over every event below the read horizon now.",
+            discussion: """
+                The server does this every SPONA_SEAL_INTERVAL minutes by itself; this is the \
+                on-demand one. Prints the seal, or says there was nothing new to seal.
+
+                Environment: DATABASE_URL, SPONA_SEAL_KEY or SPONA_SEAL_KEY_FILE.
                 """
         )
 
@@ -23,16 +76,107 @@ struct Audit: AsyncParsableCommand {
 
         func run() async throws {
             let logger = try makeLogger(label: "spona.audit", level: nil)
+            guard let key = try SealKeys.privateKeyFromEnvironment() else {
+                throw CommandFailure("no seal key: set SPONA_SEAL_KEY or SPONA_SEAL_KEY_FILE (`spona keys generate-seal-key`)")
+            }
             let url = try database.resolve()
-            let verifier = try await withPostgresClient(url.configuration, logger: logger) { client in
-                try await PostgresEventStore(client: client, logger: logger).verifyChains()
+            let seal = try await withPostgresClient(url.configuration, logger: logger) { client in
+                try await HistorySealer(store: PostgresEventStore(client: client, logger: logger), key: key, logger: logger).seal()
             }
-            if let failure = verifier.firstFailure {
-                print("FAILED: \(failure)")
-                print("checked \(verifier.events) events in \(verifier.streams) streams")
-                throw ExitCode(1)
+            guard let seal else {
+                print("nothing new to seal")
+                return
             }
-            print("ok: \(verifier.events) events in \(verifier.streams) streams, every hash chain intact")
+            print("sealed \(seal.treeSize) events: root \(seal.root), key \(seal.keyID)")
         }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the history as NDJSON, one event a line, for verification on another machine.",
+            discussion: """
+                A header line, then every event below the read horizon in the store's gap-safe \
+                order, with its hash and its stream's previous hash; payloads exactly as hashed. \
+                Without --from the export is complete and `spona audit verify --file` checks its \
+                seals too. Memory stays flat for any size.
+
+                Example: spona audit export > history.ndjson; spona audit verify --file \
+                history.ndjson --public-key seal.pub
+
+                Environment: DATABASE_URL.
+                """
+        )
+
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: ArgumentHelp("Only events recorded at or after this time (ISO 8601, or YYYY-MM-DD).", valueName: "time"))
+        var from: String?
+        @Option(help: ArgumentHelp("Only events recorded at or before this time (ISO 8601, or YYYY-MM-DD: the whole day).", valueName: "time"))
+        var to: String?
+
+        func run() async throws {
+            let logger = try makeLogger(label: "spona.audit", level: nil)
+            let fromDate = try from.map { try Self.time($0, option: "--from", endOfDay: false) }
+            let toDate = try to.map { try Self.time($0, option: "--to", endOfDay: true) }
+            if let fromDate, let toDate, fromDate > toDate { throw CommandFailure("--from is after --to") }
+            let url = try database.resolve()
+            let output = FileHandle.standardOutput
+            output.write(Data(try ExportFile.headerLine(.init(complete: fromDate == nil, from: fromDate, to: toDate, exportedAt: Date())).utf8))
+            let written = try await withPostgresClient(url.configuration, logger: logger) { client in
+                let store = PostgresEventStore(client: client, logger: logger)
+                let filter = AuditFilter(from: fromDate, to: toDate)
+                var cursor = EventCursor.start
+                var count = 0
+                var buffer = ByteBuffer()
+                while true {
+                    let page = try await store.auditPage(after: cursor, limit: 2000, filter: filter)
+                    guard let last = page.last else { break }
+                    buffer.clear()
+                    for audited in page { AuditLine.encode(audited, into: &buffer) }
+                    output.write(Data(buffer.readableBytesView))
+                    count += page.count
+                    cursor = last.event.cursor
+                }
+                return count
+            }
+            FileHandle.standardError.write(Data("exported \(written) events\n".utf8))
+        }
+
+        static func time(_ text: String, option: String, endOfDay: Bool) throws -> Date {
+            if text.count == 10, let day = ISO8601DateFormatter().date(from: text + "T00:00:00Z") {
+                return endOfDay ? day + 86_399.999_999 : day
+            }
+            if let date = try? Date(text, strategy: .iso8601) { return date }
+            throw CommandFailure("\(option) '\(text)' is not a time (2026-01-31 or 2026-01-31T12:00:00Z)")
+        }
+    }
+}
+
+/// The seal keys from configuration: the server's private key signs, anyone's copy of the
+/// public key verifies.
+enum SealKeys {
+    static func privateKeyFromEnvironment() throws -> Curve25519.Signing.PrivateKey? {
+        var text = Environment.value("SPONA_SEAL_KEY")
+        if text == nil, let path = Environment.value("SPONA_SEAL_KEY_FILE") {
+            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("cannot read SPONA_SEAL_KEY_FILE \(path)") }
+            text = contents
+        }
+        guard let text else { return nil }
+        guard let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32,
+              let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: bytes)
+        else { throw CommandFailure("the seal key is not base64 of 32 bytes (make one with `spona keys generate-seal-key`)") }
+        return key
+    }
+
+    /// A public key given as base64, or as the path of a file holding it.
+    static func publicKey(_ given: String?) throws -> Curve25519.Signing.PublicKey? {
+        guard var text = given else { return nil }
+        if FileManager.default.fileExists(atPath: text) {
+            guard let contents = try? String(contentsOfFile: text, encoding: .utf8) else { throw CommandFailure("cannot read the public key file \(text)") }
+            text = contents
+        }
+        guard let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32,
+              let key = try? Curve25519.Signing.PublicKey(rawRepresentation: bytes)
+        else { throw CommandFailure("the public key is not base64 of 32 bytes") }
+        return key
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import SponaApplication
 
@@ -6,8 +7,8 @@ import SponaApplication
 /// outside it, so that erasure reaches every backup of it.
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Generate a master key, or re-wrap the subjects' keys under a new one.",
-        subcommands: [Generate.self, Rotate.self])
+        abstract: "Generate a master key, or re-wrap the subjects' keys under a new one; generate the seal key.",
+        subcommands: [Generate.self, Rotate.self, GenerateSealKey.self, SealPublicKey.self])
 
     struct Generate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -16,6 +17,30 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             print(MasterKey.generate())
+        }
+    }
+
+    struct GenerateSealKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a new Ed25519 seal key (base64) on standard output, and its public key on standard error.",
+            discussion: "The server signs seals with it (SPONA_SEAL_KEY_FILE); auditors verify with the public key. E.g. `spona keys generate-seal-key > /etc/spona/seal.key 2> seal.pub.txt`.")
+
+        func run() async throws {
+            let key = Curve25519.Signing.PrivateKey()
+            print(key.rawRepresentation.base64EncodedString())
+            FileHandle.standardError.write(Data("public key: \(key.publicKey.rawRepresentation.base64EncodedString())\n".utf8))
+        }
+    }
+
+    struct SealPublicKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "seal-public-key",
+            abstract: "Print the public key of the configured seal key, for auditors.",
+            discussion: "Environment: SPONA_SEAL_KEY or SPONA_SEAL_KEY_FILE.")
+
+        func run() async throws {
+            guard let key = try SealKeys.privateKeyFromEnvironment() else { throw CommandFailure("no seal key: set SPONA_SEAL_KEY or SPONA_SEAL_KEY_FILE") }
+            print(key.publicKey.rawRepresentation.base64EncodedString())
         }
     }
 

@@ -26,6 +26,10 @@ struct Serve: AsyncParsableCommand {
               SPONA_KEY_DIR       the folder of the subjects' wrapped keys; keep it outside the
                                   database and its backups (erasure deletes a key file for good)
               SPONA_SUPPRESSION_THRESHOLD  counts below it are shown to analysts as "<N" (default 5)
+              SPONA_SEAL_KEY      base64 of the Ed25519 key that signs the history's seals; or
+                                  SPONA_SEAL_KEY_FILE (`spona keys generate-seal-key`). Without
+                                  it the server makes no seals.
+              SPONA_SEAL_INTERVAL minutes between seals (default 60; 0: only on demand)
               SPONA_LOG_LEVEL     trace, debug, info (default), notice, warning, error
             """
     )
@@ -63,6 +67,12 @@ struct Serve: AsyncParsableCommand {
             guard let threshold = Int(text), threshold >= 1 else { throw CommandFailure("SPONA_SUPPRESSION_THRESHOLD '\(text)' is not a positive whole number") }
             dependencies.suppressionThreshold = threshold
         }
+        dependencies.sealKey = try SealKeys.privateKeyFromEnvironment()
+        if let text = Environment.value("SPONA_SEAL_INTERVAL") {
+            guard let minutes = Int(text), minutes >= 0 else { throw CommandFailure("SPONA_SEAL_INTERVAL '\(text)' is not a whole number of minutes") }
+            dependencies.sealInterval = minutes == 0 ? nil : .seconds(minutes * 60)
+        }
+        if dependencies.sealKey == nil { logger.notice("no seal key (SPONA_SEAL_KEY_FILE): the history is not being sealed") }
         let app = buildApplication(settings: settings, dependencies: dependencies)
         logger.info("serving", metadata: ["address": "\(settings.host):\(settings.port)", "database": "\(url)"])
         try await app.runService()

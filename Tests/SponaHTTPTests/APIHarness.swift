@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -35,6 +36,9 @@ struct Reply: Sendable {
 /// The server's router on a fresh database, with the Center registered and its projections
 /// running, and helpers to act as staff of the institutions of a small network.
 struct APIHarness: Sendable {
+    /// The key the test servers sign seals with.
+    static let sealKey = Curve25519.Signing.PrivateKey()
+
     let db: TestDatabase
     let client: any TestClientProtocol
     let dependencies: Dependencies
@@ -50,7 +54,9 @@ struct APIHarness: Sendable {
             let vault = PersonalDataVault(keys: MasterKeyring(current: try MasterKey(base64: MasterKey.generate())),
                                           store: try SubjectKeyStore(directory: keyDirectory))
             let logger = logs?.logger ?? db.logger
-            let dependencies = Dependencies(database: db.app, store: db.store, geography: shippedGeography, logger: logger, vault: vault)
+            var configured = Dependencies(database: db.app, store: db.store, geography: shippedGeography, logger: logger, vault: vault)
+            configured.sealKey = sealKey
+            let dependencies = configured
             try await RegistryService(store: db.store, geography: shippedGeography).ensureCenter(requestID: "test")
             let app = Application(router: buildRouter(dependencies), services: projectionRunners(dependencies), logger: logger)
             try await app.test(.router) { client in

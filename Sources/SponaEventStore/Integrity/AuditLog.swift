@@ -22,15 +22,16 @@ public struct AuditFilter: Sendable, Hashable {
     public var types: [String]
     public var from: Date?
     public var to: Date?
+    /// Metadata fields that must have these values (`{"actor": "…"}`).
+    public var metadata: [String: String]
 
-    public init(category: String? = nil, types: [String] = [], from: Date? = nil, to: Date? = nil) {
+    public init(category: String? = nil, types: [String] = [], from: Date? = nil, to: Date? = nil, metadata: [String: String] = [:]) {
         self.category = category
         self.types = types
         self.from = from
         self.to = to
+        self.metadata = metadata
     }
-
-    public var isEmpty: Bool { category == nil && types.isEmpty && from == nil && to == nil }
 }
 
 extension PostgresEventStore {
@@ -49,6 +50,7 @@ extension PostgresEventStore {
               AND (cardinality($4::text[]) = 0 OR event_type = ANY($4))
               AND ($5::timestamptz IS NULL OR recorded_at >= $5)
               AND ($6::timestamptz IS NULL OR recorded_at <= $6)
+              AND ($8::jsonb IS NULL OR metadata @> $8::jsonb)
             ORDER BY events.transaction_id, events.global_position
             LIMIT $7
             """
@@ -59,6 +61,7 @@ extension PostgresEventStore {
         query.binds.append(filter.from, context: .default)
         query.binds.append(filter.to, context: .default)
         query.binds.append(Int64(max(0, limit)), context: .default)
+        query.binds.append(filter.metadata.isEmpty ? nil : String(decoding: try JSONEncoder().encode(filter.metadata), as: UTF8.self), context: .default)
         let rows = try await client.query(query, logger: logger)
         var page: [AuditedEvent] = []
         for try await (position, transaction, stream, version, id, type, schemaVersion, payload, metadata, recordedAt, hash, previous)
@@ -86,6 +89,8 @@ extension PostgresEventStore {
 ///      "schemaVersion":…,"recordedAt":"…","recordedAtMicros":…,"hash":"…","previousHash":"…"|null,
 ///      "metadata":{…},"payload":{…}}
 public enum AuditLine {
+    static let timeStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
     public static func encode(_ audited: AuditedEvent, into buffer: inout ByteBuffer) {
         let event = audited.event
         buffer.writeString(#"{"cursor":""#)
@@ -105,7 +110,7 @@ public enum AuditLine {
         buffer.writeString(#","schemaVersion":"#)
         buffer.writeString(String(event.schemaVersion))
         buffer.writeString(#","recordedAt":""#)
-        buffer.writeString(event.recordedAt.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)))
+        buffer.writeString(event.recordedAt.formatted(timeStyle))
         buffer.writeString(#"","recordedAtMicros":"#)
         buffer.writeString(String(event.recordedAtMicroseconds))
         buffer.writeString(#","hash":""#)
@@ -171,7 +176,7 @@ public enum AuditLine {
         return AuditedEvent(event: event, previousHash: previous)
     }
 
-    static func writeJSONString(_ text: String, into buffer: inout ByteBuffer) {
+    public static func writeJSONString(_ text: String, into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {

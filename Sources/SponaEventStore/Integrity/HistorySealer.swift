@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// Signs a seal over every event below the read horizon and appends it to the `seals`
 /// stream. Carries on from the last seal's frontier, so each seal reads only the events
@@ -57,5 +58,31 @@ public struct HistorySealer: Sendable {
         }
         logger.info("sealed the history", metadata: ["events": "\(seal.treeSize)", "root": "\(seal.root)"])
         return seal
+    }
+}
+
+/// Seals the history every `interval` while the server runs (`SPONA_SEAL_INTERVAL`), and once
+/// more as it stops. With several servers each seals on its own schedule; the seals stream's
+/// version makes racing seals harmless.
+public struct SealSchedule: Service {
+    let sealer: HistorySealer
+    let interval: Duration
+    let logger: Logger
+
+    public init(sealer: HistorySealer, interval: Duration, logger: Logger) {
+        self.sealer = sealer
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            do {
+                try await sealer.seal()
+            } catch {
+                logger.error("could not seal the history", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            }
+        }
     }
 }

@@ -118,13 +118,20 @@ public struct HistoryVerifier: Sendable {
 }
 
 extension PostgresEventStore {
-    /// Verifies the whole stored history and its seals, reading only: the events in the
-    /// gap-safe order, page by page.
+    /// Verifies the whole stored history and its seals, reading only: every committed event
+    /// in the (transaction, position) order, page by page. Unlike readers, verification does
+    /// not stop at the read horizon: it must see every event, and the events a seal covers
+    /// were below the horizon when it was made, so nothing committed since can sort among them.
     public func verifyHistory(publicKey: Curve25519.Signing.PublicKey?, progress: (Int) -> Void = { _ in }) async throws -> HistoryVerifier {
         var verifier = HistoryVerifier(seals: try await seals(), publicKey: publicKey)
         var cursor = EventCursor.start
         while true {
-            let page = try await readAll(after: cursor, limit: 5000)
+            let page = try await fetch("""
+                SELECT \(unescaped: Self.eventColumns) FROM events
+                WHERE (transaction_id, global_position) > (\(String(cursor.transactionID))::xid8, \(cursor.position))
+                ORDER BY events.transaction_id, events.global_position
+                LIMIT 5000
+                """)
             guard let last = page.last else { break }
             for event in page { verifier.check(event) }
             cursor = last.cursor
