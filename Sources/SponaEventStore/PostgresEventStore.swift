@@ -224,6 +224,19 @@ public struct PostgresEventStore: EventStore, Service {
             """)
     }
 
+    /// Like ``readAll(after:limit:)``, only events recorded at or before `moment`: a history
+    /// cut at a past moment, for views as they stood then.
+    public func readAll(after cursor: EventCursor, limit: Int, recordedUpTo moment: Date) async throws -> [RecordedEvent] {
+        try await fetch("""
+            SELECT \(unescaped: Self.eventColumns) FROM events
+            WHERE (transaction_id, global_position) > (\(String(cursor.transactionID))::xid8, \(cursor.position))
+              AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+              AND recorded_at <= \(moment)
+            ORDER BY events.transaction_id, events.global_position
+            LIMIT \(Int64(max(0, limit)))
+            """)
+    }
+
     public func subscribe(after cursor: EventCursor) -> EventSubscription {
         EventSubscription(store: self, after: cursor, pollInterval: pollInterval)
     }

@@ -66,7 +66,7 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
             databaseDeadline: dependencies.databaseDeadline))
     CaseRoutes(cases: CaseService(store: store, geography: dependencies.geography, vault: dependencies.vault)).register(on: api)
     WorkRoutes(database: dependencies.database).register(on: api)
-    ViewRoutes(database: dependencies.database, geography: dependencies.geography,
+    ViewRoutes(database: dependencies.database, store: store, geography: dependencies.geography,
                disclosure: Disclosure(threshold: dependencies.suppressionThreshold)).register(on: api)
     AuditRoutes(audit: AuditService(store: store), store: store,
                 sealer: dependencies.sealKey.map { HistorySealer(store: store, key: $0, logger: dependencies.logger) },

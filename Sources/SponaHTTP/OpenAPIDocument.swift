@@ -504,6 +504,7 @@ paths:
         small count back. The Center sees everything. `Accept: text/csv` gives CSV (a header
         row, UTF-8).
       parameters:
+        - { name: asOf, in: query, description: "The view as it stood at this moment (ISO 8601 time, or a date: the end of that day, UTC): the projection replayed up to then. Suppression applies as always.", schema: { type: string } }
         - { name: district, in: query, schema: { $ref: "#/components/schemas/DistrictCode" } }
         - { name: municipality, in: query, description: "Only this municipality's rows and its district's totals, suppressed as in the whole district.", schema: { $ref: "#/components/schemas/MunicipalityCode" } }
         - { name: from, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$", examples: ["2026-01"] } }
@@ -530,6 +531,7 @@ paths:
         The same rows as `/v1/views/municipalities?municipality=…`: the cells are suppressed as
         in the whole district's table, so comparing the two reveals nothing.
       parameters:
+        - { name: asOf, in: query, description: "The view as it stood at this moment (ISO 8601 time, or a date: the end of that day, UTC): the projection replayed up to then. Suppression applies as always.", schema: { type: string } }
         - { name: municipality, in: path, required: true, schema: { $ref: "#/components/schemas/MunicipalityCode" } }
         - { name: from, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$", examples: ["2026-01"] } }
         - { name: to, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$", examples: ["2026-12"] } }
@@ -552,6 +554,7 @@ paths:
       operationId: viewSilentMunicipalities
       summary: Municipalities with no report in the last N months (the Center also sees when they last reported).
       parameters:
+        - { name: asOf, in: query, description: "The view as it stood at this moment (ISO 8601 time, or a date: the end of that day, UTC): the projection replayed up to then. Suppression applies as always.", schema: { type: string } }
         - { name: months, in: query, schema: { type: integer, minimum: 1, maximum: 120, default: 6 } }
         - { name: district, in: query, schema: { $ref: "#/components/schemas/DistrictCode" } }
         - { name: names, in: query, schema: { type: string, enum: [latin, cyrillic], default: latin } }
@@ -588,6 +591,7 @@ paths:
       operationId: viewTrainingImpact
       summary: Per municipality reached by trainings, its trainings and participants and its reports in the 12 months before and after the first.
       parameters:
+        - { name: asOf, in: query, description: "The view as it stood at this moment (ISO 8601 time, or a date: the end of that day, UTC): the projection replayed up to then. Suppression applies as always.", schema: { type: string } }
         - { name: district, in: query, schema: { $ref: "#/components/schemas/DistrictCode" } }
         - { name: names, in: query, schema: { type: string, enum: [latin, cyrillic], default: latin } }
       responses:
@@ -628,6 +632,7 @@ paths:
       operationId: viewSectorFlows
       summary: Referrals from sector to sector by month (the Center).
       parameters:
+        - { name: asOf, in: query, description: "The view as it stood at this moment (ISO 8601 time, or a date: the end of that day, UTC): the projection replayed up to then. Suppression applies as always.", schema: { type: string } }
         - { name: sector, in: query, description: "Only this sector (for flows: either end).", schema: { $ref: "#/components/schemas/Sector" } }
         - { name: from, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }
         - { name: to, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }
@@ -665,6 +670,7 @@ paths:
       summary: Cases recruited in one place and exploited in another (municipality codes, or country:XX abroad), by month.
       description: Analysts see the flows with an end in their districts, small counts as "<5".
       parameters:
+        - { name: asOf, in: query, description: "The view as it stood at this moment (ISO 8601 time, or a date: the end of that day, UTC): the projection replayed up to then. Suppression applies as always.", schema: { type: string } }
         - { name: district, in: query, schema: { $ref: "#/components/schemas/DistrictCode" } }
         - { name: from, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }
         - { name: to, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }
@@ -704,6 +710,7 @@ paths:
       operationId: viewCaseList
       summary: The coordinators' case list (the Center), open cases first, most urgent first.
       parameters:
+        - { name: asOf, in: query, description: "The view as it stood at this moment (ISO 8601 time, or a date: the end of that day, UTC): the projection replayed up to then. Suppression applies as always.", schema: { type: string } }
         - { name: status, in: query, schema: { type: string, enum: [reported, acknowledged, triaged, closed] } }
         - { name: district, in: query, schema: { $ref: "#/components/schemas/DistrictCode" } }
       responses:
@@ -746,6 +753,7 @@ paths:
       operationId: viewSectors
       summary: Sector × month figures, national (the Center).
       parameters:
+        - { name: asOf, in: query, description: "The view as it stood at this moment (ISO 8601 time, or a date: the end of that day, UTC): the projection replayed up to then. Suppression applies as always.", schema: { type: string } }
         - { name: sector, in: query, description: "Only this sector (for flows: either end).", schema: { $ref: "#/components/schemas/Sector" } }
         - { name: from, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }
         - { name: to, in: query, schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" } }

@@ -3,13 +3,24 @@ import Hummingbird
 import PostgresNIO
 import SponaApplication
 import SponaDomain
+import SponaEventStore
 import SponaProjections
 
 /// `/v1/views/…`: the regional figures, in JSON or (with `Accept: text/csv`) CSV. The Center
 /// sees every district unsuppressed; an analyst sees only the districts of their token, with
 /// small counts hidden (``Disclosure``).
+/// Where a view's rows come from: the projections' tables now, or as they stood at a moment.
+struct ViewDatabase: Sendable {
+    /// "Now" for the view: the present, or the as-of moment (silent months count back from it).
+    let now: Date
+    let run: @Sendable (PostgresQuery) async throws -> PostgresRowSequence
+
+    func query(_ query: PostgresQuery) async throws -> PostgresRowSequence { try await run(query) }
+}
+
 struct ViewRoutes {
     let database: PostgresClient
+    let store: PostgresEventStore
     let geography: Geography
     let disclosure: Disclosure
 
@@ -103,7 +114,7 @@ struct ViewRoutes {
     /// Municipality × month with district roll-ups (and national ones for the Center). With
     /// `only`, the rows of that municipality and its district's totals — suppressed exactly as
     /// in the district's whole table, so that comparing the two reveals nothing.
-    func municipalities(_ request: Request, _ context: SponaRequestContext, only: String?) async throws -> Response {
+    func municipalities(_ request: Request, _ context: SponaRequestContext, only: String?, _ db: ViewDatabase) async throws -> Response {
         var district = request.uri.queryParameters["district"].map(String.init)
         var single: MunicipalityCode?
         if let only {
@@ -120,12 +131,12 @@ struct ViewRoutes {
         let (from, to) = try Self.period(request)
         let cyrillic = try Self.cyrillic(request)
         let codes = audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue)
-        let rows = try await database.query("""
+        let rows = try await db.query("""
             SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained
             FROM view_municipality_month
             WHERE month >= \(from) AND month <= \(to) AND municipality = ANY(\(codes))
             ORDER BY month, municipality
-            """, logger: context.logger)
+            """)
         // month → district → municipality → figures
         var figures: [String: [DistrictCode: [(MunicipalityCode, [Int])]]] = [:]
         for try await (code, month, reports, children, highRisk, referrals, identified, trained) in rows.decode((String, String, Int32, Int32, Int32, Int32, Int32, Int32).self) {
@@ -164,177 +175,215 @@ struct ViewRoutes {
         return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
     }
 
+    /// Runs a view's queries on the current tables, or — with `?asOf=` — on the projections
+    /// replayed up to that moment (``PointInTime``).
+    func at(_ request: Request, _ context: SponaRequestContext, _ projections: [any Projection],
+            _ body: @escaping @Sendable (ViewDatabase) async throws -> Response) async throws -> Response {
+        guard let text = request.uri.queryParameters["asOf"].map(String.init) else {
+            let database = self.database, logger = context.logger
+            return try await body(ViewDatabase(now: Date()) { try await database.query($0, logger: logger) })
+        }
+        guard let moment = text.count == 10 ? ISO8601.date(from: text + "T23:59:59.999Z") : ISO8601.date(from: text) else {
+            throw Problem.invalid("'asOf' is a time like 2026-03-01T12:00:00Z, or a date (the end of that day, UTC), not '\(text)'")
+        }
+        // A replay costs; only those who may see views start one.
+        let caller = try context.requireCaller()
+        guard caller.actor.role == .analyst || (caller.actor.role == .coordinator && caller.isCenter) else {
+            throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed",
+                          detail: "the views are for analysts (their districts) and the Center")
+        }
+        let logger = context.logger
+        return try await PointInTime.withViews(projections, at: moment, client: database, store: store, logger: logger) { connection in
+            try await body(ViewDatabase(now: moment) { try await connection.query($0, logger: logger) })
+        }
+    }
+
     func register(on group: RouterGroup<SponaRequestContext>) {
         group.get("views/municipalities") { request, context in
-            try await municipalities(request, context, only: request.uri.queryParameters["municipality"].map(String.init))
+            try await at(request, context, [CaseStatisticsProjection()]) { db in
+                try await municipalities(request, context, only: request.uri.queryParameters["municipality"].map(String.init), db)
+            }
         }
         group.get("views/municipalities/:municipality") { request, context in
-            try await municipalities(request, context, only: try context.parameters.require("municipality"))
+            let only = try context.parameters.require("municipality")
+            return try await at(request, context, [CaseStatisticsProjection()]) { db in try await municipalities(request, context, only: only, db) }
         }
 
         group.get("views/silent") { request, context in
-            let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init))
-            let monthsText = request.uri.queryParameters["months"].map(String.init) ?? "6"
-            guard let months = Int(monthsText), (1...120).contains(months) else {
-                throw Problem.invalid("'months' is a whole number from 1 to 120, not '\(monthsText)'")
+            try await at(request, context, [CaseStatisticsProjection()]) { db in
+                let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init))
+                let monthsText = request.uri.queryParameters["months"].map(String.init) ?? "6"
+                guard let months = Int(monthsText), (1...120).contains(months) else {
+                    throw Problem.invalid("'months' is a whole number from 1 to 120, not '\(monthsText)'")
+                }
+                let cyrillic = try Self.cyrillic(request)
+                let since = Self.month(monthsBefore: months - 1, from: db.now)
+                let places = audience.districts.flatMap { geography.municipalities(in: $0) }
+                let rows = try await db.query("""
+                    SELECT municipality, max(month) FROM view_municipality_month
+                    WHERE reports > 0 AND municipality = ANY(\(places.map(\.code.rawValue))) GROUP BY municipality
+                    """)
+                var last: [String: String] = [:]
+                for try await (code, month) in rows.decode((String, String).self) { last[code] = month }
+                var table = ViewTable(columns: ["district", "municipality", "name", "lastReport"])
+                for place in places.sorted(by: { ($0.district.rawValue, $0.code.rawValue) < ($1.district.rawValue, $1.code.rawValue) }) {
+                    let latest = last[place.code.rawValue]
+                    guard latest.map({ $0 < since }) ?? true else { continue }
+                    // When a small place last reported could point at one report: the Center's to know.
+                    let shown = audience.suppressed ? "" : (latest ?? "never")
+                    table.add(kind: "silent", [.text(place.district.rawValue), .text(place.code.rawValue),
+                                               .text(cyrillic ? place.nameCyrillic : place.nameLatin), .text(shown)])
+                }
+                return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
             }
-            let cyrillic = try Self.cyrillic(request)
-            let since = Self.month(monthsBefore: months - 1)
-            let places = audience.districts.flatMap { geography.municipalities(in: $0) }
-            let rows = try await database.query("""
-                SELECT municipality, max(month) FROM view_municipality_month
-                WHERE reports > 0 AND municipality = ANY(\(places.map(\.code.rawValue))) GROUP BY municipality
-                """, logger: context.logger)
-            var last: [String: String] = [:]
-            for try await (code, month) in rows.decode((String, String).self) { last[code] = month }
-            var table = ViewTable(columns: ["district", "municipality", "name", "lastReport"])
-            for place in places.sorted(by: { ($0.district.rawValue, $0.code.rawValue) < ($1.district.rawValue, $1.code.rawValue) }) {
-                let latest = last[place.code.rawValue]
-                guard latest.map({ $0 < since }) ?? true else { continue }
-                // When a small place last reported could point at one report: the Center's to know.
-                let shown = audience.suppressed ? "" : (latest ?? "never")
-                table.add(kind: "silent", [.text(place.district.rawValue), .text(place.code.rawValue),
-                                           .text(cyrillic ? place.nameCyrillic : place.nameLatin), .text(shown)])
-            }
-            return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
         }
 
         group.get("views/trainings") { request, context in
-            let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init))
-            let cyrillic = try Self.cyrillic(request)
-            let places = Set(audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue))
-            // Per municipality that hosted a training or sent staff to one: its trainings, the
-            // participants of those it hosted, and its reports in the 12 months before the
-            // first of them and in the 12 months from it on.
-            let rows = try await database.query("""
-                WITH reach AS (
-                    SELECT host AS municipality, training_id, held_on, participants FROM view_trainings
-                    UNION
-                    SELECT m, training_id, held_on, 0 FROM view_trainings, unnest(municipalities) AS m WHERE m <> host
-                ), per_place AS (
-                    SELECT municipality, count(DISTINCT training_id)::int AS trainings, sum(participants)::int AS participants,
-                           min(held_on) AS first_training
-                    FROM reach GROUP BY municipality
-                )
-                SELECT p.municipality, p.trainings, p.participants, to_char(p.first_training, 'YYYY-MM'),
-                    coalesce((SELECT sum(reports) FROM view_municipality_month v WHERE v.municipality = p.municipality
-                              AND v.month >= to_char(p.first_training - interval '12 months', 'YYYY-MM')
-                              AND v.month < to_char(p.first_training, 'YYYY-MM')), 0)::int,
-                    coalesce((SELECT sum(reports) FROM view_municipality_month v WHERE v.municipality = p.municipality
-                              AND v.month >= to_char(p.first_training, 'YYYY-MM')
-                              AND v.month < to_char(p.first_training + interval '12 months', 'YYYY-MM')), 0)::int,
-                    coalesce((SELECT sum(reports_by_trained) FROM view_municipality_month v WHERE v.municipality = p.municipality), 0)::int
-                FROM per_place p ORDER BY p.municipality
-                """, logger: context.logger)
-            var table = ViewTable(columns: ["district", "municipality", "name", "trainings", "participants", "firstTraining",
-                                            "reportsBefore", "reportsAfter", "reportsByTrained"])
-            func cell(_ n: Int32) -> ViewTable.Value {
-                // No totals are shown here, so hiding each small count is enough.
-                .cell(audience.suppressed && n > 0 && Int(n) < disclosure.threshold ? .small(threshold: disclosure.threshold) : .count(Int(n)))
+            try await at(request, context, [CaseStatisticsProjection()]) { db in
+                let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init))
+                let cyrillic = try Self.cyrillic(request)
+                let places = Set(audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue))
+                // Per municipality that hosted a training or sent staff to one: its trainings, the
+                // participants of those it hosted, and its reports in the 12 months before the
+                // first of them and in the 12 months from it on.
+                let rows = try await db.query("""
+                    WITH reach AS (
+                        SELECT host AS municipality, training_id, held_on, participants FROM view_trainings
+                        UNION
+                        SELECT m, training_id, held_on, 0 FROM view_trainings, unnest(municipalities) AS m WHERE m <> host
+                    ), per_place AS (
+                        SELECT municipality, count(DISTINCT training_id)::int AS trainings, sum(participants)::int AS participants,
+                               min(held_on) AS first_training
+                        FROM reach GROUP BY municipality
+                    )
+                    SELECT p.municipality, p.trainings, p.participants, to_char(p.first_training, 'YYYY-MM'),
+                        coalesce((SELECT sum(reports) FROM view_municipality_month v WHERE v.municipality = p.municipality
+                                  AND v.month >= to_char(p.first_training - interval '12 months', 'YYYY-MM')
+                                  AND v.month < to_char(p.first_training, 'YYYY-MM')), 0)::int,
+                        coalesce((SELECT sum(reports) FROM view_municipality_month v WHERE v.municipality = p.municipality
+                                  AND v.month >= to_char(p.first_training, 'YYYY-MM')
+                                  AND v.month < to_char(p.first_training + interval '12 months', 'YYYY-MM')), 0)::int,
+                        coalesce((SELECT sum(reports_by_trained) FROM view_municipality_month v WHERE v.municipality = p.municipality), 0)::int
+                    FROM per_place p ORDER BY p.municipality
+                    """)
+                var table = ViewTable(columns: ["district", "municipality", "name", "trainings", "participants", "firstTraining",
+                                                "reportsBefore", "reportsAfter", "reportsByTrained"])
+                func cell(_ n: Int32) -> ViewTable.Value {
+                    // No totals are shown here, so hiding each small count is enough.
+                    .cell(audience.suppressed && n > 0 && Int(n) < disclosure.threshold ? .small(threshold: disclosure.threshold) : .count(Int(n)))
+                }
+                for try await (code, trainings, participants, first, before, after, byTrained) in rows.decode((String, Int32, Int32, String, Int32, Int32, Int32).self) {
+                    guard places.contains(code), let place = geography.municipality(MunicipalityCode(rawValue: code)) else { continue }
+                    table.add(kind: "municipality", [.text(place.district.rawValue), .text(code), .text(cyrillic ? place.nameCyrillic : place.nameLatin),
+                                                     .cell(.count(Int(trainings))), .cell(.count(Int(participants))), .text(first),
+                                                     cell(before), cell(after), cell(byTrained)])
+                }
+                return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
             }
-            for try await (code, trainings, participants, first, before, after, byTrained) in rows.decode((String, Int32, Int32, String, Int32, Int32, Int32).self) {
-                guard places.contains(code), let place = geography.municipality(MunicipalityCode(rawValue: code)) else { continue }
-                table.add(kind: "municipality", [.text(place.district.rawValue), .text(code), .text(cyrillic ? place.nameCyrillic : place.nameLatin),
-                                                 .cell(.count(Int(trainings))), .cell(.count(Int(participants))), .text(first),
-                                                 cell(before), cell(after), cell(byTrained)])
-            }
-            return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
         }
 
         group.get("views/flows/sectors") { request, context in
-            try requireCenter(context, "sector flows are national")
-            let (from, to) = try Self.period(request)
-            let sectors = try Self.sectors(request)
-            // A flow is shown when either end is the sector asked for.
-            let rows = try await database.query("""
-                SELECT from_sector, to_sector, month, referrals FROM view_sector_flows
-                WHERE month >= \(from) AND month <= \(to) AND (from_sector = ANY(\(sectors)) OR to_sector = ANY(\(sectors)))
-                ORDER BY month, from_sector, to_sector
-                """, logger: context.logger)
-            var table = ViewTable(columns: ["month", "fromSector", "toSector", "referrals"])
-            for try await (fromSector, toSector, month, referrals) in rows.decode((String, String, String, Int32).self) {
-                table.add(kind: "flow", [.text(month), .text(fromSector), .text(toSector), .cell(.count(Int(referrals)))])
+            try await at(request, context, [CaseStatisticsProjection()]) { db in
+                try requireCenter(context, "sector flows are national")
+                let (from, to) = try Self.period(request)
+                let sectors = try Self.sectors(request)
+                // A flow is shown when either end is the sector asked for.
+                let rows = try await db.query("""
+                    SELECT from_sector, to_sector, month, referrals FROM view_sector_flows
+                    WHERE month >= \(from) AND month <= \(to) AND (from_sector = ANY(\(sectors)) OR to_sector = ANY(\(sectors)))
+                    ORDER BY month, from_sector, to_sector
+                    """)
+                var table = ViewTable(columns: ["month", "fromSector", "toSector", "referrals"])
+                for try await (fromSector, toSector, month, referrals) in rows.decode((String, String, String, Int32).self) {
+                    table.add(kind: "flow", [.text(month), .text(fromSector), .text(toSector), .cell(.count(Int(referrals)))])
+                }
+                return try table.response(csv: Self.wantsCSV(request), suppression: nil)
             }
-            return try table.response(csv: Self.wantsCSV(request), suppression: nil)
         }
 
         group.get("views/flows/places") { request, context in
-            let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init))
-            let (from, to) = try Self.period(request)
-            let cyrillic = try Self.cyrillic(request)
-            let places = audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue)
-            // A flow is shown when either end is in the caller's districts; no totals are
-            // shown, so hiding each small count is enough.
-            let rows = try await database.query("""
-                SELECT from_place, to_place, month, cases FROM view_place_flows
-                WHERE month >= \(from) AND month <= \(to) AND (from_place = ANY(\(places)) OR to_place = ANY(\(places)))
-                ORDER BY month, from_place, to_place
-                """, logger: context.logger)
-            func name(_ place: String) -> String {
-                if place.hasPrefix("country:") { return String(place.dropFirst(8)) }
-                return geography.municipality(MunicipalityCode(rawValue: place)).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? place
+            try await at(request, context, [CaseStatisticsProjection()]) { db in
+                let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init))
+                let (from, to) = try Self.period(request)
+                let cyrillic = try Self.cyrillic(request)
+                let places = audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue)
+                // A flow is shown when either end is in the caller's districts; no totals are
+                // shown, so hiding each small count is enough.
+                let rows = try await db.query("""
+                    SELECT from_place, to_place, month, cases FROM view_place_flows
+                    WHERE month >= \(from) AND month <= \(to) AND (from_place = ANY(\(places)) OR to_place = ANY(\(places)))
+                    ORDER BY month, from_place, to_place
+                    """)
+                func name(_ place: String) -> String {
+                    if place.hasPrefix("country:") { return String(place.dropFirst(8)) }
+                    return geography.municipality(MunicipalityCode(rawValue: place)).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? place
+                }
+                var table = ViewTable(columns: ["month", "from", "fromName", "to", "toName", "cases"])
+                for try await (fromPlace, toPlace, month, cases) in rows.decode((String, String, String, Int32).self) {
+                    let count = Int(cases)
+                    let cell: Disclosure.Cell = audience.suppressed && count > 0 && count < disclosure.threshold ? .small(threshold: disclosure.threshold) : .count(count)
+                    table.add(kind: "flow", [.text(month), .text(fromPlace), .text(name(fromPlace)), .text(toPlace), .text(name(toPlace)), .cell(cell)])
+                }
+                return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
             }
-            var table = ViewTable(columns: ["month", "from", "fromName", "to", "toName", "cases"])
-            for try await (fromPlace, toPlace, month, cases) in rows.decode((String, String, String, Int32).self) {
-                let count = Int(cases)
-                let cell: Disclosure.Cell = audience.suppressed && count > 0 && count < disclosure.threshold ? .small(threshold: disclosure.threshold) : .count(count)
-                table.add(kind: "flow", [.text(month), .text(fromPlace), .text(name(fromPlace)), .text(toPlace), .text(name(toPlace)), .cell(cell)])
-            }
-            return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
         }
 
         group.get("views/cases") { request, context in
-            try requireCenter(context, "the case list is the Center's coordinators'")
-            let status = request.uri.queryParameters["status"].map(String.init)
-            if let status, !["reported", "acknowledged", "triaged", "closed"].contains(status) {
-                throw Problem.invalid("'status' is reported, acknowledged, triaged or closed, not '\(status)'")
+            try await at(request, context, [CaseWorkProjection()]) { db in
+                try requireCenter(context, "the case list is the Center's coordinators'")
+                let status = request.uri.queryParameters["status"].map(String.init)
+                if let status, !["reported", "acknowledged", "triaged", "closed"].contains(status) {
+                    throw Problem.invalid("'status' is reported, acknowledged, triaged or closed, not '\(status)'")
+                }
+                let district = request.uri.queryParameters["district"].map(String.init)
+                var codes: [String]? = nil
+                if let district {
+                    guard geography.district(DistrictCode(rawValue: district)) != nil else { throw Problem.invalid("'\(district)' is not a district code; see GET /v1/districts") }
+                    codes = geography.municipalities(in: DistrictCode(rawValue: district)).map(\.code.rawValue)
+                }
+                let now = db.now
+                let rows = try await db.query("""
+                    SELECT r.case_id, r.municipality, r.filed_at, r.status, r.risk_level, r.urgency, r.referrals_sent, r.identification,
+                           (SELECT count(*) FROM open_work w WHERE w.case_id = r.case_id)::int,
+                           (SELECT count(*) FROM open_work w WHERE w.case_id = r.case_id AND w.due < \(now))::int
+                    FROM case_reports r
+                    WHERE (\(status)::text IS NULL OR r.status = \(status))
+                      AND (\(codes)::text[] IS NULL OR r.municipality = ANY(\(codes)))
+                    ORDER BY (r.status = 'closed'), r.urgency = 'immediate' DESC, r.urgency = 'urgent' DESC, r.filed_at
+                    LIMIT 5000
+                    """)
+                var table = ViewTable(columns: ["caseId", "municipality", "district", "filedAt", "status", "riskLevel", "urgency",
+                                                "referralsSent", "identification", "openItems", "overdueItems"])
+                for try await (id, municipality, filed, state, risk, urgency, referrals, identification, open, overdue) in rows.decode((UUID, String, Date, String, String, String, Int32, String?, Int32, Int32).self) {
+                    let districtCode = geography.municipality(MunicipalityCode(rawValue: municipality))?.district.rawValue ?? ""
+                    table.add(kind: "case", [.text(id.uuidString.lowercased()), .text(municipality), .text(districtCode), .text(ISO8601.string(from: filed)),
+                                             .text(state), .text(risk), .text(urgency), .cell(.count(Int(referrals))), .text(identification ?? ""),
+                                             .cell(.count(Int(open))), .cell(.count(Int(overdue)))])
+                }
+                return try table.response(csv: Self.wantsCSV(request), suppression: nil)
             }
-            let district = request.uri.queryParameters["district"].map(String.init)
-            var codes: [String]? = nil
-            if let district {
-                guard geography.district(DistrictCode(rawValue: district)) != nil else { throw Problem.invalid("'\(district)' is not a district code; see GET /v1/districts") }
-                codes = geography.municipalities(in: DistrictCode(rawValue: district)).map(\.code.rawValue)
-            }
-            let now = Date()
-            let rows = try await database.query("""
-                SELECT r.case_id, r.municipality, r.filed_at, r.status, r.risk_level, r.urgency, r.referrals_sent, r.identification,
-                       (SELECT count(*) FROM open_work w WHERE w.case_id = r.case_id)::int,
-                       (SELECT count(*) FROM open_work w WHERE w.case_id = r.case_id AND w.due < \(now))::int
-                FROM case_reports r
-                WHERE (\(status)::text IS NULL OR r.status = \(status))
-                  AND (\(codes)::text[] IS NULL OR r.municipality = ANY(\(codes)))
-                ORDER BY (r.status = 'closed'), r.urgency = 'immediate' DESC, r.urgency = 'urgent' DESC, r.filed_at
-                LIMIT 5000
-                """, logger: context.logger)
-            var table = ViewTable(columns: ["caseId", "municipality", "district", "filedAt", "status", "riskLevel", "urgency",
-                                            "referralsSent", "identification", "openItems", "overdueItems"])
-            for try await (id, municipality, filed, state, risk, urgency, referrals, identification, open, overdue) in rows.decode((UUID, String, Date, String, String, String, Int32, String?, Int32, Int32).self) {
-                let districtCode = geography.municipality(MunicipalityCode(rawValue: municipality))?.district.rawValue ?? ""
-                table.add(kind: "case", [.text(id.uuidString.lowercased()), .text(municipality), .text(districtCode), .text(ISO8601.string(from: filed)),
-                                         .text(state), .text(risk), .text(urgency), .cell(.count(Int(referrals))), .text(identification ?? ""),
-                                         .cell(.count(Int(open))), .cell(.count(Int(overdue)))])
-            }
-            return try table.response(csv: Self.wantsCSV(request), suppression: nil)
         }
 
         group.get("views/sectors") { request, context in
-            let caller = try context.requireCaller()
-            guard caller.actor.role == .coordinator, caller.isCenter else {
-                throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed",
-                              detail: "sector figures are national; they are the Center's (analysts see their districts' views)")
+            try await at(request, context, [CaseStatisticsProjection()]) { db in
+                let caller = try context.requireCaller()
+                guard caller.actor.role == .coordinator, caller.isCenter else {
+                    throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed",
+                                  detail: "sector figures are national; they are the Center's (analysts see their districts' views)")
+                }
+                let (from, to) = try Self.period(request)
+                let sectors = try Self.sectors(request)
+                let rows = try await db.query("""
+                    SELECT sector, month, reports, referrals_sent, referrals_received FROM view_sector_month
+                    WHERE month >= \(from) AND month <= \(to) AND sector = ANY(\(sectors)) ORDER BY month, sector
+                    """)
+                var table = ViewTable(columns: ["month", "sector", "name", "reports", "referralsSent", "referralsReceived"])
+                for try await (sector, month, reports, sent, received) in rows.decode((String, String, Int32, Int32, Int32).self) {
+                    let name = Sector(rawValue: sector)?.nameLatin ?? sector
+                    table.add(kind: "sector", [.text(month), .text(sector), .text(name)] + [reports, sent, received].map { .cell(.count(Int($0))) })
+                }
+                return try table.response(csv: Self.wantsCSV(request), suppression: nil)
             }
-            let (from, to) = try Self.period(request)
-            let sectors = try Self.sectors(request)
-            let rows = try await database.query("""
-                SELECT sector, month, reports, referrals_sent, referrals_received FROM view_sector_month
-                WHERE month >= \(from) AND month <= \(to) AND sector = ANY(\(sectors)) ORDER BY month, sector
-                """, logger: context.logger)
-            var table = ViewTable(columns: ["month", "sector", "name", "reports", "referralsSent", "referralsReceived"])
-            for try await (sector, month, reports, sent, received) in rows.decode((String, String, Int32, Int32, Int32).self) {
-                let name = Sector(rawValue: sector)?.nameLatin ?? sector
-                table.add(kind: "sector", [.text(month), .text(sector), .text(name)] + [reports, sent, received].map { .cell(.count(Int($0))) })
-            }
-            return try table.response(csv: Self.wantsCSV(request), suppression: nil)
         }
     }
 }

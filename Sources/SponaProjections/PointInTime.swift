@@ -1,0 +1,40 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SponaEventStore
+
+/// A view as it stood at a past moment: the projections' own fold replayed, on one
+/// connection, into temporary tables of the same names — which PostgreSQL searches before
+/// the real ones — from the events recorded up to that moment. The view's queries then run
+/// unchanged on that connection, so an as-of view is by construction a rebuild cut at that
+/// point, disclosure control included. The temporary tables go when the body ends.
+public enum PointInTime {
+    public static func withViews<Result: Sendable>(
+        _ projections: [any Projection], at moment: Date, client: PostgresClient, store: PostgresEventStore, logger: Logger,
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await client.withConnection { connection in
+            func run(_ sql: String) async throws { try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
+            do {
+                for table in Set(projections.flatMap(\.tables)).sorted() {
+                    try await run("CREATE TEMP TABLE \(table) (LIKE public.\(table) INCLUDING ALL)")
+                }
+                var cursor = EventCursor.start
+                while true {
+                    let batch = try await store.readAll(after: cursor, limit: 5000, recordedUpTo: moment)
+                    guard let last = batch.last else { break }
+                    try await connection.withTransaction(logger: logger) { connection in
+                        for projection in projections { try await projection.apply(batch, on: connection, logger: logger) }
+                    }
+                    cursor = last.cursor
+                }
+                let result = try await body(connection)
+                try await run("DISCARD TEMP")
+                return result
+            } catch {
+                _ = try? await run("DISCARD TEMP")
+                throw error
+            }
+        }
+    }
+}
