@@ -47,6 +47,14 @@ run: build
 		export SPONA_MASTER_KEY_FILE=.data/master.key; \
 	fi; \
 	export SPONA_KEY_DIR="$${SPONA_KEY_DIR:-.data/keys}"; \
+	if [ -z "$${SPONA_SEAL_KEY:-}$${SPONA_SEAL_KEY_FILE:-}" ]; then \
+		if [ ! -s .data/seal.key ]; then \
+			(umask 077; .build/debug/spona keys generate-seal-key > .data/seal.key 2>/dev/null); \
+		fi; \
+		export SPONA_SEAL_KEY_FILE=.data/seal.key; \
+		.build/debug/spona keys seal-public-key > .data/seal.pub; \
+		echo "spona: seals are signed with .data/seal.key; auditors verify with the public key in .data/seal.pub"; \
+	fi; \
 	echo "spona: for an invented history to try the views with, run 'make demo' in another terminal (never on real data)"; \
 	echo "spona: serving on http://$${SPONA_HOST:-127.0.0.1}:$${SPONA_PORT:-8080} (Ctrl-C stops it; the API is described at /openapi.yaml)"; \
 	exec .build/debug/spona serve

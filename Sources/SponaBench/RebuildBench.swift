@@ -1,5 +1,7 @@
+import Crypto
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 import SponaApplication
 import SponaDomain
@@ -25,6 +27,13 @@ struct RebuildBench {
         var rebuilds: [(name: String, seconds: Double)]
         var rssBeforeMiB: Int
         var rssPeakMiB: Int
+        var exported: Int
+        var exportSeconds: Double
+        var verified: Int
+        var verifySeconds: Double
+        var intact: Bool
+        var exportRSSBeforeMiB: Int
+        var exportRSSPeakMiB: Int
     }
 
     func run() async throws -> Result {
@@ -66,74 +75,77 @@ struct RebuildBench {
         }
         sampler.cancel()
         let peak = max(await sampler.value, before)
+
+        // The auditors' export (every line formatted as `spona audit export` writes it, to
+        // nowhere) and a verification of every chain and a seal, memory sampled again.
+        let exportSampler = Task {
+            var peak = 0
+            while !Task.isCancelled {
+                peak = max(peak, Self.residentMegabytes())
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return peak
+        }
+        let exportBefore = Self.residentMegabytes()
+        let exportStarted = clock.now
+        var cursor = EventCursor.start
+        var exported = 0
+        var buffer = ByteBuffer()
+        let sink = FileHandle(forWritingAtPath: "/dev/null")
+        while true {
+            let page = try await store.auditPage(after: cursor, limit: 2000)
+            guard let last = page.last else { break }
+            buffer.clear()
+            for audited in page { AuditLine.encode(audited, into: &buffer) }
+            sink?.write(Data(buffer.readableBytesView))
+            exported += page.count
+            cursor = last.event.cursor
+        }
+        let exportSeconds = Self.seconds(clock.now - exportStarted)
+        let key = Curve25519.Signing.PrivateKey()
+        try await HistorySealer(store: store, key: key, logger: logger).seal()
+        let verifyStarted = clock.now
+        let verifier = try await store.verifyHistory(publicKey: key.publicKey)
+        let verifySeconds = Self.seconds(clock.now - verifyStarted)
+        exportSampler.cancel()
+        let exportPeak = max(await exportSampler.value, exportBefore)
         return Result(events: total, generateSeconds: generateSeconds, rawSeconds: rawSeconds, rebuilds: rebuilds,
-                      rssBeforeMiB: before, rssPeakMiB: peak)
+                      rssBeforeMiB: before, rssPeakMiB: peak,
+                      exported: exported, exportSeconds: exportSeconds, verified: verifier.events, verifySeconds: verifySeconds,
+                      intact: verifier.isIntact, exportRSSBeforeMiB: exportBefore, exportRSSPeakMiB: exportPeak)
     }
 
-    /// Cases decided by the domain (report, acknowledgement, triage, referral, identification:
-    /// five events each), appended eight streams at a time.
+    /// The demo history (``DemoHistory``: the reference institutions and trainings, cases in
+    /// the proportions of the 2025 report), decided by the domain in memory and appended one
+    /// case at a time, eight cases at once, until there are `events` events.
     private func generate(_ store: PostgresEventStore) async throws {
-        let center = Institution(id: .center, nameLatin: "Centar", nameCyrillic: nil, sector: .socialProtection,
-                                 municipality: MunicipalityCode(rawValue: "beograd"), isActive: true, isCenter: true)
-        let places = geography.municipalities.map(\.code)
-        var institutions: [InstitutionID: Institution] = [.center: center]
-        var schools: [Institution] = []
-        for (index, sector) in [Sector.education, .socialProtection, .health, .police, .ngo].enumerated() {
-            let institution = Institution(id: InstitutionID(), nameLatin: "Bench \(index)", nameCyrillic: nil, sector: sector,
-                                          municipality: places[index * 7 % places.count], isActive: true, isCenter: false)
-            institutions[institution.id] = institution
-            schools.append(institution)
-            let details = InstitutionEvent.Details(id: institution.id, nameLatin: institution.nameLatin, sector: sector, municipality: institution.municipality)
-            try await store.append(to: Streams.institution(institution.id), expected: .noStream,
-                                   events: [EventData(type: "InstitutionRegistered", schemaVersion: InstitutionEvent.schemaVersion,
-                                                      payload: try InstitutionEvent.registered(details).encodePayload(with: EventCoding.encoder))],
-                                   metadata: try EventCoding.metadata(CommandMetadata(actor: Actor(id: "bench", institution: .center, role: .admin), requestID: "bench")))
+        let directory = URL(fileURLWithPath: ProcessInfo.processInfo.environment["SPONA_REFERENCE_DIR"] ?? "Reference")
+        let importer = ReferenceImport(geography: geography)
+        let details = try importer.institutions(try CSVTable(parsing: String(contentsOf: directory.appendingPathComponent("institutions-2025.csv"), encoding: .utf8)))
+        let trainings = try importer.trainings(try CSVTable(parsing: String(contentsOf: directory.appendingPathComponent("trainings-2025.csv"), encoding: .utf8)))
+        let registry = RegistryService(store: store, geography: geography)
+        try await registry.ensureCenter(requestID: "bench")
+        let admin = Actor(id: "bench", institution: .center, role: .admin)
+        for institution in details {
+            try await registry.handle(.register(institution), on: institution.id, actor: admin, requestID: "bench", idempotencyKey: nil)
         }
-        let cases = max(1, events / 5)
-        let institutionsSnapshot = institutions
-        let schoolList = schools
-        let geography = self.geography
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for worker in 0..<8 {
-                group.addTask {
-                    var random = SystemRandomNumberGenerator()
-                    for n in stride(from: worker, to: cases, by: 8) {
-                        let reporter = schoolList[n % schoolList.count]
-                        let receiver = schoolList[(n + 1) % schoolList.count]
-                        let now = Date()
-                        func context(_ actor: Actor) -> DecisionContext {
-                            DecisionContext(actor: actor, now: now, institutions: institutionsSnapshot, geography: geography)
-                        }
-                        let staff = Actor(id: "bench-staff", institution: reporter.id, role: .reporter)
-                        let coordinator = Actor(id: "bench-coordinator", institution: .center, role: .coordinator)
-                        let report = CaseCommand.FileReport(
-                            municipality: places.randomElement(using: &random)!, channel: .app,
-                            subject: SubjectProfile(ageGroup: AgeGroup.allCases.randomElement(using: &random)!, gender: .female),
-                            locations: [Location(role: .recruitment, municipality: places.randomElement(using: &random)!),
-                                        Location(role: .exploitation, country: "DE")],
-                            exploitation: [.sexual], indicators: [IndicatorID(rawValue: "VR-05")], urgency: .urgent, reporterTrained: n % 3 == 0)
-                        var history: [(event: CaseEvent, at: Date)] = []
-                        var state: Case?
-                        func run(_ command: CaseCommand, as actor: Actor) throws {
-                            for event in try CaseDecider.decide(command, on: state, context: context(actor)) {
-                                history.append((event, now))
-                                state = Case.evolve(state, event, at: now)
-                            }
-                        }
-                        try run(.fileReport(report), as: staff)
-                        try run(.acknowledge, as: coordinator)
-                        try run(.triage(confirmedRisk: .high, caseManager: "bench", note: nil), as: coordinator)
-                        try run(.sendReferral(.init(to: receiver.id, reason: "assessment", due: now + 86_400)), as: coordinator)
-                        try run(.concludeIdentification(n % 4 == 0 ? .identifiedVictim : .atRiskPrevention, note: nil), as: coordinator)
-                        let data = try history.map {
-                            EventData(type: $0.event.typeName, schemaVersion: CaseEvent.schemaVersion, payload: try $0.event.encodePayload(with: EventCoding.encoder))
-                        }
-                        try await store.append(to: Streams.case(report.caseID), expected: .noStream, events: data,
-                                               metadata: try EventCoding.metadata(CommandMetadata(actor: coordinator, requestID: "bench")))
-                    }
-                }
-            }
-            try await group.waitForAll()
+        for training in trainings { _ = try await registry.recordTraining(training, caller: Caller(actor: admin, isCenter: true), requestID: "bench") }
+        let institutions = details.map {
+            Institution(id: $0.id, nameLatin: $0.nameLatin, nameCyrillic: $0.nameCyrillic, sector: $0.sector, municipality: $0.municipality, isActive: true, isCenter: false)
+        }
+        var known = Dictionary(uniqueKeysWithValues: institutions.map { ($0.id, $0) })
+        let center = RegistryService.center
+        known[.center] = Institution(id: .center, nameLatin: center.nameLatin, nameCyrillic: center.nameCyrillic, sector: center.sector,
+                                     municipality: center.municipality, isActive: true, isCenter: true)
+        let history = try DemoHistory(geography: geography, institutions: institutions, trainings: trainings,
+                                      from: Date(timeIntervalSince1970: 1_704_067_200), until: Date(), seed: 2025)
+        let writer = DemoWriter(service: CaseService(store: store, geography: geography), history: history, seed: 2025)
+        var written = 0, next = 0
+        while written < events {
+            // About nine events a case.
+            let batch = max(100, (events - written) / 9)
+            written += try await writer.writeInBulk(cases: next..<(next + batch), institutions: known, store: store)
+            next += batch
         }
     }
 

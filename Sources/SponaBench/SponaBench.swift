@@ -197,7 +197,7 @@ struct SponaBench: AsyncParsableCommand {
                                               events: rebuildEvents, psql: psql).run()
             }
             emit("")
-            emit("Rebuilding the views from \(result.events) events (cases decided by the domain, written in \(String(format: "%.0f", result.generateSeconds)) s)")
+            emit("Rebuilding the views from \(result.events) events (the demo history: cases of the 2025 report's proportions decided by the domain, written in \(String(format: "%.0f", result.generateSeconds)) s)")
             let raw = result.rawSeconds.map { Double(result.events) / $0 }
             if let raw, let seconds = result.rawSeconds {
                 emit("raw read (psql COPY in gap-safe order to /dev/null): \(String(format: "%.1f", seconds)) s, \(String(format: "%.0f", raw)) ev/s")
@@ -212,6 +212,13 @@ struct SponaBench: AsyncParsableCommand {
             emit(pad("all three", 18), pad(String(format: "%.1f", all), 9), pad(String(format: "%.0f", Double(result.events) / all), 9),
                  raw.map { String(format: "%.0f%%", 100 * (Double(result.events) / all) / $0) } ?? "-")
             emit("resident memory: \(result.rssBeforeMiB) MiB before the rebuilds, at most \(result.rssPeakMiB) MiB during them (batches of 2000 events)")
+            emit("")
+            emit("Auditors")
+            let exportRate = Double(result.exported) / result.exportSeconds
+            emit("export (NDJSON lines with previous hashes, gap-safe order): \(result.exported) events in \(String(format: "%.1f", result.exportSeconds)) s = \(String(format: "%.0f", exportRate)) ev/s"
+                 + (raw.map { String(format: " (%.0f%% of the raw read)", 100 * exportRate / $0) } ?? ""))
+            emit("verify (every hash chain, every seal): \(result.verified) events in \(String(format: "%.1f", result.verifySeconds)) s = \(String(format: "%.0f", Double(result.verified) / result.verifySeconds)) ev/s, \(result.intact ? "intact" : "NOT INTACT")")
+            emit("resident memory: \(result.exportRSSBeforeMiB) MiB before, at most \(result.exportRSSPeakMiB) MiB during export and verification")
         }
         emit("")
         emit("peak resident memory of this process: \(Self.peakResidentMegabytes()) MiB")

@@ -3,6 +3,7 @@ import SponaApplication
 import SponaDomain
 import SponaEventStore
 import SponaProjections
+import SponaTestSupport
 import Testing
 
 @Suite("The demo history")
@@ -11,11 +12,11 @@ struct DemoTests {
         .deletingLastPathComponent().appendingPathComponent("Reference")
 
     /// Registers the shipped institutions and trainings, as `spona demo` does first.
-    static func loadReference(_ api: APIHarness) async throws -> (institutions: [Institution], trainings: [TrainingHeld]) {
+    static func loadReference(_ store: PostgresEventStore) async throws -> (institutions: [Institution], trainings: [TrainingHeld]) {
         let importer = ReferenceImport(geography: shippedGeography)
         let details = try importer.institutions(try CSVTable(parsing: String(contentsOf: reference.appendingPathComponent("institutions-2025.csv"), encoding: .utf8)))
         let trainings = try importer.trainings(try CSVTable(parsing: String(contentsOf: reference.appendingPathComponent("trainings-2025.csv"), encoding: .utf8)))
-        let registry = RegistryService(store: api.db.store, geography: shippedGeography)
+        let registry = RegistryService(store: store, geography: shippedGeography)
         let admin = Actor(id: "test-admin", institution: .center, role: .admin)
         for institution in details {
             try await registry.handle(.register(institution), on: institution.id, actor: admin, requestID: "test", idempotencyKey: nil)
@@ -32,7 +33,7 @@ struct DemoTests {
     @Test("a demo goes through the domain, spreads over its period with the source's proportions, and a second run writes nothing")
     func demoHistory() async throws {
         try await APIHarness.run { api in
-            let (institutions, trainings) = try await Self.loadReference(api)
+            let (institutions, trainings) = try await Self.loadReference(api.db.store)
             let from = try #require(ISO8601.date(from: "2024-01-01T00:00:00Z"))
             let until = try #require(ISO8601.date(from: "2026-10-31T23:59:59Z"))
             let history = try DemoHistory(geography: shippedGeography, institutions: institutions, trainings: trainings, from: from, until: until, seed: 7)
@@ -101,6 +102,39 @@ struct DemoTests {
                 let rows = try await api.db.admin.query("SELECT count(*) FROM \(unescaped: table)", logger: api.db.logger)
                 for try await count in rows.decode(Int64.self) { #expect(count > 0, "\(table)") }
             }
+        }
+    }
+
+    @Test("a clean demo history of 100,000 events verifies, chains and seal")
+    func largeHistoryVerifies() async throws {
+        try await TestDatabase.withFresh { db in
+            try await RegistryService(store: db.store, geography: shippedGeography).ensureCenter(requestID: "test")
+            let (institutions, trainings) = try await Self.loadReference(db.store)
+            let history = try DemoHistory(geography: shippedGeography, institutions: institutions, trainings: trainings,
+                                          from: try #require(ISO8601.date(from: "2024-01-01T00:00:00Z")), until: Date(), seed: 100_000)
+            var directory = Dictionary(uniqueKeysWithValues: institutions.map { ($0.id, $0) })
+            directory[.center] = Institution(id: .center, nameLatin: "Centar", nameCyrillic: nil, sector: .socialProtection,
+                                             municipality: MunicipalityCode(rawValue: "beograd"), isActive: true, isCenter: true)
+            let writer = DemoWriter(service: CaseService(store: db.store, geography: shippedGeography), history: history, seed: 100_000)
+            var cases = 0
+            while try await db.eventCount() < 100_000 {
+                _ = try await writer.writeInBulk(cases: cases..<(cases + 2000), institutions: directory, store: db.store)
+                cases += 2000
+            }
+            let total = try await db.eventCount()
+            var readable = 0
+            for _ in 0..<200 {
+                let rows = try await db.admin.query("SELECT count(*)::bigint FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())", logger: db.logger)
+                for try await count in rows.decode(Int64.self) { readable = Int(count) }
+                if readable == total { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let seal = try #require(try await HistorySealer(store: db.store, key: APIHarness.sealKey, logger: db.logger).seal())
+            #expect(seal.treeSize == Int64(total))
+            let verifier = try await db.store.verifyHistory(publicKey: APIHarness.sealKey.publicKey)
+            #expect(verifier.findings == [])
+            #expect(verifier.events == total + 1)
+            #expect(verifier.sealsChecked == 1)
         }
     }
 

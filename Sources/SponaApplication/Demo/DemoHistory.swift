@@ -252,6 +252,22 @@ public struct DemoHistory: Sendable {
         return Plan(caseID: caseID, steps: steps.filter { $0.at <= until })
     }
 
+    /// The events `plan` gives, decided by the domain in memory (no store), each with the
+    /// moment of its command: for filling a database with a large history quickly.
+    /// `institutions` must hold the Center and every institution the plans name.
+    public func decide(_ plan: Plan, institutions: [InstitutionID: Institution]) throws -> [(event: CaseEvent, at: Date)] {
+        var state: Case?
+        var events: [(event: CaseEvent, at: Date)] = []
+        for step in plan.steps {
+            let context = DecisionContext(actor: step.caller.actor, now: step.at, institutions: institutions, geography: geography)
+            for event in try CaseDecider.decide(step.command, on: state, context: context) {
+                events.append((event, step.at))
+                state = Case.evolve(state, event, at: step.at)
+            }
+        }
+        return events
+    }
+
     static func pick<Value>(_ weighted: [(Value, Double)], _ random: inout SplitMix64) -> Value {
         let total = weighted.reduce(0) { $0 + $1.1 }
         var roll = random.unit() * total
