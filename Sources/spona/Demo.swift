@@ -12,8 +12,9 @@ struct Demo: AsyncParsableCommand {
         discussion: """
             Every command goes through the domain like a request over HTTP, dated in the past \
             (the events' metadata carry occurredAt; views count by it). Registers the reference \
-            institutions and trainings first. The same --seed and --until give the same history: \
-            a run cut short and started again finishes it and writes nothing twice.
+            institutions and trainings first. The same --seed and period give the same history: a \
+            run cut short and started again (the same day, or with the same --until) finishes it \
+            and writes nothing twice.
 
             Events cannot be deleted, so a demo refuses a database that holds cases it did not \
             write, unless --into-real-data is given.
@@ -25,7 +26,7 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "How many cases to write.") var cases: Int
     @Option(help: "The seed of the invented history.") var seed: UInt64 = 2025
     @Option(help: "The first day of the period (YYYY-MM-DD).") var from: String = "2024-01-01"
-    @Option(help: "The last day of the period (YYYY-MM-DD); today when not given.") var until: String?
+    @Option(help: "The last day of the period (YYYY-MM-DD); up to the start of today (UTC) when not given.") var until: String?
     @Option(help: "How many cases to write at once.") var concurrency: Int = 8
     @Option(help: "A CSV of institutions (default: institutions-2025.csv in the reference folder).") var institutions: String?
     @Option(help: "A CSV of trainings (default: trainings-2025.csv in the reference folder).") var trainings: String?
@@ -47,7 +48,8 @@ struct Demo: AsyncParsableCommand {
             guard let day = Self.day(until) else { throw CommandFailure("--until '\(until)' is not a date (YYYY-MM-DD)") }
             end = day + 86_399
         } else {
-            end = Calendar.utc.startOfDay(for: Date()) + 86_399
+            // The start of today (UTC): everything in the past, and the same plans all day.
+            end = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / 86_400).rounded(.down) * 86_400)
         }
         let loader = ReferenceImport(geography: geography)
         let institutionPlans: [InstitutionEvent.Details], trainingPlans: [TrainingHeld]
@@ -138,12 +140,4 @@ final class DemoMeter: @unchecked Sendable {
             }
         }
     }
-}
-
-extension Calendar {
-    static let utc: Calendar = {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar
-    }()
 }

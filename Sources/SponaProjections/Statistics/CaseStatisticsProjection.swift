@@ -6,9 +6,9 @@ import SponaDomain
 import SponaEventStore
 
 /// Municipality × month and sector × month figures for regional teams and the ministry.
-/// Each batch's additions are summed in memory first and written as one upsert per row
-/// touched, so a rebuild over millions of events writes each row a few times, not once per
-/// event. The lookups it needs (a case's municipality, an institution's sector) are tables of
+/// Each batch's additions are summed in memory first and written as one set-based upsert per
+/// table (arrays unnested), so a rebuild over millions of events costs a few statements per
+/// batch, not one per event or per row. The lookups it needs (a case's municipality, an institution's sector) are tables of
 /// its own, so it never depends on another projection's progress.
 public struct CaseStatisticsProjection: Projection {
     public let name = "case_statistics"
@@ -77,12 +77,16 @@ public struct CaseStatisticsProjection: Projection {
                 ON CONFLICT (id) DO UPDATE SET sector = EXCLUDED.sector
                 """, logger: logger)
         }
-        for (key, metrics) in fold.municipalities {
-            func n(_ metric: StatisticsRules.MunicipalityMetric) -> Int32 { Int32(metrics[metric] ?? 0) }
+        // Each table's rows in one statement: the batch's keys are distinct, so every row is
+        // inserted or added to once.
+        if !fold.municipalities.isEmpty {
+            let rows = Array(fold.municipalities)
+            func column(_ metric: StatisticsRules.MunicipalityMetric) -> [Int32] { rows.map { Int32($0.value[metric] ?? 0) } }
             try await connection.query("""
                 INSERT INTO view_municipality_month AS v (municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained)
-                VALUES (\(key.municipality.rawValue), \(key.month), \(n(.reports)), \(n(.children)), \(n(.highRisk)), \(n(.referralsSent)),
-                        \(n(.identifiedVictims)), \(n(.reportsByTrained)))
+                SELECT * FROM unnest(\(rows.map(\.key.municipality.rawValue))::text[], \(rows.map(\.key.month))::text[],
+                                     \(column(.reports))::int[], \(column(.children))::int[], \(column(.highRisk))::int[],
+                                     \(column(.referralsSent))::int[], \(column(.identifiedVictims))::int[], \(column(.reportsByTrained))::int[])
                 ON CONFLICT (municipality, month) DO UPDATE SET
                     reports = v.reports + EXCLUDED.reports, children = v.children + EXCLUDED.children,
                     high_risk = v.high_risk + EXCLUDED.high_risk, referrals_sent = v.referrals_sent + EXCLUDED.referrals_sent,
@@ -90,27 +94,33 @@ public struct CaseStatisticsProjection: Projection {
                     reports_by_trained = v.reports_by_trained + EXCLUDED.reports_by_trained
                 """, logger: logger)
         }
-        for (key, metrics) in fold.sectors {
-            func n(_ metric: StatisticsRules.SectorMetric) -> Int32 { Int32(metrics[metric] ?? 0) }
+        if !fold.sectors.isEmpty {
+            let rows = Array(fold.sectors)
+            func column(_ metric: StatisticsRules.SectorMetric) -> [Int32] { rows.map { Int32($0.value[metric] ?? 0) } }
             try await connection.query("""
                 INSERT INTO view_sector_month AS v (sector, month, reports, referrals_sent, referrals_received)
-                VALUES (\(key.sector.rawValue), \(key.month), \(n(.reports)), \(n(.referralsSent)), \(n(.referralsReceived)))
+                SELECT * FROM unnest(\(rows.map(\.key.sector.rawValue))::text[], \(rows.map(\.key.month))::text[],
+                                     \(column(.reports))::int[], \(column(.referralsSent))::int[], \(column(.referralsReceived))::int[])
                 ON CONFLICT (sector, month) DO UPDATE SET
                     reports = v.reports + EXCLUDED.reports, referrals_sent = v.referrals_sent + EXCLUDED.referrals_sent,
                     referrals_received = v.referrals_received + EXCLUDED.referrals_received
                 """, logger: logger)
         }
-        for (key, count) in fold.sectorFlows {
+        if !fold.sectorFlows.isEmpty {
+            let rows = Array(fold.sectorFlows)
             try await connection.query("""
                 INSERT INTO view_sector_flows AS v (from_sector, to_sector, month, referrals)
-                VALUES (\(key.from.rawValue), \(key.to.rawValue), \(key.month), \(Int32(count)))
+                SELECT * FROM unnest(\(rows.map(\.key.from.rawValue))::text[], \(rows.map(\.key.to.rawValue))::text[],
+                                     \(rows.map(\.key.month))::text[], \(rows.map { Int32($0.value) })::int[])
                 ON CONFLICT (from_sector, to_sector, month) DO UPDATE SET referrals = v.referrals + EXCLUDED.referrals
                 """, logger: logger)
         }
-        for (key, count) in fold.placeFlows {
+        if !fold.placeFlows.isEmpty {
+            let rows = Array(fold.placeFlows)
             try await connection.query("""
                 INSERT INTO view_place_flows AS v (from_place, to_place, month, cases)
-                VALUES (\(key.from), \(key.to), \(key.month), \(Int32(count)))
+                SELECT * FROM unnest(\(rows.map(\.key.from))::text[], \(rows.map(\.key.to))::text[],
+                                     \(rows.map(\.key.month))::text[], \(rows.map { Int32($0.value) })::int[])
                 ON CONFLICT (from_place, to_place, month) DO UPDATE SET cases = v.cases + EXCLUDED.cases
                 """, logger: logger)
         }
