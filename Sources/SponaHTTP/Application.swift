@@ -52,9 +52,13 @@ public struct Dependencies: Sendable {
 /// Builds the router: operations routes open to all, the `/v1` API behind bearer tokens.
 public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestContext> {
     let router = Router(context: SponaRequestContext.self)
+    // Outermost, so that it counts the answer clients get (a refusal is its 4xx, not an error).
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
     HealthRoutes(database: dependencies.database, store: dependencies.store,
                  projections: allProjections(geography: dependencies.geography).map(\.name)).register(on: router)
+    MetricsRoutes(registry: SponaMetrics.registry, database: dependencies.database, store: dependencies.store,
+                  projections: allProjections(geography: dependencies.geography).map(\.name)).register(on: router)
     router.get("/openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
     }

@@ -119,6 +119,24 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/Status" }
         "503": { $ref: "#/components/responses/Unavailable" }
+  /metrics:
+    get:
+      tags: [operations]
+      operationId: metrics
+      summary: Prometheus metrics for operators.
+      description: |
+        HTTP requests by route template, method and status (hb_requests,
+        http_server_request_duration_seconds), each projection's lag
+        (spona_projection_events_behind, spona_projection_seconds_behind) and the last seal
+        (spona_seal_tree_size, spona_seal_age_seconds). No label ever carries an id of a case,
+        a person or a token.
+      security: []
+      responses:
+        "200":
+          description: The Prometheus text format.
+          content:
+            text/plain:
+              schema: { type: string }
   /openapi.yaml:
     get:
       tags: [operations]

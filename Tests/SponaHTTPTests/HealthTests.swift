@@ -34,6 +34,17 @@ struct HealthTests {
                 let lags = ready["projections"] as? [String: [String: Any]] ?? [:]
                 return lags.count == 3 && lags.values.allSatisfy { $0["eventsBehind"] as? Int == 0 }
             }
+            // The same lag for Prometheus, and the requests by route template, never by id.
+            _ = try await api.send(.get, "/v1/cases/\(UUID())", token: n.schoolStaff)
+            let metrics = try await api.send(.get, "/metrics", token: nil)
+            #expect(metrics.status == .ok)
+            #expect(metrics.headers[.contentType]?.hasPrefix("text/plain") == true)
+            let lagLine = metrics.text.split(separator: "\n").first { $0.hasPrefix(#"spona_projection_events_behind{projection="case_work"}"#) }
+            #expect(lagLine.map { Double($0.split(separator: " ").last ?? "") == 0 } == true, "\(lagLine ?? "no lag line")")
+            #expect(metrics.text.contains("hb_requests{"))
+            #expect(metrics.text.contains("/v1/cases/{case}"))
+            #expect(!metrics.text.lowercased().contains(api.db.name.lowercased()))
+
             let status = try runProcess(sponaExecutable, ["projections", "status"], environment: ["DATABASE_URL": api.db.appURL])
             #expect(status.status == 0, "\(status.errorOutput)")
             #expect(status.output.contains("case_statistics"))

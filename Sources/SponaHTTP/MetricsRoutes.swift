@@ -1,0 +1,59 @@
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import PostgresNIO
+import Prometheus
+import SponaEventStore
+import SponaProjections
+
+/// `/metrics` in the Prometheus text format, for operators: the HTTP requests (by route
+/// template, method and status — never a path with an id in it), and, read when scraped, each
+/// projection's lag, the store's head and the last seal's age. Labels are names of routes and
+/// projections only: no case, person or token ever appears.
+struct MetricsRoutes: Sendable {
+    let registry: PrometheusCollectorRegistry
+    let database: PostgresClient
+    let store: PostgresEventStore
+    let projections: [String]
+
+    func register(on router: Router<SponaRequestContext>) {
+        router.get("/metrics") { _, context in
+            await refresh(logger: context.logger)
+            var bytes: [UInt8] = []
+            registry.emit(into: &bytes)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+    }
+
+    /// The figures that live in the database, read now; left as they were if it does not answer in time.
+    func refresh(logger: Logger) async {
+        let (database, store, projections) = (self.database, self.store, self.projections)
+        if let statuses = try? await withDeadline(.seconds(2), { try await ProjectionStatus.read(projections, client: database, store: store, logger: logger) }) {
+            for status in statuses {
+                registry.makeGauge(name: "spona_projection_events_behind", labels: [("projection", status.name)],
+                                   help: "Events committed that the projection has not applied yet").set(Double(status.eventsBehind))
+                registry.makeGauge(name: "spona_projection_seconds_behind", labels: [("projection", status.name)],
+                                   help: "Age of the oldest event the projection has not applied yet").set(status.secondsBehind)
+                registry.makeGauge(name: "spona_projection_events_applied", labels: [("projection", status.name)],
+                                   help: "Events the projection has applied").set(Double(status.eventsApplied))
+            }
+        }
+        if let last = try? await withDeadline(.seconds(2), { try await store.readStreamBackward(Seal.stream, limit: 1) }),
+           let event = last.first, let sealed = try? JSONDecoder().decode(Seal.self, from: event.payload) {
+            registry.makeGauge(name: "spona_seal_tree_size", help: "Events covered by the last seal").set(Double(sealed.treeSize))
+            registry.makeGauge(name: "spona_seal_age_seconds", help: "Seconds since the last seal").set(Date().timeIntervalSince(sealed.sealedAt))
+        }
+    }
+}
+
+/// Sends swift-metrics (Hummingbird's request metrics among them) to a Prometheus registry;
+/// once per process.
+public enum SponaMetrics {
+    public static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+}
