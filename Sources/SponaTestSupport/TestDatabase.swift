@@ -60,6 +60,50 @@ public struct TestDatabase: Sendable {
         pollInterval: Duration = .milliseconds(200),
         _ body: (TestDatabase) async throws -> Result
     ) async throws -> Result {
+        // Every test of the process starts at once; unbounded, their pools reached the
+        // cluster's max_connections and waited on each other for good. So a few databases at
+        // a time, the rest queue.
+        await slots.acquire()
+        do {
+            let result = try await withFreshDatabase(pollInterval: pollInterval, body)
+            await slots.release()
+            return result
+        } catch {
+            await slots.release()
+            throw error
+        }
+    }
+
+    static let slots = Slots(12)
+
+    /// A counting semaphore for tasks.
+    actor Slots {
+        private var free: Int
+        private var waiting: [CheckedContinuation<Void, Never>] = []
+
+        init(_ count: Int) { free = count }
+
+        func acquire() async {
+            if free > 0 {
+                free -= 1
+                return
+            }
+            await withCheckedContinuation { waiting.append($0) }
+        }
+
+        func release() {
+            if waiting.isEmpty {
+                free += 1
+            } else {
+                waiting.removeFirst().resume()
+            }
+        }
+    }
+
+    static func withFreshDatabase<Result: Sendable>(
+        pollInterval: Duration,
+        _ body: (TestDatabase) async throws -> Result
+    ) async throws -> Result {
         var logger = Logger(label: "spona.test")
         logger.logLevel = .warning
         let adminURL = try environment("SPONA_ADMIN_DATABASE_URL")
@@ -83,7 +127,7 @@ public struct TestDatabase: Sendable {
                 let result = try await withPostgresClient(try configuration(url(adminURL, database: name), connections: 3), logger: logger) { admin in
                     try await withPostgresClient(try configuration(ownerURL, connections: 3), logger: logger) { owner in
                         try await SchemaMigrator(directory: schemaDirectory).migrate(client: owner, logger: logger)
-                        return try await withPostgresClient(try DatabaseURL(appURL).configuration, logger: logger) { app in
+                        return try await withPostgresClient(try configuration(appURL, connections: 12), logger: logger) { app in
                             let store = PostgresEventStore(client: app, logger: logger, pollInterval: pollInterval)
                             return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
                                 group.addTask { try await store.run() }
