@@ -5,7 +5,7 @@ enum OpenAPIDocument {
 openapi: 3.1.0
 info:
   title: Spona
-  version: 0.2.0
+  version: 0.3.0
   summary: Coordination server of the national referral network against trafficking in human beings.
   description: |
     Institutions report suspicions, refer people to each other, hold case conferences, decide,

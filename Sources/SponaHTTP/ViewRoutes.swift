@@ -193,9 +193,37 @@ struct ViewRoutes {
                           detail: "the views are for analysts (their districts) and the Center")
         }
         let logger = context.logger
-        return try await PointInTime.withViews(projections, at: moment, client: database, store: store, logger: logger) { connection in
-            try await body(ViewDatabase(now: moment) { try await connection.query($0, logger: logger) })
+        // A replay reads the history up to the moment: a few at a time per process, so that
+        // past views never crowd out the present ones.
+        guard await Self.replays.enter() else {
+            throw Problem(.serviceUnavailable, type: "urn:spona:problem:busy", title: "Busy",
+                          detail: "other views as of past moments are being replayed; try again in a moment", headers: [.retryAfter: "5"])
         }
+        do {
+            let response = try await PointInTime.withViews(projections, at: moment, client: database, store: store, logger: logger) { connection in
+                try await body(ViewDatabase(now: moment) { try await connection.query($0, logger: logger) })
+            }
+            await Self.replays.leave()
+            return response
+        } catch {
+            await Self.replays.leave()
+            throw error
+        }
+    }
+
+    static let replays = ReplayLimit(most: 2)
+
+    /// How many as-of replays may run at once in this process.
+    actor ReplayLimit {
+        let most: Int
+        private var running = 0
+        init(most: Int) { self.most = most }
+        func enter() -> Bool {
+            guard running < most else { return false }
+            running += 1
+            return true
+        }
+        func leave() { running -= 1 }
     }
 
     func register(on group: RouterGroup<SponaRequestContext>) {

@@ -150,3 +150,24 @@ struct DemoTests {
         }
     }
 }
+
+@Suite("spona demo, as a newcomer runs it")
+struct DemoCommandTests {
+    @Test("it refuses a database with real cases, and nonsense arguments, in one line")
+    func refusals() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            _ = try await n.fileReport()
+            let before = try await api.db.eventCount()
+            let real = try runProcess(sponaExecutable, ["demo", "--cases", "1"], environment: ["DATABASE_URL": api.db.ownerURL, "SPONA_OWNER_DATABASE_URL": api.db.ownerURL])
+            #expect(real.status != 0)
+            #expect(real.errorOutput.contains("1 real cases"), "\(real.errorOutput)")
+            #expect(try await api.db.eventCount() == before, "nothing written")
+
+            let zero = try runProcess(sponaExecutable, ["demo", "--cases", "0"], environment: ["DATABASE_URL": api.db.ownerURL])
+            #expect(zero.status != 0 && zero.errorOutput.contains("--cases must be at least 1"), "\(zero.errorOutput)")
+            let badDay = try runProcess(sponaExecutable, ["demo", "--cases", "1", "--from", "yesterday"], environment: ["DATABASE_URL": api.db.ownerURL])
+            #expect(badDay.status != 0 && badDay.errorOutput.contains("--from 'yesterday' is not a date"), "\(badDay.errorOutput)")
+        }
+    }
+}

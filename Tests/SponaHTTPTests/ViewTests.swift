@@ -89,8 +89,10 @@ struct ViewTests {
             var then: [String: String] = [:]
             for path in paths { then[path] = try await api.send(.get, path, token: n.coordinator).text }
             let analystThen = try await api.send(.get, "/v1/views/municipalities", token: analyst).text
-            try await Task.sleep(for: .milliseconds(20))
-            let moment = iso(Date()) // whole seconds: wait past it before writing more
+            // The moment in whole seconds: past the second the reports were filed in, and a
+            // second before anything more is written.
+            try await Task.sleep(for: .milliseconds(1100))
+            let moment = iso(Date())
             try await Task.sleep(for: .milliseconds(1100))
 
             for _ in 0..<7 { _ = try await n.fileReport() }
