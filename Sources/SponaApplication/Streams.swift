@@ -94,10 +94,18 @@ public enum EventCoding {
     /// When the event's fact happened: the metadata's `occurredAt` if it has one, else the
     /// time it was recorded. Looks for the key before decoding, since almost no event has it.
     public static func occurredAt(of recorded: RecordedEvent) -> Date {
-        guard recorded.metadata.range(of: occurredAtKey) != nil,
-              let time = try? decoder.decode(OccurredAt.self, from: recorded.metadata).occurredAt
-        else { return recorded.recordedAt }
-        return time
+        guard let key = recorded.metadata.range(of: occurredAtKey) else { return recorded.recordedAt }
+        // The stored form is PostgreSQL's jsonb text, `"occurredAt": "2024-03-01T10:00:00Z"`:
+        // read the string in place (a rebuild does this for every event), else decode.
+        let bytes = recorded.metadata
+        var index = key.upperBound
+        while index < bytes.endIndex, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: ":") { index += 1 }
+        if index < bytes.endIndex, bytes[index] == UInt8(ascii: "\""),
+           let end = bytes[(index + 1)...].firstIndex(of: UInt8(ascii: "\"")),
+           let time = ISO8601.date(from: String(decoding: bytes[(index + 1)..<end], as: UTF8.self)) {
+            return time
+        }
+        return (try? decoder.decode(OccurredAt.self, from: bytes).occurredAt) ?? recorded.recordedAt
     }
 
     private static let occurredAtKey = Data("\"occurredAt\"".utf8)

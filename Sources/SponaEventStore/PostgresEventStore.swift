@@ -252,7 +252,7 @@ public struct PostgresEventStore: EventStore, Service {
 
     static func decodeEvent(_ row: PostgresRow) throws -> RecordedEvent {
         let (position, transaction, stream, version, id, type, schemaVersion, payload, metadata, recordedAt, hash) =
-            try row.decode((Int64, Int64, String, Int64, UUID, String, Int32, String, String, Int64, ByteBuffer).self)
+            try row.decode((Int64, Int64, String, Int64, UUID, String, Int32, ByteBuffer, ByteBuffer, Int64, ByteBuffer).self)
         return RecordedEvent(
             position: position,
             transactionID: UInt64(transaction),
@@ -261,8 +261,8 @@ public struct PostgresEventStore: EventStore, Service {
             id: id,
             type: type,
             schemaVersion: schemaVersion,
-            payload: Data(payload.utf8),
-            metadata: Data(metadata.utf8),
+            payload: Data(buffer: payload, byteTransferStrategy: .copy),
+            metadata: Data(buffer: metadata, byteTransferStrategy: .copy),
             recordedAtMicroseconds: recordedAt,
             hash: Array(buffer: hash)
         )

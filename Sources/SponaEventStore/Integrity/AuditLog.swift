@@ -65,10 +65,10 @@ extension PostgresEventStore {
         let rows = try await client.query(query, logger: logger)
         var page: [AuditedEvent] = []
         for try await (position, transaction, stream, version, id, type, schemaVersion, payload, metadata, recordedAt, hash, previous)
-            in rows.decode((Int64, Int64, String, Int64, UUID, String, Int32, String, String, Int64, ByteBuffer, ByteBuffer?).self) {
+            in rows.decode((Int64, Int64, String, Int64, UUID, String, Int32, ByteBuffer, ByteBuffer, Int64, ByteBuffer, ByteBuffer?).self) {
             let event = RecordedEvent(
                 position: position, transactionID: UInt64(transaction), streamID: StreamID(stored: stream), version: version, id: id,
-                type: type, schemaVersion: schemaVersion, payload: Data(payload.utf8), metadata: Data(metadata.utf8),
+                type: type, schemaVersion: schemaVersion, payload: Data(buffer: payload, byteTransferStrategy: .copy), metadata: Data(buffer: metadata, byteTransferStrategy: .copy),
                 recordedAtMicroseconds: recordedAt, hash: Array(buffer: hash))
             page.append(AuditedEvent(event: event, previousHash: previous.map { Array(buffer: $0) }))
         }
