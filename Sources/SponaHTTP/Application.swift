@@ -35,6 +35,9 @@ public struct Dependencies: Sendable {
     /// Signs the history's seals (`SPONA_SEAL_KEY[_FILE]`); without it no seals are made, and
     /// verification checks roots but not signatures.
     public var sealKey: Curve25519.Signing.PrivateKey?
+    /// Public keys of seal keys rotated away from (`SPONA_PREVIOUS_SEAL_PUBLIC_KEY`): their
+    /// seals still verify, and new seals carry on from them.
+    public var previousSealKeys: [Curve25519.Signing.PublicKey] = []
     /// How often the server seals (`SPONA_SEAL_INTERVAL`, minutes); nil: only on demand.
     public var sealInterval: Duration? = .seconds(3600)
 
@@ -73,8 +76,8 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
     ViewRoutes(database: dependencies.database, store: store, geography: dependencies.geography,
                disclosure: Disclosure(threshold: dependencies.suppressionThreshold)).register(on: api)
     AuditRoutes(audit: AuditService(store: store), store: store,
-                sealer: dependencies.sealKey.map { HistorySealer(store: store, key: $0, logger: dependencies.logger) },
-                publicKey: dependencies.sealKey?.publicKey).register(on: api)
+                sealer: dependencies.sealKey.map { HistorySealer(store: store, key: $0, previousKeys: dependencies.previousSealKeys, logger: dependencies.logger) },
+                publicKeys: (dependencies.sealKey.map { [$0.publicKey] } ?? []) + dependencies.previousSealKeys).register(on: api)
     RegistryRoutes(registry: RegistryService(store: store, geography: dependencies.geography), database: dependencies.database,
                    geography: dependencies.geography).register(on: api)
     return router
@@ -107,6 +110,6 @@ public func buildApplication(settings: ServerSettings, dependencies: Dependencie
 /// The periodic seal, when the server has a seal key and an interval.
 func sealSchedule(_ dependencies: Dependencies) -> [any Service] {
     guard let key = dependencies.sealKey, let interval = dependencies.sealInterval else { return [] }
-    return [SealSchedule(sealer: HistorySealer(store: dependencies.store, key: key, logger: dependencies.logger),
+    return [SealSchedule(sealer: HistorySealer(store: dependencies.store, key: key, previousKeys: dependencies.previousSealKeys, logger: dependencies.logger),
                          interval: interval, logger: dependencies.logger)]
 }

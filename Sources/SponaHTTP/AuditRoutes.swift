@@ -14,7 +14,8 @@ struct AuditRoutes {
     let store: PostgresEventStore
     /// Signs seals on demand and tells the public key; nil when no seal key is configured.
     let sealer: HistorySealer?
-    let publicKey: Curve25519.Signing.PublicKey?
+    /// The current seal key's public key first, then those rotated away from.
+    let publicKeys: [Curve25519.Signing.PublicKey]
 
     static let ndjson = "application/x-ndjson"
 
@@ -92,7 +93,9 @@ struct AuditRoutes {
         group.get("audit/seals") { _, context in
             _ = try context.requireRole(.auditor)
             let seals = try await store.seals()
-            let body = SealList(publicKey: publicKey?.rawRepresentation.base64EncodedString(), seals: seals.map(SealView.init))
+            let body = SealList(publicKey: publicKeys.first?.rawRepresentation.base64EncodedString(),
+                                previousPublicKeys: publicKeys.dropFirst().map { $0.rawRepresentation.base64EncodedString() },
+                                seals: seals.map(SealView.init))
             return try Self.json(body)
         }
 
@@ -144,7 +147,7 @@ struct AuditRoutes {
         group.get("audit/verify") { _, context in
             let caller = try context.requireRole(.auditor)
             try await audit.recordQuery("verify", detail: [:], caller: caller, requestID: context.requestIDText)
-            let verifier = try await store.verifyHistory(publicKey: publicKey)
+            let verifier = try await store.verifyHistory(publicKeys: publicKeys)
             return try Self.json(Verification(
                 intact: verifier.isIntact, events: verifier.events, streams: verifier.streams, sealsChecked: verifier.sealsChecked,
                 signaturesChecked: verifier.signaturesChecked, findings: verifier.findings.map(\.description)))
@@ -208,6 +211,7 @@ struct AuditRoutes {
 
     struct SealList: Encodable {
         var publicKey: String?
+        var previousPublicKeys: [String]
         var seals: [SealView]
     }
 

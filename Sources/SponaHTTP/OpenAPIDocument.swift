@@ -867,6 +867,7 @@ paths:
                 required: [seals]
                 properties:
                   publicKey: { type: string, description: "Base64 of the Ed25519 public key, when this server has a seal key." }
+                  previousPublicKeys: { type: array, items: { type: string }, description: "Public keys of seal keys rotated away from." }
                   seals: { type: array, items: { $ref: "#/components/schemas/Seal" } }
         <<: *audit-errors
     post:

@@ -26,18 +26,20 @@ struct Audit: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
         @Option(help: ArgumentHelp("Verify this export (from `spona audit export`) instead of the database.", valueName: "path"))
         var file: String?
-        @Option(help: ArgumentHelp("The seals' public key: base64, or a file holding it.", discussion: "Environment: SPONA_SEAL_PUBLIC_KEY.", valueName: "key"))
-        var publicKey: String?
+        @Option(help: ArgumentHelp("The seals' public key: base64, or a file holding it. Repeat it for the keys rotated away from.",
+                                   discussion: "Environment: SPONA_SEAL_PUBLIC_KEY (several separated by commas).", valueName: "key"))
+        var publicKey: [String] = []
 
         func run() async throws {
             let logger = try makeLogger(label: "spona.audit", level: nil)
-            let key = try SealKeys.publicKey(publicKey ?? Environment.value("SPONA_SEAL_PUBLIC_KEY"))
+            let given = publicKey.isEmpty ? (Environment.value("SPONA_SEAL_PUBLIC_KEY")?.split(separator: ",").map(String.init) ?? []) : publicKey
+            let keys = try given.compactMap { try SealKeys.publicKey($0) }
             let verifier: HistoryVerifier
             var scope = "the database"
             if let file {
                 let url = URL(fileURLWithPath: file)
                 do {
-                    let (checked, header) = try ExportFile.verify(url, publicKey: key)
+                    let (checked, header) = try ExportFile.verify(url, publicKeys: keys)
                     verifier = checked
                     scope = header?.complete == true ? "the export \(file)" : "the partial export \(file) (chains from their first line; seals not checked)"
                 } catch {
@@ -46,11 +48,11 @@ struct Audit: AsyncParsableCommand {
             } else {
                 let url = try database.resolve()
                 verifier = try await withPostgresClient(url.configuration, logger: logger) { client in
-                    try await PostgresEventStore(client: client, logger: logger).verifyHistory(publicKey: key)
+                    try await PostgresEventStore(client: client, logger: logger).verifyHistory(publicKeys: keys)
                 }
             }
             let summary = "\(verifier.events) events in \(verifier.streams) streams, \(verifier.sealsChecked) seals"
-                + (key == nil && verifier.sealsChecked > 0 ? " (signatures NOT checked: no public key given)" : "")
+                + (keys.isEmpty && verifier.sealsChecked > 0 ? " (signatures NOT checked: no public key given)" : "")
             if !verifier.isIntact {
                 for finding in verifier.findings { print("FAILED: \(finding)") }
                 print("checked \(summary) in \(scope)")
@@ -68,7 +70,8 @@ struct Audit: AsyncParsableCommand {
                 The server does this every SPONA_SEAL_INTERVAL minutes by itself; this is the \
                 on-demand one. Prints the seal, or says there was nothing new to seal.
 
-                Environment: DATABASE_URL, SPONA_SEAL_KEY or SPONA_SEAL_KEY_FILE.
+                Environment: DATABASE_URL, SPONA_SEAL_KEY or SPONA_SEAL_KEY_FILE, \
+                SPONA_PREVIOUS_SEAL_PUBLIC_KEY (after a rotation).
                 """
         )
 
@@ -81,7 +84,8 @@ struct Audit: AsyncParsableCommand {
             }
             let url = try database.resolve()
             let seal = try await withPostgresClient(url.configuration, logger: logger) { client in
-                try await HistorySealer(store: PostgresEventStore(client: client, logger: logger), key: key, logger: logger).seal()
+                try await HistorySealer(store: PostgresEventStore(client: client, logger: logger), key: key,
+                                        previousKeys: try SealKeys.previousPublicKeys(), logger: logger).seal()
             }
             guard let seal else {
                 print("nothing new to seal")
@@ -165,6 +169,11 @@ enum SealKeys {
               let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: bytes)
         else { throw CommandFailure("the seal key is not base64 of 32 bytes (make one with `spona keys generate-seal-key`)") }
         return key
+    }
+
+    /// The public keys of seal keys rotated away from (SPONA_PREVIOUS_SEAL_PUBLIC_KEY, comma-separated).
+    static func previousPublicKeys() throws -> [Curve25519.Signing.PublicKey] {
+        try (Environment.value("SPONA_PREVIOUS_SEAL_PUBLIC_KEY")?.split(separator: ",").map(String.init) ?? []).compactMap { try publicKey($0) }
     }
 
     /// A public key given as base64, or as the path of a file holding it.

@@ -30,6 +30,8 @@ struct Serve: AsyncParsableCommand {
                                   SPONA_SEAL_KEY_FILE (`spona keys generate-seal-key`). Without
                                   it the server makes no seals.
               SPONA_SEAL_INTERVAL minutes between seals (default 60; 0: only on demand)
+              SPONA_PREVIOUS_SEAL_PUBLIC_KEY  after a seal key rotation, the old key's public
+                                  key (base64; several comma-separated): its seals still verify
               SPONA_LOG_LEVEL     trace, debug, info (default), notice, warning, error
             """
     )
@@ -68,6 +70,7 @@ struct Serve: AsyncParsableCommand {
             dependencies.suppressionThreshold = threshold
         }
         dependencies.sealKey = try SealKeys.privateKeyFromEnvironment()
+        dependencies.previousSealKeys = try SealKeys.previousPublicKeys()
         if let text = Environment.value("SPONA_SEAL_INTERVAL") {
             guard let minutes = Int(text), minutes >= 0 else { throw CommandFailure("SPONA_SEAL_INTERVAL '\(text)' is not a whole number of minutes") }
             dependencies.sealInterval = minutes == 0 ? nil : .seconds(minutes * 60)

@@ -249,3 +249,26 @@ struct AuditCommandTests {
         }
     }
 }
+
+@Suite("Rotating the seal key")
+struct SealKeyRotationTests {
+    @Test("after a rotation new seals carry on from the old key's, and both verify with both public keys")
+    func rotation() async throws {
+        try await TestDatabase.withFresh { db in
+            try await writeHistory(db)
+            try await SealTests.allReadable(db)
+            let old = Curve25519.Signing.PrivateKey(), new = Curve25519.Signing.PrivateKey()
+            #expect(try await HistorySealer(store: db.store, key: old, logger: db.logger).seal() != nil)
+            try await db.store.append(to: "case-d", expected: .noStream, events: [try event("ReportFiled")])
+            try await SealTests.allReadable(db)
+            // Without the old key's public key the new key will not build on its seal.
+            await #expect(throws: EventStoreError.corruptSeal(version: 1)) {
+                try await HistorySealer(store: db.store, key: new, logger: db.logger).seal()
+            }
+            #expect(try await HistorySealer(store: db.store, key: new, previousKeys: [old.publicKey], logger: db.logger).seal() != nil)
+            #expect(try await db.store.verifyHistory(publicKeys: [new.publicKey, old.publicKey]).findings == [])
+            let newOnly = try await db.store.verifyHistory(publicKeys: [new.publicKey]).findings.map(\.description)
+            #expect(newOnly.count == 1 && newOnly[0].hasPrefix("seal 1"), "\(newOnly)")
+        }
+    }
+}

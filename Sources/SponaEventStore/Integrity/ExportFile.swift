@@ -54,6 +54,10 @@ public enum ExportFile {
     /// it against the roots of the events before it. Two passes over the file (the seals
     /// first), each in constant memory besides one entry per stream.
     public static func verify(_ url: URL, publicKey: Curve25519.Signing.PublicKey?) throws -> (verifier: HistoryVerifier, header: Header?) {
+        try verify(url, publicKeys: publicKey.map { [$0] } ?? [])
+    }
+
+    public static func verify(_ url: URL, publicKeys: [Curve25519.Signing.PublicKey]) throws -> (verifier: HistoryVerifier, header: Header?) {
         var header: Header?
         var seals: [Seal] = []
         try forEachLine(of: url) { number, line in
@@ -70,7 +74,7 @@ public enum ExportFile {
                 seals.append(seal)
             }
         }
-        var verifier = HistoryVerifier(seals: seals, publicKey: publicKey, complete: header?.complete ?? false)
+        var verifier = HistoryVerifier(seals: seals, publicKeys: publicKeys, complete: header?.complete ?? false)
         try forEachLine(of: url) { number, line in
             if number == 1, header != nil { return }
             let audited = try AuditLine.decode(line)

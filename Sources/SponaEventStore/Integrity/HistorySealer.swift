@@ -10,11 +10,14 @@ import ServiceLifecycle
 public struct HistorySealer: Sendable {
     let store: PostgresEventStore
     let key: Curve25519.Signing.PrivateKey
+    /// Keys rotated away from: seals they signed may still be carried on from.
+    let previousKeys: [Curve25519.Signing.PublicKey]
     let logger: Logger
 
-    public init(store: PostgresEventStore, key: Curve25519.Signing.PrivateKey, logger: Logger) {
+    public init(store: PostgresEventStore, key: Curve25519.Signing.PrivateKey, previousKeys: [Curve25519.Signing.PublicKey] = [], logger: Logger) {
         self.store = store
         self.key = key
+        self.previousKeys = previousKeys
         self.logger = logger
     }
 
@@ -31,7 +34,7 @@ public struct HistorySealer: Sendable {
             frontier = MerkleFrontier(size: previous.treeSize, subtrees: subtrees)
             // Never build on a seal that is not what this key signed.
             guard subtrees.count == previous.frontier.count, Hex.encode(frontier.root) == previous.root,
-                  previous.isSigned(by: key.publicKey) else { throw EventStoreError.corruptSeal(version: last.version) }
+                  ([key.publicKey] + previousKeys).contains(where: { previous.isSigned(by: $0) }) else { throw EventStoreError.corruptSeal(version: last.version) }
             cursor = previous.lastCursor
         }
         var onlySeals = true

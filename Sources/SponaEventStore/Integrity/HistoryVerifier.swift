@@ -34,20 +34,25 @@ public struct HistoryVerifier: Sendable {
 
     /// - Parameters:
     ///   - seals: every seal, oldest first (the `seals` stream, read before the pass).
-    ///   - publicKey: the key seals must be signed with; without it signatures go unchecked.
+    ///   - publicKeys: the keys seals may be signed with (the current one, and those rotated
+    ///     away from); with none, signatures go unchecked.
     ///   - complete: the events start at the beginning of the history (false for a partial
     ///     export: chains are then anchored by each line's previous hash and seals skipped).
     public init(seals: [Seal], publicKey: Curve25519.Signing.PublicKey?, complete: Bool = true) {
+        self.init(seals: seals, publicKeys: publicKey.map { [$0] } ?? [], complete: complete)
+    }
+
+    public init(seals: [Seal], publicKeys: [Curve25519.Signing.PublicKey], complete: Bool = true) {
         self.complete = complete
-        self.signaturesChecked = publicKey != nil
+        self.signaturesChecked = !publicKeys.isEmpty
         var pending: [(Int, Seal)] = []
         var previous: Seal?
         var early: [Finding] = []
         for (index, seal) in seals.enumerated() {
             let number = index + 1
             let subject = "seal \(number) (\(seal.treeSize) events, sealed \(seal.sealedAt.formatted(.iso8601)))"
-            if let publicKey, !seal.isSigned(by: publicKey) {
-                early.append(Finding(subject: subject, problem: "its signature does not verify with the public key (key \(Seal.keyID(publicKey))); the seal was forged or altered"))
+            if !publicKeys.isEmpty, !publicKeys.contains(where: { seal.isSigned(by: $0) }) {
+                early.append(Finding(subject: subject, problem: "its signature does not verify with the public key (key \(publicKeys.map(Seal.keyID).joined(separator: ", "))); the seal was forged or altered"))
             }
             if let previous, seal.treeSize < previous.treeSize {
                 early.append(Finding(subject: subject, problem: "covers fewer events than seal \(index) (\(previous.treeSize)); it does not extend the seal before it"))
@@ -122,8 +127,12 @@ extension PostgresEventStore {
     /// in the (transaction, position) order, page by page. Unlike readers, verification does
     /// not stop at the read horizon: it must see every event, and the events a seal covers
     /// were below the horizon when it was made, so nothing committed since can sort among them.
-    public func verifyHistory(publicKey: Curve25519.Signing.PublicKey?, progress: (Int) -> Void = { _ in }) async throws -> HistoryVerifier {
-        var verifier = HistoryVerifier(seals: try await seals(), publicKey: publicKey)
+    public func verifyHistory(publicKey: Curve25519.Signing.PublicKey?) async throws -> HistoryVerifier {
+        try await verifyHistory(publicKeys: publicKey.map { [$0] } ?? [])
+    }
+
+    public func verifyHistory(publicKeys: [Curve25519.Signing.PublicKey]) async throws -> HistoryVerifier {
+        var verifier = HistoryVerifier(seals: try await seals(), publicKeys: publicKeys)
         var cursor = EventCursor.start
         while true {
             let page = try await fetch("""
@@ -135,7 +144,6 @@ extension PostgresEventStore {
             guard let last = page.last else { break }
             for event in page { verifier.check(event) }
             cursor = last.cursor
-            progress(verifier.events)
         }
         verifier.finish()
         return verifier
