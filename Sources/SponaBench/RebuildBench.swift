@@ -60,14 +60,7 @@ struct RebuildBench {
         }
 
         let before = Self.residentMegabytes()
-        let sampler = Task {
-            var peak = 0
-            while !Task.isCancelled {
-                peak = max(peak, Self.residentMegabytes())
-                try? await Task.sleep(for: .milliseconds(50))
-            }
-            return peak
-        }
+        let sampler = Self.samplePeakMemory()
         var rebuilds: [(String, Double)] = []
         for projection in allProjections(geography: geography) {
             let result = try await ProjectionRebuild(owner: owner, store: store, logger: logger).rebuild(projection)
@@ -78,14 +71,7 @@ struct RebuildBench {
 
         // The auditors' export (every line formatted as `spona audit export` writes it, to
         // nowhere) and a verification of every chain and a seal, memory sampled again.
-        let exportSampler = Task {
-            var peak = 0
-            while !Task.isCancelled {
-                peak = max(peak, Self.residentMegabytes())
-                try? await Task.sleep(for: .milliseconds(50))
-            }
-            return peak
-        }
+        let exportSampler = Self.samplePeakMemory()
         let exportBefore = Self.residentMegabytes()
         let exportStarted = clock.now
         var cursor = EventCursor.start
@@ -123,20 +109,9 @@ struct RebuildBench {
         let importer = ReferenceImport(geography: geography)
         let details = try importer.institutions(try CSVTable(parsing: String(contentsOf: directory.appendingPathComponent("institutions-2025.csv"), encoding: .utf8)))
         let trainings = try importer.trainings(try CSVTable(parsing: String(contentsOf: directory.appendingPathComponent("trainings-2025.csv"), encoding: .utf8)))
-        let registry = RegistryService(store: store, geography: geography)
-        try await registry.ensureCenter(requestID: "bench")
-        let admin = Actor(id: "bench", institution: .center, role: .admin)
-        for institution in details {
-            try await registry.handle(.register(institution), on: institution.id, actor: admin, requestID: "bench", idempotencyKey: nil)
-        }
-        for training in trainings { _ = try await registry.recordTraining(training, caller: Caller(actor: admin, isCenter: true), requestID: "bench") }
-        let institutions = details.map {
-            Institution(id: $0.id, nameLatin: $0.nameLatin, nameCyrillic: $0.nameCyrillic, sector: $0.sector, municipality: $0.municipality, isActive: true, isCenter: false)
-        }
-        var known = Dictionary(uniqueKeysWithValues: institutions.map { ($0.id, $0) })
-        let center = RegistryService.center
-        known[.center] = Institution(id: .center, nameLatin: center.nameLatin, nameCyrillic: center.nameCyrillic, sector: center.sector,
-                                     municipality: center.municipality, isActive: true, isCenter: true)
+        try await RegistryService(store: store, geography: geography).load(
+            institutions: details, trainings: trainings, actor: Actor(id: "bench", institution: .center, role: .admin), requestID: "bench")
+        let institutions = details.map(Institution.init(registered:))
         let history = try DemoHistory(geography: geography, institutions: institutions, trainings: trainings,
                                       from: Date(timeIntervalSince1970: 1_704_067_200), until: Date(), seed: 2025)
         let writer = DemoWriter(service: CaseService(store: store, geography: geography), history: history, seed: 2025)
@@ -144,13 +119,25 @@ struct RebuildBench {
         while written < events {
             // About nine events a case.
             let batch = max(100, (events - written) / 9)
-            written += try await writer.writeInBulk(cases: next..<(next + batch), institutions: known, store: store)
+            written += try await writer.writeInBulk(cases: next..<(next + batch))
             next += batch
         }
     }
 
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// Samples the resident memory every 50 ms until cancelled; its value is the peak.
+    static func samplePeakMemory() -> Task<Int, Never> {
+        Task {
+            var peak = 0
+            while !Task.isCancelled {
+                peak = max(peak, residentMegabytes())
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return peak
+        }
     }
 
     static func residentMegabytes() -> Int {

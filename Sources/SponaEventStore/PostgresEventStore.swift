@@ -213,25 +213,25 @@ public struct PostgresEventStore: EventStore, Service {
     /// transaction has committed or aborted, so nothing can later appear before the last event
     /// returned. The order (transaction id, position) is the order a cursor advances in.
     public func readAll(after cursor: EventCursor, limit: Int) async throws -> [RecordedEvent] {
-        try await fetch("""
-            SELECT \(unescaped: Self.eventColumns) FROM events
-            WHERE (transaction_id, global_position) > (\(String(cursor.transactionID))::xid8, \(cursor.position))
-              AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-            -- Qualified: the bare name would sort by the output column transaction_id (the
-            -- cast to bigint), which no index has, and every batch would scan the whole table.
-            ORDER BY events.transaction_id, events.global_position
-            LIMIT \(Int64(max(0, limit)))
-            """)
+        try await page(after: cursor, limit: limit, belowHorizon: true, recordedUpTo: nil)
     }
 
     /// Like ``readAll(after:limit:)``, only events recorded at or before `moment`: a history
     /// cut at a past moment, for views as they stood then.
     public func readAll(after cursor: EventCursor, limit: Int, recordedUpTo moment: Date) async throws -> [RecordedEvent] {
+        try await page(after: cursor, limit: limit, belowHorizon: true, recordedUpTo: moment)
+    }
+
+    /// Events after `cursor` in (transaction id, position) order. Readers stay below the read
+    /// horizon; only verification, which must see every committed event, reads past it.
+    func page(after cursor: EventCursor, limit: Int, belowHorizon: Bool, recordedUpTo moment: Date?) async throws -> [RecordedEvent] {
         try await fetch("""
             SELECT \(unescaped: Self.eventColumns) FROM events
             WHERE (transaction_id, global_position) > (\(String(cursor.transactionID))::xid8, \(cursor.position))
-              AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-              AND recorded_at <= \(moment)
+              AND (NOT \(belowHorizon) OR transaction_id < pg_snapshot_xmin(pg_current_snapshot()))
+              AND (\(moment)::timestamptz IS NULL OR recorded_at <= \(moment))
+            -- Qualified: the bare name would sort by the output column transaction_id (the
+            -- cast to bigint), which no index has, and every batch would scan the whole table.
             ORDER BY events.transaction_id, events.global_position
             LIMIT \(Int64(max(0, limit)))
             """)

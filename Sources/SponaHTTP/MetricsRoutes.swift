@@ -41,7 +41,7 @@ struct MetricsRoutes: Sendable {
             }
         }
         if let last = try? await withDeadline(.seconds(2), { try await store.readStreamBackward(Seal.stream, limit: 1) }),
-           let event = last.first, let sealed = try? JSONDecoder().decode(Seal.self, from: event.payload) {
+           let event = last.first, let sealed = try? Seal(event: event) {
             registry.makeGauge(name: "spona_seal_tree_size", help: "Events covered by the last seal").set(Double(sealed.treeSize))
             registry.makeGauge(name: "spona_seal_age_seconds", help: "Seconds since the last seal").set(Date().timeIntervalSince(sealed.sealedAt))
         }

@@ -183,7 +183,7 @@ struct ViewRoutes {
             let database = self.database, logger = context.logger
             return try await body(ViewDatabase(now: Date()) { try await database.query($0, logger: logger) })
         }
-        guard let moment = text.count == 10 ? ISO8601.date(from: text + "T23:59:59.999Z") : ISO8601.date(from: text) else {
+        guard case .time(let moment)? = AuditService.Moment(parsing: text) else {
             throw Problem.invalid("'asOf' is a time like 2026-03-01T12:00:00Z, or a date (the end of that day, UTC), not '\(text)'")
         }
         // A replay costs; only those who may see views start one.

@@ -149,6 +149,20 @@ public struct TestDatabase: Sendable {
         }
     }
 
+    /// Waits, up to 10 seconds, until every stored event is below the read horizon: other
+    /// tests' transactions on the same cluster hold it back for a moment, and readers, seals
+    /// and projections see only what is below it. False when it did not get there.
+    public func waitUntilReadable() async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let rows = try await admin.query(
+                "SELECT count(*) FILTER (WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())) = count(*) FROM events", logger: logger)
+            for try await readable in rows.decode(Bool.self) where readable { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
     /// The number of rows in `events`, read as the superuser.
     public func eventCount() async throws -> Int {
         let rows = try await admin.query("SELECT count(*)::bigint FROM events", logger: logger)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import NIOCore
+import SponaApplication
 import SponaEventStore
 
 struct Audit: AsyncParsableCommand {
@@ -146,10 +147,10 @@ struct Audit: AsyncParsableCommand {
         }
 
         static func time(_ text: String, option: String, endOfDay: Bool) throws -> Date {
-            if text.count == 10, let day = ISO8601DateFormatter().date(from: text + "T00:00:00Z") {
+            if text.count == 10, let day = ISO8601.date(from: text + "T00:00:00Z") {
                 return endOfDay ? day + 86_399.999_999 : day
             }
-            if let date = try? Date(text, strategy: .iso8601) { return date }
+            if let date = ISO8601.date(from: text) { return date }
             throw CommandFailure("\(option) '\(text)' is not a time (2026-01-31 or 2026-01-31T12:00:00Z)")
         }
     }

@@ -57,9 +57,7 @@ struct Demo: AsyncParsableCommand {
             institutionPlans = try loader.institutions(try Reference.Load.table(institutions ?? directory.appendingPathComponent("institutions-2025.csv").path))
             trainingPlans = try loader.trainings(try Reference.Load.table(trainings ?? directory.appendingPathComponent("trainings-2025.csv").path))
         } catch let problem as ReferenceImport.Problem { throw CommandFailure("\(problem)") }
-        let known = institutionPlans.map {
-            Institution(id: $0.id, nameLatin: $0.nameLatin, nameCyrillic: $0.nameCyrillic, sector: $0.sector, municipality: $0.municipality, isActive: true, isCenter: false)
-        }
+        let known = institutionPlans.map(Institution.init(registered:))
         let history: DemoHistory
         do {
             history = try DemoHistory(geography: geography, institutions: known, trainings: trainingPlans, from: start, until: end, seed: seed)
@@ -77,15 +75,9 @@ struct Demo: AsyncParsableCommand {
                 }
             }
             let store = PostgresEventStore(client: client, logger: logger)
-            let registry = RegistryService(store: store, geography: geography)
-            let admin = Actor(id: "spona-demo", institution: .center, role: .admin)
-            try await registry.ensureCenter(requestID: "demo")
-            for details in institutionPlans where try await InstitutionDirectory(store: store).institution(details.id) == nil {
-                try await registry.handle(.register(details), on: details.id, actor: admin, requestID: "demo", idempotencyKey: nil)
-            }
-            for training in trainingPlans {
-                _ = try await registry.recordTraining(training, caller: Caller(actor: admin, isCenter: true), requestID: "demo")
-            }
+            try await RegistryService(store: store, geography: geography).load(
+                institutions: institutionPlans, trainings: trainingPlans,
+                actor: Actor(id: "spona-demo", institution: .center, role: .admin), requestID: "demo")
 
             let service = CaseService(store: store, geography: geography)
             let began = ContinuousClock.now

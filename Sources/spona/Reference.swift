@@ -41,19 +41,9 @@ struct Reference: AsyncParsableCommand {
 
             let summary = try await withPostgresClient(try database.resolve().configuration, logger: logger) { client in
                 let store = PostgresEventStore(client: client, logger: logger)
-                let registry = RegistryService(store: store, geography: geography)
                 let admin = Actor(id: "spona-reference-load", institution: .center, role: .admin)
-                var registered = 0, trainingsWritten = 0
-                if try await registry.ensureCenter(requestID: "reference-load") { registered += 1 }
-                for details in plans.0 where try await InstitutionDirectory(store: store).institution(details.id) == nil {
-                    try await registry.handle(.register(details), on: details.id, actor: admin, requestID: "reference-load", idempotencyKey: nil)
-                    registered += 1
-                }
-                let caller = Caller(actor: admin, isCenter: true)
-                for training in plans.1 where try await registry.recordTraining(training, caller: caller, requestID: "reference-load") {
-                    trainingsWritten += 1
-                }
-                return (registered, trainingsWritten)
+                return try await RegistryService(store: store, geography: geography)
+                    .load(institutions: plans.0, trainings: plans.1, actor: admin, requestID: "reference-load")
             }
             print("registered \(summary.0) institutions, recorded \(summary.1) trainings (the rest were there already)")
         }

@@ -16,17 +16,9 @@ struct DemoTests {
         let importer = ReferenceImport(geography: shippedGeography)
         let details = try importer.institutions(try CSVTable(parsing: String(contentsOf: reference.appendingPathComponent("institutions-2025.csv"), encoding: .utf8)))
         let trainings = try importer.trainings(try CSVTable(parsing: String(contentsOf: reference.appendingPathComponent("trainings-2025.csv"), encoding: .utf8)))
-        let registry = RegistryService(store: store, geography: shippedGeography)
-        let admin = Actor(id: "test-admin", institution: .center, role: .admin)
-        for institution in details {
-            try await registry.handle(.register(institution), on: institution.id, actor: admin, requestID: "test", idempotencyKey: nil)
-        }
-        for training in trainings {
-            _ = try await registry.recordTraining(training, caller: Caller(actor: admin, isCenter: true), requestID: "test")
-        }
-        let institutions = details.map {
-            Institution(id: $0.id, nameLatin: $0.nameLatin, nameCyrillic: $0.nameCyrillic, sector: $0.sector, municipality: $0.municipality, isActive: true, isCenter: false)
-        }
+        try await RegistryService(store: store, geography: shippedGeography).load(
+            institutions: details, trainings: trainings, actor: Actor(id: "test-admin", institution: .center, role: .admin), requestID: "test")
+        let institutions = details.map(Institution.init(registered:))
         return (institutions, trainings)
     }
 
@@ -108,27 +100,17 @@ struct DemoTests {
     @Test("a clean demo history of 100,000 events verifies, chains and seal")
     func largeHistoryVerifies() async throws {
         try await TestDatabase.withFresh { db in
-            try await RegistryService(store: db.store, geography: shippedGeography).ensureCenter(requestID: "test")
             let (institutions, trainings) = try await Self.loadReference(db.store)
             let history = try DemoHistory(geography: shippedGeography, institutions: institutions, trainings: trainings,
                                           from: try #require(ISO8601.date(from: "2024-01-01T00:00:00Z")), until: Date(), seed: 100_000)
-            var directory = Dictionary(uniqueKeysWithValues: institutions.map { ($0.id, $0) })
-            directory[.center] = Institution(id: .center, nameLatin: "Centar", nameCyrillic: nil, sector: .socialProtection,
-                                             municipality: MunicipalityCode(rawValue: "beograd"), isActive: true, isCenter: true)
             let writer = DemoWriter(service: CaseService(store: db.store, geography: shippedGeography), history: history, seed: 100_000)
             var cases = 0
             while try await db.eventCount() < 100_000 {
-                _ = try await writer.writeInBulk(cases: cases..<(cases + 2000), institutions: directory, store: db.store)
+                _ = try await writer.writeInBulk(cases: cases..<(cases + 2000))
                 cases += 2000
             }
             let total = try await db.eventCount()
-            var readable = 0
-            for _ in 0..<200 {
-                let rows = try await db.admin.query("SELECT count(*)::bigint FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())", logger: db.logger)
-                for try await count in rows.decode(Int64.self) { readable = Int(count) }
-                if readable == total { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            #expect(try await db.waitUntilReadable())
             let seal = try #require(try await HistorySealer(store: db.store, key: APIHarness.sealKey, logger: db.logger).seal())
             #expect(seal.treeSize == Int64(total))
             let verifier = try await db.store.verifyHistory(publicKey: APIHarness.sealKey.publicKey)

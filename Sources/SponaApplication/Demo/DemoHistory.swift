@@ -59,6 +59,8 @@ public struct DemoHistory: Sendable {
     let institutionsByDistrict: [DistrictCode: [Institution]]
     let institutionsBySector: [Sector: [Institution]]
     let allInstitutions: [Institution]
+    /// Every institution a plan can name, the Center among them: what the domain is told.
+    let directory: [InstitutionID: Institution]
     /// The first training held in each district.
     let firstTraining: [DistrictCode: Date]
 
@@ -71,6 +73,9 @@ public struct DemoHistory: Sendable {
         self.from = from
         self.until = until
         self.allInstitutions = usable
+        var directory = Dictionary(uniqueKeysWithValues: usable.map { ($0.id, $0) })
+        directory[.center] = Institution(registered: RegistryService.center)
+        self.directory = directory
 
         var participants: [DistrictCode: Int] = [:]
         var first: [DistrictCode: Date] = [:]
@@ -254,12 +259,11 @@ public struct DemoHistory: Sendable {
 
     /// The events `plan` gives, decided by the domain in memory (no store), each with the
     /// moment of its command: for filling a database with a large history quickly.
-    /// `institutions` must hold the Center and every institution the plans name.
-    public func decide(_ plan: Plan, institutions: [InstitutionID: Institution]) throws -> [(event: CaseEvent, at: Date)] {
+    public func decide(_ plan: Plan) throws -> [(event: CaseEvent, at: Date)] {
         var state: Case?
         var events: [(event: CaseEvent, at: Date)] = []
         for step in plan.steps {
-            let context = DecisionContext(actor: step.caller.actor, now: step.at, institutions: institutions, geography: geography)
+            let context = DecisionContext(actor: step.caller.actor, now: step.at, institutions: directory, geography: geography)
             for event in try CaseDecider.decide(step.command, on: state, context: context) {
                 events.append((event, step.at))
                 state = Case.evolve(state, event, at: step.at)

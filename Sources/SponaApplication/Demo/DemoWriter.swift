@@ -62,8 +62,8 @@ public struct DemoWriter: Sendable {
     /// metadata carries the report's moment: the same history an order of magnitude faster,
     /// for benchmarks and large test histories (views then count a case's later steps in the
     /// month it was reported). Answers the number of events written.
-    public func writeInBulk(cases range: Range<Int>, institutions: [InstitutionID: Institution], store: any EventStore, concurrency: Int = 8) async throws -> Int {
-        let history = self.history, seed = self.seed
+    public func writeInBulk(cases range: Range<Int>, concurrency: Int = 8) async throws -> Int {
+        let history = self.history, seed = self.seed, store = service.store
         return try await withThrowingTaskGroup(of: Int.self) { group in
             for worker in 0..<concurrency {
                 group.addTask {
@@ -71,7 +71,7 @@ public struct DemoWriter: Sendable {
                     for index in stride(from: range.lowerBound + worker, to: range.upperBound, by: concurrency) {
                         let plan = history.plan(case: index)
                         guard let first = plan.steps.first else { continue }
-                        let events = try history.decide(plan, institutions: institutions)
+                        let events = try history.decide(plan)
                         let data = try events.map {
                             EventData(type: $0.event.typeName, schemaVersion: CaseEvent.schemaVersion, payload: try $0.event.encodePayload(with: EventCoding.encoder))
                         }

@@ -70,6 +70,24 @@ public struct RegistryService: Sendable {
         return true
     }
 
+    /// Registers the Center and every institution of `institutions` not registered yet, and
+    /// records every training not recorded yet: what `spona reference load` and `spona demo`
+    /// do first. Safe to run again. Answers how many were written now.
+    @discardableResult
+    public func load(institutions: [InstitutionEvent.Details], trainings: [TrainingHeld], actor: Actor, requestID: String) async throws -> (institutions: Int, trainings: Int) {
+        var registered = try await ensureCenter(requestID: requestID) ? 1 : 0
+        var recorded = 0
+        for details in institutions where try await directory.institution(details.id) == nil {
+            try await handle(.register(details), on: details.id, actor: actor, requestID: requestID, idempotencyKey: nil)
+            registered += 1
+        }
+        let caller = Caller(actor: actor, isCenter: true)
+        for training in trainings where try await recordTraining(training, caller: caller, requestID: requestID) {
+            recorded += 1
+        }
+        return (registered, recorded)
+    }
+
     /// Records a training held. Its id names its stream; recording the same training twice
     /// writes it once.
     public func recordTraining(_ training: TrainingHeld, caller: Caller, requestID: String) async throws -> Bool {

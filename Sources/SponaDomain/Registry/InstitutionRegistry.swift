@@ -62,10 +62,9 @@ public enum InstitutionEvent: Hashable, Sendable {
     public static func evolve(_ state: Institution?, _ event: InstitutionEvent) -> Institution? {
         switch event {
         case .registered(let details), .updated(let details):
-            return Institution(
-                id: details.id, nameLatin: details.nameLatin, nameCyrillic: details.nameCyrillic,
-                sector: details.sector, municipality: details.municipality,
-                isActive: state?.isActive ?? true, isCenter: details.isCenter)
+            var institution = Institution(registered: details)
+            institution.isActive = state?.isActive ?? true
+            return institution
         case .deactivated:
             guard var state else { return nil }
             state.isActive = false
@@ -153,4 +152,12 @@ extension InstitutionID {
     /// The Center for Protection of Victims of Trafficking: it exists from the start, with
     /// this well-known id, so a fresh installation can issue its first tokens.
     public static let center = InstitutionID(rawValue: UUID(uuidString: "00000000-0000-4000-8000-00000000c2e0")!)
+}
+
+extension Institution {
+    /// The institution as its registration describes it: active.
+    public init(registered details: InstitutionEvent.Details) {
+        self.init(id: details.id, nameLatin: details.nameLatin, nameCyrillic: details.nameCyrillic, sector: details.sector,
+                  municipality: details.municipality, isActive: true, isCenter: details.isCenter)
+    }
 }

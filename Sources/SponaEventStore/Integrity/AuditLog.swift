@@ -77,7 +77,7 @@ extension PostgresEventStore {
 
     /// The seals, oldest first.
     public func seals() async throws -> [Seal] {
-        try await readStream(Seal.stream).map { try JSONDecoder().decode(Seal.self, from: $0.payload) }
+        try await readStream(Seal.stream).map(Seal.init(event:))
     }
 }
 

@@ -68,7 +68,7 @@ public enum ExportFile {
             let audited: AuditedEvent
             do { audited = try AuditLine.decode(line) } catch { throw Unreadable(description: "line \(number): \(error)") }
             if audited.event.streamID == Seal.stream, audited.event.type == Seal.eventType {
-                guard let seal = try? JSONDecoder().decode(Seal.self, from: audited.event.payload) else {
+                guard let seal = try? Seal(event: audited.event) else {
                     throw Unreadable(description: "line \(number): a seal that cannot be read")
                 }
                 seals.append(seal)

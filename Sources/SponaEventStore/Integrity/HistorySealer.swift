@@ -29,7 +29,7 @@ public struct HistorySealer: Sendable {
         var frontier = MerkleFrontier()
         var cursor = EventCursor.start
         if let last {
-            let previous = try JSONDecoder().decode(Seal.self, from: last.payload)
+            let previous = try Seal(event: last)
             let subtrees = previous.frontier.compactMap(Hex.decode)
             frontier = MerkleFrontier(size: previous.treeSize, subtrees: subtrees)
             // Never build on a seal that is not what this key signed.
@@ -49,11 +49,8 @@ public struct HistorySealer: Sendable {
         }
         guard !onlySeals || last == nil, frontier.size > 0 else { return nil }
         let seal = try Seal.sign(frontier: frontier, lastCursor: cursor, at: Int64(now.timeIntervalSince1970 * 1_000_000), with: key)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let data = EventData(type: Seal.eventType, payload: try encoder.encode(seal))
         do {
-            try await store.append(to: Seal.stream, expected: last.map { .exactly($0.version) } ?? .noStream, events: [data],
+            try await store.append(to: Seal.stream, expected: last.map { .exactly($0.version) } ?? .noStream, events: [try seal.eventData()],
                                    metadata: try EventMetadata(encoding: ["actor": "spona-sealer"]))
         } catch EventStoreError.versionConflict {
             logger.debug("another process sealed at the same moment")

@@ -135,12 +135,7 @@ extension PostgresEventStore {
         var verifier = HistoryVerifier(seals: try await seals(), publicKeys: publicKeys)
         var cursor = EventCursor.start
         while true {
-            let page = try await fetch("""
-                SELECT \(unescaped: Self.eventColumns) FROM events
-                WHERE (transaction_id, global_position) > (\(String(cursor.transactionID))::xid8, \(cursor.position))
-                ORDER BY events.transaction_id, events.global_position
-                LIMIT 5000
-                """)
+            let page = try await page(after: cursor, limit: 5000, belowHorizon: false, recordedUpTo: nil)
             guard let last = page.last else { break }
             for event in page { verifier.check(event) }
             cursor = last.cursor

@@ -43,6 +43,13 @@ public struct Seal: Sendable, Hashable, Codable {
 
     public var sealedAt: Date { Date(timeIntervalSince1970: Double(sealedAtMicroseconds) / 1_000_000) }
 
+    /// The event that stores this seal.
+    public func eventData() throws -> EventData {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return EventData(type: Self.eventType, payload: try encoder.encode(self))
+    }
+
     public static func keyID(_ key: Curve25519.Signing.PublicKey) -> String {
         Hex.encode(Array(SHA256.hash(data: key.rawRepresentation).prefix(8)))
     }
@@ -59,6 +66,13 @@ public struct Seal: Sendable, Hashable, Codable {
     public func isSigned(by key: Curve25519.Signing.PublicKey) -> Bool {
         guard let signature = Data(base64Encoded: signature) else { return false }
         return key.isValidSignature(signature, for: signedBytes)
+    }
+}
+
+extension Seal {
+    /// The seal a `seals` event holds. (In an extension: the memberwise initialiser stays.)
+    public init(event: RecordedEvent) throws {
+        self = try JSONDecoder().decode(Seal.self, from: event.payload)
     }
 }
 
