@@ -13,10 +13,13 @@ import SponaProjections
 public struct ServerSettings: Sendable {
     public var host: String
     public var port: Int
+    /// Seconds a client connection may stay silent before it is closed (`SPONA_IDLE_TIMEOUT`).
+    public var idleTimeoutSeconds: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 8080) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, idleTimeoutSeconds: Int = 30) {
         self.host = host
         self.port = port
+        self.idleTimeoutSeconds = idleTimeoutSeconds
     }
 }
 
@@ -28,6 +31,8 @@ public struct Dependencies: Sendable {
     public var logger: Logger
     /// How long a request waits for the database before it answers 503.
     public var databaseDeadline: Duration
+    /// How long any request may take to answer before it gets 503 (`SPONA_REQUEST_DEADLINE`).
+    public var requestDeadline: Duration = .seconds(30)
     /// Seals and opens personal data; without it the server accepts none.
     public var vault: PersonalDataVault?
     /// Counts below this are hidden from analysts (`SPONA_SUPPRESSION_THRESHOLD`, default 5).
@@ -58,6 +63,7 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
     // Outermost, so that it counts the answer clients get (a refusal is its 4xx, not an error).
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
+    router.add(middleware: InputBoundsMiddleware())
     HealthRoutes(database: dependencies.database, store: dependencies.store,
                  projections: allProjections(geography: dependencies.geography).map(\.name)).register(on: router)
     MetricsRoutes(registry: SponaMetrics.registry, database: dependencies.database, store: dependencies.store,
@@ -100,7 +106,10 @@ public func projectionRunners(_ dependencies: Dependencies) -> [any Service] {
 /// finishes in-flight requests first, then the other services, the pool last).
 public func buildApplication(settings: ServerSettings, dependencies: Dependencies) -> some ApplicationProtocol {
     Application(
-        router: buildRouter(dependencies),
+        responder: DeadlineResponder(responder: buildRouter(dependencies).buildResponder(), limit: dependencies.requestDeadline),
+        // A connection that sends nothing for this long is closed: idle clients cannot hold
+        // the server's file descriptors for ever.
+        server: .http1(configuration: .init(idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "spona"),
         services: [dependencies.database, dependencies.store] + projectionRunners(dependencies) + sealSchedule(dependencies),
         logger: dependencies.logger

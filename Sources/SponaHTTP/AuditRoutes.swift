@@ -123,6 +123,13 @@ struct AuditRoutes {
             }
             let first = try size("first"), second = try size("second")
             guard first <= second else { throw Problem.invalid("'first' must not be larger than 'second'") }
+            // The size is checked against the history before anything is set aside for it: a
+            // tree larger than the history does not exist, whatever number is asked for.
+            let stored = try await store.backlog(after: .start).events
+            guard Int64(second) <= stored else {
+                throw Problem(.notFound, type: "urn:spona:problem:not-found", title: "No such tree",
+                              detail: "the history has \(stored) events, fewer than \(second)")
+            }
             // The leaves of the larger tree: 32 bytes an event.
             var leaves: [MerkleTree.Hash] = []
             leaves.reserveCapacity(second)

@@ -5,7 +5,9 @@ import SponaEventStore
 import SponaProjections
 
 /// `/healthz`: the process is alive. `/readyz`: it can serve, i.e. the database answers.
-/// Orchestrators restart on the first and route traffic on the second.
+/// Orchestrators restart on the first and route traffic on the second. A projection stopped at
+/// an event makes readiness "degraded" (still 200: every process shares the same history, so
+/// taking them out of service would stop the whole API for one view).
 struct HealthRoutes: Sendable {
     let database: PostgresClient
     let store: PostgresEventStore
@@ -16,6 +18,9 @@ struct HealthRoutes: Sendable {
         var database: String?
         /// How far behind each projection is (the views may show an older moment).
         var projections: [String: Lag]?
+        /// Projections that stand still at an event they cannot apply: their views answer 503
+        /// until an operator retries or skips it; everything else serves.
+        var stopped: [ProjectionFailure]?
     }
 
     struct Lag: Encodable {
@@ -43,7 +48,9 @@ struct HealthRoutes: Sendable {
                     ($0.name, Lag(eventsBehind: $0.eventsBehind, secondsBehind: ($0.secondsBehind * 1000).rounded() / 1000))
                 })
             }
-            return Status(status: "ready", database: "ok", projections: lags)
+            let stopped = statuses?.compactMap(\.stoppedAt) ?? []
+            return Status(status: stopped.isEmpty ? "ready" : "degraded", database: "ok", projections: lags,
+                          stopped: stopped.isEmpty ? nil : stopped)
         }
     }
 }

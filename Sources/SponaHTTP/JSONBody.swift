@@ -22,9 +22,10 @@ enum JSONBody {
             throw Problem(.unsupportedMediaType, type: "urn:spona:problem:media-type", title: "Unsupported media type",
                           detail: "send Content-Type: application/json with the body")
         }
-        guard (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else {
+        guard let parsed = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw Problem.badRequest("the body is not valid JSON")
         }
+        if let problem = InputBounds.violation(in: parsed) { throw Problem.invalid(problem) }
         do {
             return try EventCoding.decoder.decode(T.self, from: data)
         } catch let error as DecodingError {

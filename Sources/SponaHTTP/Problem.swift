@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -6,6 +7,7 @@ import PostgresNIO
 import SponaApplication
 import SponaDomain
 import SponaEventStore
+import SponaProjections
 
 /// An error as RFC 9457 problem details: what every failed request answers with, as
 /// `application/problem+json`.
@@ -44,6 +46,14 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     static let databaseUnavailable = Problem(
         .serviceUnavailable, type: "urn:spona:problem:database-unavailable", title: "Database unavailable",
         detail: "The database does not answer; try again shortly.", headers: [.retryAfter: "5"])
+
+    /// A view whose projection stands still at an event it cannot apply: its figures can only
+    /// be wrong, so it says so rather than answer them.
+    static func viewStopped(_ failure: ProjectionFailure) -> Problem {
+        Problem(.serviceUnavailable, type: "urn:spona:problem:view-stopped", title: "View stopped",
+                detail: "this view's projection (\(failure.projection)) stopped at an event it cannot apply (position \(failure.position)); its operators have been told",
+                headers: [.retryAfter: "60"])
+    }
 
     private struct Body: Encodable {
         var type: String
@@ -152,4 +162,10 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 .response(from: request, context: context)
         }
     }
+}
+
+/// Refuses (503) when one of `projections` stands still at an event: see ``Problem/viewStopped(_:)``.
+func requireLive(_ projections: [String], database: PostgresClient, logger: Logger) async throws {
+    let stopped = try await ProjectionFailures.all(client: database, logger: logger)
+    if let failure = projections.lazy.compactMap({ stopped[$0] }).first { throw Problem.viewStopped(failure) }
 }

@@ -92,6 +92,7 @@ struct RegistryRoutes {
 
         group.get("institutions") { request, context in
             _ = try context.requireCaller()
+            try await requireLive([InstitutionsProjection.projectionName], database: database, logger: context.logger)
             let query = request.uri.queryParameters
             let district = query["district"].map(String.init)
             let sector = query["sector"].map(String.init)

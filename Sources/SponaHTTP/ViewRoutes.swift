@@ -139,7 +139,7 @@ struct ViewRoutes {
             """)
         // month → district → municipality → figures
         var figures: [String: [DistrictCode: [(MunicipalityCode, [Int])]]] = [:]
-        for try await (code, month, reports, children, highRisk, referrals, identified, trained) in rows.decode((String, String, Int32, Int32, Int32, Int32, Int32, Int32).self) {
+        for try await (code, month, reports, children, highRisk, referrals, identified, trained) in rows.decode((String, String, Int64, Int64, Int64, Int64, Int64, Int64).self) {
             let municipality = MunicipalityCode(rawValue: code)
             guard let district = geography.municipality(municipality)?.district else { continue }
             figures[month, default: [:]][district, default: []].append(
@@ -179,6 +179,7 @@ struct ViewRoutes {
     /// replayed up to that moment (``PointInTime``).
     func at(_ request: Request, _ context: SponaRequestContext, _ projections: [any Projection],
             _ body: @escaping @Sendable (ViewDatabase) async throws -> Response) async throws -> Response {
+        try await requireLive(projections.map(\.name), database: database, logger: context.logger)
         guard let text = request.uri.queryParameters["asOf"].map(String.init) else {
             let database = self.database, logger = context.logger
             return try await body(ViewDatabase(now: Date()) { try await database.query($0, logger: logger) })
@@ -280,27 +281,27 @@ struct ViewRoutes {
                         UNION
                         SELECT m, training_id, held_on, 0 FROM view_trainings, unnest(municipalities) AS m WHERE m <> host
                     ), per_place AS (
-                        SELECT municipality, count(DISTINCT training_id)::int AS trainings, sum(participants)::int AS participants,
+                        SELECT municipality, count(DISTINCT training_id)::bigint AS trainings, sum(participants)::bigint AS participants,
                                min(held_on) AS first_training
                         FROM reach GROUP BY municipality
                     )
                     SELECT p.municipality, p.trainings, p.participants, to_char(p.first_training, 'YYYY-MM'),
                         coalesce((SELECT sum(reports) FROM view_municipality_month v WHERE v.municipality = p.municipality
                                   AND v.month >= to_char(p.first_training - interval '12 months', 'YYYY-MM')
-                                  AND v.month < to_char(p.first_training, 'YYYY-MM')), 0)::int,
+                                  AND v.month < to_char(p.first_training, 'YYYY-MM')), 0)::bigint,
                         coalesce((SELECT sum(reports) FROM view_municipality_month v WHERE v.municipality = p.municipality
                                   AND v.month >= to_char(p.first_training, 'YYYY-MM')
-                                  AND v.month < to_char(p.first_training + interval '12 months', 'YYYY-MM')), 0)::int,
-                        coalesce((SELECT sum(reports_by_trained) FROM view_municipality_month v WHERE v.municipality = p.municipality), 0)::int
+                                  AND v.month < to_char(p.first_training + interval '12 months', 'YYYY-MM')), 0)::bigint,
+                        coalesce((SELECT sum(reports_by_trained) FROM view_municipality_month v WHERE v.municipality = p.municipality), 0)::bigint
                     FROM per_place p ORDER BY p.municipality
                     """)
                 var table = ViewTable(columns: ["district", "municipality", "name", "trainings", "participants", "firstTraining",
                                                 "reportsBefore", "reportsAfter", "reportsByTrained"])
-                func cell(_ n: Int32) -> ViewTable.Value {
+                func cell(_ n: Int64) -> ViewTable.Value {
                     // No totals are shown here, so hiding each small count is enough.
                     .cell(audience.suppressed && n > 0 && Int(n) < disclosure.threshold ? .small(threshold: disclosure.threshold) : .count(Int(n)))
                 }
-                for try await (code, trainings, participants, first, before, after, byTrained) in rows.decode((String, Int32, Int32, String, Int32, Int32, Int32).self) {
+                for try await (code, trainings, participants, first, before, after, byTrained) in rows.decode((String, Int64, Int64, String, Int64, Int64, Int64).self) {
                     guard places.contains(code), let place = geography.municipality(MunicipalityCode(rawValue: code)) else { continue }
                     table.add(kind: "municipality", [.text(place.district.rawValue), .text(code), .text(cyrillic ? place.nameCyrillic : place.nameLatin),
                                                      .cell(.count(Int(trainings))), .cell(.count(Int(participants))), .text(first),
@@ -322,7 +323,7 @@ struct ViewRoutes {
                     ORDER BY month, from_sector, to_sector
                     """)
                 var table = ViewTable(columns: ["month", "fromSector", "toSector", "referrals"])
-                for try await (fromSector, toSector, month, referrals) in rows.decode((String, String, String, Int32).self) {
+                for try await (fromSector, toSector, month, referrals) in rows.decode((String, String, String, Int64).self) {
                     table.add(kind: "flow", [.text(month), .text(fromSector), .text(toSector), .cell(.count(Int(referrals)))])
                 }
                 return try table.response(csv: Self.wantsCSV(request), suppression: nil)
@@ -347,7 +348,7 @@ struct ViewRoutes {
                     return geography.municipality(MunicipalityCode(rawValue: place)).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? place
                 }
                 var table = ViewTable(columns: ["month", "from", "fromName", "to", "toName", "cases"])
-                for try await (fromPlace, toPlace, month, cases) in rows.decode((String, String, String, Int32).self) {
+                for try await (fromPlace, toPlace, month, cases) in rows.decode((String, String, String, Int64).self) {
                     let count = Int(cases)
                     let cell: Disclosure.Cell = audience.suppressed && count > 0 && count < disclosure.threshold ? .small(threshold: disclosure.threshold) : .count(count)
                     table.add(kind: "flow", [.text(month), .text(fromPlace), .text(name(fromPlace)), .text(toPlace), .text(name(toPlace)), .cell(cell)])
@@ -406,7 +407,7 @@ struct ViewRoutes {
                     WHERE month >= \(from) AND month <= \(to) AND sector = ANY(\(sectors)) ORDER BY month, sector
                     """)
                 var table = ViewTable(columns: ["month", "sector", "name", "reports", "referralsSent", "referralsReceived"])
-                for try await (sector, month, reports, sent, received) in rows.decode((String, String, Int32, Int32, Int32).self) {
+                for try await (sector, month, reports, sent, received) in rows.decode((String, String, Int64, Int64, Int64).self) {
                     let name = Sector(rawValue: sector)?.nameLatin ?? sector
                     table.add(kind: "sector", [.text(month), .text(sector), .text(name)] + [reports, sent, received].map { .cell(.count(Int($0))) })
                 }

@@ -45,6 +45,7 @@ struct WorkRoutes {
     func register(on group: RouterGroup<SponaRequestContext>) {
         group.get("inbox") { _, context in
             let caller = try context.requireRole(.reporter, .coordinator)
+            try await requireLive([CaseWorkProjection.projectionName], database: database, logger: context.logger)
             let now = Date()
             let rows = try await database.query("""
                 SELECT case_id, kind, item_id, from_institution, detail, urgency, status, due, since
@@ -63,6 +64,7 @@ struct WorkRoutes {
 
         group.get("reports/mine") { _, context in
             let caller = try context.requireRole(.reporter, .coordinator)
+            try await requireLive([CaseWorkProjection.projectionName], database: database, logger: context.logger)
             let rows = try await database.query("""
                 SELECT case_id, municipality, filed_at, risk_level, urgency, status, acknowledged_at, triaged_at,
                        referrals_sent, conferences_held, identification, assistance_given, closed_at

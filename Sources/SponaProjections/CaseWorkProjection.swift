@@ -9,7 +9,8 @@ import SponaEventStore
 /// on, decisions to implement) and each report's progress (`case_reports`). Ids, kinds, dates
 /// and statuses only: never anything about the person.
 public struct CaseWorkProjection: Projection {
-    public let name = "case_work"
+    public static let projectionName = "case_work"
+    public let name = projectionName
     public let tables = ["open_work", "case_reports"]
 
     public init() {}

@@ -8,7 +8,8 @@ import SponaEventStore
 /// The registry as a table (`institutions`), for listing and searching institutions.
 /// Decisions never read it: they fold the institutions' own streams, which cannot lag.
 public struct InstitutionsProjection: Projection {
-    public let name = "institutions"
+    public static let projectionName = "institutions"
+    public let name = projectionName
     public let tables = ["institutions"]
     let geography: Geography
 

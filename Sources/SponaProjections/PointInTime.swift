@@ -19,12 +19,20 @@ public enum PointInTime {
                 for table in Set(projections.flatMap(\.tables)).sorted() {
                     try await run("CREATE TEMP TABLE \(table) (LIKE public.\(table) INCLUDING ALL)")
                 }
+                // Events an operator told a projection to skip are skipped here too.
+                var skipped: [String: Set<UUID>] = [:]
+                for projection in projections {
+                    skipped[projection.name] = try await ProjectionEventSkipped.recorded(for: projection.name, in: store)
+                }
                 var cursor = EventCursor.start
                 while true {
                     let batch = try await store.readAll(after: cursor, limit: 5000, recordedUpTo: moment)
                     guard let last = batch.last else { break }
                     try await connection.withTransaction(logger: logger) { connection in
-                        for projection in projections { try await projection.apply(batch, on: connection, logger: logger) }
+                        for projection in projections {
+                            let skip = skipped[projection.name] ?? []
+                            try await projection.apply(skip.isEmpty ? batch : batch.filter { !skip.contains($0.id) }, on: connection, logger: logger)
+                        }
                     }
                     cursor = last.cursor
                 }

@@ -24,6 +24,17 @@ public struct ProjectionRebuild: Sendable {
         self.batchSize = batchSize
     }
 
+    public enum RebuildError: Error, CustomStringConvertible {
+        case eventFailed(ProjectionFailure)
+
+        public var description: String {
+            switch self {
+            case .eventFailed(let failure):
+                "\(failure.projection) cannot apply event \(failure.eventID) (\(failure.type), stream \(failure.stream) version \(failure.version), position \(failure.position)): \(failure.error); nothing was swapped in. Skip it with `spona projections skip \(failure.projection) \(failure.eventID) --reason …` if it can never apply."
+            }
+        }
+    }
+
     public struct Progress: Sendable {
         public var applied: Int64
         public var total: Int64
@@ -51,11 +62,27 @@ public struct ProjectionRebuild: Sendable {
                 try await run("SET search_path TO \(schema), public")
                 var cursor = EventCursor.start
                 var applied: Int64 = 0
+                let skipped = try await ProjectionEventSkipped.recorded(for: projection.name, in: store)
                 while true {
                     let batch = try await store.readAll(after: cursor, limit: batchSize)
                     guard let last = batch.last else { break }
-                    try await connection.withTransaction(logger: logger) { connection in
-                        try await projection.apply(batch, on: connection, logger: logger)
+                    let kept = skipped.isEmpty ? batch : batch.filter { !skipped.contains($0.id) }
+                    do {
+                        try await connection.withTransaction(logger: logger) { connection in
+                            try await projection.apply(kept, on: connection, logger: logger)
+                        }
+                    } catch where !ProjectionRunner.isTransient(error) {
+                        // Name the event at fault: the batch again, one event at a time.
+                        for event in kept {
+                            do {
+                                try await connection.withTransaction(logger: logger) { connection in
+                                    try await projection.apply([event], on: connection, logger: logger)
+                                }
+                            } catch where !ProjectionRunner.isTransient(error) {
+                                throw RebuildError.eventFailed(ProjectionFailure(projection: projection.name, event: event,
+                                                                                 error: ProjectionRunner.describe(error)))
+                            }
+                        }
                     }
                     cursor = last.cursor
                     applied += Int64(batch.count)

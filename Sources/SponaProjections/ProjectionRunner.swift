@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import SponaDomain
 import SponaEventStore
 
 /// A fold of the event history into tables of its own.
@@ -48,21 +49,42 @@ public struct ProjectionRunner: Service {
         // On graceful shutdown the batch in flight is rolled back with its checkpoint; the
         // next runner starts from the last committed one.
         await cancelWhenGracefulShutdown {
+            var reported: UUID?
             while !Task.isCancelled {
+                var wait = retryInterval
                 do {
                     try await client.withConnection { connection in
                         guard try await tryLock(connection) else { return }
-                        logger.info("projection runner elected", metadata: ["projection": "\(projection.name)"])
-                        try await follow(on: connection)
+                        // The lock belongs to this connection's session, and the connection goes
+                        // back to the pool: it must never go back holding it, or no runner
+                        // anywhere is elected again while the pool keeps it open.
+                        do {
+                            logger.info("projection runner elected", metadata: ["projection": "\(projection.name)"])
+                            try await follow(on: connection)
+                        } catch {
+                            try? await unlock(connection)
+                            throw error
+                        }
+                        try await unlock(connection)
                     }
+                } catch let stopped as Stopped {
+                    if reported != stopped.failure.eventID {
+                        reported = stopped.failure.eventID
+                        logger.error("projection stopped at an event it cannot apply", metadata: stopped.failure.logMetadata)
+                    }
+                    wait = stoppedRetryInterval
                 } catch {
                     if Task.isCancelled || error is CancellationError { return }
                     logger.warning("projection runner stopped; retrying", metadata: ["projection": "\(projection.name)", "error.type": "\(type(of: error))"])
                 }
-                try? await Task.sleep(for: retryInterval)
+                try? await Task.sleep(for: wait)
             }
         }
     }
+
+    /// How often a stopped projection tries its event again (an operator's skip or retry is
+    /// seen at the next try).
+    var stoppedRetryInterval: Duration { retryInterval * 5 }
 
     private func tryLock(_ connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.query(
@@ -71,16 +93,122 @@ public struct ProjectionRunner: Service {
         return false
     }
 
+    private func unlock(_ connection: PostgresConnection) async throws {
+        try await connection.query("SELECT pg_advisory_unlock(\(Self.lockClass), hashtext(\(projection.name)))", logger: logger)
+    }
+
     /// Applies every event after the checkpoint, then every new one, until cancelled.
+    ///
+    /// A batch the projection cannot apply is applied again one event at a time, to find the
+    /// event at fault: the events before it are kept, it is recorded in `projection_failures`
+    /// and the runner stops there (``Stopped``), unless an operator recorded a skip for it.
+    /// Faults of the database itself (a lost connection, a restart) are not the event's fault:
+    /// they end the run, and the runner is elected again when the database is back.
     private func follow(on connection: PostgresConnection) async throws {
         var cursor = try await checkpoint(connection)
+        var wasStopped = try await ProjectionFailures.failure(of: projection.name, on: connection, logger: logger) != nil
         var batches = store.subscribe(after: cursor).batches()
         while let batch = try await batches.next() {
-            try await connection.withTransaction(logger: logger) { connection in
-                try await projection.apply(batch, on: connection, logger: logger)
-                try await advance(connection, from: cursor, to: batch.last!.cursor, count: batch.count)
+            do {
+                try await apply(batch, from: cursor, on: connection)
+                cursor = batch.last!.cursor
+            } catch where !Self.isTransient(error) {
+                cursor = try await applyOneByOne(batch, from: cursor, on: connection)
             }
-            cursor = batch.last!.cursor
+            if wasStopped {
+                try await ProjectionFailures.clear(projection.name, on: connection, logger: logger)
+                logger.notice("projection going on again", metadata: ["projection": "\(projection.name)"])
+                wasStopped = false
+            }
+        }
+    }
+
+    private func apply(_ batch: [RecordedEvent], from cursor: EventCursor, on connection: PostgresConnection) async throws {
+        try await connection.withTransaction(logger: logger) { connection in
+            try await projection.apply(batch, on: connection, logger: logger)
+            try await advance(connection, from: cursor, to: batch.last!.cursor, count: batch.count)
+        }
+    }
+
+    /// The batch, event by event; the new cursor, or ``Stopped`` at the first event that fails.
+    private func applyOneByOne(_ batch: [RecordedEvent], from start: EventCursor, on connection: PostgresConnection) async throws -> EventCursor {
+        var cursor = start
+        for event in batch {
+            do {
+                try await apply([event], from: cursor, on: connection)
+            } catch where !Self.isTransient(error) {
+                if try await ProjectionEventSkipped.recorded(for: projection.name, in: store).contains(event.id) {
+                    try await connection.withTransaction(logger: logger) { connection in
+                        try await advance(connection, from: cursor, to: event.cursor, count: 1)
+                    }
+                    logger.notice("projection skipped an event, as recorded in the history", metadata: [
+                        "projection": "\(projection.name)", "event.id": "\(event.id)",
+                    ])
+                } else {
+                    let failure = ProjectionFailure(projection: projection.name, event: event, error: Self.describe(error))
+                    try await ProjectionFailures.record(failure, on: connection, logger: logger)
+                    throw Stopped(failure: failure)
+                }
+            }
+            cursor = event.cursor
+        }
+        return cursor
+    }
+
+    /// The runner stopped at an event it cannot apply.
+    struct Stopped: Error {
+        var failure: ProjectionFailure
+    }
+
+    /// Whether an error is the database's (try again later) rather than the event's.
+    static func isTransient(_ error: any Error) -> Bool {
+        switch error {
+        case is CancellationError, is CheckpointMoved:
+            return true
+        case let error as PostgresTransactionError:
+            // A failed BEGIN, ROLLBACK or COMMIT is the connection's; the closure's error is
+            // whatever the projection threw.
+            if error.beginError != nil || error.commitError != nil || error.rollbackError != nil { return true }
+            return error.closureError.map(isTransient) ?? true
+        case let error as PSQLError:
+            // No SQLSTATE: the connection failed. Classes 08 (connection), 40 (rolled back:
+            // deadlock, serialization), 53 (resources), 57 (operator: shutdown, cancel), 58
+            // (system), and a lock timeout are the database's state, not the event's.
+            guard let state = error.serverInfo?[.sqlState] else { return true }
+            return ["08", "40", "53", "57", "58"].contains { state.hasPrefix($0) } || state == "55P03"
+        default:
+            let kind = "\(type(of: error))"
+            return kind.contains("Channel") || kind.contains("IOError") || kind.contains("Connection")
+        }
+    }
+
+    /// What went wrong, for an operator: never a value of the event (the error of a decoder
+    /// or of the database may quote one), only where and what kind.
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as PostgresTransactionError:
+            return error.closureError.map(describe) ?? "the transaction failed"
+        case let error as PSQLError:
+            let state = error.serverInfo?[.sqlState] ?? "?"
+            return "the database refused the projection's rows (SQLSTATE \(state))"
+        case let error as DecodingError:
+            let context: DecodingError.Context
+            let what: String
+            switch error {
+            case let .keyNotFound(key, c): (context, what) = (c, "field '\(key.stringValue)' is missing")
+            case let .valueNotFound(_, c): (context, what) = (c, "a value is null")
+            case let .typeMismatch(type, c): (context, what) = (c, "a value is not \(type)")
+            case let .dataCorrupted(c): (context, what) = (c, "a value is not valid")
+            @unknown default: return "the event cannot be decoded"
+            }
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return "the event cannot be decoded: \(what)\(path.isEmpty ? "" : " at \(path)")"
+        case let error as RegistryError:
+            return error.description
+        case let error as CaseError:
+            return error.description
+        default:
+            return "\(type(of: error))"
         }
     }
 

@@ -11,6 +11,8 @@ public struct ProjectionStatus: Sendable, Encodable {
     /// Since the oldest event it has not applied yet was recorded; 0 when it is at the head.
     public var secondsBehind: Double
     public var updatedAt: Date?
+    /// The event it stands still at, when it cannot apply one.
+    public var stoppedAt: ProjectionFailure?
 
     /// The status of each of `names`, read from the checkpoints and the store.
     public static func read(_ names: [String], client: PostgresClient, store: PostgresEventStore, logger: Logger) async throws -> [ProjectionStatus] {
@@ -20,6 +22,7 @@ public struct ProjectionStatus: Sendable, Encodable {
         for try await (name, transaction, position, applied, updated) in rows.decode((String, Int64, Int64, Int64, Date).self) {
             checkpoints[name] = (EventCursor(transactionID: UInt64(transaction), position: position), applied, updated)
         }
+        let failures = try await ProjectionFailures.all(client: client, logger: logger)
         var result: [ProjectionStatus] = []
         let now = Date()
         for name in names {
@@ -27,7 +30,8 @@ public struct ProjectionStatus: Sendable, Encodable {
             let (behind, oldest) = try await store.backlog(after: checkpoint?.0 ?? .start)
             result.append(ProjectionStatus(
                 name: name, eventsApplied: checkpoint?.1 ?? 0, eventsBehind: behind,
-                secondsBehind: oldest.map { max(0, now.timeIntervalSince($0)) } ?? 0, updatedAt: checkpoint?.2))
+                secondsBehind: oldest.map { max(0, now.timeIntervalSince($0)) } ?? 0, updatedAt: checkpoint?.2,
+                stoppedAt: failures[name]))
         }
         return result
     }

@@ -13,7 +13,7 @@ import SponaProjections
 struct Projections: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The read models folded from the events.",
-        subcommands: [Status.self, Rebuild.self])
+        subcommands: [Status.self, Rebuild.self, Skip.self, Retry.self])
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -35,6 +35,84 @@ struct Projections: AsyncParsableCommand {
             for status in statuses {
                 print(pad(status.name, 18), pad("\(status.eventsApplied)", 10), pad("\(status.eventsBehind)", 10), String(format: "%.1f", status.secondsBehind))
             }
+            for status in statuses {
+                guard let failure = status.stoppedAt else { continue }
+                print("""
+
+                    \(failure.projection) STOPPED at event \(failure.eventID) (\(failure.type), stream \(failure.stream) version \(failure.version), \
+                    position \(failure.position)), tried \(failure.attempts) time\(failure.attempts == 1 ? "" : "s"): \(failure.error)
+                      once the cause is mended: spona projections retry \(failure.projection)
+                      if it can never apply:    spona projections skip \(failure.projection) \(failure.eventID) --reason "…"
+                    """)
+            }
+            if statuses.contains(where: { $0.stoppedAt != nil }) { throw ExitCode(3) }
+        }
+    }
+
+    struct Skip: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Let a stopped projection go on without the one event it cannot apply.",
+            discussion: """
+                The skip is itself recorded in the history (stream projections-skips), with the \
+                reason, so every later rebuild and as-of view leaves the same event out and an \
+                auditor sees that it did and why. The event stays in the history.
+
+                Environment: DATABASE_URL, SPONA_REFERENCE_DIR.
+                """)
+
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The stopped projection (see `spona projections status`).") var name: String
+        @Argument(help: "The id of the event it stopped at.") var event: String
+        @Option(help: "Why it is right to go on without it (recorded in the history).") var reason: String
+        @Option(help: "Who decides: an operator's id, never a name (recorded in the history).") var actor: String = "operator"
+
+        func run() async throws {
+            let logger = try makeLogger(label: "spona.projections", level: nil)
+            guard let eventID = UUID(uuidString: event) else { throw CommandFailure("'\(event)' is not an event id (a UUID)") }
+            let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !reason.isEmpty, reason.count <= 2000, !reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw CommandFailure("--reason must say why, in at most 2000 characters on one line")
+            }
+            let geography: Geography
+            do { geography = try ReferenceData.geography(in: ReferenceData.defaultDirectory) } catch { throw CommandFailure("\(error)") }
+            guard allProjections(geography: geography).contains(where: { $0.name == name }) else {
+                throw CommandFailure("there is no projection '\(name)'")
+            }
+            let skip: ProjectionEventSkipped = try await withPostgresClient(try database.resolve().configuration, logger: logger) { client in
+                let store = PostgresEventStore(client: client, logger: logger)
+                guard let failure = try await ProjectionFailures.all(client: client, logger: logger)[name], failure.eventID == eventID else {
+                    throw CommandFailure("\(name) has not stopped at event \(eventID); only the event a projection stopped at can be skipped")
+                }
+                let skip = ProjectionEventSkipped(projection: name, eventID: eventID, stream: failure.stream, version: failure.version, reason: reason)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = .sortedKeys
+                let metadata = try EventCoding.metadata(CommandMetadata(
+                    actor: Actor(id: "operator:\(actor)", institution: .center, role: .admin), requestID: "spona-projections-skip-\(UUID())"))
+                _ = try await store.append(
+                    to: ProjectionEventSkipped.stream, expected: .any,
+                    events: [EventData(type: ProjectionEventSkipped.typeName, schemaVersion: ProjectionEventSkipped.schemaVersion, payload: try encoder.encode(skip))],
+                    metadata: metadata)
+                _ = try await ProjectionFailures.retry(name, client: client, logger: logger)
+                return skip
+            }
+            print("\(skip.projection) will go on without event \(skip.eventID) (stream \(skip.stream) version \(skip.version)); the skip is recorded in the history")
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a stopped projection try its event again now (after the cause was mended).",
+            discussion: "Environment: DATABASE_URL.")
+
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The stopped projection.") var name: String
+
+        func run() async throws {
+            let logger = try makeLogger(label: "spona.projections", level: nil)
+            let stopped = try await withPostgresClient(try database.resolve().configuration, logger: logger) { client in
+                try await ProjectionFailures.retry(name, client: client, logger: logger)
+            }
+            print(stopped ? "\(name) will try its event again within seconds" : "\(name) has not stopped; nothing to retry")
         }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import PostgresNIO
+import ServiceLifecycle
 import SponaEventStore
 import SponaApplication
 import SponaDomain
@@ -19,6 +20,8 @@ struct Serve: AsyncParsableCommand {
               SPONA_HOST          address to listen on (default 127.0.0.1)
               SPONA_PORT          port to listen on (default 8080)
               SPONA_DB_POOL_SIZE  most database connections this process opens (default 20)
+              SPONA_REQUEST_DEADLINE  seconds a request may take before it gets 503 (default 30)
+              SPONA_IDLE_TIMEOUT  seconds a silent client connection stays open (default 30)
               SPONA_REFERENCE_DIR the folder of reference data (default: ./Reference)
               SPONA_MASTER_KEY    base64 of the 32-byte master key that wraps the subjects' keys;
                                   or SPONA_MASTER_KEY_FILE, a file holding it (`spona keys generate`)
@@ -52,6 +55,10 @@ struct Serve: AsyncParsableCommand {
         if let port = try port ?? Environment.value("SPONA_PORT").map(Self.parsePort) {
             settings.port = port
         }
+        if let text = Environment.value("SPONA_IDLE_TIMEOUT") {
+            guard let seconds = Int(text), (1...3600).contains(seconds) else { throw CommandFailure("SPONA_IDLE_TIMEOUT '\(text)' is not a number of seconds from 1 to 3600") }
+            settings.idleTimeoutSeconds = seconds
+        }
         var configuration = url.configuration
         if let poolText = Environment.value("SPONA_DB_POOL_SIZE") {
             guard let size = Int(poolText), size > 0 else { throw CommandFailure("SPONA_DB_POOL_SIZE '\(poolText)' is not a positive whole number") }
@@ -75,10 +82,19 @@ struct Serve: AsyncParsableCommand {
             guard let minutes = Int(text), minutes >= 0 else { throw CommandFailure("SPONA_SEAL_INTERVAL '\(text)' is not a whole number of minutes") }
             dependencies.sealInterval = minutes == 0 ? nil : .seconds(minutes * 60)
         }
+        if let text = Environment.value("SPONA_REQUEST_DEADLINE") {
+            guard let seconds = Int(text), (1...3600).contains(seconds) else { throw CommandFailure("SPONA_REQUEST_DEADLINE '\(text)' is not a number of seconds from 1 to 3600") }
+            dependencies.requestDeadline = .seconds(seconds)
+        }
         if dependencies.sealKey == nil { logger.notice("no seal key (SPONA_SEAL_KEY_FILE): the history is not being sealed") }
         let app = buildApplication(settings: settings, dependencies: dependencies)
         logger.info("serving", metadata: ["address": "\(settings.host):\(settings.port)", "database": "\(url)"])
-        try await app.runService()
+        // Graceful shutdown is bounded too: whatever a fault left hanging, SIGTERM ends the
+        // process within seconds (in-flight requests get up to 10 s to finish).
+        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = .seconds(10)
+        group.maximumCancellationDuration = .seconds(3)
+        try await ServiceGroup(configuration: group).run()
     }
 
     static func parsePort(_ text: String) throws -> Int {

@@ -5,6 +5,7 @@ import Foundation
 /// rule is tested without a database.
 public enum CaseDecider {
     public static func decide(_ command: CaseCommand, on state: Case?, context: DecisionContext) throws(CaseError) -> [CaseEvent] {
+        try CaseLimits.check(command)
         if case .fileReport(let report) = command {
             guard state == nil else { throw .caseAlreadyExists(report.caseID) }
             return [.reportFiled(try file(report, context))]

@@ -41,6 +41,9 @@ public enum CaseError: Error, Hashable, Sendable, CustomStringConvertible {
     case missingText(field: String)
     case attendeeNotInvited(InstitutionID)
     case responsibleDidNotAttend(InstitutionID)
+    case tooLong(field: String, limit: Int)
+    case tooMany(field: String, limit: Int)
+    case unknownVulnerableGroup(String)
 
     /// How the HTTP layer should answer it.
     public enum Kind: Sendable { case conflict, forbidden, invalid }
@@ -49,7 +52,8 @@ public enum CaseError: Error, Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .onlyTheCenter, .onlyReceiver, .onlySender, .onlyResponsible, .notAParty, .roleMayNot: .forbidden
         case .unknownMunicipality, .unknownInstitution, .inactiveInstitution, .unknownIndicator, .badCountry,
-             .locationNeedsOnePlace, .referralToSelf, .dueInThePast, .missingText, .attendeeNotInvited, .responsibleDidNotAttend: .invalid
+             .locationNeedsOnePlace, .referralToSelf, .dueInThePast, .missingText, .attendeeNotInvited, .responsibleDidNotAttend,
+             .tooLong, .tooMany, .unknownVulnerableGroup: .invalid
         default: .conflict
         }
     }
@@ -89,6 +93,10 @@ public enum CaseError: Error, Hashable, Sendable, CustomStringConvertible {
         case .referralToSelf: "an institution cannot refer a case to itself"
         case .dueInThePast: "the due time must be in the future"
         case .missingText(let field): "\(field) must not be empty"
+        case let .tooLong(field, limit): "\(field) is longer than \(limit) characters"
+        case let .tooMany(field, limit): "at most \(limit) \(field)"
+        case .unknownVulnerableGroup(let code):
+            "'\(code)' is not a vulnerable group; one of \(VulnerableGroup.allCases.map(\.rawValue).joined(separator: ", "))"
         case .attendeeNotInvited(let id): "institution \(id) was not invited to this conference"
         case .responsibleDidNotAttend(let id): "institution \(id) did not attend the conference, so it cannot be made responsible"
         }

@@ -86,6 +86,7 @@ public enum RegistryError: Error, Hashable, Sendable, CustomStringConvertible {
     case unknownMunicipality(String)
     case missingText(field: String)
     case badTraining(String)
+    case tooLong(field: String, limit: Int)
 
     public var isForbidden: Bool { self == .onlyAdmin }
     public var isConflict: Bool {
@@ -100,6 +101,7 @@ public enum RegistryError: Error, Hashable, Sendable, CustomStringConvertible {
         case .alreadyInState(let active): "the institution is already \(active ? "active" : "inactive")"
         case .unknownMunicipality(let code): "'\(code)' is not a municipality code; see GET /v1/municipalities"
         case .missingText(let field): "\(field) must not be empty"
+        case let .tooLong(field, limit): "\(field) is longer than \(limit) characters"
         case .badTraining(let reason): reason
         }
     }
@@ -130,6 +132,7 @@ public enum InstitutionDecider {
             guard let state else { throw .notRegistered(InstitutionID(rawValue: UUID(uuid: UUID_NULL))) }
             guard state.isActive else { throw .alreadyInState(active: false) }
             guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw .missingText(field: "the reason") }
+            guard reason.count <= CaseLimits.maxTextCharacters else { throw .tooLong(field: "the reason", limit: CaseLimits.maxTextCharacters) }
             return [.deactivated(reason: reason)]
         case .reactivate:
             guard let state else { throw .notRegistered(InstitutionID(rawValue: UUID(uuid: UUID_NULL))) }
@@ -138,8 +141,15 @@ public enum InstitutionDecider {
         }
     }
 
+    /// The longest institution names in the registry are about 150 characters.
+    public static let maxNameCharacters = 300
+
     private static func validate(_ details: InstitutionEvent.Details, _ geography: Geography) throws(RegistryError) {
         guard !details.nameLatin.trimmingCharacters(in: .whitespaces).isEmpty else { throw .missingText(field: "the name") }
+        for (name, field) in [(details.nameLatin, "the Latin name"), (details.nameCyrillic ?? "", "the Cyrillic name")]
+        where name.count > maxNameCharacters {
+            throw .tooLong(field: field, limit: maxNameCharacters)
+        }
         if let municipality = details.municipality, geography.municipality(municipality) == nil {
             throw .unknownMunicipality(municipality.rawValue)
         }

@@ -46,7 +46,10 @@ public struct CaseStatisticsProjection: Projection {
                 if case .reportFiled(let report) = event { newCases.append((id.rawValue, report.municipality.rawValue)) }
                 fold.apply(case: id, event, at: EventCoding.occurredAt(of: recorded))
             } else if Streams.trainingID(of: recorded.streamID) != nil, recorded.type == TrainingHeld.typeName {
-                trainings.append(try EventCoding.decoder.decode(TrainingHeld.self, from: recorded.payload))
+                let training = try EventCoding.decoder.decode(TrainingHeld.self, from: recorded.payload)
+                // Trainings recorded before today's rules may hold figures no view can show.
+                try training.validateFigures()
+                trainings.append(training)
             } else if let id = Streams.institutionID(of: recorded.streamID) {
                 let event = try InstitutionEvent(typeName: recorded.type, payload: recorded.payload, decoder: EventCoding.decoder)
                 fold.apply(institution: id, event)
@@ -58,7 +61,7 @@ public struct CaseStatisticsProjection: Projection {
         for training in trainings {
             try await connection.query("""
                 INSERT INTO view_trainings (training_id, held_on, host, participants, municipalities)
-                VALUES (\(training.id.rawValue), \(training.date)::date, \(training.host.rawValue), \(Int32(training.participants)),
+                VALUES (\(training.id.rawValue), \(training.date)::date, \(training.host.rawValue), \(Int64(training.participants)),
                         \(training.municipalities.map(\.rawValue)))
                 ON CONFLICT (training_id) DO NOTHING
                 """, logger: logger)
@@ -81,12 +84,12 @@ public struct CaseStatisticsProjection: Projection {
         // inserted or added to once.
         if !fold.municipalities.isEmpty {
             let rows = Array(fold.municipalities)
-            func column(_ metric: StatisticsRules.MunicipalityMetric) -> [Int32] { rows.map { Int32($0.value[metric] ?? 0) } }
+            func column(_ metric: StatisticsRules.MunicipalityMetric) -> [Int64] { rows.map { Int64($0.value[metric] ?? 0) } }
             try await connection.query("""
                 INSERT INTO view_municipality_month AS v (municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained)
                 SELECT * FROM unnest(\(rows.map(\.key.municipality.rawValue))::text[], \(rows.map(\.key.month))::text[],
-                                     \(column(.reports))::int[], \(column(.children))::int[], \(column(.highRisk))::int[],
-                                     \(column(.referralsSent))::int[], \(column(.identifiedVictims))::int[], \(column(.reportsByTrained))::int[])
+                                     \(column(.reports))::bigint[], \(column(.children))::bigint[], \(column(.highRisk))::bigint[],
+                                     \(column(.referralsSent))::bigint[], \(column(.identifiedVictims))::bigint[], \(column(.reportsByTrained))::bigint[])
                 ON CONFLICT (municipality, month) DO UPDATE SET
                     reports = v.reports + EXCLUDED.reports, children = v.children + EXCLUDED.children,
                     high_risk = v.high_risk + EXCLUDED.high_risk, referrals_sent = v.referrals_sent + EXCLUDED.referrals_sent,
@@ -96,11 +99,11 @@ public struct CaseStatisticsProjection: Projection {
         }
         if !fold.sectors.isEmpty {
             let rows = Array(fold.sectors)
-            func column(_ metric: StatisticsRules.SectorMetric) -> [Int32] { rows.map { Int32($0.value[metric] ?? 0) } }
+            func column(_ metric: StatisticsRules.SectorMetric) -> [Int64] { rows.map { Int64($0.value[metric] ?? 0) } }
             try await connection.query("""
                 INSERT INTO view_sector_month AS v (sector, month, reports, referrals_sent, referrals_received)
                 SELECT * FROM unnest(\(rows.map(\.key.sector.rawValue))::text[], \(rows.map(\.key.month))::text[],
-                                     \(column(.reports))::int[], \(column(.referralsSent))::int[], \(column(.referralsReceived))::int[])
+                                     \(column(.reports))::bigint[], \(column(.referralsSent))::bigint[], \(column(.referralsReceived))::bigint[])
                 ON CONFLICT (sector, month) DO UPDATE SET
                     reports = v.reports + EXCLUDED.reports, referrals_sent = v.referrals_sent + EXCLUDED.referrals_sent,
                     referrals_received = v.referrals_received + EXCLUDED.referrals_received
@@ -111,7 +114,7 @@ public struct CaseStatisticsProjection: Projection {
             try await connection.query("""
                 INSERT INTO view_sector_flows AS v (from_sector, to_sector, month, referrals)
                 SELECT * FROM unnest(\(rows.map(\.key.from.rawValue))::text[], \(rows.map(\.key.to.rawValue))::text[],
-                                     \(rows.map(\.key.month))::text[], \(rows.map { Int32($0.value) })::int[])
+                                     \(rows.map(\.key.month))::text[], \(rows.map { Int64($0.value) })::bigint[])
                 ON CONFLICT (from_sector, to_sector, month) DO UPDATE SET referrals = v.referrals + EXCLUDED.referrals
                 """, logger: logger)
         }
@@ -120,7 +123,7 @@ public struct CaseStatisticsProjection: Projection {
             try await connection.query("""
                 INSERT INTO view_place_flows AS v (from_place, to_place, month, cases)
                 SELECT * FROM unnest(\(rows.map(\.key.from))::text[], \(rows.map(\.key.to))::text[],
-                                     \(rows.map(\.key.month))::text[], \(rows.map { Int32($0.value) })::int[])
+                                     \(rows.map(\.key.month))::text[], \(rows.map { Int64($0.value) })::bigint[])
                 ON CONFLICT (from_place, to_place, month) DO UPDATE SET cases = v.cases + EXCLUDED.cases
                 """, logger: logger)
         }
