@@ -146,7 +146,7 @@ struct HTTPBench {
             request.headers.add(name: "Authorization", value: "Bearer \(token)")
             request.headers.add(name: "Content-Type", value: "application/json")
             if let ifMatch { request.headers.add(name: "If-Match", value: ifMatch) }
-            if let idempotencyKey { request.headers.add(name: "Idempotency-Key", value: idempotencyKey) }
+            request.headers.add(name: "Idempotency-Key", value: idempotencyKey ?? UUID().uuidString)
             request.body = .bytes(ByteBuffer(bytes: body))
             let response = try await http.execute(request, timeout: .seconds(30))
             let answer = Data(buffer: try await response.body.collect(upTo: 1 << 20))

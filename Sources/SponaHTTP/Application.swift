@@ -77,6 +77,7 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
         .add(middleware: AuthenticationMiddleware(
             tokens: AccessTokens(client: dependencies.database, logger: dependencies.logger),
             databaseDeadline: dependencies.databaseDeadline))
+        .add(middleware: IdempotencyKeyRequired())
     CaseRoutes(cases: CaseService(store: store, geography: dependencies.geography, vault: dependencies.vault)).register(on: api)
     WorkRoutes(database: dependencies.database).register(on: api)
     ViewRoutes(database: dependencies.database, store: store, geography: dependencies.geography,

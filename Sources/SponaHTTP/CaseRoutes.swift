@@ -58,7 +58,10 @@ struct CaseRoutes {
             let body = try await JSONBody.decode(CaseRequests.FileReport.self, from: request, context: context)
             let key = try request.idempotencyKey()
             let ids = DerivedIDs(caller: caller, key: key)
-            let subject = SubjectID(rawValue: ids.make("subject"))
+            // The subject's id (and so its key) comes from the key and the personal data: two
+            // requests that share a key but not their data never share a subject key, so the
+            // refused one can destroy its own key without touching the one recorded.
+            let subject = SubjectID(rawValue: ids.make("subject|\(PersonalDataVault.digest(body.personalData))"))
             var sealed: (sealed: SealedPersonalData, createdKey: Bool)?
             if let personalData = body.personalData {
                 guard let vault = cases.vault else { throw PrivacyError.masterKeyMissing }
@@ -81,7 +84,8 @@ struct CaseRoutes {
             } catch {
                 // A refused report leaves no key behind. Only a refusal: after a lost connection
                 // the report may well have been stored, and its key must live.
-                if let sealed, sealed.createdKey, error is CaseError || error is ApplicationError {
+                if let sealed, sealed.createdKey, error is CaseError || error is ApplicationError,
+                   (try? await cases.isRecorded(subject, in: command.caseID)) == false {
                     _ = try? cases.vault?.erase(subject)
                 }
                 throw error

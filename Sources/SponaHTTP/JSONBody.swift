@@ -90,3 +90,16 @@ extension Request {
         return key
     }
 }
+
+/// Every POST of the API takes an `Idempotency-Key` (400 without one): a client that lost the
+/// answer to a report must be able to send it again without filing a second case. On-demand
+/// seals are the one exception: sealing twice is harmless and seals carry on from each other.
+struct IdempotencyKeyRequired<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.method == .post, request.headers[HTTPField.Name("Idempotency-Key")!] == nil, !request.uri.path.hasSuffix("/audit/seals") {
+            throw Problem(.badRequest, type: "urn:spona:problem:idempotency-key-required", title: "Idempotency-Key required",
+                          detail: "send an Idempotency-Key header (1 to 200 visible ASCII characters, e.g. a new UUID) with every POST; send the same one again when you retry")
+        }
+        return try await next(request, context)
+    }
+}

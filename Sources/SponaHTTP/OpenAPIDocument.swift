@@ -18,9 +18,19 @@ info:
       `detail` written for the person at the client.
     * A case's `ETag` is its version. Every command to an existing case must send `If-Match`
       with the version it was based on (412 when the case has changed since, 428 without it).
-    * Every POST takes an `Idempotency-Key` (1–200 visible ASCII characters): a retry with the
-      same key and body answers the first response and writes nothing; the same key with
-      another body is 422.
+    * Every POST needs an `Idempotency-Key` (1–200 visible ASCII characters; 400 without one,
+      except an on-demand seal): a retry with the same key and body answers the first response
+      and writes nothing; the same key with another body is 422.
+    * Bounds on everything a client sends: text never holds NUL or another control character
+      (tab, line feed and carriage return are allowed in bodies) and is at most 20,000
+      characters (each field's own `maxLength` is tighter); numbers lie within ±1,000,000,000
+      (each field's own `minimum`/`maximum` is tighter); arrays have at most 1,000 items. A value
+      outside them is 422 naming the field or query parameter, and nothing is recorded.
+    * Lists that can grow are paged: `?limit=` and `?after=` (the `next` of the previous page,
+      also in the `Spona-Next-Page` header); a page without `next` is the last.
+    * Any request that cannot be answered in time (by default 30 s, e.g. while the database
+      restarts) gets 503 with `Retry-After`. A view whose projection stopped at an event it
+      cannot apply answers 503 `urn:spona:problem:view-stopped` until an operator acts.
     * A case exists only for its parties (the reporting institution, institutions referred to,
       institutions invited to a conference), the Center and auditors; to anyone else every case
       route answers 404.
@@ -731,9 +741,13 @@ paths:
         - { name: asOf, in: query, description: "The view as it stood at this moment (ISO 8601 time, or a date: the end of that day, UTC): the projection replayed up to then. Suppression applies as always.", schema: { type: string } }
         - { name: status, in: query, schema: { type: string, enum: [reported, acknowledged, triaged, closed] } }
         - { name: district, in: query, schema: { $ref: "#/components/schemas/DistrictCode" } }
+        - { name: limit, in: query, description: "Cases per page (default 500).", schema: { type: integer, minimum: 1, maximum: 1000 } }
+        - { name: after, in: query, description: "The `next` of the previous page.", schema: { type: string, maxLength: 100 } }
       responses:
         "200":
-          description: The cases; ids, places, dates and statuses only.
+          description: A page of the cases; ids, places, dates and statuses only.
+          headers:
+            Spona-Next-Page: { description: "The cursor of the next page, when there is one.", schema: { type: string } }
           content:
             application/json:
               schema:
@@ -741,6 +755,7 @@ paths:
                 required: [rows]
                 properties:
                   suppressionThreshold: { type: integer }
+                  next: { type: string, description: "Present when there are more cases: pass it as ?after=." }
                   rows:
                     type: array
                     items:
@@ -1126,8 +1141,8 @@ components:
     IdempotencyKey:
       name: Idempotency-Key
       in: header
-      required: false
-      description: The client's key for this request; a retry with the same key writes nothing.
+      required: true
+      description: The client's key for this request (required on every POST); a retry with the same key writes nothing.
       schema: { type: string, minLength: 1, maxLength: 200 }
 
   headers:
@@ -1279,8 +1294,30 @@ components:
       type: object
       required: [status]
       properties:
-        status: { type: string }
+        status: { type: string, enum: [ok, ready, degraded], description: "degraded: a projection stopped at an event it cannot apply (see stopped); the API serves, its views answer 503" }
         database: { type: string }
+        projections:
+          type: object
+          additionalProperties:
+            type: object
+            properties:
+              eventsBehind: { type: integer }
+              secondsBehind: { type: number }
+        stopped:
+          type: array
+          items:
+            type: object
+            required: [projection, eventID, stream, version, position, type, error, attempts]
+            properties:
+              projection: { type: string }
+              eventID: { $ref: "#/components/schemas/UUID" }
+              stream: { type: string }
+              version: { type: integer }
+              position: { type: integer }
+              type: { type: string }
+              error: { type: string }
+              failedSince: { $ref: "#/components/schemas/DateTime" }
+              attempts: { type: integer }
     Problem:
       type: object
       required: [type, title, status]
@@ -1322,7 +1359,12 @@ components:
         gender: { $ref: "#/components/schemas/Gender" }
         citizenship: { $ref: "#/components/schemas/CountryCode" }
         isMigrant: { type: boolean, default: false }
-        vulnerableGroups: { type: array, items: { type: string } }
+        vulnerableGroups:
+          type: array
+          maxItems: 15
+          uniqueItems: true
+          description: Codes only, never free text (free text here would be personal data in the clear, for ever).
+          items: { type: string, enum: [roma, child_in_care, care_leaver, unaccompanied_minor, asylum_seeker, refugee, street_situation, disability, substance_use, domestic_violence, extreme_poverty, out_of_school, undocumented, lgbtiq, other] }
     FileReport:
       type: object
       required: [municipality, channel, subject]
@@ -1330,9 +1372,9 @@ components:
         municipality: { $ref: "#/components/schemas/MunicipalityCode" }
         channel: { $ref: "#/components/schemas/ReportChannel" }
         subject: { $ref: "#/components/schemas/Subject" }
-        locations: { type: array, items: { $ref: "#/components/schemas/Location" } }
+        locations: { type: array, maxItems: 20, description: "At most 10 of each role.", items: { $ref: "#/components/schemas/Location" } }
         exploitation: { type: array, items: { $ref: "#/components/schemas/ExploitationForm" } }
-        indicators: { type: array, items: { type: string, examples: ["VR-05"] }, description: "Ids from GET /v1/indicators" }
+        indicators: { type: array, maxItems: 200, items: { type: string, examples: ["VR-05"] }, description: "Ids from GET /v1/indicators" }
         urgency: { $ref: "#/components/schemas/Urgency" }
         reporterTrained: { type: boolean, default: false }
         personalData: { $ref: "#/components/schemas/PersonalData" }
@@ -1577,17 +1619,18 @@ components:
       type: object
       required: [date, host, participants, women, men]
       properties:
-        date: { type: string, format: date }
+        date: { type: string, format: date, description: "A day that exists, from 2000-01-01 to 2100-12-31." }
         host: { $ref: "#/components/schemas/MunicipalityCode" }
-        participants: { type: integer, minimum: 0 }
-        women: { type: integer, minimum: 0 }
-        men: { type: integer, minimum: 0 }
+        participants: { type: integer, minimum: 0, maximum: 10000 }
+        women: { type: integer, minimum: 0, maximum: 10000, description: "women + men ≤ participants" }
+        men: { type: integer, minimum: 0, maximum: 10000 }
         participantsBySector:
           type: object
+          description: Their sum is at most participants.
           propertyNames: { $ref: "#/components/schemas/Sector" }
-          additionalProperties: { type: integer, minimum: 0 }
-        municipalities: { type: array, items: { $ref: "#/components/schemas/MunicipalityCode" } }
-        institutions: { type: array, items: { $ref: "#/components/schemas/UUID" } }
+          additionalProperties: { type: integer, minimum: 0, maximum: 10000 }
+        municipalities: { type: array, maxItems: 200, items: { $ref: "#/components/schemas/MunicipalityCode" } }
+        institutions: { type: array, maxItems: 2000, items: { $ref: "#/components/schemas/UUID" } }
     Training:
       allOf:
         - $ref: "#/components/schemas/TrainingBody"

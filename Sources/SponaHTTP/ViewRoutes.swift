@@ -371,19 +371,39 @@ struct ViewRoutes {
                     codes = geography.municipalities(in: DistrictCode(rawValue: district)).map(\.code.rawValue)
                 }
                 let now = db.now
+                let page = try PageRequest(request)
+                let after = try page.after.map(CaseListCursor.init(parsing:)) ?? .start
+                // Keyset paging in the list's order (open before closed, the most urgent first,
+                // then by filing): a page never repeats or skips a case, however many are filed.
                 let rows = try await db.query("""
+                    WITH ranked AS (
+                        SELECT r.*, ((r.status = 'closed')::int * 3
+                                     + CASE r.urgency WHEN 'immediate' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END) AS rank,
+                               (extract(epoch FROM r.filed_at) * 1000000)::bigint AS filed_us
+                        FROM case_reports r
+                        WHERE (\(status)::text IS NULL OR r.status = \(status))
+                          AND (\(codes)::text[] IS NULL OR r.municipality = ANY(\(codes)))
+                    )
                     SELECT r.case_id, r.municipality, r.filed_at, r.status, r.risk_level, r.urgency, r.referrals_sent, r.identification,
                            (SELECT count(*) FROM open_work w WHERE w.case_id = r.case_id)::int,
-                           (SELECT count(*) FROM open_work w WHERE w.case_id = r.case_id AND w.due < \(now))::int
-                    FROM case_reports r
-                    WHERE (\(status)::text IS NULL OR r.status = \(status))
-                      AND (\(codes)::text[] IS NULL OR r.municipality = ANY(\(codes)))
-                    ORDER BY (r.status = 'closed'), r.urgency = 'immediate' DESC, r.urgency = 'urgent' DESC, r.filed_at
-                    LIMIT 5000
+                           (SELECT count(*) FROM open_work w WHERE w.case_id = r.case_id AND w.due < \(now))::int,
+                           r.rank, r.filed_us
+                    FROM ranked r
+                    WHERE (r.rank, r.filed_us, r.case_id) > (\(after.rank), \(after.filedMicroseconds), \(after.caseID))
+                    ORDER BY r.rank, r.filed_us, r.case_id
+                    LIMIT \(page.limit + 1)
                     """)
                 var table = ViewTable(columns: ["caseId", "municipality", "district", "filedAt", "status", "riskLevel", "urgency",
                                                 "referralsSent", "identification", "openItems", "overdueItems"])
-                for try await (id, municipality, filed, state, risk, urgency, referrals, identification, open, overdue) in rows.decode((UUID, String, Date, String, String, String, Int32, String?, Int32, Int32).self) {
+                var last: CaseListCursor?
+                var count = 0
+                for try await (id, municipality, filed, state, risk, urgency, referrals, identification, open, overdue, rank, filedUS) in rows.decode((UUID, String, Date, String, String, String, Int32, String?, Int32, Int32, Int32, Int64).self) {
+                    count += 1
+                    guard count <= page.limit else {
+                        table.next = last?.description
+                        break
+                    }
+                    last = CaseListCursor(rank: rank, filedMicroseconds: filedUS, caseID: id)
                     let districtCode = geography.municipality(MunicipalityCode(rawValue: municipality))?.district.rawValue ?? ""
                     table.add(kind: "case", [.text(id.uuidString.lowercased()), .text(municipality), .text(districtCode), .text(ISO8601.string(from: filed)),
                                              .text(state), .text(risk), .text(urgency), .cell(.count(Int(referrals))), .text(identification ?? ""),
@@ -441,6 +461,9 @@ struct ViewTable {
     let columns: [String]
     private(set) var rows: [(kind: String, values: [Value])] = []
 
+    /// The cursor of the next page (`?after=`), when the list goes on.
+    var next: String?
+
     init(columns: [String]) { self.columns = columns }
 
     mutating func add(kind: String, _ values: [Value]) { rows.append((kind, values)) }
@@ -468,6 +491,8 @@ struct ViewTable {
         /// The threshold below which counts are hidden, when they are.
         var suppressionThreshold: Int?
         var rows: [Row]
+        /// Present when there is more: pass it as `?after=` for the next page.
+        var next: String?
     }
 
     func response(csv: Bool, suppression: Int?) throws -> Response {
@@ -480,9 +505,58 @@ struct ViewTable {
             for row in rows {
                 text += ([row.kind] + row.values.map(\.csv)).map(quote).joined(separator: ",") + "\r\n"
             }
-            return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+            var headers: HTTPFields = [.contentType: "text/csv; charset=utf-8"]
+            if let next { headers[HTTPField.Name("Spona-Next-Page")!] = next }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
-        let body = Body(suppressionThreshold: suppression, rows: rows.map { Row(kind: $0.kind, values: Array(zip(columns, $0.values))) })
-        return try JSONResponse.make(body, status: .ok)
+        let body = Body(suppressionThreshold: suppression, rows: rows.map { Row(kind: $0.kind, values: Array(zip(columns, $0.values))) }, next: next)
+        var response = try JSONResponse.make(body, status: .ok)
+        if let next { response.headers[HTTPField.Name("Spona-Next-Page")!] = next }
+        return response
     }
+}
+
+/// `?limit=` (1 to 1000, default 500) and `?after=` of a paged list: nothing is ever cut
+/// silently; a page that is not the last says where the next one starts.
+struct PageRequest {
+    static let maxLimit = 1000
+    var limit: Int
+    var after: String?
+
+    init(_ request: Request, defaultLimit: Int = 500) throws {
+        let query = request.uri.queryParameters
+        limit = defaultLimit
+        if let text = query["limit"] {
+            guard let value = Int(text), (1...Self.maxLimit).contains(value) else {
+                throw Problem.invalid("'limit' is a whole number from 1 to \(Self.maxLimit), not '\(text)'")
+            }
+            limit = value
+        }
+        after = query["after"].map(String.init)
+    }
+}
+
+/// Where a page of the coordinators' case list ends: the list's sort key of its last case.
+struct CaseListCursor: CustomStringConvertible {
+    var rank: Int32
+    var filedMicroseconds: Int64
+    var caseID: UUID
+
+    static let start = CaseListCursor(rank: -1, filedMicroseconds: .min, caseID: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)))
+
+    init(rank: Int32, filedMicroseconds: Int64, caseID: UUID) {
+        self.rank = rank
+        self.filedMicroseconds = filedMicroseconds
+        self.caseID = caseID
+    }
+
+    init(parsing text: String) throws {
+        let parts = text.split(separator: "_")
+        guard parts.count == 3, let rank = Int32(parts[0]), (0...5).contains(rank), let filed = Int64(parts[1]),
+              let id = UUID(uuidString: String(parts[2]))
+        else { throw Problem.invalid("'after' must be the 'next' value of a previous page") }
+        self.init(rank: rank, filedMicroseconds: filed, caseID: id)
+    }
+
+    var description: String { "\(rank)_\(filedMicroseconds)_\(caseID.uuidString.lowercased())" }
 }

@@ -72,12 +72,19 @@ public struct ProjectionRunner: Service {
                         reported = stopped.failure.eventID
                         logger.error("projection stopped at an event it cannot apply", metadata: stopped.failure.logMetadata)
                     }
-                    wait = stoppedRetryInterval
+                    // Tried again after a while, or as soon as an operator's skip or retry
+                    // clears the failure.
+                    let until = ContinuousClock.now + stoppedRetryInterval
+                    while ContinuousClock.now < until, !Task.isCancelled {
+                        try? await Task.sleep(for: retryInterval)
+                        if (try? await ProjectionFailures.all(client: client, logger: logger)[projection.name]) == nil { break }
+                    }
+                    wait = .zero
                 } catch {
                     if Task.isCancelled || error is CancellationError { return }
                     logger.warning("projection runner stopped; retrying", metadata: ["projection": "\(projection.name)", "error.type": "\(type(of: error))"])
                 }
-                try? await Task.sleep(for: wait)
+                if wait > .zero { try? await Task.sleep(for: wait) }
             }
         }
     }

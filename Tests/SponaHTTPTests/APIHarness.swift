@@ -80,7 +80,8 @@ struct APIHarness: Sendable {
         var headers = HTTPFields()
         if let token { headers[.authorization] = "Bearer \(token)" }
         if let ifMatch { headers[.ifMatch] = ifMatch }
-        if let idempotencyKey { headers[HTTPField.Name("Idempotency-Key")!] = idempotencyKey }
+        // Every POST carries a key, as the API requires; a test of a missing key sends "".
+        if method == .post, idempotencyKey != "" { headers[HTTPField.Name("Idempotency-Key")!] = idempotencyKey ?? UUID().uuidString }
         var body: ByteBuffer?
         if let json {
             body = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json))

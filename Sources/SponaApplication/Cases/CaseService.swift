@@ -207,6 +207,16 @@ public struct CaseService: Sendable {
         return (snapshot, .data(data))
     }
 
+    /// Whether a recorded report of case `id` names `subject`: a subject key may be destroyed
+    /// after a refusal only when no recorded event uses it.
+    public func isRecorded(_ subject: SubjectID, in id: CaseID) async throws -> Bool {
+        let history = try EventCoding.caseEvents(try await store.readStream(Streams.case(id)))
+        return history.contains { event, _ in
+            if case .reportFiled(let report) = event { return report.subject.id == subject }
+            return false
+        }
+    }
+
     /// Parties see their cases; the Center and auditors see every case; analysts see none.
     public static func canSee(_ state: Case, _ caller: Caller) -> Bool {
         switch caller.actor.role {

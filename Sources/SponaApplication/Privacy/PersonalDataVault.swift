@@ -39,6 +39,16 @@ public struct PersonalDataVault: Sendable {
         }
     }
 
+    /// A stable digest of `data` (hex of SHA-256 over its canonical JSON), or "none": what
+    /// makes two requests' personal data the same.
+    public static func digest(_ data: PersonalData?) -> String {
+        guard let data else { return "none" }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        guard let bytes = try? encoder.encode(data) else { return "unencodable" }
+        return SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+
     /// Opens sealed data; nil when the subject's key was destroyed (the data is erased).
     public func open(_ sealed: SealedPersonalData, subject: SubjectID) throws(PrivacyError) -> PersonalData? {
         guard let key = try subjectKey(subject, create: false).key else { return nil }

@@ -89,7 +89,9 @@ public struct RegistryService: Sendable {
     }
 
     /// Records a training held. Its id names its stream; recording the same training twice
-    /// writes it once.
+    /// writes it once. A different training under the same id (a reused idempotency key with
+    /// another body) is refused: nobody is ever told that something was recorded that was not.
+    @discardableResult
     public func recordTraining(_ training: TrainingHeld, caller: Caller, requestID: String) async throws -> Bool {
         try training.validate(actor: caller.actor, isCenter: caller.isCenter, geography: geography)
         let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
@@ -98,6 +100,10 @@ public struct RegistryService: Sendable {
             try await store.append(to: Streams.training(training.id), expected: .noStream, events: [event], metadata: metadata)
             return true
         } catch EventStoreError.versionConflict {
+            let stored = try await store.readStream(Streams.training(training.id)).first
+            guard let stored, stored.type == TrainingHeld.typeName,
+                  (try? EventCoding.decoder.decode(TrainingHeld.self, from: stored.payload)) == training
+            else { throw ApplicationError.idempotencyKeyReused }
             return false
         }
     }

@@ -1,0 +1,148 @@
+import Foundation
+import PostgresNIO
+import SponaApplication
+import SponaDomain
+import SponaEventStore
+import SponaProjections
+import SponaTestSupport
+import Testing
+
+/// No stored event can stop the server: a projection that cannot apply one stands still at
+/// it, says so everywhere an operator looks, and goes on when an operator skips it; the
+/// other projections and the API carry on meanwhile.
+@Suite("Containment of events no reader can apply")
+struct ContainmentTests {
+    /// Waits up to `seconds` for `condition`.
+    func waitFor(_ what: String, seconds: Int = 30, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("timed out waiting for \(what)")
+    }
+
+    /// A training written before today's bounds existed: the store takes it (it knows no
+    /// domain), as an old version of Spona did.
+    func appendPoisonedTraining(_ api: APIHarness) async throws -> UUID {
+        let id = UUID()
+        let payload = #"{"date": "2026-02-30", "host": "zrenjanin", "participants": 2147483648, "women": 0, "men": 0, "participantsBySector": {}, "municipalities": [], "institutions": [], "id": "\#(id.uuidString.lowercased())"}"#
+        _ = try await api.db.store.append(
+            to: Streams.training(TrainingID(rawValue: id)), expected: .noStream,
+            events: [EventData(type: TrainingHeld.typeName, schemaVersion: 1, payload: Data(payload.utf8))])
+        let stored = try await api.db.store.readStream(Streams.training(TrainingID(rawValue: id)))
+        return try #require(stored.first?.id)
+    }
+
+    func failures(_ api: APIHarness) async throws -> [String: ProjectionFailure] {
+        try await ProjectionFailures.all(client: api.db.admin, logger: api.db.logger)
+    }
+
+    @Test("a poisoned event stops only its projection, is named in status, readiness and metrics, and a recorded skip lets it go on")
+    func poisonedEventIsContained() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            _ = try await n.fileReport()
+            let poisoned = try await appendPoisonedTraining(api)
+            _ = try await n.fileReport()
+
+            try await waitFor("case_statistics to stop at the poisoned event") { try await failures(api)["case_statistics"] != nil }
+            let failure = try #require(try await failures(api)["case_statistics"])
+            #expect(failure.eventID == poisoned)
+            #expect(failure.type == "TrainingHeld")
+            #expect(failure.error.contains("date"), "\(failure.error)")
+            #expect(try await failures(api).count == 1, "only the projection that folds trainings stops")
+
+            // The other projections and the API carry on.
+            try await waitFor("case_work to apply both reports") {
+                let mine = try await api.send(.get, "/v1/reports/mine", token: n.schoolStaff)
+                return (mine["reports"] as? [Any])?.count == 2
+            }
+            let ready = try await api.send(.get, "/readyz", token: nil)
+            #expect(ready.status == .ok)
+            #expect(ready["status"] as? String == "degraded")
+            #expect(ready.text.contains(poisoned.uuidString.lowercased()), "\(ready.text)")
+            let metrics = try await api.send(.get, "/metrics", token: nil)
+            #expect(metrics.text.contains(#"spona_projection_stopped{projection="case_statistics"} 1"#), "\(metrics.text)")
+            // Its views can only be wrong now, and say so.
+            let view = try await api.send(.get, "/v1/views/municipalities", token: n.coordinator)
+            #expect(view.status == .serviceUnavailable)
+            #expect(view["type"] as? String == "urn:spona:problem:view-stopped")
+
+            let environment = ["DATABASE_URL": api.db.appURL, "SPONA_OWNER_DATABASE_URL": api.db.ownerURL]
+            let status = try runProcess(sponaExecutable, ["projections", "status"], environment: environment)
+            #expect(status.status == 3, "\(status.output)\(status.errorOutput)")
+            #expect(status.output.contains("case_statistics STOPPED at event \(poisoned.uuidString.lowercased())"), "\(status.output)")
+
+            let wrongEvent = try runProcess(sponaExecutable, ["projections", "skip", "case_statistics", UUID().uuidString, "--reason", "x"], environment: environment)
+            #expect(wrongEvent.status != 0)
+            #expect(wrongEvent.errorOutput.contains("has not stopped at event"), "\(wrongEvent.errorOutput)")
+
+            let skip = try runProcess(sponaExecutable, ["projections", "skip", "case_statistics", poisoned.uuidString, "--reason", "ticket 42: a training no day had"],
+                                      environment: environment)
+            #expect(skip.status == 0, "\(skip.output)\(skip.errorOutput)")
+            try await waitFor("case_statistics to go on past the skipped event") {
+                try await failures(api).isEmpty && (try await api.send(.get, "/v1/views/municipalities", token: n.coordinator)).status == .ok
+            }
+            let municipalities = try await api.send(.get, "/v1/views/municipalities?municipality=prokuplje", token: n.coordinator)
+            #expect(municipalities.text.contains(#""reports":2"#), "\(municipalities.text)")
+
+            // The skip is a fact of the history, with its reason.
+            let skips = try await api.db.store.readStream(ProjectionEventSkipped.stream)
+            #expect(skips.count == 1)
+            let recorded = try JSONDecoder().decode(ProjectionEventSkipped.self, from: try #require(skips.first).payload)
+            #expect(recorded.eventID == poisoned)
+            #expect(recorded.reason == "ticket 42: a training no day had")
+
+            // A rebuild leaves the same event out, and does not stop on it.
+            let rebuild = try runProcess(sponaExecutable, ["projections", "rebuild", "case_statistics"], environment: environment)
+            #expect(rebuild.status == 0, "\(rebuild.output)\(rebuild.errorOutput)")
+        }
+    }
+
+    @Test("a rebuild that meets an event it cannot apply names it and swaps nothing in")
+    func rebuildNamesThePoisonedEvent() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            _ = try await n.fileReport()
+            let poisoned = try await appendPoisonedTraining(api)
+            let environment = ["DATABASE_URL": api.db.appURL, "SPONA_OWNER_DATABASE_URL": api.db.ownerURL]
+            let rebuild = try runProcess(sponaExecutable, ["projections", "rebuild", "case_statistics"], environment: environment)
+            #expect(rebuild.status != 0)
+            #expect(rebuild.errorOutput.contains(poisoned.uuidString), "\(rebuild.errorOutput)")
+        }
+    }
+
+    @Test("runners are elected again after the server's connections are terminated, and catch up")
+    func reelectedAfterTerminatedConnections() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            _ = try await n.fileReport()
+            try await waitFor("the first report in the views", seconds: 10) {
+                (try await api.send(.get, "/v1/reports/mine", token: n.schoolStaff)["reports"] as? [Any])?.count == 1
+            }
+            for _ in 0..<3 {
+                // Every connection of the application's login, as a database administrator or
+                // a failover would end them.
+                let login = URLComponents(string: api.db.appURL)?.user ?? "spona_app"
+                try await api.db.admin.query("""
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE datname = \(api.db.name) AND usename = \(login) AND pid <> pg_backend_pid()
+                    """, logger: api.db.logger)
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            for _ in 0..<3 { _ = try await n.fileReport() }
+            try await waitFor("the runners to be elected again and catch up") {
+                (try await api.send(.get, "/v1/reports/mine", token: n.schoolStaff)["reports"] as? [Any])?.count == 4
+            }
+            // Exactly one runner per projection holds its lock.
+            let rows = try await api.db.admin.query("""
+                SELECT count(*)::int FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE l.locktype = 'advisory' AND l.classid::bigint = \(Int64(0x5350_5052)) AND a.datname = \(api.db.name) AND l.granted
+                """, logger: api.db.logger)
+            var held = 0
+            for try await count in rows.decode(Int.self) { held = count }
+            #expect(held == 3, "each of the three projections has one runner")
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import HTTPTypes
+import SponaApplication
+import SponaDomain
+import Testing
+
+/// What a fuzzer or a hostile client sends: every value out of its bounds is refused with a
+/// problem naming it, nothing is recorded, and the server goes on answering.
+@Suite("Hostile input")
+struct HostileInputTests {
+    /// Sends `request` and expects a 4xx problem (never a 5xx), with nothing written.
+    func expectRefused(
+        _ api: APIHarness, _ status: HTTPResponse.Status, detailContains: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation, _ request: () async throws -> Reply
+    ) async throws {
+        let before = try await api.db.eventCount()
+        let reply = try await request()
+        #expect(reply.status == status, "\(reply.text)", sourceLocation: sourceLocation)
+        #expect(reply.headers[.contentType] == "application/problem+json", sourceLocation: sourceLocation)
+        if let detailContains {
+            #expect((reply["detail"] as? String ?? "").contains(detailContains), "\(reply.text)", sourceLocation: sourceLocation)
+        }
+        #expect(try await api.db.eventCount() == before, "an event was written", sourceLocation: sourceLocation)
+    }
+
+    static let training: [String: Any] = ["date": "2026-03-10", "host": "zrenjanin", "participants": 40, "women": 30, "men": 10]
+
+    @Test("a training's counts and date are bounded: no figure a reader cannot fold gets into the history")
+    func trainingBounds() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token(.center, .admin)
+            var cases: [([String: Any], String)] = []
+            var big = Self.training
+            big["participants"] = 2_147_483_648
+            cases.append((big, "participants"))
+            var womenOverflow = Self.training
+            womenOverflow["women"] = Int.max
+            womenOverflow["men"] = Int.max
+            cases.append((womenOverflow, "women"))
+            var bySector = Self.training
+            bySector["participantsBySector"] = ["health": 9_000_000_000_000_000_000 as Int, "education": 9_000_000_000_000_000_000 as Int]
+            cases.append((bySector, "participantsBySector"))
+            var tooMany = Self.training
+            tooMany["participants"] = TrainingHeld.maxParticipants + 1
+            cases.append((tooMany, "counts"))
+            for date in ["2026-02-30", "2025-02-29", "2026-13-01", "2026-04-31", "1999-12-31", "2026-1-1", "２０２６-01-01"] {
+                var bad = Self.training
+                bad["date"] = date
+                cases.append((bad, "date"))
+            }
+            for (body, field) in cases {
+                try await expectRefused(api, .unprocessableContent, detailContains: field) {
+                    try await api.send(.post, "/v1/trainings", token: admin, json: body)
+                }
+            }
+            var leap = Self.training
+            leap["date"] = "2024-02-29"
+            #expect(try await api.send(.post, "/v1/trainings", token: admin, json: leap).status == .created)
+            #expect(try await api.send(.get, "/v1/views/trainings", token: try await api.token(.center, .coordinator)).status == .ok)
+        }
+    }
+
+    @Test("NUL and other control characters are refused in every query parameter and body field, never a 500")
+    func controlCharacters() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            let auditor = try await api.token(.center, .auditor)
+            let analyst = try await api.token(.center, .analyst, districts: ["RS-21"])
+            let queries: [(String, String)] = [
+                ("/v1/audit/events?type=%00", auditor), ("/v1/audit/events?category=a%00b", auditor),
+                ("/v1/audit/access?actor=%00", auditor), ("/v1/views/municipalities?district=%00", analyst),
+                ("/v1/views/municipalities?municipality=x%00", analyst), ("/v1/institutions?sector=%01", n.admin),
+                ("/v1/views/silent?months=1%00", analyst), ("/v1/audit/streams/case-%00", auditor),
+            ]
+            for (path, token) in queries {
+                try await expectRefused(api, .unprocessableContent, detailContains: "control character") {
+                    try await api.send(.get, path, token: token)
+                }
+            }
+            var nulInList = Network.report
+            nulInList["subject"] = ["ageGroup": "child_14_17", "gender": "female", "vulnerableGroups": ["roma\u{0}"]]
+            try await expectRefused(api, .unprocessableContent, detailContains: "subject.vulnerableGroups[0]") {
+                try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: nulInList)
+            }
+            try await expectRefused(api, .unprocessableContent, detailContains: "nameLatin") {
+                try await api.send(.post, "/v1/institutions", token: n.admin, json: ["nameLatin": "Dom\u{0}", "sector": "health"])
+            }
+            try await expectRefused(api, .unprocessableContent, detailContains: "U+001B") {
+                try await api.send(.post, "/v1/institutions", token: n.admin, json: ["nameLatin": "Dom \u{1B}[31m", "sector": "health"])
+            }
+            // Lines are fine where people write notes.
+            #expect(try await api.send(.post, "/v1/institutions", token: n.admin, json: ["nameLatin": "Dom zdravlja\nNiš", "sector": "health"]).status == .created)
+        }
+    }
+
+    @Test("a report's vulnerable groups come from the code list, and its places are bounded")
+    func reportBounds() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            var freeText = Network.report
+            freeText["subject"] = ["ageGroup": "child_14_17", "gender": "female", "vulnerableGroups": ["lives with her uncle Marko in Kuršumlija"]]
+            try await expectRefused(api, .unprocessableContent, detailContains: "is not a vulnerable group") {
+                try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: freeText)
+            }
+            var manyPlaces = Network.report
+            manyPlaces["locations"] = (0..<676).map { i in ["role": i % 2 == 0 ? "recruitment" : "exploitation", "country": "DE"] }
+            try await expectRefused(api, .unprocessableContent, detailContains: "at most") {
+                try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: manyPlaces)
+            }
+            var coded = Network.report
+            coded["subject"] = ["ageGroup": "child_14_17", "gender": "female", "vulnerableGroups": ["roma", "child_in_care"]]
+            #expect(try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: coded).status == .created)
+        }
+    }
+
+    @Test("a consistency proof for a tree larger than the history is 404, whatever the size asked")
+    func consistencySize() async throws {
+        try await APIHarness.run { api in
+            let auditor = try await api.token(.center, .auditor)
+            for second in ["9223372036854775807", "1000000000"] {
+                let reply = try await api.send(.get, "/v1/audit/seals/consistency?first=1&second=\(second)", token: auditor)
+                #expect(reply.status == .notFound, "\(reply.text)")
+            }
+        }
+    }
+
+    @Test("every POST needs an Idempotency-Key; a reused key with another training is refused and nothing is echoed")
+    func idempotencyKeys() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token(.center, .admin)
+            try await expectRefused(api, .badRequest, detailContains: "Idempotency-Key") {
+                try await api.send(.post, "/v1/trainings", token: admin, json: Self.training, idempotencyKey: "")
+            }
+            let n = try await Network.make(api)
+            try await expectRefused(api, .badRequest, detailContains: "Idempotency-Key") {
+                try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: Network.report, idempotencyKey: "")
+            }
+            let first = try await api.send(.post, "/v1/trainings", token: admin, json: Self.training, idempotencyKey: "training-1")
+            #expect(first.status == .created)
+            let retry = try await api.send(.post, "/v1/trainings", token: admin, json: Self.training, idempotencyKey: "training-1")
+            #expect(retry.status == .ok)
+            #expect(retry["participants"] as? Int == 40)
+            var other = Self.training
+            other["participants"] = 41
+            try await expectRefused(api, .unprocessableContent, detailContains: "Idempotency-Key") {
+                try await api.send(.post, "/v1/trainings", token: admin, json: other, idempotencyKey: "training-1")
+            }
+        }
+    }
+
+    @Test("concurrent reports under one key with different personal data never make the recorded one unreadable")
+    func sameKeyDifferentPersonalData() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            for round in 0..<6 {
+                let key = "race-\(round)"
+                let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                    for person in ["Ana", "Mila", "Ana"] {
+                        var report = Network.report
+                        report["personalData"] = ["name": person, "narrative": "round \(round)"]
+                        group.addTask { try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: report, idempotencyKey: key) }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                let accepted = replies.filter { $0.status == .created || $0.status == .ok }
+                #expect(!accepted.isEmpty)
+                #expect(replies.allSatisfy { $0.status.code < 500 }, "\(replies.map(\.text))")
+                // Whichever body won, its data opens.
+                let location = try #require(accepted.first?.location)
+                let read = try await api.send(.get, location + "/personal-data?reason=checking", token: n.schoolStaff)
+                #expect(read.status == .ok)
+                #expect(read["status"] as? String == "present", "\(read.text)")
+            }
+        }
+    }
+}
