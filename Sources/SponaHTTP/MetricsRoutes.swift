@@ -39,7 +39,7 @@ struct MetricsRoutes: Sendable {
                 registry.makeGauge(name: "spona_projection_events_applied", labels: [("projection", status.name)],
                                    help: "Events the projection has applied").set(Double(status.eventsApplied))
                 registry.makeGauge(name: "spona_projection_stopped", labels: [("projection", status.name)],
-                                   help: "1 when the projection stands still at an event it cannot apply").set(status.stoppedAt == nil ? 0 : 1)
+                                   help: "1 when the projection stands still at an event it cannot apply").set(Double(status.stoppedAt == nil ? 0 : 1))
             }
         }
         if let last = try? await withDeadline(.seconds(2), { try await store.readStreamBackward(Seal.stream, limit: 1) }),

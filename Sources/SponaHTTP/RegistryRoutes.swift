@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import PostgresNIO
 import SponaApplication
+import SponaProjections
 import SponaDomain
 
 /// Institutions, trainings, and the reference data clients need to fill their forms.

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import PostgresNIO
 import SponaApplication
+import SponaProjections
 import SponaDomain
 
 /// What each institution has to do and what became of what it reported. Both read the
