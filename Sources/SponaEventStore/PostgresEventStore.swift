@@ -15,14 +15,19 @@ public struct PostgresEventStore: EventStore, Service {
     let logger: Logger
     let notifier: AppendNotifier
     let pollInterval: Duration
+    /// How long one read of events may take before its connection is given up on (closed and
+    /// replaced): a read on a connection the server dropped would otherwise wait for ever, and
+    /// with it every subscriber and projection.
+    let readTimeout: Duration
 
     /// The channel that wakes subscribers. Notifications carry nothing: a subscriber woken
     /// reads from its own cursor, so a lost or coalesced notification costs latency, not events.
     public static let notificationChannel = "spona_events"
 
-    public init(client: PostgresClient, logger: Logger, pollInterval: Duration = .seconds(1)) {
+    public init(client: PostgresClient, logger: Logger, pollInterval: Duration = .seconds(1), readTimeout: Duration = .seconds(30)) {
         self.client = client
         self.logger = logger
+        self.readTimeout = readTimeout
         self.notifier = AppendNotifier(client: client, channel: Self.notificationChannel, logger: logger)
         self.pollInterval = pollInterval
     }
@@ -242,12 +247,21 @@ public struct PostgresEventStore: EventStore, Service {
     }
 
     func fetch(_ query: PostgresQuery) async throws -> [RecordedEvent] {
-        let rows = try await client.query(query, logger: logger)
-        var events: [RecordedEvent] = []
-        for try await row in rows {
-            events.append(try Self.decodeEvent(row))
+        let (client, logger, limit) = (self.client, self.logger, readTimeout)
+        // The wait for a connection is bounded with the read: a pool whose connections the
+        // server dropped can keep a caller waiting for one as long as a query on one of them.
+        let leased = LeasedConnection()
+        return try await withTimeout(limit, timeout: { DatabaseTimeout(limit: limit) }, onTimeout: { await leased.close() }) {
+            try await client.withConnection { connection in
+                leased.set(connection)
+                let rows = try await connection.query(query, logger: logger)
+                var events: [RecordedEvent] = []
+                for try await row in rows {
+                    events.append(try Self.decodeEvent(row))
+                }
+                return events
+            }
         }
-        return events
     }
 
     static func decodeEvent(_ row: PostgresRow) throws -> RecordedEvent {

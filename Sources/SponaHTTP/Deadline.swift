@@ -1,5 +1,5 @@
 import Hummingbird
-import Synchronization
+import SponaEventStore
 
 /// Runs `operation`, giving up after `limit` with `problem` (503 with `Retry-After`).
 ///
@@ -15,45 +15,7 @@ import Synchronization
 func withDeadline<T: Sendable>(
     _ limit: Duration, problem: Problem = .databaseUnavailable, _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    let work = Task { try await operation() }
-    let race = DeadlineRace<T>()
-    return try await withTaskCancellationHandler {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            race.start(continuation)
-            Task {
-                let result = await work.result
-                race.finish(result)
-            }
-            Task {
-                try? await Task.sleep(for: limit)
-                if race.finish(.failure(problem)) { work.cancel() }
-            }
-        }
-    } onCancel: {
-        work.cancel()
-    }
-}
-
-/// Whichever ends first, the operation or the timer, resumes the caller; the other is ignored.
-private final class DeadlineRace<T: Sendable>: Sendable {
-    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, finished: Bool)>((nil, false))
-
-    func start(_ continuation: CheckedContinuation<T, any Error>) {
-        state.withLock { $0.continuation = continuation }
-    }
-
-    /// True when this call was the one that answered.
-    @discardableResult
-    func finish(_ result: Result<T, any Error>) -> Bool {
-        let continuation: CheckedContinuation<T, any Error>? = state.withLock { state in
-            guard !state.finished else { return nil }
-            state.finished = true
-            defer { state.continuation = nil }
-            return state.continuation
-        }
-        continuation?.resume(with: result)
-        return continuation != nil
-    }
+    try await withTimeout(limit, timeout: { problem }, operation)
 }
 
 /// Bounds how long any request waits for an answer (`SPONA_REQUEST_DEADLINE`): past it, 503

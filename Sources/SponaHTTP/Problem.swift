@@ -126,7 +126,7 @@ extension Problem {
             return Problem(error.status, detail: error.body)
         case let error as PSQLError where Self.isUnavailable(error):
             return databaseUnavailable
-        case is PostgresTransactionError:
+        case is PostgresTransactionError, is DatabaseTimeout:
             return databaseUnavailable
         case let error as any HTTPResponseError:
             return Problem(error.status)

@@ -60,7 +60,7 @@ public struct ProjectionRunner: Service {
                         // anywhere is elected again while the pool keeps it open.
                         do {
                             logger.info("projection runner elected", metadata: ["projection": "\(projection.name)"])
-                            try await follow(on: connection)
+                            try await followWhileAlive(on: connection)
                         } catch {
                             try? await unlock(connection)
                             throw error
@@ -94,15 +94,44 @@ public struct ProjectionRunner: Service {
     var stoppedRetryInterval: Duration { retryInterval * 5 }
 
     private func tryLock(_ connection: PostgresConnection) async throws -> Bool {
-        let rows = try await connection.query(
-            "SELECT pg_try_advisory_lock(\(Self.lockClass), hashtext(\(projection.name)))", logger: logger)
-        for try await locked in rows.decode(Bool.self) { return locked }
-        return false
+        let (name, logger) = (projection.name, self.logger)
+        return try await connection.bounded(applyTimeout) { connection in
+            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.lockClass), hashtext(\(name)))", logger: logger)
+            for try await locked in rows.decode(Bool.self) { return locked }
+            return false
+        }
     }
 
     private func unlock(_ connection: PostgresConnection) async throws {
-        try await connection.query("SELECT pg_advisory_unlock(\(Self.lockClass), hashtext(\(projection.name)))", logger: logger)
+        let (name, logger) = (projection.name, self.logger)
+        try await connection.bounded(.seconds(5)) { connection in
+            try await connection.query("SELECT pg_advisory_unlock(\(Self.lockClass), hashtext(\(name)))", logger: logger)
+        }
     }
+
+    /// How long one batch may take (the lock query too).
+    var applyTimeout: Duration { .seconds(60) }
+
+    /// ``follow(on:)``, while the connection that holds the lock answers. A runner waiting for
+    /// events does not use its connection; were the server to drop it, the lock would be gone
+    /// with it while this runner believed itself elected. The heartbeat finds that out within
+    /// seconds, and the runner stands for election again.
+    private func followWhileAlive(on connection: PostgresConnection) async throws {
+        let logger = self.logger
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await follow(on: connection) }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: heartbeatInterval)
+                    try await connection.bounded(heartbeatInterval) { try await $0.query("SELECT 1", logger: logger) }
+                }
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    var heartbeatInterval: Duration { retryInterval * 2 }
 
     /// Applies every event after the checkpoint, then every new one, until cancelled.
     ///
@@ -112,8 +141,11 @@ public struct ProjectionRunner: Service {
     /// Faults of the database itself (a lost connection, a restart) are not the event's fault:
     /// they end the run, and the runner is elected again when the database is back.
     private func follow(on connection: PostgresConnection) async throws {
-        var cursor = try await checkpoint(connection)
-        var wasStopped = try await ProjectionFailures.failure(of: projection.name, on: connection, logger: logger) != nil
+        let (name, logger) = (projection.name, self.logger)
+        var (cursor, wasStopped) = try await connection.bounded(applyTimeout) { connection in
+            (try await Self.checkpoint(name, connection, logger: logger),
+             try await ProjectionFailures.failure(of: name, on: connection, logger: logger) != nil)
+        }
         var batches = store.subscribe(after: cursor).batches()
         while let batch = try await batches.next() {
             do {
@@ -123,17 +155,24 @@ public struct ProjectionRunner: Service {
                 cursor = try await applyOneByOne(batch, from: cursor, on: connection)
             }
             if wasStopped {
-                try await ProjectionFailures.clear(projection.name, on: connection, logger: logger)
+                try await connection.bounded(applyTimeout) { try await ProjectionFailures.clear(name, on: $0, logger: logger) }
                 logger.notice("projection going on again", metadata: ["projection": "\(projection.name)"])
                 wasStopped = false
             }
         }
     }
 
+    /// One transaction: the batch and the checkpoint. Bounded: on a connection the server
+    /// dropped while the runner waited for events, the transaction could wait for ever; past
+    /// ``applyTimeout`` the connection is closed (the database rolls back) and the runner is
+    /// elected again on a new one.
     private func apply(_ batch: [RecordedEvent], from cursor: EventCursor, on connection: PostgresConnection) async throws {
-        try await connection.withTransaction(logger: logger) { connection in
-            try await projection.apply(batch, on: connection, logger: logger)
-            try await advance(connection, from: cursor, to: batch.last!.cursor, count: batch.count)
+        let (projection, logger) = (self.projection, self.logger)
+        try await connection.bounded(applyTimeout) { connection in
+            try await connection.withTransaction(logger: logger) { connection in
+                try await projection.apply(batch, on: connection, logger: logger)
+                try await Self.advance(projection.name, connection, from: cursor, to: batch.last!.cursor, count: batch.count, logger: logger)
+            }
         }
     }
 
@@ -145,15 +184,18 @@ public struct ProjectionRunner: Service {
                 try await apply([event], from: cursor, on: connection)
             } catch where !Self.isTransient(error) {
                 if try await ProjectionEventSkipped.recorded(for: projection.name, in: store).contains(event.id) {
-                    try await connection.withTransaction(logger: logger) { connection in
-                        try await advance(connection, from: cursor, to: event.cursor, count: 1)
+                    let (name, logger, from) = (projection.name, self.logger, cursor)
+                    try await connection.bounded(applyTimeout) { connection in
+                        try await connection.withTransaction(logger: logger) { connection in
+                            try await Self.advance(name, connection, from: from, to: event.cursor, count: 1, logger: logger)
+                        }
                     }
                     logger.notice("projection skipped an event, as recorded in the history", metadata: [
                         "projection": "\(projection.name)", "event.id": "\(event.id)",
                     ])
                 } else {
                     let failure = ProjectionFailure(projection: projection.name, event: event, error: Self.describe(error))
-                    try await ProjectionFailures.record(failure, on: connection, logger: logger)
+                    try await connection.bounded(applyTimeout) { [logger] in try await ProjectionFailures.record(failure, on: $0, logger: logger) }
                     throw Stopped(failure: failure)
                 }
             }
@@ -170,7 +212,7 @@ public struct ProjectionRunner: Service {
     /// Whether an error is the database's (try again later) rather than the event's.
     static func isTransient(_ error: any Error) -> Bool {
         switch error {
-        case is CancellationError, is CheckpointMoved:
+        case is CancellationError, is CheckpointMoved, is DatabaseTimeout:
             return true
         case let error as PostgresTransactionError:
             // A failed BEGIN, ROLLBACK or COMMIT is the connection's; the closure's error is
@@ -219,19 +261,20 @@ public struct ProjectionRunner: Service {
         }
     }
 
-    func checkpoint(_ connection: PostgresConnection) async throws -> EventCursor {
+    static func checkpoint(_ name: String, _ connection: PostgresConnection, logger: Logger) async throws -> EventCursor {
         let rows = try await connection.query(
-            "SELECT transaction_id, position FROM projection_checkpoints WHERE projection = \(projection.name)", logger: logger)
+            "SELECT transaction_id, position FROM projection_checkpoints WHERE projection = \(name)", logger: logger)
         for try await (transaction, position) in rows.decode((Int64, Int64).self) {
             return EventCursor(transactionID: UInt64(transaction), position: position)
         }
         return .start
     }
 
-    private func advance(_ connection: PostgresConnection, from old: EventCursor, to new: EventCursor, count: Int) async throws {
+    private static func advance(_ name: String, _ connection: PostgresConnection, from old: EventCursor, to new: EventCursor, count: Int,
+                                logger: Logger) async throws {
         let rows = try await connection.query("""
             INSERT INTO projection_checkpoints AS c (projection, transaction_id, position, events_applied, updated_at)
-            VALUES (\(projection.name), \(Int64(new.transactionID)), \(new.position), \(Int64(count)), now())
+            VALUES (\(name), \(Int64(new.transactionID)), \(new.position), \(Int64(count)), now())
             ON CONFLICT (projection) DO UPDATE
                SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,
                    events_applied = c.events_applied + EXCLUDED.events_applied, updated_at = now()

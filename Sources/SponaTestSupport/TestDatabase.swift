@@ -128,7 +128,7 @@ public struct TestDatabase: Sendable {
                     try await withPostgresClient(try configuration(ownerURL, connections: 3), logger: logger) { owner in
                         try await SchemaMigrator(directory: schemaDirectory).migrate(client: owner, logger: logger)
                         return try await withPostgresClient(try configuration(appURL, connections: 12), logger: logger) { app in
-                            let store = PostgresEventStore(client: app, logger: logger, pollInterval: pollInterval)
+                            let store = PostgresEventStore(client: app, logger: logger, pollInterval: pollInterval, readTimeout: .seconds(5))
                             return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
                                 group.addTask { try await store.run() }
                                 defer { group.cancelAll() }

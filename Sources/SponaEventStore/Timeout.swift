@@ -1,0 +1,92 @@
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// The work took longer than it may: a database that does not answer.
+public struct DatabaseTimeout: Error, CustomStringConvertible {
+    public var limit: Duration
+    public init(limit: Duration) { self.limit = limit }
+    public var description: String { "the database did not answer within \(limit)" }
+}
+
+/// Runs `operation`, answering `timeout()`'s error after `limit` whatever the operation does,
+/// and `CancellationError` at once when the caller is cancelled (`onTimeout` runs in both cases).
+///
+/// The caller gets its answer at the deadline even if the operation ignores cancellation: it
+/// runs in a task of its own, which is cancelled then and left to end by itself. A query on a
+/// connection the server dropped can wait for ever; nobody waits with it.
+public func withTimeout<T: Sendable>(
+    _ limit: Duration, timeout: @escaping @Sendable () -> any Error = { DatabaseTimeout(limit: .zero) },
+    onTimeout: @escaping @Sendable () async -> Void = {},
+    _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let work = Task { try await operation() }
+    let race = Race<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            race.start(continuation)
+            Task {
+                let result = await work.result
+                race.finish(result)
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                if race.finish(.failure(timeout())) {
+                    work.cancel()
+                    await onTimeout()
+                }
+            }
+        }
+    } onCancel: {
+        // The caller stops waiting now too; the work is given up on as at the deadline.
+        if race.finish(.failure(CancellationError())) {
+            work.cancel()
+            Task { await onTimeout() }
+        }
+    }
+}
+
+/// Whichever ends first, the operation or the timer, resumes the caller; the other is ignored.
+private final class Race<T: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, finished: Bool)>((nil, false))
+
+    func start(_ continuation: CheckedContinuation<T, any Error>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    /// True when this call was the one that answered.
+    @discardableResult
+    func finish(_ result: Result<T, any Error>) -> Bool {
+        let continuation: CheckedContinuation<T, any Error>? = state.withLock { state in
+            guard !state.finished else { return nil }
+            state.finished = true
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(with: result)
+        return continuation != nil
+    }
+}
+
+extension PostgresConnection {
+    /// Runs `body` on this connection for at most `limit`. Past it the connection is closed —
+    /// a pool then replaces it rather than lend it again — and ``DatabaseTimeout`` thrown.
+    /// A connection the server dropped (a restart, `pg_terminate_backend`) can leave a query
+    /// waiting for ever; this is what gets a reader or a projection runner going again.
+    public func bounded<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await withTimeout(limit, timeout: { DatabaseTimeout(limit: limit) }, onTimeout: { [self] in try? await self.close() }) { [self] in
+            try await body(self)
+        }
+    }
+}
+
+/// The connection a bounded piece of work is using, if it got one: closed when it overruns.
+final class LeasedConnection: Sendable {
+    private let connection = Mutex<PostgresConnection?>(nil)
+
+    func set(_ value: PostgresConnection) { connection.withLock { $0 = value } }
+
+    func close() async {
+        if let leased = connection.withLock({ $0 }) { try? await leased.close() }
+    }
+}
