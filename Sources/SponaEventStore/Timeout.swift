@@ -46,25 +46,41 @@ public func withTimeout<T: Sendable>(
     }
 }
 
-/// Whichever ends first, the operation or the timer, resumes the caller; the other is ignored.
+/// Whichever ends first — the operation, the timer, or the caller's cancellation — answers the
+/// caller, once; the others are ignored. An answer that comes before the caller started waiting
+/// (a task cancelled before it began) is kept and given when it does.
 private final class Race<T: Sendable>: Sendable {
-    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, finished: Bool)>((nil, false))
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var answer: Result<T, any Error>?
+        var finished = false
+    }
+    private let state = Mutex(State())
 
     func start(_ continuation: CheckedContinuation<T, any Error>) {
-        state.withLock { $0.continuation = continuation }
+        let early: Result<T, any Error>? = state.withLock { state in
+            if state.finished { return state.answer }
+            state.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(with: early) }
     }
 
     /// True when this call was the one that answered.
     @discardableResult
     func finish(_ result: Result<T, any Error>) -> Bool {
-        let continuation: CheckedContinuation<T, any Error>? = state.withLock { state in
-            guard !state.finished else { return nil }
+        let (won, continuation): (Bool, CheckedContinuation<T, any Error>?) = state.withLock { state in
+            guard !state.finished else { return (false, nil) }
             state.finished = true
-            defer { state.continuation = nil }
-            return state.continuation
+            guard let continuation = state.continuation else {
+                state.answer = result
+                return (true, nil)
+            }
+            state.continuation = nil
+            return (true, continuation)
         }
         continuation?.resume(with: result)
-        return continuation != nil
+        return won
     }
 }
 
