@@ -9,8 +9,9 @@ public struct DatabaseTimeout: Error, CustomStringConvertible {
     public var description: String { "the database did not answer within \(limit)" }
 }
 
-/// Runs `operation`, answering `timeout()`'s error after `limit` whatever the operation does,
-/// and `CancellationError` at once when the caller is cancelled (`onTimeout` runs in both cases).
+/// Runs `operation`, answering `timeout()`'s error after `limit` whatever the operation does
+/// (then `onTimeout` runs); with `givingUpOnCancel`, answering `CancellationError` at once when
+/// the caller is cancelled (and `onTimeout` runs too).
 ///
 /// The caller gets its answer at the deadline even if the operation ignores cancellation: it
 /// runs in a task of its own, which is cancelled then and left to end by itself. A query on a
@@ -18,6 +19,7 @@ public struct DatabaseTimeout: Error, CustomStringConvertible {
 public func withTimeout<T: Sendable>(
     _ limit: Duration, timeout: @escaping @Sendable () -> any Error = { DatabaseTimeout(limit: .zero) },
     onTimeout: @escaping @Sendable () async -> Void = {},
+    givingUpOnCancel: Bool = false,
     _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let work = Task { try await operation() }
@@ -38,10 +40,14 @@ public func withTimeout<T: Sendable>(
             }
         }
     } onCancel: {
-        // The caller stops waiting now too; the work is given up on as at the deadline.
-        if race.finish(.failure(CancellationError())) {
+        // Cancelled work normally ends by itself and answers, its connection still usable.
+        // Where waiting for it could mean waiting for ever, the caller gives up on it at once
+        // as at the deadline.
+        if givingUpOnCancel, race.finish(.failure(CancellationError())) {
             work.cancel()
             Task { await onTimeout() }
+        } else {
+            work.cancel()
         }
     }
 }
@@ -85,12 +91,14 @@ private final class Race<T: Sendable>: Sendable {
 }
 
 extension PostgresConnection {
-    /// Runs `body` on this connection for at most `limit`. Past it the connection is closed —
+    /// Runs `body` on this connection for at most `limit`, or until the caller is cancelled.
+    /// Past it (or then) the connection is closed —
     /// a pool then replaces it rather than lend it again — and ``DatabaseTimeout`` thrown.
     /// A connection the server dropped (a restart, `pg_terminate_backend`) can leave a query
     /// waiting for ever; this is what gets a reader or a projection runner going again.
     public func bounded<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await withTimeout(limit, timeout: { DatabaseTimeout(limit: limit) }, onTimeout: { [self] in try? await self.close() }) { [self] in
+        try await withTimeout(limit, timeout: { DatabaseTimeout(limit: limit) }, onTimeout: { [self] in try? await self.close() },
+                        givingUpOnCancel: true) { [self] in
             try await body(self)
         }
     }

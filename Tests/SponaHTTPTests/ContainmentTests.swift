@@ -114,4 +114,37 @@ struct ContainmentTests {
             #expect(rebuild.errorOutput.lowercased().contains(poisoned.uuidString.lowercased()), "\(rebuild.errorOutput)")
         }
     }
+
+    @Test("runners are elected again after the server's connections are terminated, and catch up")
+    func reelectedAfterTerminatedConnections() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            _ = try await n.fileReport()
+            try await waitFor("the first report in the views", seconds: 10) {
+                (try await api.send(.get, "/v1/reports/mine", token: n.schoolStaff)["reports"] as? [Any])?.count == 1
+            }
+            for _ in 0..<3 {
+                // Every connection of the application's login, as a database administrator or
+                // a failover would end them.
+                let login = URLComponents(string: api.db.appURL)?.user ?? "spona_app"
+                try await api.db.admin.query("""
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE datname = \(api.db.name) AND usename = \(login) AND pid <> pg_backend_pid()
+                    """, logger: api.db.logger)
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            for _ in 0..<3 { _ = try await n.fileReport() }
+            try await waitFor("the runners to be elected again and catch up") {
+                (try await api.send(.get, "/v1/reports/mine", token: n.schoolStaff)["reports"] as? [Any])?.count == 4
+            }
+            // Exactly one runner per projection holds its lock.
+            let rows = try await api.db.admin.query("""
+                SELECT count(*)::int FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE l.locktype = 'advisory' AND l.classid::bigint = \(Int64(0x5350_5052)) AND a.datname = \(api.db.name) AND l.granted
+                """, logger: api.db.logger)
+            var held = 0
+            for try await count in rows.decode(Int.self) { held = count }
+            #expect(held == 3, "each of the three projections has one runner")
+        }
+    }
 }

@@ -345,7 +345,7 @@ func storedStatistics(_ api: APIHarness) async throws -> StatisticsFold {
     var stored = StatisticsFold()
     let rows = try await api.db.admin.query(
         "SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained FROM view_municipality_month", logger: api.db.logger)
-    for try await (municipality, month, reports, children, highRisk, referrals, identified, trained) in rows.decode((String, String, Int32, Int32, Int32, Int32, Int32, Int32).self) {
+    for try await (municipality, month, reports, children, highRisk, referrals, identified, trained) in rows.decode((String, String, Int64, Int64, Int64, Int64, Int64, Int64).self) {
         let key = StatisticsRules.MunicipalityKey(municipality: MunicipalityCode(rawValue: municipality), month: month)
         for (metric, value) in zip(StatisticsRules.MunicipalityMetric.allCases, [reports, children, highRisk, referrals, identified, trained]) where value != 0 {
             stored.municipalities[key, default: [:]][metric] = Int(value)
@@ -353,18 +353,18 @@ func storedStatistics(_ api: APIHarness) async throws -> StatisticsFold {
     }
     let sectorRows = try await api.db.admin.query(
         "SELECT sector, month, reports, referrals_sent, referrals_received FROM view_sector_month", logger: api.db.logger)
-    for try await (sector, month, reports, sent, received) in sectorRows.decode((String, String, Int32, Int32, Int32).self) {
+    for try await (sector, month, reports, sent, received) in sectorRows.decode((String, String, Int64, Int64, Int64).self) {
         let key = StatisticsRules.SectorKey(sector: Sector(rawValue: sector)!, month: month)
         for (metric, value) in zip(StatisticsRules.SectorMetric.allCases, [reports, sent, received]) where value != 0 {
             stored.sectors[key, default: [:]][metric] = Int(value)
         }
     }
     let flowRows = try await api.db.admin.query("SELECT from_sector, to_sector, month, referrals FROM view_sector_flows", logger: api.db.logger)
-    for try await (from, to, month, referrals) in flowRows.decode((String, String, String, Int32).self) {
+    for try await (from, to, month, referrals) in flowRows.decode((String, String, String, Int64).self) {
         stored.sectorFlows[StatisticsRules.SectorFlowKey(from: Sector(rawValue: from)!, to: Sector(rawValue: to)!, month: month)] = Int(referrals)
     }
     let placeRows = try await api.db.admin.query("SELECT from_place, to_place, month, cases FROM view_place_flows", logger: api.db.logger)
-    for try await (from, to, month, cases) in placeRows.decode((String, String, String, Int32).self) {
+    for try await (from, to, month, cases) in placeRows.decode((String, String, String, Int64).self) {
         stored.placeFlows[StatisticsRules.PlaceFlowKey(from: from, to: to, month: month)] = Int(cases)
     }
     return stored
