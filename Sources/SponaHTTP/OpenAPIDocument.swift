@@ -496,7 +496,10 @@ paths:
     get:
       tags: [work]
       operationId: getInbox
-      summary: The caller's institution's open referrals and decisions, overdue first.
+      summary: The caller's institution's open referrals and decisions, by due date (overdue first), paged.
+      parameters:
+        - { $ref: "#/components/parameters/PageLimit" }
+        - { $ref: "#/components/parameters/PageAfter" }
       responses:
         "200":
           description: The inbox.
@@ -510,7 +513,10 @@ paths:
     get:
       tags: [work]
       operationId: getMyReports
-      summary: What the caller's institution reported and what became of it, newest first.
+      summary: What the caller's institution reported and what became of it, newest first, paged.
+      parameters:
+        - { $ref: "#/components/parameters/PageLimit" }
+        - { $ref: "#/components/parameters/PageAfter" }
       responses:
         "200":
           description: The reports.
@@ -1138,6 +1144,16 @@ components:
       required: true
       description: The case's ETag the command is based on, e.g. `"7"`.
       schema: { type: string, examples: ['"7"'] }
+    PageLimit:
+      name: limit
+      in: query
+      description: Rows per page (default 500).
+      schema: { type: integer, minimum: 1, maximum: 1000 }
+    PageAfter:
+      name: after
+      in: query
+      description: The `next` of the previous page.
+      schema: { type: string, maxLength: 200 }
     IdempotencyKey:
       name: Idempotency-Key
       in: header
@@ -1553,6 +1569,7 @@ components:
       type: object
       required: [institution, items]
       properties:
+        next: { type: string, description: "Present when there are more items: pass it as ?after=." }
         institution: { $ref: "#/components/schemas/UUID" }
         items:
           type: array
@@ -1574,6 +1591,7 @@ components:
       type: object
       required: [institution, reports]
       properties:
+        next: { type: string, description: "Present when there are more reports: pass it as ?after=." }
         institution: { $ref: "#/components/schemas/UUID" }
         reports:
           type: array

@@ -373,7 +373,7 @@ struct ViewRoutes {
                 }
                 let now = db.now
                 let page = try PageRequest(request)
-                let after = try page.after.map(CaseListCursor.init(parsing:)) ?? .start
+                let after = try page.after.map { try KeysetCursor(parsing: $0, numbers: 2) } ?? .start(2)
                 // Keyset paging in the list's order (open before closed, the most urgent first,
                 // then by filing): a page never repeats or skips a case, however many are filed.
                 let rows = try await db.query("""
@@ -390,13 +390,13 @@ struct ViewRoutes {
                            (SELECT count(*) FROM open_work w WHERE w.case_id = r.case_id AND w.due < \(now))::int,
                            r.rank, r.filed_us
                     FROM ranked r
-                    WHERE (r.rank, r.filed_us, r.case_id) > (\(after.rank), \(after.filedMicroseconds), \(after.caseID))
+                    WHERE (r.rank::bigint, r.filed_us, r.case_id) > (\(after.numbers[0]), \(after.numbers[1]), \(after.id))
                     ORDER BY r.rank, r.filed_us, r.case_id
                     LIMIT \(page.limit + 1)
                     """)
                 var table = ViewTable(columns: ["caseId", "municipality", "district", "filedAt", "status", "riskLevel", "urgency",
                                                 "referralsSent", "identification", "openItems", "overdueItems"])
-                var last: CaseListCursor?
+                var last: KeysetCursor?
                 var count = 0
                 for try await (id, municipality, filed, state, risk, urgency, referrals, identification, open, overdue, rank, filedUS) in rows.decode((UUID, String, Date, String, String, String, Int32, String?, Int32, Int32, Int32, Int64).self) {
                     count += 1
@@ -404,7 +404,7 @@ struct ViewRoutes {
                         table.next = last?.description
                         break
                     }
-                    last = CaseListCursor(rank: rank, filedMicroseconds: filedUS, caseID: id)
+                    last = KeysetCursor([Int64(rank), filedUS], id)
                     let districtCode = geography.municipality(MunicipalityCode(rawValue: municipality))?.district.rawValue ?? ""
                     table.add(kind: "case", [.text(id.uuidString.lowercased()), .text(municipality), .text(districtCode), .text(ISO8601.string(from: filed)),
                                              .text(state), .text(risk), .text(urgency), .cell(.count(Int(referrals))), .text(identification ?? ""),
@@ -537,27 +537,31 @@ struct PageRequest {
     }
 }
 
-/// Where a page of the coordinators' case list ends: the list's sort key of its last case.
-struct CaseListCursor: CustomStringConvertible {
-    var rank: Int32
-    var filedMicroseconds: Int64
-    var caseID: UUID
+/// Where a page of a keyset-paged list ends: the sort key of its last row (whole numbers,
+/// then the row's id), written `n1_n2_…_uuid`. A page that starts after it never repeats or
+/// skips a row, however many are added meanwhile.
+struct KeysetCursor: CustomStringConvertible {
+    var numbers: [Int64]
+    var id: UUID
 
-    static let start = CaseListCursor(rank: -1, filedMicroseconds: .min, caseID: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)))
-
-    init(rank: Int32, filedMicroseconds: Int64, caseID: UUID) {
-        self.rank = rank
-        self.filedMicroseconds = filedMicroseconds
-        self.caseID = caseID
+    init(_ numbers: [Int64], _ id: UUID) {
+        self.numbers = numbers
+        self.id = id
     }
 
-    init(parsing text: String) throws {
-        let parts = text.split(separator: "_")
-        guard parts.count == 3, let rank = Int32(parts[0]), (0...5).contains(rank), let filed = Int64(parts[1]),
-              let id = UUID(uuidString: String(parts[2]))
-        else { throw Problem.invalid("'after' must be the 'next' value of a previous page") }
-        self.init(rank: rank, filedMicroseconds: filed, caseID: id)
+    /// Before every row: the smallest key of `count` numbers.
+    static func start(_ count: Int) -> KeysetCursor {
+        KeysetCursor(Array(repeating: .min, count: count), UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)))
     }
 
-    var description: String { "\(rank)_\(filedMicroseconds)_\(caseID.uuidString.lowercased())" }
+    init(parsing text: String, numbers count: Int) throws {
+        let parts = text.split(separator: "_", omittingEmptySubsequences: false)
+        let numbers = parts.dropLast().compactMap { Int64($0) }
+        guard parts.count == count + 1, numbers.count == count, let id = parts.last.flatMap({ UUID(uuidString: String($0)) }) else {
+            throw Problem.invalid("'after' must be the 'next' value of a previous page")
+        }
+        self.init(numbers, id)
+    }
+
+    var description: String { (numbers.map(String.init) + [id.uuidString.lowercased()]).joined(separator: "_") }
 }

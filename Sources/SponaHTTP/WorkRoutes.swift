@@ -23,7 +23,12 @@ struct WorkRoutes {
         var overdue: Bool
     }
 
-    struct Inbox: Encodable { var institution: InstitutionID; var items: [InboxItem] }
+    struct Inbox: Encodable {
+        var institution: InstitutionID
+        var items: [InboxItem]
+        /// Present when there is more: pass it as `?after=`.
+        var next: String?
+    }
 
     struct ReportProgress: Encodable {
         var caseId: UUID
@@ -41,47 +46,80 @@ struct WorkRoutes {
         var closedAt: Date?
     }
 
-    struct Reports: Encodable { var institution: InstitutionID; var reports: [ReportProgress] }
+    struct Reports: Encodable {
+        var institution: InstitutionID
+        var reports: [ReportProgress]
+        /// Present when there is more: pass it as `?after=`.
+        var next: String?
+    }
 
     func register(on group: RouterGroup<SponaRequestContext>) {
-        group.get("inbox") { _, context in
+        group.get("inbox") { request, context in
             let caller = try context.requireRole(.reporter, .coordinator)
             try await requireLive([CaseWorkProjection.projectionName], database: database, logger: context.logger)
             let now = Date()
+            let page = try PageRequest(request)
+            let after = try page.after.map { try KeysetCursor(parsing: $0, numbers: 2) } ?? .start(2)
+            // By due date (so the overdue come first), items without one last, then by how
+            // long they have waited; keyset-paged in that order.
             let rows = try await database.query("""
-                SELECT case_id, kind, item_id, from_institution, detail, urgency, status, due, since
-                FROM open_work
-                WHERE institution_id = \(caller.actor.institution.rawValue) AND NOT case_closed
-                ORDER BY (due IS NOT NULL AND due < \(now)) DESC, due NULLS LAST, since
-                LIMIT 1000
+                SELECT case_id, kind, item_id, from_institution, detail, urgency, status, due, since, due_us, since_us FROM (
+                    SELECT w.*, coalesce((extract(epoch FROM due) * 1000000)::bigint, 9223372036854775807) AS due_us,
+                           (extract(epoch FROM since) * 1000000)::bigint AS since_us
+                    FROM open_work w
+                    WHERE institution_id = \(caller.actor.institution.rawValue) AND NOT case_closed
+                ) w
+                WHERE (due_us, since_us, item_id) > (\(after.numbers[0]), \(after.numbers[1]), \(after.id))
+                ORDER BY due_us, since_us, item_id
+                LIMIT \(page.limit + 1)
                 """, logger: context.logger)
             var items: [InboxItem] = []
-            for try await (caseID, kind, item, from, detail, urgency, status, due, since) in rows.decode((UUID, String, UUID, UUID?, String, String?, String, Date?, Date).self) {
+            var last: KeysetCursor?
+            var next: String?
+            for try await (caseID, kind, item, from, detail, urgency, status, due, since, dueUS, sinceUS) in rows.decode((UUID, String, UUID, UUID?, String, String?, String, Date?, Date, Int64, Int64).self) {
+                guard items.count < page.limit else {
+                    next = last?.description
+                    break
+                }
+                last = KeysetCursor([dueUS, sinceUS], item)
                 items.append(InboxItem(caseId: caseID, kind: kind, itemId: item, fromInstitution: from, detail: detail, urgency: urgency,
                                        status: status, due: due, since: since, overdue: due.map { $0 < now } ?? false))
             }
-            return try JSONResponse.make(Inbox(institution: caller.actor.institution, items: items), status: .ok)
+            return try JSONResponse.make(Inbox(institution: caller.actor.institution, items: items, next: next), status: .ok)
         }
 
-        group.get("reports/mine") { _, context in
+        group.get("reports/mine") { request, context in
             let caller = try context.requireRole(.reporter, .coordinator)
             try await requireLive([CaseWorkProjection.projectionName], database: database, logger: context.logger)
+            let page = try PageRequest(request)
+            // The newest first: the key is the filing time negated, so the keyset still ascends.
+            let after = try page.after.map { try KeysetCursor(parsing: $0, numbers: 1) } ?? .start(1)
             let rows = try await database.query("""
                 SELECT case_id, municipality, filed_at, risk_level, urgency, status, acknowledged_at, triaged_at,
-                       referrals_sent, conferences_held, identification, assistance_given, closed_at
-                FROM case_reports WHERE reporting_institution = \(caller.actor.institution.rawValue)
-                ORDER BY filed_at DESC LIMIT 1000
+                       referrals_sent, conferences_held, identification, assistance_given, closed_at, key FROM (
+                    SELECT r.*, -(extract(epoch FROM filed_at) * 1000000)::bigint AS key
+                    FROM case_reports r WHERE reporting_institution = \(caller.actor.institution.rawValue)
+                ) r
+                WHERE (key, case_id) > (\(after.numbers[0]), \(after.id))
+                ORDER BY key, case_id LIMIT \(page.limit + 1)
                 """, logger: context.logger)
             var reports: [ReportProgress] = []
+            var last: KeysetCursor?
+            var next: String?
             for try await row in rows {
-                let (caseID, municipality, filed, risk, urgency, status, acknowledged, triaged, referrals, conferences, identification, assistance, closed) =
-                    try row.decode((UUID, String, Date, String, String, String, Date?, Date?, Int32, Int32, String?, Int32, Date?).self)
+                let (caseID, municipality, filed, risk, urgency, status, acknowledged, triaged, referrals, conferences, identification, assistance, closed, key) =
+                    try row.decode((UUID, String, Date, String, String, String, Date?, Date?, Int32, Int32, String?, Int32, Date?, Int64).self)
+                guard reports.count < page.limit else {
+                    next = last?.description
+                    break
+                }
+                last = KeysetCursor([key], caseID)
                 reports.append(ReportProgress(
                     caseId: caseID, municipality: municipality, filedAt: filed, riskLevel: risk, urgency: urgency, status: status,
                     acknowledgedAt: acknowledged, triagedAt: triaged, referralsSent: Int(referrals), conferencesHeld: Int(conferences),
                     identification: identification, assistanceGiven: Int(assistance), closedAt: closed))
             }
-            return try JSONResponse.make(Reports(institution: caller.actor.institution, reports: reports), status: .ok)
+            return try JSONResponse.make(Reports(institution: caller.actor.institution, reports: reports, next: next), status: .ok)
         }
     }
 }

@@ -174,3 +174,61 @@ struct HostileInputTests {
         }
     }
 }
+
+/// Nothing is cut silently: every list that grows is paged, and walking its pages gives back
+/// the whole list once, in order.
+@Suite("Paged lists")
+struct PagingTests {
+    /// Follows `next` from the first page of `path` (with `limit`), collecting `key` of each row.
+    func walk(_ api: APIHarness, _ path: String, token: String, limit: Int, rows: String, key: String) async throws -> [String] {
+        var seen: [String] = []
+        var after: String?
+        for _ in 0..<100 {
+            let separator = path.contains("?") ? "&" : "?"
+            let page = try await api.send(.get, path + "\(separator)limit=\(limit)" + (after.map { "&after=\($0)" } ?? ""), token: token)
+            #expect(page.status == .ok, "\(page.text)")
+            let items = page[rows] as? [[String: Any]] ?? []
+            #expect(items.count <= limit)
+            seen += items.compactMap { $0[key] as? String }
+            guard let next = page["next"] as? String else { return seen }
+            #expect(items.count == limit, "a page before the last is full")
+            after = next
+        }
+        Issue.record("more than 100 pages")
+        return seen
+    }
+
+    @Test("the case list, the inbox and a reporter's reports walk page by page to exactly the whole list")
+    func pagesAddUp() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            for _ in 0..<7 {
+                let (path, etag) = try await n.fileReport()
+                let sent = try await api.send(.post, path + "/referrals", token: n.schoolStaff, json: [
+                    "to": n.socialWork.rawValue.uuidString, "reason": "assessment", "due": ISO8601.string(from: Date().addingTimeInterval(86_400)),
+                ], ifMatch: etag)
+                #expect(sent.status == .ok || sent.status == .created, "\(sent.text)")
+            }
+            try await api.eventually("the projections to show the 7 reports") {
+                let reports = try await api.send(.get, "/v1/reports/mine?limit=1000", token: n.schoolStaff)["reports"] as? [Any]
+                let items = try await api.send(.get, "/v1/inbox?limit=1000", token: n.socialWorker)["items"] as? [Any]
+                return reports?.count == 7 && items?.count == 7
+            }
+            let lists: [(String, String, String, String)] = [
+                ("/v1/views/cases", n.coordinator, "rows", "caseId"), ("/v1/inbox", n.socialWorker, "items", "itemId"),
+                ("/v1/reports/mine", n.schoolStaff, "reports", "caseId"),
+            ]
+            for (path, token, rows, key) in lists {
+                let whole = try await walk(api, path, token: token, limit: 1000, rows: rows, key: key)
+                #expect(whole.count == 7, "\(path)")
+                for limit in [1, 2, 3] {
+                    #expect(try await walk(api, path, token: token, limit: limit, rows: rows, key: key) == whole, "\(path) limit \(limit)")
+                }
+            }
+            let bad = try await api.send(.get, "/v1/inbox?after=nonsense", token: n.socialWorker)
+            #expect(bad.status == .unprocessableContent)
+            let tooMany = try await api.send(.get, "/v1/views/cases?limit=5000", token: n.coordinator)
+            #expect(tooMany.status == .unprocessableContent)
+        }
+    }
+}
