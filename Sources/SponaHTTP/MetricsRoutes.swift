@@ -27,25 +27,25 @@ struct MetricsRoutes: Sendable {
         }
     }
 
+    func gauge(_ name: String, _ help: String, labels: [(String, String)] = []) -> Prometheus.Gauge {
+        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+
     /// The figures that live in the database, read now; left as they were if it does not answer in time.
     func refresh(logger: Logger) async {
         let (database, store, projections) = (self.database, self.store, self.projections)
         if let statuses = try? await withDeadline(.seconds(2), { try await ProjectionStatus.read(projections, client: database, store: store, logger: logger) }) {
             for status in statuses {
-                registry.makeGauge(name: "spona_projection_events_behind", labels: [("projection", status.name)],
-                                   help: "Events committed that the projection has not applied yet").set(Double(status.eventsBehind))
-                registry.makeGauge(name: "spona_projection_seconds_behind", labels: [("projection", status.name)],
-                                   help: "Age of the oldest event the projection has not applied yet").set(status.secondsBehind)
-                registry.makeGauge(name: "spona_projection_events_applied", labels: [("projection", status.name)],
-                                   help: "Events the projection has applied").set(Double(status.eventsApplied))
-                registry.makeGauge(name: "spona_projection_stopped", labels: [("projection", status.name)],
-                                   help: "1 when the projection stands still at an event it cannot apply").set(Double(status.stoppedAt == nil ? 0 : 1))
+                gauge("spona_projection_events_behind", "Events committed that the projection has not applied yet", labels: [("projection", status.name)]).set(Double(status.eventsBehind))
+                gauge("spona_projection_seconds_behind", "Age of the oldest event the projection has not applied yet", labels: [("projection", status.name)]).set(status.secondsBehind)
+                gauge("spona_projection_events_applied", "Events the projection has applied", labels: [("projection", status.name)]).set(Double(status.eventsApplied))
+                gauge("spona_projection_stopped", "1 when the projection stands still at an event it cannot apply", labels: [("projection", status.name)]).set(Double(status.stoppedAt == nil ? 0 : 1))
             }
         }
         if let last = try? await withDeadline(.seconds(2), { try await store.readStreamBackward(Seal.stream, limit: 1) }),
            let event = last.first, let sealed = try? Seal(event: event) {
-            registry.makeGauge(name: "spona_seal_tree_size", help: "Events covered by the last seal").set(Double(sealed.treeSize))
-            registry.makeGauge(name: "spona_seal_age_seconds", help: "Seconds since the last seal").set(Date().timeIntervalSince(sealed.sealedAt))
+            gauge("spona_seal_tree_size", "Events covered by the last seal").set(Double(sealed.treeSize))
+            gauge("spona_seal_age_seconds", "Seconds since the last seal").set(Date().timeIntervalSince(sealed.sealedAt))
         }
     }
 }
