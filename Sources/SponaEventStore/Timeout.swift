@@ -27,16 +27,18 @@ public func withTimeout<T: Sendable>(
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             race.start(continuation)
-            Task {
-                let result = await work.result
-                race.finish(result)
-            }
-            Task {
-                try? await Task.sleep(for: limit)
+            let timer = Task {
+                try await Task.sleep(for: limit)
                 if race.finish(.failure(timeout())) {
                     work.cancel()
                     await onTimeout()
                 }
+            }
+            Task {
+                let result = await work.result
+                // No timer outlives the work it watched: a busy server would keep thousands.
+                timer.cancel()
+                race.finish(result)
             }
         }
     } onCancel: {
