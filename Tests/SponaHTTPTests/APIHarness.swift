@@ -190,3 +190,22 @@ final class LogCapture: @unchecked Sendable {
 
 /// Dates as the API writes them.
 func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+
+extension APIHarness {
+    /// Sends `request`, checks its status, problem type and detail, and that no event was written.
+    func expectRefused(
+        _ status: HTTPResponse.Status, detailContains: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation, _ request: () async throws -> Reply
+    ) async throws {
+        let before = try await db.eventCount()
+        let reply = try await request()
+        #expect(reply.status == status, "\(reply.text)", sourceLocation: sourceLocation)
+        #expect(reply.headers[.contentType] == "application/problem+json", sourceLocation: sourceLocation)
+        #expect(reply["status"] as? Int == Int(status.code), sourceLocation: sourceLocation)
+        #expect((reply["title"] as? String)?.isEmpty == false, sourceLocation: sourceLocation)
+        if let detailContains {
+            #expect((reply["detail"] as? String ?? "").contains(detailContains), "\(reply.text)", sourceLocation: sourceLocation)
+        }
+        #expect(try await db.eventCount() == before, "an event was written", sourceLocation: sourceLocation)
+    }
+}

@@ -7,59 +7,42 @@ import Testing
 /// Every kind of bad request gets a clear problem+json 4xx, and nothing is written.
 @Suite("Bad input")
 struct BadInputTests {
-    /// Sends `request`, checks its status, problem type and detail, and that no event was written.
-    func expectRefused(
-        _ api: APIHarness, _ status: HTTPResponse.Status, detailContains: String? = nil,
-        sourceLocation: SourceLocation = #_sourceLocation, _ request: () async throws -> Reply
-    ) async throws {
-        let before = try await api.db.eventCount()
-        let reply = try await request()
-        #expect(reply.status == status, "\(reply.text)", sourceLocation: sourceLocation)
-        #expect(reply.headers[.contentType] == "application/problem+json", sourceLocation: sourceLocation)
-        #expect(reply["status"] as? Int == Int(status.code), sourceLocation: sourceLocation)
-        #expect((reply["title"] as? String)?.isEmpty == false, sourceLocation: sourceLocation)
-        if let detailContains {
-            #expect((reply["detail"] as? String ?? "").contains(detailContains), "\(reply.text)", sourceLocation: sourceLocation)
-        }
-        #expect(try await api.db.eventCount() == before, "an event was written", sourceLocation: sourceLocation)
-    }
-
     @Test("malformed JSON, wrong types, unknown values and missing fields")
     func malformedBodies() async throws {
         try await APIHarness.run { api in
             let n = try await Network.make(api)
-            try await expectRefused(api, .badRequest, detailContains: "not valid JSON") {
+            try await api.expectRefused(.badRequest, detailContains: "not valid JSON") {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, raw: #"{"municipality": "prokuplje", "#)
             }
             var wrongType = Network.report
             wrongType["reporterTrained"] = "yes"
-            try await expectRefused(api, .unprocessableContent, detailContains: "reporterTrained") {
+            try await api.expectRefused(.unprocessableContent, detailContains: "reporterTrained") {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: wrongType)
             }
             var unknownChannel = Network.report
             unknownChannel["channel"] = "carrier-pigeon"
-            try await expectRefused(api, .unprocessableContent, detailContains: "channel") {
+            try await api.expectRefused(.unprocessableContent, detailContains: "channel") {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: unknownChannel)
             }
             var unknownAge = Network.report
             unknownAge["subject"] = ["ageGroup": "teen", "gender": "female"]
-            try await expectRefused(api, .unprocessableContent, detailContains: "subject.ageGroup") {
+            try await api.expectRefused(.unprocessableContent, detailContains: "subject.ageGroup") {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: unknownAge)
             }
             var missing = Network.report
             missing.removeValue(forKey: "municipality")
-            try await expectRefused(api, .unprocessableContent, detailContains: "municipality") {
+            try await api.expectRefused(.unprocessableContent, detailContains: "municipality") {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: missing)
             }
             var unknownIndicator = Network.report
             unknownIndicator["indicators"] = ["VR-05", "XX-99"]
-            try await expectRefused(api, .unprocessableContent, detailContains: "XX-99") {
+            try await api.expectRefused(.unprocessableContent, detailContains: "XX-99") {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: unknownIndicator)
             }
-            try await expectRefused(api, .unsupportedMediaType) {
+            try await api.expectRefused(.unsupportedMediaType) {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, raw: "municipality=prokuplje", contentType: "application/x-www-form-urlencoded")
             }
-            try await expectRefused(api, .badRequest, detailContains: "Idempotency-Key") {
+            try await api.expectRefused(.badRequest, detailContains: "Idempotency-Key") {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: Network.report, idempotencyKey: String(repeating: "k", count: 201))
             }
         }
@@ -71,7 +54,7 @@ struct BadInputTests {
             let n = try await Network.make(api)
             var huge = Network.report
             huge["padding"] = String(repeating: "x", count: 1 << 20)
-            try await expectRefused(api, .contentTooLarge) {
+            try await api.expectRefused(.contentTooLarge) {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: huge)
             }
         }
@@ -83,15 +66,15 @@ struct BadInputTests {
             let n = try await Network.make(api)
             var report = Network.report
             report["municipality"] = "atlantis"
-            try await expectRefused(api, .unprocessableContent, detailContains: "atlantis") {
+            try await api.expectRefused(.unprocessableContent, detailContains: "atlantis") {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: report)
             }
             report = Network.report
             report["locations"] = [["role": "exploitation", "municipality": "gotham"]]
-            try await expectRefused(api, .unprocessableContent, detailContains: "gotham") {
+            try await api.expectRefused(.unprocessableContent, detailContains: "gotham") {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: report)
             }
-            try await expectRefused(api, .unprocessableContent, detailContains: "atlantis") {
+            try await api.expectRefused(.unprocessableContent, detailContains: "atlantis") {
                 try await api.send(.post, "/v1/institutions", token: n.admin, json: ["nameLatin": "Nowhere", "sector": "health", "municipality": "atlantis"])
             }
         }
@@ -104,13 +87,13 @@ struct BadInputTests {
             let deactivated = try await api.send(.post, "/v1/institutions/\(n.health)/deactivate", token: n.admin, json: ["reason": "merged into the hospital"])
             #expect(deactivated.status == .ok, "\(deactivated.text)")
             let (path, etag) = try await n.fileReport()
-            try await expectRefused(api, .unprocessableContent, detailContains: "no longer active") {
+            try await api.expectRefused(.unprocessableContent, detailContains: "no longer active") {
                 try await api.send(.post, path + "/referrals", token: n.coordinator, json: [
                     "to": n.health.rawValue.uuidString, "reason": "medical check", "due": iso(Date().addingTimeInterval(86_400)),
                 ], ifMatch: etag)
             }
             // And to one that does not exist at all.
-            try await expectRefused(api, .unprocessableContent) {
+            try await api.expectRefused(.unprocessableContent) {
                 try await api.send(.post, path + "/referrals", token: n.coordinator, json: [
                     "to": UUID().uuidString, "reason": "medical check", "due": iso(Date().addingTimeInterval(86_400)),
                 ], ifMatch: etag)
@@ -125,13 +108,13 @@ struct BadInputTests {
             let (path, etag) = try await n.fileReport()
             let acknowledged = try await api.send(.post, path + "/acknowledge", token: n.coordinator, ifMatch: etag)
             #expect(acknowledged.status == .ok)
-            try await expectRefused(api, .preconditionFailed, detailContains: "version 2") {
+            try await api.expectRefused(.preconditionFailed, detailContains: "version 2") {
                 try await api.send(.post, path + "/triage", token: n.coordinator, json: ["confirmedRisk": "high", "caseManager": "c-1"], ifMatch: etag)
             }
-            try await expectRefused(api, .preconditionRequired) {
+            try await api.expectRefused(.preconditionRequired) {
                 try await api.send(.post, path + "/triage", token: n.coordinator, json: ["confirmedRisk": "high", "caseManager": "c-1"])
             }
-            try await expectRefused(api, .badRequest, detailContains: "If-Match") {
+            try await api.expectRefused(.badRequest, detailContains: "If-Match") {
                 try await api.send(.post, path + "/triage", token: n.coordinator, json: ["confirmedRisk": "high", "caseManager": "c-1"], ifMatch: "\"latest\"")
             }
         }
@@ -148,13 +131,13 @@ struct BadInputTests {
                 #expect(reply.status == .ok, "\(reply.text)")
                 version = reply.etag ?? version
             }
-            try await expectRefused(api, .conflict, detailContains: "closed") {
+            try await api.expectRefused(.conflict, detailContains: "closed") {
                 try await api.send(.post, path + "/referrals", token: n.coordinator, json: [
                     "to": n.police.rawValue.uuidString, "reason": "check", "due": iso(Date().addingTimeInterval(86_400)),
                 ], ifMatch: version)
             }
             // To an institution that is no party to it, the case does not exist.
-            try await expectRefused(api, .notFound) {
+            try await api.expectRefused(.notFound) {
                 try await api.send(.post, path + "/identification", token: n.officer, json: ["outcome": "identified_victim"], ifMatch: version)
             }
         }
@@ -164,21 +147,21 @@ struct BadInputTests {
     func tokens() async throws {
         try await APIHarness.run { api in
             let n = try await Network.make(api)
-            try await expectRefused(api, .unauthorized) {
+            try await api.expectRefused(.unauthorized) {
                 try await api.send(.post, "/v1/cases", token: nil, json: Network.report)
             }
-            try await expectRefused(api, .unauthorized) {
+            try await api.expectRefused(.unauthorized) {
                 try await api.send(.post, "/v1/cases", token: "spona_not-a-token", json: Network.report)
             }
             let tokens = AccessTokens(client: api.db.owner, logger: api.db.logger)
             let issued = try await tokens.issue(institution: n.school, role: .reporter, districts: [], label: "leaving", expiresAt: nil)
             #expect(try await api.send(.get, "/v1/inbox", token: issued.token).status == .ok)
             #expect(try await tokens.revoke(issued.id))
-            try await expectRefused(api, .unauthorized, detailContains: "revoked") {
+            try await api.expectRefused(.unauthorized, detailContains: "revoked") {
                 try await api.send(.post, "/v1/cases", token: issued.token, json: Network.report)
             }
             let expired = try await api.token(n.school, .reporter, expiresAt: Date().addingTimeInterval(-60))
-            try await expectRefused(api, .unauthorized, detailContains: "expired") {
+            try await api.expectRefused(.unauthorized, detailContains: "expired") {
                 try await api.send(.post, "/v1/cases", token: expired, json: Network.report)
             }
             // The staff of an institution that was deactivated.
@@ -190,7 +173,7 @@ struct BadInputTests {
             }
             // A role that may not file reports.
             let analyst = try await api.token(.center, .analyst, districts: ["RS-21"])
-            try await expectRefused(api, .forbidden) {
+            try await api.expectRefused(.forbidden) {
                 try await api.send(.post, "/v1/cases", token: analyst, json: Network.report)
             }
         }

@@ -8,21 +8,6 @@ import Testing
 /// problem naming it, nothing is recorded, and the server goes on answering.
 @Suite("Hostile input")
 struct HostileInputTests {
-    /// Sends `request` and expects a 4xx problem (never a 5xx), with nothing written.
-    func expectRefused(
-        _ api: APIHarness, _ status: HTTPResponse.Status, detailContains: String? = nil,
-        sourceLocation: SourceLocation = #_sourceLocation, _ request: () async throws -> Reply
-    ) async throws {
-        let before = try await api.db.eventCount()
-        let reply = try await request()
-        #expect(reply.status == status, "\(reply.text)", sourceLocation: sourceLocation)
-        #expect(reply.headers[.contentType] == "application/problem+json", sourceLocation: sourceLocation)
-        if let detailContains {
-            #expect((reply["detail"] as? String ?? "").contains(detailContains), "\(reply.text)", sourceLocation: sourceLocation)
-        }
-        #expect(try await api.db.eventCount() == before, "an event was written", sourceLocation: sourceLocation)
-    }
-
     static var training: [String: Any] { ["date": "2026-03-10", "host": "zrenjanin", "participants": 40, "women": 30, "men": 10] }
 
     @Test("a training's counts and date are bounded: no figure a reader cannot fold gets into the history")
@@ -49,7 +34,7 @@ struct HostileInputTests {
                 cases.append((bad, "date"))
             }
             for (body, field) in cases {
-                try await expectRefused(api, .unprocessableContent, detailContains: field) {
+                try await api.expectRefused(.unprocessableContent, detailContains: field) {
                     try await api.send(.post, "/v1/trainings", token: admin, json: body)
                 }
             }
@@ -73,19 +58,19 @@ struct HostileInputTests {
                 ("/v1/views/silent?months=1%00", analyst), ("/v1/audit/streams/case-%00", auditor),
             ]
             for (path, token) in queries {
-                try await expectRefused(api, .unprocessableContent, detailContains: "must not contain") {
+                try await api.expectRefused(.unprocessableContent, detailContains: "must not contain") {
                     try await api.send(.get, path, token: token)
                 }
             }
             var nulInList = Network.report
             nulInList["subject"] = ["ageGroup": "child_14_17", "gender": "female", "vulnerableGroups": ["roma\u{0}"]]
-            try await expectRefused(api, .unprocessableContent, detailContains: "subject.vulnerableGroups[0]") {
+            try await api.expectRefused(.unprocessableContent, detailContains: "subject.vulnerableGroups[0]") {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: nulInList)
             }
-            try await expectRefused(api, .unprocessableContent, detailContains: "nameLatin") {
+            try await api.expectRefused(.unprocessableContent, detailContains: "nameLatin") {
                 try await api.send(.post, "/v1/institutions", token: n.admin, json: ["nameLatin": "Dom\u{0}", "sector": "health"])
             }
-            try await expectRefused(api, .unprocessableContent, detailContains: "U+001B") {
+            try await api.expectRefused(.unprocessableContent, detailContains: "U+001B") {
                 try await api.send(.post, "/v1/institutions", token: n.admin, json: ["nameLatin": "Dom \u{1B}[31m", "sector": "health"])
             }
             // Lines are fine where people write notes.
@@ -99,12 +84,12 @@ struct HostileInputTests {
             let n = try await Network.make(api)
             var freeText = Network.report
             freeText["subject"] = ["ageGroup": "child_14_17", "gender": "female", "vulnerableGroups": ["lives with her uncle Marko in Kuršumlija"]]
-            try await expectRefused(api, .unprocessableContent, detailContains: "is not a vulnerable group") {
+            try await api.expectRefused(.unprocessableContent, detailContains: "is not a vulnerable group") {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: freeText)
             }
             var manyPlaces = Network.report
             manyPlaces["locations"] = (0..<676).map { i in ["role": i % 2 == 0 ? "recruitment" : "exploitation", "country": "DE"] }
-            try await expectRefused(api, .unprocessableContent, detailContains: "at most") {
+            try await api.expectRefused(.unprocessableContent, detailContains: "at most") {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: manyPlaces)
             }
             var coded = Network.report
@@ -128,11 +113,11 @@ struct HostileInputTests {
     func idempotencyKeys() async throws {
         try await APIHarness.run { api in
             let admin = try await api.token(.center, .admin)
-            try await expectRefused(api, .badRequest, detailContains: "Idempotency-Key") {
+            try await api.expectRefused(.badRequest, detailContains: "Idempotency-Key") {
                 try await api.send(.post, "/v1/trainings", token: admin, json: Self.training, idempotencyKey: "")
             }
             let n = try await Network.make(api)
-            try await expectRefused(api, .badRequest, detailContains: "Idempotency-Key") {
+            try await api.expectRefused(.badRequest, detailContains: "Idempotency-Key") {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: Network.report, idempotencyKey: "")
             }
             let first = try await api.send(.post, "/v1/trainings", token: admin, json: Self.training, idempotencyKey: "training-1")
@@ -142,7 +127,7 @@ struct HostileInputTests {
             #expect(retry["participants"] as? Int == 40)
             var other = Self.training
             other["participants"] = 41
-            try await expectRefused(api, .unprocessableContent, detailContains: "Idempotency-Key") {
+            try await api.expectRefused(.unprocessableContent, detailContains: "Idempotency-Key") {
                 try await api.send(.post, "/v1/trainings", token: admin, json: other, idempotencyKey: "training-1")
             }
         }
