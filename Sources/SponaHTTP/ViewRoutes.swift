@@ -396,20 +396,15 @@ struct ViewRoutes {
                     """)
                 var table = ViewTable(columns: ["caseId", "municipality", "district", "filedAt", "status", "riskLevel", "urgency",
                                                 "referralsSent", "identification", "openItems", "overdueItems"])
-                var last: KeysetCursor?
-                var count = 0
+                var keyset = page.keyset
                 for try await (id, municipality, filed, state, risk, urgency, referrals, identification, open, overdue, rank, filedUS) in rows.decode((UUID, String, Date, String, String, String, Int32, String?, Int32, Int32, Int32, Int64).self) {
-                    count += 1
-                    guard count <= page.limit else {
-                        table.next = last?.description
-                        break
-                    }
-                    last = KeysetCursor([Int64(rank), filedUS], id)
+                    guard keyset.take(KeysetCursor([Int64(rank), filedUS], id)) else { break }
                     let districtCode = geography.municipality(MunicipalityCode(rawValue: municipality))?.district.rawValue ?? ""
                     table.add(kind: "case", [.text(id.uuidString.lowercased()), .text(municipality), .text(districtCode), .text(ISO8601.string(from: filed)),
                                              .text(state), .text(risk), .text(urgency), .cell(.count(Int(referrals))), .text(identification ?? ""),
                                              .cell(.count(Int(open))), .cell(.count(Int(overdue)))])
                 }
+                table.next = keyset.next
                 return try table.response(csv: Self.wantsCSV(request), suppression: nil)
             }
         }
@@ -534,6 +529,31 @@ struct PageRequest {
             limit = value
         }
         after = query["after"].map(String.init)
+    }
+
+    /// Counts the page's rows as they are read.
+    var keyset: KeysetPage { KeysetPage(limit: limit) }
+}
+
+/// A page's rows as they are read, the query having asked for one more than the page: the row
+/// past the page is refused, and `next` then says where the next page starts.
+struct KeysetPage {
+    let limit: Int
+    private(set) var next: String?
+    private var taken = 0
+    private var last: KeysetCursor?
+
+    init(limit: Int) { self.limit = limit }
+
+    /// True for a row of this page (its sort key is `key`); false for the one after it.
+    mutating func take(_ key: KeysetCursor) -> Bool {
+        guard taken < limit else {
+            next = last?.description
+            return false
+        }
+        taken += 1
+        last = key
+        return true
     }
 }
 

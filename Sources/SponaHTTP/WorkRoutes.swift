@@ -74,18 +74,13 @@ struct WorkRoutes {
                 LIMIT \(page.limit + 1)
                 """, logger: context.logger)
             var items: [InboxItem] = []
-            var last: KeysetCursor?
-            var next: String?
+            var keyset = page.keyset
             for try await (caseID, kind, item, from, detail, urgency, status, due, since, dueUS, sinceUS) in rows.decode((UUID, String, UUID, UUID?, String, String?, String, Date?, Date, Int64, Int64).self) {
-                guard items.count < page.limit else {
-                    next = last?.description
-                    break
-                }
-                last = KeysetCursor([dueUS, sinceUS], item)
+                guard keyset.take(KeysetCursor([dueUS, sinceUS], item)) else { break }
                 items.append(InboxItem(caseId: caseID, kind: kind, itemId: item, fromInstitution: from, detail: detail, urgency: urgency,
                                        status: status, due: due, since: since, overdue: due.map { $0 < now } ?? false))
             }
-            return try JSONResponse.make(Inbox(institution: caller.actor.institution, items: items, next: next), status: .ok)
+            return try JSONResponse.make(Inbox(institution: caller.actor.institution, items: items, next: keyset.next), status: .ok)
         }
 
         group.get("reports/mine") { request, context in
@@ -104,22 +99,17 @@ struct WorkRoutes {
                 ORDER BY key, case_id LIMIT \(page.limit + 1)
                 """, logger: context.logger)
             var reports: [ReportProgress] = []
-            var last: KeysetCursor?
-            var next: String?
+            var keyset = page.keyset
             for try await row in rows {
                 let (caseID, municipality, filed, risk, urgency, status, acknowledged, triaged, referrals, conferences, identification, assistance, closed, key) =
                     try row.decode((UUID, String, Date, String, String, String, Date?, Date?, Int32, Int32, String?, Int32, Date?, Int64).self)
-                guard reports.count < page.limit else {
-                    next = last?.description
-                    break
-                }
-                last = KeysetCursor([key], caseID)
+                guard keyset.take(KeysetCursor([key], caseID)) else { break }
                 reports.append(ReportProgress(
                     caseId: caseID, municipality: municipality, filedAt: filed, riskLevel: risk, urgency: urgency, status: status,
                     acknowledgedAt: acknowledged, triagedAt: triaged, referralsSent: Int(referrals), conferencesHeld: Int(conferences),
                     identification: identification, assistanceGiven: Int(assistance), closedAt: closed))
             }
-            return try JSONResponse.make(Reports(institution: caller.actor.institution, reports: reports, next: next), status: .ok)
+            return try JSONResponse.make(Reports(institution: caller.actor.institution, reports: reports, next: keyset.next), status: .ok)
         }
     }
 }

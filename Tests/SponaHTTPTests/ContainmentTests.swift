@@ -38,6 +38,12 @@ struct ContainmentTests {
         try await ProjectionFailures.all(client: api.db.admin, logger: api.db.logger)
     }
 
+    /// Waits for case_statistics to stop, and answers where.
+    func statisticsStopped(_ api: APIHarness) async throws -> ProjectionFailure {
+        try await waitFor("case_statistics to stop at the poisoned event") { try await failures(api)["case_statistics"] != nil }
+        return try #require(try await failures(api)["case_statistics"])
+    }
+
     @Test("a poisoned event stops only its projection, is named in status, readiness and metrics, and a recorded skip lets it go on")
     func poisonedEventIsContained() async throws {
         try await APIHarness.run { api in
@@ -46,8 +52,7 @@ struct ContainmentTests {
             let poisoned = try await appendPoisonedTraining(api)
             _ = try await n.fileReport()
 
-            try await waitFor("case_statistics to stop at the poisoned event") { try await failures(api)["case_statistics"] != nil }
-            let failure = try #require(try await failures(api)["case_statistics"])
+            let failure = try await statisticsStopped(api)
             #expect(failure.eventID == poisoned)
             #expect(failure.type == "TrainingHeld")
             #expect(failure.error.contains("date"), "\(failure.error)")
@@ -100,6 +105,36 @@ struct ContainmentTests {
         }
     }
 
+    @Test("a report stored before places were bounded is named, not folded into hundreds of place flows")
+    func storedReportBeyondTodaysBounds() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            let (path, _) = try await n.fileReport()
+            // The report as stored, with 30 places recruited from and 30 exploited in: what an
+            // older version accepted.
+            let filed = try #require(try await api.db.store.readStream(try StreamID("case-" + path.split(separator: "/").last!)).first)
+            var payload = try #require(try JSONSerialization.jsonObject(with: filed.payload) as? [String: Any])
+            let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ").map(String.init)
+            var places: [[String: String]] = []
+            for i in 0..<30 {
+                places.append(["role": "recruitment", "country": "Q\(letters[i % 26])\(i)"])
+                places.append(["role": "exploitation", "country": "X\(letters[i % 26])\(i)"])
+            }
+            payload["locations"] = places
+            let id = CaseID(rawValue: UUID())
+            payload["caseID"] = id.rawValue.uuidString
+            _ = try await api.db.store.append(
+                to: Streams.case(id), expected: .noStream,
+                events: [EventData(type: filed.type, schemaVersion: filed.schemaVersion, payload: try JSONSerialization.data(withJSONObject: payload))])
+            let failure = try await statisticsStopped(api)
+            #expect(failure.type == "ReportFiled")
+            #expect(failure.stream == Streams.case(id).rawValue)
+            #expect(failure.error.contains("locations"), "\(failure.error)")
+            let rows = try await api.db.admin.query("SELECT count(*)::int FROM view_place_flows", logger: api.db.logger)
+            for try await count in rows.decode(Int.self) { #expect(count < 10, "the stored report's 900 flows were not folded") }
+        }
+    }
+
     @Test("a rebuild that meets an event it cannot apply names it and swaps nothing in")
     func rebuildNamesThePoisonedEvent() async throws {
         try await APIHarness.run { api in
@@ -107,7 +142,7 @@ struct ContainmentTests {
             _ = try await n.fileReport()
             let poisoned = try await appendPoisonedTraining(api)
             // Once the running projection met it, the event is below every reader's horizon.
-            try await waitFor("case_statistics to stop at the poisoned event") { try await failures(api)["case_statistics"] != nil }
+            #expect(try await statisticsStopped(api).eventID == poisoned)
             let environment = ["DATABASE_URL": api.db.appURL, "SPONA_OWNER_DATABASE_URL": api.db.ownerURL]
             let rebuild = try runProcess(sponaExecutable, ["projections", "rebuild", "case_statistics"], environment: environment)
             #expect(rebuild.status != 0)
@@ -127,23 +162,28 @@ struct ContainmentTests {
                 // Every connection of the application's login, as a database administrator or
                 // a failover would end them.
                 let login = URLComponents(string: api.db.appURL)?.user ?? "spona_app"
-                try await api.db.admin.query("""
-                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                let terminated = try await api.db.admin.query("""
+                    SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity
                     WHERE datname = \(api.db.name) AND usename = \(login) AND pid <> pg_backend_pid()
                     """, logger: api.db.logger)
+                for try await _ in terminated {}
                 try await Task.sleep(for: .milliseconds(300))
             }
             for _ in 0..<3 { _ = try await n.fileReport() }
             try await waitFor("the runners to be elected again and catch up") {
                 (try await api.send(.get, "/v1/reports/mine", token: n.schoolStaff)["reports"] as? [Any])?.count == 4
             }
-            // Exactly one runner per projection holds its lock.
-            let rows = try await api.db.admin.query("""
-                SELECT count(*)::int FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                WHERE l.locktype = 'advisory' AND l.classid::bigint = \(Int64(0x5350_5052)) AND a.datname = \(api.db.name) AND l.granted
-                """, logger: api.db.logger)
+            // Exactly one runner per projection holds its lock again, within seconds (a runner
+            // whose session was ended finds out by its heartbeat).
             var held = 0
-            for try await count in rows.decode(Int.self) { held = count }
+            try await waitFor("each of the three projections to have one runner again") {
+                let rows = try await api.db.admin.query("""
+                    SELECT count(*)::int FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                    WHERE l.locktype = 'advisory' AND l.classid::bigint = \(Int64(0x5350_5052)) AND a.datname = \(api.db.name) AND l.granted
+                    """, logger: api.db.logger)
+                for try await count in rows.decode(Int.self) { held = count }
+                return held == 3
+            }
             #expect(held == 3, "each of the three projections has one runner")
         }
     }

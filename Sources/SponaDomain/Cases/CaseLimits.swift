@@ -20,10 +20,7 @@ public enum CaseLimits {
     static func check(_ command: CaseCommand) throws(CaseError) {
         switch command {
         case .fileReport(let report):
-            try list(report.locations.count, maxLocations, "locations")
-            for role in Location.Role.allCases {
-                try list(report.locations.filter { $0.role == role }.count, maxLocationsPerRole, "\(role.rawValue) locations")
-            }
+            try places(report.locations)
             try list(report.indicators.count, maxIndicators, "indicators")
             try list(report.subject.vulnerableGroups.count, VulnerableGroup.allCases.count, "vulnerable groups")
             for group in report.subject.vulnerableGroups where VulnerableGroup(rawValue: group) == nil {
@@ -53,6 +50,20 @@ public enum CaseLimits {
         case let .erasePersonalData(legalBasis, reference):
             try text(legalBasis, "the legal basis")
             try text(reference, "the reference")
+        }
+    }
+
+    /// What a reader checks of a stored report before folding it: the places, the one list
+    /// whose size multiplies (recruitment × exploitation place flows). A report recorded before
+    /// these limits existed is then named by the reader instead of filling its tables.
+    public static func checkStored(_ report: CaseEvent.ReportFiled) throws(CaseError) {
+        try places(report.locations)
+    }
+
+    private static func places(_ locations: [Location]) throws(CaseError) {
+        try list(locations.count, maxLocations, "locations")
+        for role in Location.Role.allCases {
+            try list(locations.filter { $0.role == role }.count, maxLocationsPerRole, "\(role.rawValue) locations")
         }
     }
 

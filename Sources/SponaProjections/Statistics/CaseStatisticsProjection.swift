@@ -43,7 +43,11 @@ public struct CaseStatisticsProjection: Projection {
         for recorded in events {
             if let id = Streams.caseID(of: recorded.streamID) {
                 let event = try CaseEvent(typeName: recorded.type, payload: recorded.payload, decoder: EventCoding.decoder)
-                if case .reportFiled(let report) = event { newCases.append((id.rawValue, report.municipality.rawValue)) }
+                if case .reportFiled(let report) = event {
+                    // A report stored before today's limits could make a million place flows.
+                    try CaseLimits.checkStored(report)
+                    newCases.append((id.rawValue, report.municipality.rawValue))
+                }
                 fold.apply(case: id, event, at: EventCoding.occurredAt(of: recorded))
             } else if Streams.trainingID(of: recorded.streamID) != nil, recorded.type == TrainingHeld.typeName {
                 let training = try EventCoding.decoder.decode(TrainingHeld.self, from: recorded.payload)
