@@ -991,13 +991,22 @@ paths:
         - { name: district, in: query, schema: { type: string, examples: ["RS-21"] } }
         - { name: municipality, in: query, schema: { type: string, examples: ["prokuplje"] } }
         - { name: sector, in: query, schema: { $ref: "#/components/schemas/Sector" } }
+        - { name: limit, in: query, description: "Institutions per page (default and most 1000).", schema: { type: integer, minimum: 1, maximum: 1000 } }
+        - { name: after, in: query, description: "The `Spona-Next-Page` of the previous page (the id of its last institution).", schema: { type: string, format: uuid } }
       responses:
         "200":
-          description: The institutions, by Latin name.
+          description: >-
+            A page of the institutions, by Latin name then id. When more follow, the
+            `Spona-Next-Page` header gives the `after` of the next page and `Link` its address
+            (rel="next"); a page without them is the last.
+          headers:
+            Spona-Next-Page: { description: "The `after` of the next page, when there is one.", schema: { type: string, format: uuid } }
+            Link: { description: "The next page's address, rel=\"next\" (RFC 8288).", schema: { type: string } }
           content:
             application/json:
               schema: { type: array, items: { $ref: "#/components/schemas/Institution" } }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "422": { $ref: "#/components/responses/Invalid" }
         "503": { $ref: "#/components/responses/Unavailable" }
     post:
       tags: [registry]

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import PostgresNIO
 import SponaApplication
@@ -98,21 +99,28 @@ struct RegistryRoutes {
             let district = query["district"].map(String.init)
             let sector = query["sector"].map(String.init)
             let municipality = query["municipality"].map(String.init)
-            let rows = try await database.query("""
-                SELECT id, name_lat, name_cyr, sector, municipality, active, is_center FROM institutions
-                WHERE (\(district)::text IS NULL OR district = \(district))
-                  AND (\(sector)::text IS NULL OR sector = \(sector))
-                  AND (\(municipality)::text IS NULL OR municipality = \(municipality))
-                ORDER BY name_lat LIMIT 5000
-                """, logger: context.logger)
-            var result: [InstitutionView] = []
-            for try await (id, nameLatin, nameCyrillic, sector, municipality, active, isCenter) in rows.decode((UUID, String, String?, String, String?, Bool, Bool).self) {
-                let institution = Institution(id: InstitutionID(rawValue: id), nameLatin: nameLatin, nameCyrillic: nameCyrillic,
-                                              sector: Sector(rawValue: sector) ?? .other, municipality: municipality.map(MunicipalityCode.init(rawValue:)),
-                                              isActive: active, isCenter: isCenter)
-                result.append(InstitutionView(institution, geography: geography))
+            let page = try PageRequest(request, defaultLimit: PageRequest.maxLimit)
+            var after: InstitutionID?
+            if let cursor = page.after {
+                guard let id = InstitutionID(cursor), try await InstitutionsProjection.contains(id, on: database, logger: context.logger) else {
+                    throw Problem.invalid("'after' must be the 'next' value of a previous page")
+                }
+                after = id
             }
-            return try JSONResponse.make(result, status: .ok)
+            let (institutions, more) = try await InstitutionsProjection.list(
+                .init(district: district, sector: sector, municipality: municipality), after: after, limit: page.limit,
+                on: database, logger: context.logger)
+            var response = try JSONResponse.make(institutions.map { InstitutionView($0, geography: geography) }, status: .ok)
+            // The list stays a JSON array (as it always was); the cursor travels in headers.
+            if more, let last = institutions.last {
+                let next = last.id.rawValue.uuidString.lowercased()
+                response.headers[HTTPField.Name("Spona-Next-Page")!] = next
+                func encoded(_ text: Substring) -> String { text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
+                var query = request.uri.queryParameters.filter { $0.key != "after" }.map { "\(encoded($0.key))=\(encoded($0.value))" }
+                query.append("after=\(next)")
+                response.headers[.link] = "</v1/institutions?\(query.joined(separator: "&"))>; rel=\"next\""
+            }
+            return response
         }
 
         group.post("trainings") { request, context in
@@ -167,4 +175,9 @@ struct RegistryRoutes {
         response.headers[.eTag] = "\"\(result.version)\""
         return response
     }
+}
+
+extension HTTPField.Name {
+    /// RFC 8288: where the next page of a list is.
+    static let link = Self("Link")!
 }

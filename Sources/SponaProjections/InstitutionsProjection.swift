@@ -39,3 +39,54 @@ public struct InstitutionsProjection: Projection {
         }
     }
 }
+
+// MARK: - Reading the table
+
+extension InstitutionsProjection {
+    /// What a listing may ask for; nil means any.
+    public struct Filter: Sendable {
+        public var district: String?
+        public var sector: String?
+        public var municipality: String?
+        public init(district: String? = nil, sector: String? = nil, municipality: String? = nil) {
+            self.district = district
+            self.sector = sector
+            self.municipality = municipality
+        }
+    }
+
+    /// One page of the registry in Latin alphabetical order, starting after the institution
+    /// `after` (the last of the previous page), and whether more follow. Ordered by (name,
+    /// id), so a page boundary never repeats or skips an institution however many are added.
+    public static func list(
+        _ filter: Filter, after: InstitutionID?, limit: Int, on client: PostgresClient, logger: Logger
+    ) async throws -> (institutions: [Institution], more: Bool) {
+        let rows = try await client.query("""
+            SELECT id, name_lat, name_cyr, sector, municipality, active, is_center FROM institutions
+            WHERE (\(filter.district)::text IS NULL OR district = \(filter.district))
+              AND (\(filter.sector)::text IS NULL OR sector = \(filter.sector))
+              AND (\(filter.municipality)::text IS NULL OR municipality = \(filter.municipality))
+              AND (\(after?.rawValue)::uuid IS NULL
+                   OR (name_lat, id) > (SELECT name_lat, id FROM institutions WHERE id = \(after?.rawValue)))
+            ORDER BY name_lat, id LIMIT \(limit + 1)
+            """, logger: logger)
+        var institutions: [Institution] = []
+        for try await (id, nameLatin, nameCyrillic, sector, municipality, active, isCenter)
+            in rows.decode((UUID, String, String?, String, String?, Bool, Bool).self)
+        {
+            institutions.append(Institution(
+                id: InstitutionID(rawValue: id), nameLatin: nameLatin, nameCyrillic: nameCyrillic,
+                sector: Sector(rawValue: sector) ?? .other, municipality: municipality.map(MunicipalityCode.init(rawValue:)),
+                isActive: active, isCenter: isCenter))
+        }
+        let more = institutions.count > limit
+        return (Array(institutions.prefix(limit)), more)
+    }
+
+    /// Whether `id` is in the table (a page cursor must name a listed institution).
+    public static func contains(_ id: InstitutionID, on client: PostgresClient, logger: Logger) async throws -> Bool {
+        let rows = try await client.query("SELECT 1 FROM institutions WHERE id = \(id.rawValue)", logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+}

@@ -216,4 +216,34 @@ struct PagingTests {
             #expect(tooMany.status == .unprocessableContent)
         }
     }
+
+    @Test("the registry walks page by page through its Link and Spona-Next-Page headers, with names that sort together, to exactly the whole list")
+    func institutionsPage() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token(.center, .admin)
+            // Equal names: the page boundary must still fall between two of them without repeating one.
+            for index in 0..<5 { _ = try await api.register(index < 3 ? "Dom zdravlja" : "Škola \(index)", sector: .health, municipality: "nis-medijana", admin: admin) }
+            try await api.eventually("the registry to list the 5 institutions") {
+                try await api.send(.get, "/v1/institutions?municipality=nis-medijana", token: admin).array.count == 5
+            }
+            let whole = try await api.send(.get, "/v1/institutions?municipality=nis-medijana", token: admin)
+            #expect(whole.headers[HTTPField.Name("Spona-Next-Page")!] == nil && whole.headers[HTTPField.Name("Link")!] == nil, "one page is the whole list")
+            for limit in [1, 2, 4] {
+                var seen: [String] = []
+                var path: String? = "/v1/institutions?municipality=nis-medijana&limit=\(limit)"
+                while let next = path, seen.count <= 5 {
+                    let page = try await api.send(.get, next, token: admin)
+                    #expect(page.status == .ok, "\(page.text)")
+                    #expect(page.array.count <= limit, "a page holds at most its limit")
+                    seen += page.array.compactMap { $0["id"] as? String }
+                    path = page.headers[HTTPField.Name("Link")!].flatMap { link in link.split(separator: ">").first.map { String($0.dropFirst()) } }
+                    #expect((path == nil) == (page.headers[HTTPField.Name("Spona-Next-Page")!] == nil))
+                }
+                #expect(seen == whole.array.compactMap { $0["id"] as? String }, "limit \(limit)")
+            }
+            try await api.expectRefused(.unprocessableContent, detailContains: "after") {
+                try await api.send(.get, "/v1/institutions?after=\(UUID().uuidString)", token: admin)
+            }
+        }
+    }
 }
