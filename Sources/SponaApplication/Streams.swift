@@ -87,8 +87,13 @@ public enum EventCoding {
         EventMetadata(json: try encoder.encode(metadata))
     }
 
+    /// The payload of `recorded` as `T`, upcast from the version it was written in.
+    public static func decode<T: Decodable>(_ type: T.Type, _ recorded: RecordedEvent, schemas: EventSchemas) throws -> T {
+        try decoder.decode(T.self, from: try schemas.upcast(type: recorded.type, version: recorded.schemaVersion, payload: recorded.payload))
+    }
+
     public static func caseEvents(_ recorded: [RecordedEvent]) throws -> [(event: CaseEvent, at: Date)] {
-        try recorded.map { (try CaseEvent(typeName: $0.type, payload: $0.payload, decoder: decoder), occurredAt(of: $0)) }
+        try recorded.map { (try CaseEvent(typeName: $0.type, schemaVersion: $0.schemaVersion, payload: $0.payload, decoder: decoder), occurredAt(of: $0)) }
     }
 
     /// When the event's fact happened: the metadata's `occurredAt` if it has one, else the

@@ -98,6 +98,7 @@ extension PostgresConnection {
     /// a pool then replaces it rather than lend it again — and ``DatabaseTimeout`` thrown.
     /// A connection the server dropped (a restart, `pg_terminate_backend`) can leave a query
     /// waiting for ever; this is what gets a reader or a projection runner going again.
+    @discardableResult
     public func bounded<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await withTimeout(limit, timeout: { DatabaseTimeout(limit: limit) }, onTimeout: { [self] in try? await self.close() },
                         givingUpOnCancel: true) { [self] in

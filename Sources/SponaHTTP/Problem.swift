@@ -116,6 +116,11 @@ extension Problem {
             }
         case let error as AccessTokens.Refusal:
             return unauthorized(error.description)
+        case let error as EventSchemaError:
+            // A stored event this code cannot read (a newer version wrote it): the server's
+            // side, not the client's, and nothing a retry now would change.
+            return Problem(.serviceUnavailable, type: "urn:spona:problem:history-unreadable", title: "History unreadable by this server",
+                           detail: "\(error.description). Its operators have been told.")
         case let error as EventStoreError:
             return invalid(error.description)
         case let error as HTTPError:

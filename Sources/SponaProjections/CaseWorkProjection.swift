@@ -54,7 +54,7 @@ public struct CaseWorkProjection: Projection {
     public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
         let decoded: [(UUID, CaseEvent, Date)] = try events.compactMap { recorded in
             guard let caseID = Streams.caseID(of: recorded.streamID) else { return nil }
-            return (caseID.rawValue, try CaseEvent(typeName: recorded.type, payload: recorded.payload, decoder: EventCoding.decoder), EventCoding.occurredAt(of: recorded))
+            return (caseID.rawValue, try CaseEvent(typeName: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload, decoder: EventCoding.decoder), EventCoding.occurredAt(of: recorded))
         }
         guard !decoded.isEmpty else { return }
         let caseIDs = Array(Set(decoded.map(\.0)))

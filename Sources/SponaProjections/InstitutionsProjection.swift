@@ -18,7 +18,7 @@ public struct InstitutionsProjection: Projection {
     public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
         for event in events {
             guard let id = Streams.institutionID(of: event.streamID) else { continue }
-            let fact = try InstitutionEvent(typeName: event.type, payload: event.payload, decoder: EventCoding.decoder)
+            let fact = try InstitutionEvent(typeName: event.type, schemaVersion: event.schemaVersion, payload: event.payload, decoder: EventCoding.decoder)
             switch fact {
             case .registered(let details), .updated(let details):
                 let district = details.municipality.flatMap { geography.municipality($0) }?.district.rawValue

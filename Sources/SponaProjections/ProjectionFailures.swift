@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SponaApplication
+import SponaDomain
 import SponaEventStore
 
 /// An event a projection could not apply: the projection stands still just before it until it
@@ -125,17 +127,17 @@ public struct ProjectionEventSkipped: Codable, Sendable, Hashable {
     }
 
     public static let typeName = "ProjectionEventSkipped"
-    public static let schemaVersion: Int32 = 1
+    public static let schemas = EventSchemas(family: "projection", [typeName: .init(current: 1)])
+    public static var schemaVersion: Int32 { schemas.current(typeName) }
     /// Every skip of every projection, in one stream.
     public static let stream: StreamID = "projections-skips"
 
     /// The events `projection` was told to skip.
     public static func recorded(for projection: String, in store: PostgresEventStore) async throws -> Set<UUID> {
-        let decoder = JSONDecoder()
         var skipped = Set<UUID>()
         for event in try await store.readStream(stream) where event.type == typeName {
             // A skip this version cannot read is no skip: the projection stays stopped.
-            guard let skip = try? decoder.decode(ProjectionEventSkipped.self, from: event.payload), skip.projection == projection else { continue }
+            guard let skip = try? EventCoding.decode(ProjectionEventSkipped.self, event, schemas: schemas), skip.projection == projection else { continue }
             skipped.insert(skip.eventID)
         }
         return skipped

@@ -256,6 +256,10 @@ public struct ProjectionRunner: Service {
             return error.description
         case let error as CaseError:
             return error.description
+        case let error as EventSchemaError:
+            return error.description
+        case let error as CaseEvent.DecodingProblem:
+            return error.description
         default:
             return "\(type(of: error))"
         }

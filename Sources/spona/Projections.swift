@@ -84,13 +84,11 @@ struct Projections: AsyncParsableCommand {
                     throw CommandFailure("\(name) has not stopped at event \(eventID); only the event a projection stopped at can be skipped")
                 }
                 let skip = ProjectionEventSkipped(projection: name, eventID: eventID, stream: failure.stream, version: failure.version, reason: reason)
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = .sortedKeys
                 let metadata = try EventCoding.metadata(CommandMetadata(
                     actor: Actor(id: "operator:\(actor)", institution: .center, role: .admin), requestID: "spona-projections-skip-\(UUID())"))
                 _ = try await store.append(
                     to: ProjectionEventSkipped.stream, expected: .any,
-                    events: [EventData(type: ProjectionEventSkipped.typeName, schemaVersion: ProjectionEventSkipped.schemaVersion, payload: try encoder.encode(skip))],
+                    events: [EventData(type: ProjectionEventSkipped.typeName, schemaVersion: ProjectionEventSkipped.schemaVersion, payload: try EventCoding.encoder.encode(skip))],
                     metadata: metadata)
                 _ = try await ProjectionFailures.retry(name, client: client, logger: logger)
                 return skip

@@ -69,7 +69,7 @@ struct CaseJourneyTests {
         // The stored form round-trips: replaying decoded events gives the same case.
         let encoder = JSONEncoder(), decoder = JSONDecoder()
         let decoded = try journey.history.map { entry in
-            (event: try CaseEvent(typeName: entry.event.typeName, payload: entry.event.encodePayload(with: encoder), decoder: decoder), at: entry.at)
+            (event: try CaseEvent(typeName: entry.event.typeName, schemaVersion: entry.event.schemaVersion, payload: entry.event.encodePayload(with: encoder), decoder: decoder), at: entry.at)
         }
         #expect(Case.replay(decoded) == state)
 

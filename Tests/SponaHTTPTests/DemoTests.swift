@@ -57,7 +57,7 @@ struct DemoTests {
                 #expect(occurred < event.recordedAt)
                 let metadata = try EventCoding.decoder.decode(CommandMetadata.self, from: event.metadata)
                 #expect(metadata.requestID.hasPrefix("demo-7-"))
-                switch try CaseEvent(typeName: event.type, payload: event.payload, decoder: EventCoding.decoder) {
+                switch try CaseEvent(typeName: event.type, schemaVersion: event.schemaVersion, payload: event.payload, decoder: EventCoding.decoder) {
                 case .reportFiled(let filed): reports.append((filed, occurred))
                 case .identificationConcluded(let concluded) where concluded.outcome == .identifiedVictim: identified += 1
                 default: break

@@ -332,9 +332,9 @@ func foldStatistics(_ events: [RecordedEvent]) throws -> StatisticsFold {
     var fold = StatisticsFold()
     for event in events {
         if let id = Streams.caseID(of: event.streamID) {
-            fold.apply(case: id, try CaseEvent(typeName: event.type, payload: event.payload, decoder: EventCoding.decoder), at: EventCoding.occurredAt(of: event))
+            fold.apply(case: id, try CaseEvent(typeName: event.type, schemaVersion: event.schemaVersion, payload: event.payload, decoder: EventCoding.decoder), at: EventCoding.occurredAt(of: event))
         } else if let id = Streams.institutionID(of: event.streamID) {
-            fold.apply(institution: id, try InstitutionEvent(typeName: event.type, payload: event.payload, decoder: EventCoding.decoder))
+            fold.apply(institution: id, try InstitutionEvent(typeName: event.type, schemaVersion: event.schemaVersion, payload: event.payload, decoder: EventCoding.decoder))
         }
     }
     return fold

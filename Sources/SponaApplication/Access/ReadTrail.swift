@@ -24,17 +24,21 @@ public struct ReadTrail: Sendable {
 
     public static let eventType = "CaseRead"
 
+    /// The versions of the access records (reads of cases and auditors' queries), as for
+    /// ``CaseEvent/schemas``.
+    public static let schemas = EventSchemas(family: "access", [eventType: .init(current: 1), "AuditQueried": .init(current: 1)])
+
     public func record(_ read: Read, of id: CaseID, reason: String?, caller: Caller, requestID: String) async throws {
         let payload = try EventCoding.encoder.encode(CaseRead(case: id, read: read, reason: reason))
         let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
         try await store.append(to: Streams.access(id), expected: .any,
-                               events: [EventData(type: Self.eventType, schemaVersion: 1, payload: payload)], metadata: metadata)
+                               events: [EventData(type: Self.eventType, schemaVersion: Self.schemas.current(Self.eventType), payload: payload)], metadata: metadata)
     }
 
     /// The records of reads of one case, oldest first.
     public func records(of id: CaseID) async throws -> [(read: CaseRead, metadata: CommandMetadata, at: Date)] {
         try await store.readStream(Streams.access(id)).map {
-            (try EventCoding.decoder.decode(CaseRead.self, from: $0.payload),
+            (try EventCoding.decode(CaseRead.self, $0, schemas: Self.schemas),
              try EventCoding.decoder.decode(CommandMetadata.self, from: $0.metadata), $0.recordedAt)
         }
     }

@@ -111,7 +111,7 @@ public struct AuditService: Sendable {
         let payload = try EventCoding.encoder.encode(AuditQuery(query: what, detail: detail))
         let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
         try await store.append(to: Self.auditStream, expected: .any,
-                               events: [EventData(type: AuditQuery.eventType, payload: payload)], metadata: metadata)
+                               events: [EventData(type: AuditQuery.eventType, schemaVersion: ReadTrail.schemas.current(AuditQuery.eventType), payload: payload)], metadata: metadata)
     }
 
     public static let auditStream: StreamID = "access-audit"
@@ -126,15 +126,24 @@ public struct AuditService: Sendable {
         guard let metadata = try? EventCoding.decoder.decode(CommandMetadata.self, from: event.metadata) else { return nil }
         var record = AccessRecord(at: event.recordedAt, case: nil, read: "", reason: nil, detail: nil, actor: metadata.actor,
                                   institution: metadata.institution, role: metadata.role, requestID: metadata.requestID, position: event.position)
-        if event.type == ReadTrail.eventType, let read = try? EventCoding.decoder.decode(ReadTrail.CaseRead.self, from: event.payload) {
-            record.case = read.case
-            record.read = read.read.rawValue
-            record.reason = read.reason
-        } else if event.type == AuditQuery.eventType, let query = try? EventCoding.decoder.decode(AuditQuery.self, from: event.payload) {
-            record.read = "audit_\(query.query)"
-            record.detail = query.detail
-        } else {
-            return nil
+        // A record this code cannot read is shown as such, never left out of an audit's answer.
+        do {
+            switch event.type {
+            case ReadTrail.eventType:
+                let read = try EventCoding.decode(ReadTrail.CaseRead.self, event, schemas: ReadTrail.schemas)
+                record.case = read.case
+                record.read = read.read.rawValue
+                record.reason = read.reason
+            case AuditQuery.eventType:
+                let query = try EventCoding.decode(AuditQuery.self, event, schemas: ReadTrail.schemas)
+                record.read = "audit_\(query.query)"
+                record.detail = query.detail
+            default:
+                return nil
+            }
+        } catch {
+            record.read = "unreadable"
+            record.detail = ["error": "\(error)".prefix(300).description]
         }
         return record
     }

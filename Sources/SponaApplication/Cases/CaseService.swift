@@ -140,7 +140,7 @@ public struct CaseService: Sendable {
 
         let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID, occurredAt: occurredAt))
         let data = try events.map {
-            EventData(type: $0.typeName, schemaVersion: CaseEvent.schemaVersion, payload: try $0.encodePayload(with: EventCoding.encoder))
+            EventData(type: $0.typeName, schemaVersion: $0.schemaVersion, payload: try $0.encodePayload(with: EventCoding.encoder))
         }
         let result: AppendResult
         do {

@@ -73,7 +73,7 @@ public struct DemoWriter: Sendable {
                         guard let first = plan.steps.first else { continue }
                         let events = try history.decide(plan)
                         let data = try events.map {
-                            EventData(type: $0.event.typeName, schemaVersion: CaseEvent.schemaVersion, payload: try $0.event.encodePayload(with: EventCoding.encoder))
+                            EventData(type: $0.event.typeName, schemaVersion: $0.event.schemaVersion, payload: try $0.event.encodePayload(with: EventCoding.encoder))
                         }
                         let metadata = try EventCoding.metadata(CommandMetadata(actor: first.caller.actor, requestID: "demo-\(seed)-\(index)", occurredAt: first.at))
                         try await store.append(to: Streams.case(plan.caseID), expected: .noStream, events: data, metadata: metadata)

@@ -35,7 +35,7 @@ public struct RegistryService: Sendable {
         let events = try InstitutionDecider.decide(command, on: current?.0, actor: actor, geography: geography)
         let metadata = try EventCoding.metadata(CommandMetadata(actor: actor, requestID: requestID))
         let data = try events.map {
-            EventData(type: $0.typeName, schemaVersion: InstitutionEvent.schemaVersion, payload: try $0.encodePayload(with: EventCoding.encoder))
+            EventData(type: $0.typeName, schemaVersion: $0.schemaVersion, payload: try $0.encodePayload(with: EventCoding.encoder))
         }
         do {
             try await store.append(
@@ -102,7 +102,7 @@ public struct RegistryService: Sendable {
         } catch EventStoreError.versionConflict {
             let stored = try await store.readStream(Streams.training(training.id)).first
             guard let stored, stored.type == TrainingHeld.typeName,
-                  (try? EventCoding.decoder.decode(TrainingHeld.self, from: stored.payload)) == training
+                  (try? EventCoding.decode(TrainingHeld.self, stored, schemas: TrainingHeld.schemas)) == training
             else { throw ApplicationError.idempotencyKeyReused }
             return false
         }

@@ -264,7 +264,35 @@ extension CaseEvent {
         }
     }
 
-    public static let schemaVersion: Int32 = 1
+    /// The version each type is written in, and the way from each older one. A change to a
+    /// payload's shape raises its type's version here and adds its upcaster (README, "Changing
+    /// an event"); the event corpus under `Tests/EventCorpus` must still decode.
+    public static let schemas = EventSchemas(family: "case", [
+        "ReportFiled": .init(current: 1),
+        "ReportAcknowledged": .init(current: 1),
+        "ReportTriaged": .init(current: 1),
+        "ReferralSent": .init(current: 1),
+        "ReferralReceived": .init(current: 1),
+        "ReferralAccepted": .init(current: 1),
+        "ReferralDeclined": .init(current: 1),
+        "ReferralCompleted": .init(current: 1),
+        "ReferralFailed": .init(current: 1),
+        "ReferralWithdrawn": .init(current: 1),
+        "ReferralEnteredInError": .init(current: 1),
+        "ConferenceScheduled": .init(current: 1),
+        "ConferenceHeld": .init(current: 1),
+        "DecisionRecorded": .init(current: 1),
+        "DecisionImplemented": .init(current: 1),
+        "ConferenceCancelled": .init(current: 1),
+        "IdentificationConcluded": .init(current: 1),
+        "AssistanceProvided": .init(current: 1),
+        "CaseClosed": .init(current: 1),
+        "CaseReopened": .init(current: 1),
+        "PersonalDataErased": .init(current: 1),
+    ])
+
+    /// The version this event is written in.
+    public var schemaVersion: Int32 { Self.schemas.current(typeName) }
 
     public func encodePayload(with encoder: JSONEncoder) throws -> Data {
         switch self {
@@ -294,7 +322,9 @@ extension CaseEvent {
         }
     }
 
-    public init(typeName: String, payload: Data, decoder: JSONDecoder) throws {
+    /// Decodes a stored event of any past version of its type (upcast to the current shape first).
+    public init(typeName: String, schemaVersion: Int32, payload stored: Data, decoder: JSONDecoder) throws {
+        let payload = try Self.schemas.upcast(type: typeName, version: schemaVersion, payload: stored)
         func d<T: Decodable>(_ type: T.Type) throws -> T { try decoder.decode(type, from: payload) }
         switch typeName {
         case "ReportFiled": self = .reportFiled(try d(ReportFiled.self))

@@ -46,7 +46,9 @@ public enum InstitutionEvent: Hashable, Sendable {
         }
     }
 
-    public init(typeName: String, payload: Data, decoder: JSONDecoder) throws {
+    /// Decodes a stored event of any past version of its type (upcast to the current shape first).
+    public init(typeName: String, schemaVersion: Int32, payload stored: Data, decoder: JSONDecoder) throws {
+        let payload = try Self.schemas.upcast(type: typeName, version: schemaVersion, payload: stored)
         switch typeName {
         case "InstitutionRegistered": self = .registered(try decoder.decode(Details.self, from: payload))
         case "InstitutionUpdated": self = .updated(try decoder.decode(Details.self, from: payload))
@@ -56,7 +58,16 @@ public enum InstitutionEvent: Hashable, Sendable {
         }
     }
 
-    public static let schemaVersion: Int32 = 1
+    /// The version each type is written in, and the way from each older one (see ``CaseEvent/schemas``).
+    public static let schemas = EventSchemas(family: "institution", [
+        "InstitutionRegistered": .init(current: 1),
+        "InstitutionUpdated": .init(current: 1),
+        "InstitutionDeactivated": .init(current: 1),
+        "InstitutionReactivated": .init(current: 1),
+    ])
+
+    /// The version this event is written in.
+    public var schemaVersion: Int32 { Self.schemas.current(typeName) }
 
     /// The institution after `event`.
     public static func evolve(_ state: Institution?, _ event: InstitutionEvent) -> Institution? {

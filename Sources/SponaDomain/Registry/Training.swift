@@ -31,7 +31,14 @@ public struct TrainingHeld: Hashable, Codable, Sendable {
     }
 
     public static let typeName = "TrainingHeld"
-    public static let schemaVersion: Int32 = 1
+    /// The version a training is written in, and the way from each older one (see ``CaseEvent/schemas``).
+    public static let schemas = EventSchemas(family: "training", [typeName: .init(current: 1)])
+    public static var schemaVersion: Int32 { schemas.current(typeName) }
+
+    /// Decodes a stored training of any past version (upcast to the current shape first).
+    public static func decode(schemaVersion: Int32, payload stored: Data, decoder: JSONDecoder) throws -> TrainingHeld {
+        try decoder.decode(TrainingHeld.self, from: try schemas.upcast(type: typeName, version: schemaVersion, payload: stored))
+    }
 
     /// The realistic bounds of a training's figures. Regional trainings gather tens of people;
     /// the bounds leave room for a national conference and keep every sum a reader makes of

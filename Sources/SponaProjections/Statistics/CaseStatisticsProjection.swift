@@ -42,7 +42,7 @@ public struct CaseStatisticsProjection: Projection {
         var institutionsChanged: [InstitutionID: Sector] = [:]
         for recorded in events {
             if let id = Streams.caseID(of: recorded.streamID) {
-                let event = try CaseEvent(typeName: recorded.type, payload: recorded.payload, decoder: EventCoding.decoder)
+                let event = try CaseEvent(typeName: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload, decoder: EventCoding.decoder)
                 if case .reportFiled(let report) = event {
                     // A report stored before today's limits could make a million place flows.
                     try CaseLimits.checkStored(report)
@@ -50,12 +50,12 @@ public struct CaseStatisticsProjection: Projection {
                 }
                 fold.apply(case: id, event, at: EventCoding.occurredAt(of: recorded))
             } else if Streams.trainingID(of: recorded.streamID) != nil, recorded.type == TrainingHeld.typeName {
-                let training = try EventCoding.decoder.decode(TrainingHeld.self, from: recorded.payload)
+                let training = try TrainingHeld.decode(schemaVersion: recorded.schemaVersion, payload: recorded.payload, decoder: EventCoding.decoder)
                 // Trainings recorded before today's rules may hold figures no view can show.
                 try training.validateFigures()
                 trainings.append(training)
             } else if let id = Streams.institutionID(of: recorded.streamID) {
-                let event = try InstitutionEvent(typeName: recorded.type, payload: recorded.payload, decoder: EventCoding.decoder)
+                let event = try InstitutionEvent(typeName: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload, decoder: EventCoding.decoder)
                 fold.apply(institution: id, event)
                 if case .registered(let details) = event { institutionsChanged[id] = details.sector }
                 if case .updated(let details) = event { institutionsChanged[id] = details.sector }
