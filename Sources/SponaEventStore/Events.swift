@@ -234,6 +234,10 @@ public enum EventStoreError: Error, Hashable, CustomStringConvertible {
     /// The last seal cannot be carried on from: its frontier does not give its root, or its
     /// signature is not this server's. Run `spona audit verify`.
     case corruptSeal(version: Int64)
+    /// The cluster's transaction counter is behind the stored history (a restore or a move) and
+    /// no new era of the order has begun: nothing is written until `spona migrate` (or a
+    /// server's start) begins one. See ``EventOrder``.
+    case orderUntrusted
 
     public var description: String {
         switch self {
@@ -256,6 +260,8 @@ public enum EventStoreError: Error, Hashable, CustomStringConvertible {
             return "an idempotency key must be 1 to 300 bytes of text"
         case .corruptSeal(let version):
             return "seal \(version) cannot be carried on from: its frontier does not give its root or its signature is not this key's; run spona audit verify"
+        case .orderUntrusted:
+            return "the event order cannot be trusted: this database's transaction counter is behind its stored history (restored or moved?); run spona migrate"
         }
     }
 }

@@ -95,6 +95,8 @@ public struct PostgresEventStore: EventStore, Service {
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "22P02" {
                 // invalid_text_representation: a payload or the metadata is not JSON.
                 throw EventStoreError.invalidJSON(what: "payload or metadata")
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55000" {
+                throw EventStoreError.orderUntrusted
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "22023" {
                 throw EventStoreError.invalidJSON(what: "metadata (it must be a JSON object), or an event")
             }
@@ -233,7 +235,7 @@ public struct PostgresEventStore: EventStore, Service {
         try await fetch("""
             SELECT \(unescaped: Self.eventColumns) FROM events
             WHERE (transaction_id, global_position) > (\(String(cursor.transactionID))::xid8, \(cursor.position))
-              AND (NOT \(belowHorizon) OR transaction_id < pg_snapshot_xmin(pg_current_snapshot()))
+              AND (NOT \(belowHorizon) OR transaction_id < spona_read_horizon())
               AND (\(moment)::timestamptz IS NULL OR recorded_at <= \(moment))
             -- Qualified: the bare name would sort by the output column transaction_id (the
             -- cast to bigint), which no index has, and every batch would scan the whole table.

@@ -106,7 +106,7 @@ public func projectionRunners(_ dependencies: Dependencies) -> [any Service] {
 /// projection runners, shut down in order on SIGTERM/SIGINT (the server stops accepting and
 /// finishes in-flight requests first, then the other services, the pool last).
 public func buildApplication(settings: ServerSettings, dependencies: Dependencies) -> some ApplicationProtocol {
-    Application(
+    var app = Application(
         responder: DeadlineResponder(responder: buildRouter(dependencies).buildResponder(), limit: dependencies.requestDeadline),
         // A connection that sends nothing for this long is closed: idle clients cannot hold
         // the server's file descriptors for ever.
@@ -115,6 +115,12 @@ public func buildApplication(settings: ServerSettings, dependencies: Dependencie
         services: [dependencies.database, dependencies.store] + projectionRunners(dependencies) + sealSchedule(dependencies),
         logger: dependencies.logger
     )
+    // A database restored or moved into another cluster gets its event order carried over
+    // before this server takes a request; when that fails, the server does not start.
+    app.beforeServerStarts { [database = dependencies.database, logger = dependencies.logger] in
+        try await EventOrder.advance(client: database, logger: logger)
+    }
+    return app
 }
 
 /// The periodic seal, when the server has a seal key and an interval.

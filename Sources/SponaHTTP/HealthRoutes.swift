@@ -4,7 +4,8 @@ import PostgresNIO
 import SponaEventStore
 import SponaProjections
 
-/// `/healthz`: the process is alive. `/readyz`: it can serve, i.e. the database answers.
+/// `/healthz`: the process is alive. `/readyz`: it can serve, i.e. the database answers and
+/// its event order can be trusted (``EventOrder``).
 /// Orchestrators restart on the first and route traffic on the second. A projection stopped at
 /// an event makes readiness "degraded" (still 200: every process shares the same history, so
 /// taking them out of service would stop the whole API for one view).
@@ -34,11 +35,15 @@ struct HealthRoutes: Sendable {
         }
         router.get("/readyz") { _, context in
             let (database, store, names) = (self.database, self.store, self.projections)
+            let order: EventOrder.State
             do {
-                try await withDeadline(.seconds(2)) { try await database.query("SELECT 1", logger: context.logger) }
+                order = try await withDeadline(.seconds(2)) { try await EventOrder.state(client: database, logger: context.logger) }
             } catch {
                 throw Problem.databaseUnavailable
             }
+            // A restored or moved database whose order was not carried over: nothing can be
+            // written, and this process should get no traffic until it is.
+            guard order.trusted else { throw EventStoreError.orderUntrusted }
             // Lag is detail, not readiness: when it takes too long to count, it is left out.
             let statuses = try? await withDeadline(.seconds(2)) {
                 try await ProjectionStatus.read(names, client: database, store: store, logger: context.logger)

@@ -121,6 +121,10 @@ extension Problem {
             // side, not the client's, and nothing a retry now would change.
             return Problem(.serviceUnavailable, type: "urn:spona:problem:history-unreadable", title: "History unreadable by this server",
                            detail: "\(error.description). Its operators have been told.")
+        case EventStoreError.orderUntrusted:
+            return Problem(.serviceUnavailable, type: "urn:spona:problem:order-untrusted", title: "Writing is paused",
+                           detail: "this database was restored or moved and its event order has not been carried over yet; its operators have been told",
+                           headers: [.retryAfter: "60"])
         case let error as EventStoreError:
             return invalid(error.description)
         case let error as HTTPError:

@@ -156,7 +156,7 @@ public struct TestDatabase: Sendable {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             let rows = try await admin.query(
-                "SELECT count(*) FILTER (WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())) = count(*) FROM events", logger: logger)
+                "SELECT count(*) FILTER (WHERE transaction_id < spona_read_horizon()) = count(*) FROM events", logger: logger)
             for try await readable in rows.decode(Bool.self) where readable { return true }
             try await Task.sleep(for: .milliseconds(20))
         }

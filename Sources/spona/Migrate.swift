@@ -8,7 +8,9 @@ struct Migrate: AsyncParsableCommand {
         abstract: "Apply the numbered SQL files of Schema/ that the database does not have yet.",
         discussion: """
             Runs as the database's owner. Applying twice changes nothing; a migration file changed \
-            after it was applied is refused.
+            after it was applied is refused. After a restore or a move into another cluster, it \
+            also carries the event order over (a new era), so that new events come after the \
+            restored ones; until then the store refuses to write.
 
             Environment:
               SPONA_OWNER_DATABASE_URL  the owner's PostgreSQL URL (falls back to DATABASE_URL)
@@ -34,12 +36,17 @@ struct Migrate: AsyncParsableCommand {
         let migrator: SchemaMigrator
         do { migrator = try SchemaMigrator(directory: directory) } catch { throw CommandFailure("\(error)") }
 
-        let outcome = try await withPostgresClient(url.configuration, logger: logger) { client in
+        let (outcome, era) = try await withPostgresClient(url.configuration, logger: logger) { client in
             do {
-                return try await migrator.migrate(client: client, logger: logger)
+                let outcome = try await migrator.migrate(client: client, logger: logger)
+                // After a restore or a move, the order is carried over before anything is written.
+                return (outcome, try await EventOrder.advance(client: client, logger: logger))
             } catch let error as SchemaMigrator.MigrationError {
                 throw CommandFailure("\(error)")
             }
+        }
+        if let era {
+            print("the event order began era \(era): this database was restored or moved; new events come after every stored one")
         }
         if outcome.applied.isEmpty {
             print("schema is up to date (\(outcome.alreadyApplied.count) migrations applied before)")

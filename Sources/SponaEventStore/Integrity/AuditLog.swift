@@ -45,7 +45,7 @@ extension PostgresEventStore {
                    (SELECT p.hash FROM events p WHERE p.stream_id = events.stream_id AND p.stream_version = events.stream_version - 1)
             FROM events
             WHERE (transaction_id, global_position) > ($1::xid8, $2)
-              AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+              AND transaction_id < spona_read_horizon()
               AND ($3::text IS NULL OR stream_id = $3 OR stream_id LIKE $3 || '-%')
               AND (cardinality($4::text[]) = 0 OR event_type = ANY($4))
               AND ($5::timestamptz IS NULL OR recorded_at >= $5)
