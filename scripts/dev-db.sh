@@ -16,7 +16,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-data="$root/.data"
+# SPONA_PG_DATA puts a second cluster elsewhere (the restore tests start one).
+data="${SPONA_PG_DATA:-$root/.data}"
 port="${SPONA_PG_PORT:-54329}"
 os_user="${SPONA_PG_OS_USER:-spona-pg}"
 database="${SPONA_PG_DATABASE:-spona}"
@@ -125,6 +126,13 @@ EOF
 
     if ! as_owner "$bindir/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
         log "starting PostgreSQL on 127.0.0.1:$port"
+        # The server would inherit every descriptor this script was given beyond 0-2 (a test
+        # runner's pipes, say) and hold it for its lifetime: the caller would wait for ever.
+        local fd
+        for fd in /proc/$$/fd/*; do
+            fd=${fd##*/}
+            if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+        done
         as_owner "$bindir/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 -o "-c max_connections=500" start >/dev/null
     fi
 

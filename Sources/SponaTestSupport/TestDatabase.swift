@@ -100,15 +100,30 @@ public struct TestDatabase: Sendable {
         }
     }
 
+    /// A database restored from `dump` (a `pg_dump -Fc` file) into `cluster`, not migrated:
+    /// what an operator has after `pg_restore`, before `spona migrate`. Dropped afterwards.
+    public static func withRestored<Result: Sendable>(
+        _ dump: URL, into cluster: TestCluster, _ body: (TestDatabase) async throws -> Result
+    ) async throws -> Result {
+        try await withFreshDatabase(pollInterval: .milliseconds(50), cluster: cluster, prepare: .restore(dump), body)
+    }
+
+    enum Preparation {
+        case migrate
+        case restore(URL)
+    }
+
     static func withFreshDatabase<Result: Sendable>(
         pollInterval: Duration,
+        cluster: TestCluster? = nil,
+        prepare: Preparation = .migrate,
         _ body: (TestDatabase) async throws -> Result
     ) async throws -> Result {
         var logger = Logger(label: "spona.test")
         logger.logLevel = .warning
-        let adminURL = try environment("SPONA_ADMIN_DATABASE_URL")
-        let ownerBaseURL = try environment("SPONA_OWNER_DATABASE_URL")
-        let appBaseURL = try environment("DATABASE_URL")
+        let adminURL = try cluster?.adminURL ?? environment("SPONA_ADMIN_DATABASE_URL")
+        let ownerBaseURL = try cluster?.ownerURL ?? environment("SPONA_OWNER_DATABASE_URL")
+        let appBaseURL = try cluster?.appURL ?? environment("DATABASE_URL")
         let ownerName = URLComponents(string: ownerBaseURL)?.user ?? "spona_owner"
         let name = "spona_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
 
@@ -126,7 +141,13 @@ public struct TestDatabase: Sendable {
                 let appURL = url(appBaseURL, database: name)
                 let result = try await withPostgresClient(try configuration(url(adminURL, database: name), connections: 3), logger: logger) { admin in
                     try await withPostgresClient(try configuration(ownerURL, connections: 3), logger: logger) { owner in
-                        try await SchemaMigrator(directory: schemaDirectory).migrate(client: owner, logger: logger)
+                        switch prepare {
+                        case .migrate:
+                            try await SchemaMigrator(directory: schemaDirectory).migrate(client: owner, logger: logger)
+                        case .restore(let dump):
+                            try TestCluster.runTool("pg_restore", ["--no-owner", "--role=\(ownerName)", "--exit-on-error",
+                                                                   "--dbname=\(url(adminURL, database: name))", dump.path])
+                        }
                         return try await withPostgresClient(try configuration(appURL, connections: 12), logger: logger) { app in
                             let store = PostgresEventStore(client: app, logger: logger, pollInterval: pollInterval, readTimeout: .seconds(5))
                             return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
@@ -161,6 +182,12 @@ public struct TestDatabase: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         return false
+    }
+
+    /// Writes this database as `pg_dump -Fc` does, for a restore elsewhere.
+    public func dump(to file: URL) throws {
+        let adminURL = try Self.environment("SPONA_ADMIN_DATABASE_URL")
+        try TestCluster.runTool("pg_dump", ["--format=custom", "--file=\(file.path)", "--dbname=\(Self.url(adminURL, database: name))"])
     }
 
     /// The number of rows in `events`, read as the superuser.

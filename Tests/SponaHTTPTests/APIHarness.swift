@@ -49,6 +49,13 @@ struct APIHarness: Sendable {
     /// folder of its own. With `logs`, the server logs at trace level into it.
     static func run(logs: LogCapture? = nil, _ body: @Sendable @escaping (APIHarness) async throws -> Void) async throws {
         try await TestDatabase.withFresh(pollInterval: .milliseconds(50)) { db in
+            try await run(on: db, logs: logs, body)
+        }
+    }
+
+    /// Runs `body` against `db` as it is (a restored one, say), as a server starting on it does.
+    static func run(on db: TestDatabase, logs: LogCapture? = nil, _ body: @Sendable @escaping (APIHarness) async throws -> Void) async throws {
+        do {
             let keyDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("spona-keys-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: keyDirectory) }
             let vault = PersonalDataVault(keys: MasterKeyring(current: try MasterKey(base64: MasterKey.generate())),
