@@ -149,6 +149,10 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'spona_server') THEN
         CREATE ROLE spona_server LOGIN PASSWORD '$server_password' IN ROLE spona_app;
     END IF;
+    -- To name whatever transaction holds the read horizon back, in any database of the cluster.
+    IF NOT pg_has_role('spona_server', 'pg_read_all_stats', 'MEMBER') THEN
+        GRANT pg_read_all_stats TO spona_server;
+    END IF;
 END
 \$\$;
 SELECT 'CREATE DATABASE $database OWNER spona_owner'

@@ -33,6 +33,12 @@ public struct Dependencies: Sendable {
     public var databaseDeadline: Duration
     /// How long any request may take to answer before it gets 503 (`SPONA_REQUEST_DEADLINE`).
     public var requestDeadline: Duration = .seconds(30)
+    /// How long a transaction may hold the read horizon back before the log warns of it
+    /// (`SPONA_HORIZON_WARNING`, seconds, default 300).
+    public var horizonWarning: Duration = .seconds(300)
+    /// How long a transaction must have held the read horizon back before `/readyz` names it
+    /// (shorter ones are the ordinary traffic of a busy cluster).
+    public var horizonNamedAfter: Duration = .seconds(5)
     /// Seals and opens personal data; without it the server accepts none.
     public var vault: PersonalDataVault?
     /// Counts below this are hidden from analysts (`SPONA_SUPPRESSION_THRESHOLD`, default 5).
@@ -65,7 +71,9 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: InputBoundsMiddleware())
     HealthRoutes(database: dependencies.database, store: dependencies.store,
-                 projections: allProjections(geography: dependencies.geography).map(\.name)).register(on: router)
+                 projections: allProjections(geography: dependencies.geography).map(\.name),
+                 namedAfter: Double(dependencies.horizonNamedAfter.components.seconds)
+                     + Double(dependencies.horizonNamedAfter.components.attoseconds) / 1e18).register(on: router)
     MetricsRoutes(registry: SponaMetrics.registry, database: dependencies.database, store: dependencies.store,
                   projections: allProjections(geography: dependencies.geography).map(\.name)).register(on: router)
     router.get("/openapi.yaml") { _, _ in
@@ -112,7 +120,8 @@ public func buildApplication(settings: ServerSettings, dependencies: Dependencie
         // the server's file descriptors for ever.
         server: .http1(configuration: .init(idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "spona"),
-        services: [dependencies.database, dependencies.store] + projectionRunners(dependencies) + sealSchedule(dependencies),
+        services: [dependencies.database, dependencies.store] + projectionRunners(dependencies) + sealSchedule(dependencies)
+            + [ReadHorizonWatch(client: dependencies.database, threshold: dependencies.horizonWarning, logger: dependencies.logger)],
         logger: dependencies.logger
     )
     // A database restored or moved into another cluster gets its event order carried over

@@ -13,6 +13,8 @@ struct HealthRoutes: Sendable {
     let database: PostgresClient
     let store: PostgresEventStore
     let projections: [String]
+    /// Seconds a transaction must have held the read horizon back before readyz names it.
+    var namedAfter: Double = 5
 
     struct Status: ResponseEncodable {
         var status: String
@@ -22,6 +24,9 @@ struct HealthRoutes: Sendable {
         /// Projections that stand still at an event they cannot apply: their views answer 503
         /// until an operator retries or skips it; everything else serves.
         var stopped: [ProjectionFailure]?
+        /// The oldest transaction in the cluster holding the read horizon back, when it has
+        /// for more than a few seconds: nothing newer reaches the views until it ends.
+        var horizonHeldBy: ReadHorizon.Holder?
     }
 
     struct Lag: Encodable {
@@ -54,8 +59,9 @@ struct HealthRoutes: Sendable {
                 })
             }
             let stopped = statuses?.compactMap(\.stoppedAt) ?? []
+            let holder = try? await withDeadline(.seconds(1)) { try await ReadHorizon.oldestHolder(client: database, logger: context.logger) }
             return Status(status: stopped.isEmpty ? "ready" : "degraded", database: "ok", projections: lags,
-                          stopped: stopped.isEmpty ? nil : stopped)
+                          stopped: stopped.isEmpty ? nil : stopped, horizonHeldBy: (holder ?? nil).flatMap { $0.seconds >= namedAfter ? $0 : nil })
         }
     }
 }

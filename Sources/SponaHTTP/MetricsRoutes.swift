@@ -42,6 +42,13 @@ struct MetricsRoutes: Sendable {
                 gauge("spona_projection_stopped", "1 when the projection stands still at an event it cannot apply", labels: [("projection", status.name)]).set(Double(status.stoppedAt == nil ? 0 : 1))
             }
         }
+        do {
+            let holder = try await withDeadline(.seconds(2), { try await ReadHorizon.oldestHolder(client: database, logger: logger) })
+            gauge("spona_read_horizon_held_seconds", "How long the oldest transaction of the cluster has held the read horizon back (0: none)")
+                .set(holder?.seconds ?? 0)
+        } catch {
+            // Left as it was: the database did not answer in time.
+        }
         if let last = try? await withDeadline(.seconds(2), { try await store.readStreamBackward(Seal.stream, limit: 1) }),
            let event = last.first, let sealed = try? Seal(event: event) {
             gauge("spona_seal_tree_size", "Events covered by the last seal").set(Double(sealed.treeSize))

@@ -27,13 +27,21 @@ struct Projections: AsyncParsableCommand {
             let geography: Geography
             do { geography = try ReferenceData.geography(in: ReferenceData.defaultDirectory) } catch { throw CommandFailure("\(error)") }
             let names = allProjections(geography: geography).map(\.name)
-            let statuses = try await withPostgresClient(try database.resolve().configuration, logger: logger) { client in
-                try await ProjectionStatus.read(names, client: client, store: PostgresEventStore(client: client, logger: logger), logger: logger)
+            let (statuses, holder) = try await withPostgresClient(try database.resolve().configuration, logger: logger) { client in
+                (try await ProjectionStatus.read(names, client: client, store: PostgresEventStore(client: client, logger: logger), logger: logger),
+                 try await ReadHorizon.oldestHolder(client: client, logger: logger))
             }
             func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text : text + String(repeating: " ", count: width - text.count) }
             print(pad("projection", 18), pad("applied", 10), pad("behind", 10), "seconds behind")
             for status in statuses {
                 print(pad(status.name, 18), pad("\(status.eventsApplied)", 10), pad("\(status.eventsBehind)", 10), String(format: "%.1f", status.secondsBehind))
+            }
+            if let holder, holder.seconds >= 5 {
+                print("""
+
+                    the read horizon is held back by the oldest transaction of the cluster: \(holder)
+                      nothing newer reaches the projections and seals until it ends\(holder.pid.map { " (SELECT pg_terminate_backend(\($0)))" } ?? "")
+                    """)
             }
             for status in statuses {
                 guard let failure = status.stoppedAt else { continue }

@@ -86,6 +86,10 @@ struct Serve: AsyncParsableCommand {
             guard let seconds = Int(text), (1...3600).contains(seconds) else { throw CommandFailure("SPONA_REQUEST_DEADLINE '\(text)' is not a number of seconds from 1 to 3600") }
             dependencies.requestDeadline = .seconds(seconds)
         }
+        if let text = Environment.value("SPONA_HORIZON_WARNING") {
+            guard let seconds = Int(text), (1...86_400).contains(seconds) else { throw CommandFailure("SPONA_HORIZON_WARNING '\(text)' is not a number of seconds from 1 to 86400") }
+            dependencies.horizonWarning = .seconds(seconds)
+        }
         if dependencies.sealKey == nil { logger.notice("no seal key (SPONA_SEAL_KEY_FILE): the history is not being sealed") }
         let app = buildApplication(settings: settings, dependencies: dependencies)
         logger.info("serving", metadata: ["address": "\(settings.host):\(settings.port)", "database": "\(url)"])

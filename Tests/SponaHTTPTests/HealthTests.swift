@@ -84,4 +84,38 @@ struct HealthTests {
             }
         }
     }
+
+    @Test("a transaction left open in another database of the cluster is named in readyz and the metrics while it holds the read horizon back")
+    func heldHorizonIsNamed() async throws {
+        try await APIHarness.run { api in
+            let adminURL = try #require(ProcessInfo.processInfo.environment["SPONA_ADMIN_DATABASE_URL"])
+            var configuration = try DatabaseURL(TestDatabase.url(adminURL, database: "postgres")).configuration
+            configuration.options.maximumConnections = 1
+            let application = "forgotten-psql-\(UUID().uuidString.prefix(6))"
+            try await withPostgresClient(configuration, logger: api.db.logger) { other in
+                try await other.withConnection { connection in
+                    _ = try await connection.query(PostgresQuery(unsafeSQL: "SET application_name = '\(application)'"), logger: api.db.logger)
+                    _ = try await connection.query("BEGIN", logger: api.db.logger)
+                    _ = try await connection.query("SELECT pg_current_xact_id()", logger: api.db.logger)
+                    // Views cannot show what is filed behind it.
+                    let n = try await Network.make(api)
+                    _ = try await n.fileReport()
+                    try await api.eventually("readyz to name the open transaction") {
+                        let ready = try await api.send(.get, "/readyz", token: nil)
+                        let holder = ready["horizonHeldBy"] as? [String: Any]
+                        return holder?["application"] as? String == application && holder?["database"] as? String == "postgres"
+                            && holder?["state"] as? String == "idle in transaction" && holder?["pid"] as? Int != nil
+                    }
+                    let metrics = try await api.send(.get, "/metrics", token: nil).text
+                    let held = metrics.split(separator: "\n").first { $0.hasPrefix("spona_read_horizon_held_seconds ") }
+                    #expect((held?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 0.5, "\(held ?? "no gauge")")
+                    _ = try await connection.query("ROLLBACK", logger: api.db.logger)
+                }
+            }
+            try await api.eventually("readyz to name nobody once it ended") {
+                let ready = try await api.send(.get, "/readyz", token: nil)
+                return ready.status == .ok && (ready["horizonHeldBy"] as? [String: Any])?["application"] as? String != application
+            }
+        }
+    }
 }
