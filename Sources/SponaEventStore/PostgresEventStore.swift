@@ -208,6 +208,25 @@ public struct PostgresEventStore: EventStore, Service {
         return nil
     }
 
+    /// Events of one type by position, after `position` (oldest first) — or the newest first,
+    /// before it. For the few types a partial index serves (`Schema/0009`); any other type is
+    /// read by a scan of the whole table.
+    public func readEvents(ofType type: String, after position: Int64 = 0, limit: Int) async throws -> [RecordedEvent] {
+        try await fetch("""
+            SELECT \(unescaped: Self.eventColumns) FROM events
+            WHERE event_type = \(type) AND global_position > \(position)
+            ORDER BY global_position LIMIT \(Int64(max(0, limit)))
+            """)
+    }
+
+    public func readLatestEvents(ofType type: String, before position: Int64 = .max, limit: Int) async throws -> [RecordedEvent] {
+        try await fetch("""
+            SELECT \(unescaped: Self.eventColumns) FROM events
+            WHERE event_type = \(type) AND global_position < \(position)
+            ORDER BY global_position DESC LIMIT \(Int64(max(0, limit)))
+            """)
+    }
+
     public func readStreamBackward(_ stream: StreamID, limit: Int) async throws -> [RecordedEvent] {
         try await fetch("""
             SELECT \(unescaped: Self.eventColumns) FROM events

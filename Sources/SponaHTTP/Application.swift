@@ -126,8 +126,11 @@ public func buildApplication(settings: ServerSettings, dependencies: Dependencie
     )
     // A database restored or moved into another cluster gets its event order carried over
     // before this server takes a request; when that fails, the server does not start.
-    app.beforeServerStarts { [database = dependencies.database, logger = dependencies.logger] in
+    // Then the key folder is held to the history (nothing erased comes back; a wrong or empty
+    // folder stops the start instead of every case reading "erased").
+    app.beforeServerStarts { [database = dependencies.database, store = dependencies.store, vault = dependencies.vault, logger = dependencies.logger] in
         try await EventOrder.advance(client: database, logger: logger)
+        if let vault { try await KeyFolderCheck.run(store: store, vault: vault, logger: logger) }
     }
     return app
 }

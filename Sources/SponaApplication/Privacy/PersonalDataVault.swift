@@ -68,6 +68,28 @@ public struct PersonalDataVault: Sendable {
         try store.destroy(subject)
     }
 
+    public enum KeyStatus: Sendable, Equatable {
+        /// The key is here and unwraps with a configured master key.
+        case usable
+        case missing
+        /// There is a key file, and it does not unwrap (a master key not configured, a damaged file).
+        case unusable(PrivacyError)
+    }
+
+    /// Whether the subject's key is here and usable, without opening anything.
+    public func keyStatus(_ subject: SubjectID) -> KeyStatus {
+        do {
+            guard let wrapped = try store.read(subject) else { return .missing }
+            _ = try unwrap(wrapped)
+            return .usable
+        } catch {
+            return .unusable(error)
+        }
+    }
+
+    /// The folder the subjects' keys are kept in.
+    public var keyFolder: URL { store.directory }
+
     /// Re-wraps every subject key under the current master key; events are not touched.
     public func rotate() throws(PrivacyError) -> (rewrapped: Int, current: Int) {
         var rewrapped = 0, current = 0
