@@ -122,6 +122,8 @@ shared_buffers = 256MB
 fsync = on
 synchronous_commit = on
 EOF
+        # Settings of a cluster the tests start for themselves (a WAL archive, say), one a line.
+        if [ -n "${SPONA_PG_EXTRA_CONF:-}" ]; then printf '%s\n' "$SPONA_PG_EXTRA_CONF" >>"$pgdata/postgresql.conf"; fi
     fi
 
     if ! as_owner "$bindir/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then

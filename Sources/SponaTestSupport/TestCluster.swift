@@ -26,14 +26,15 @@ public struct TestCluster: Sendable {
     }
 
     /// Starts a fresh cluster (initdb, roles, an empty database) and answers its URLs.
-    public static func start() throws -> TestCluster {
+    /// `settings` are added to its postgresql.conf.
+    public static func start(settings: [String] = []) throws -> TestCluster {
         let folder = URL(fileURLWithPath: "/tmp/spona-cluster-\(UUID().uuidString.prefix(8).lowercased())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         // The cluster's own user must reach it when root starts it.
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
         let port = 55_000 + Int.random(in: 0..<4_000)
         try run(projectRoot.appendingPathComponent("scripts/dev-db.sh").path, ["start"],
-                environment: ["SPONA_PG_DATA": folder.path, "SPONA_PG_PORT": String(port)])
+                environment: ["SPONA_PG_DATA": folder.path, "SPONA_PG_PORT": String(port), "SPONA_PG_EXTRA_CONF": settings.joined(separator: "\n")])
         let envFile = folder.appendingPathComponent("env")
         guard let text = try? String(contentsOf: envFile, encoding: .utf8) else { throw Failure.noEnvironment(envFile.path) }
         var values: [String: String] = [:]
@@ -46,10 +47,82 @@ public struct TestCluster: Sendable {
                            ownerURL: values["SPONA_OWNER_DATABASE_URL"] ?? "", appURL: values["DATABASE_URL"] ?? "")
     }
 
+    /// The cluster's data directory.
+    public var dataDirectory: URL { folder.appendingPathComponent("pg/cluster") }
+
+    /// The system user PostgreSQL runs as when the tests run as root (as dev-db.sh has it).
+    static let osUser = ProcessInfo.processInfo.environment["SPONA_PG_OS_USER"] ?? "spona-pg"
+    public static var isRoot: Bool { getuid() == 0 }
+
+    /// Makes `path` the cluster user's, when root made it.
+    public static func handOver(_ path: URL) throws {
+        guard isRoot else { return }
+        try run("/bin/chown", ["-R", osUser, path.path], environment: [:])
+    }
+
+    /// Runs a server program (pg_ctl) as the cluster's user, through a shell that first closes
+    /// every descriptor beyond 0-2: a server started by it would hold them for its lifetime,
+    /// and this process would wait for ever for the program to be done.
+    static func asClusterUser(_ tool: String, _ arguments: [String]) throws {
+        let command = ([bindir + "/" + tool] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        let script = "for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ \"$fd\" -gt 2 ] 2>/dev/null && eval \"exec $fd>&-\" 2>/dev/null; done; exec " + command
+        if isRoot {
+            try run("/usr/sbin/runuser", ["-u", osUser, "--", "/bin/bash", "-c", script], environment: [:])
+        } else {
+            try run("/bin/bash", ["-c", script], environment: [:])
+        }
+    }
+
+    static var bindir: String {
+        ProcessInfo.processInfo.environment["SPONA_PG_BINDIR"]
+            ?? ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted().last.map { "/usr/lib/postgresql/\($0)/bin" } ?? "/usr/bin")
+    }
+
+    /// A base backup of the whole cluster (pg_basebackup), its WAL left to the archive.
+    public func baseBackup(to directory: URL) throws {
+        try Self.runTool("pg_basebackup", ["--dbname=\(adminURL)", "--pgdata=\(directory.path)", "--wal-method=none", "--checkpoint=fast"])
+    }
+
+    /// A new cluster from `backup` (moved into a folder of its own), replaying the WAL of
+    /// `archive` up to `time` (a timestamp PostgreSQL reads) and then promoted: point-in-time
+    /// recovery. Its roles and passwords are this cluster's.
+    public func recover(from backup: URL, archive: URL, until time: String) throws -> TestCluster {
+        let folder = URL(fileURLWithPath: "/tmp/spona-cluster-\(UUID().uuidString.prefix(8).lowercased())")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("pg/run"), withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
+        let data = folder.appendingPathComponent("pg/cluster")
+        try FileManager.default.moveItem(at: backup, to: data)
+        let port = 55_000 + Int.random(in: 0..<4_000)
+        let settings = """
+
+            # Point-in-time recovery (the tests).
+            port = \(port)
+            unix_socket_directories = '\(folder.appendingPathComponent("pg/run").path)'
+            archive_mode = off
+            restore_command = 'cp \(archive.path)/%f %p'
+            recovery_target_time = '\(time)'
+            recovery_target_action = 'promote'
+
+            """
+        let config = try FileHandle(forWritingTo: data.appendingPathComponent("postgresql.conf"))
+        try config.seekToEnd()
+        try config.write(contentsOf: Data(settings.utf8))
+        try config.close()
+        _ = FileManager.default.createFile(atPath: data.appendingPathComponent("recovery.signal").path, contents: nil)
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: data.path)
+        try Self.handOver(folder.appendingPathComponent("pg"))
+        try Self.asClusterUser("pg_ctl", ["-D", data.path, "-l", data.appendingPathComponent("server.log").path, "-w", "-t", "60", "start"])
+        func moved(_ url: String) -> String {
+            var components = URLComponents(string: url)!
+            components.port = port
+            return components.string!
+        }
+        return TestCluster(folder: folder, port: port, adminURL: moved(adminURL), ownerURL: moved(ownerURL), appURL: moved(appURL))
+    }
+
     /// Stops the cluster and removes its folder.
     public func stop() {
-        _ = try? Self.run(Self.projectRoot.appendingPathComponent("scripts/dev-db.sh").path, ["stop"],
-                          environment: ["SPONA_PG_DATA": folder.path, "SPONA_PG_PORT": String(port)])
+        try? Self.asClusterUser("pg_ctl", ["-D", dataDirectory.path, "-m", "immediate", "-w", "stop"])
         try? FileManager.default.removeItem(at: folder)
         // The cluster itself may live in /var/tmp when dev-db.sh found the folder unreachable.
         if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: folder.appendingPathComponent("pg").path) {
@@ -59,8 +132,6 @@ public struct TestCluster: Sendable {
 
     /// Runs a PostgreSQL client tool (`pg_dump`, `pg_restore`) from the cluster's installation.
     public static func runTool(_ tool: String, _ arguments: [String]) throws {
-        let bindir = ProcessInfo.processInfo.environment["SPONA_PG_BINDIR"]
-            ?? ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted().last.map { "/usr/lib/postgresql/\($0)/bin" } ?? "/usr/bin")
         try run("\(bindir)/\(tool)", arguments, environment: [:])
     }
 

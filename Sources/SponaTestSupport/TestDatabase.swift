@@ -108,9 +108,37 @@ public struct TestDatabase: Sendable {
         try await withFreshDatabase(pollInterval: .milliseconds(50), cluster: cluster, prepare: .restore(dump), body)
     }
 
+    /// A migrated scratch database in `cluster` (a second cluster of the test's own).
+    public static func withFresh<Result: Sendable>(in cluster: TestCluster, _ body: (TestDatabase) async throws -> Result) async throws -> Result {
+        try await withFreshDatabase(pollInterval: .milliseconds(50), cluster: cluster, prepare: .migrate, body)
+    }
+
+    /// The database `name` of `cluster` as it is (one recovered from a backup, say): neither
+    /// created, migrated nor dropped.
+    public static func withExisting<Result: Sendable>(
+        _ name: String, in cluster: TestCluster, _ body: (TestDatabase) async throws -> Result
+    ) async throws -> Result {
+        try await connect(name, pollInterval: .milliseconds(50), urls: try urls(cluster), prepare: .none, body)
+    }
+
     enum Preparation {
+        case none
         case migrate
         case restore(URL)
+    }
+
+    /// The superuser's, the owner's and the server's URLs of a cluster, without a database.
+    static func urls(_ cluster: TestCluster?) throws -> (admin: String, owner: String, app: String) {
+        (try cluster?.adminURL ?? environment("SPONA_ADMIN_DATABASE_URL"), try cluster?.ownerURL ?? environment("SPONA_OWNER_DATABASE_URL"),
+         try cluster?.appURL ?? environment("DATABASE_URL"))
+    }
+
+    // Every test runs in parallel with the others: small pools for the side connections keep
+    // the whole suite well inside the cluster's max_connections.
+    static func configuration(_ url: String, connections: Int) throws -> PostgresClient.Configuration {
+        var configuration = try DatabaseURL(url).configuration
+        configuration.options.maximumConnections = connections
+        return configuration
     }
 
     static func withFreshDatabase<Result: Sendable>(
@@ -121,51 +149,54 @@ public struct TestDatabase: Sendable {
     ) async throws -> Result {
         var logger = Logger(label: "spona.test")
         logger.logLevel = .warning
-        let adminURL = try cluster?.adminURL ?? environment("SPONA_ADMIN_DATABASE_URL")
-        let ownerBaseURL = try cluster?.ownerURL ?? environment("SPONA_OWNER_DATABASE_URL")
-        let appBaseURL = try cluster?.appURL ?? environment("DATABASE_URL")
-        let ownerName = URLComponents(string: ownerBaseURL)?.user ?? "spona_owner"
+        let urls = try urls(cluster)
+        let ownerName = URLComponents(string: urls.owner)?.user ?? "spona_owner"
         let name = "spona_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
-
-        // Every test runs in parallel with the others: small pools for the side connections keep
-        // the whole suite well inside the cluster's max_connections.
-        func configuration(_ url: String, connections: Int) throws -> PostgresClient.Configuration {
-            var configuration = try DatabaseURL(url).configuration
-            configuration.options.maximumConnections = connections
-            return configuration
-        }
-        return try await withPostgresClient(try configuration(adminURL, connections: 1), logger: logger) { server in
+        return try await withPostgresClient(try configuration(urls.admin, connections: 1), logger: logger) { server in
             try await server.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) OWNER \(ownerName)"), logger: logger)
             do {
-                let ownerURL = url(ownerBaseURL, database: name)
-                let appURL = url(appBaseURL, database: name)
-                let result = try await withPostgresClient(try configuration(url(adminURL, database: name), connections: 3), logger: logger) { admin in
-                    try await withPostgresClient(try configuration(ownerURL, connections: 3), logger: logger) { owner in
-                        switch prepare {
-                        case .migrate:
-                            try await SchemaMigrator(directory: schemaDirectory).migrate(client: owner, logger: logger)
-                        case .restore(let dump):
-                            try TestCluster.runTool("pg_restore", ["--no-owner", "--role=\(ownerName)", "--exit-on-error",
-                                                                   "--dbname=\(url(adminURL, database: name))", dump.path])
-                        }
-                        return try await withPostgresClient(try configuration(appURL, connections: 12), logger: logger) { app in
-                            let store = PostgresEventStore(client: app, logger: logger, pollInterval: pollInterval, readTimeout: .seconds(5))
-                            return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
-                                group.addTask { try await store.run() }
-                                defer { group.cancelAll() }
-                                return try await body(TestDatabase(
-                                    name: name, admin: admin, owner: owner, app: app, store: store,
-                                    logger: logger, appURL: appURL, ownerURL: ownerURL
-                                ))
-                            }
-                        }
-                    }
-                }
+                let result = try await connect(name, pollInterval: pollInterval, urls: urls, prepare: prepare, body)
                 try await server.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(name) WITH (FORCE)"), logger: logger)
                 return result
             } catch {
                 _ = try? await server.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
                 throw error
+            }
+        }
+    }
+
+    /// Connects to the database `name` as its superuser, owner and server, prepares it, and runs `body`.
+    static func connect<Result: Sendable>(
+        _ name: String, pollInterval: Duration, urls: (admin: String, owner: String, app: String), prepare: Preparation,
+        _ body: (TestDatabase) async throws -> Result
+    ) async throws -> Result {
+        var logger = Logger(label: "spona.test")
+        logger.logLevel = .warning
+        let ownerName = URLComponents(string: urls.owner)?.user ?? "spona_owner"
+        let ownerURL = url(urls.owner, database: name)
+        let appURL = url(urls.app, database: name)
+        return try await withPostgresClient(try configuration(url(urls.admin, database: name), connections: 3), logger: logger) { admin in
+            try await withPostgresClient(try configuration(ownerURL, connections: 3), logger: logger) { owner in
+                switch prepare {
+                case .none:
+                    break
+                case .migrate:
+                    try await SchemaMigrator(directory: schemaDirectory).migrate(client: owner, logger: logger)
+                case .restore(let dump):
+                    try TestCluster.runTool("pg_restore", ["--no-owner", "--role=\(ownerName)", "--exit-on-error",
+                                                           "--dbname=\(url(urls.admin, database: name))", dump.path])
+                }
+                return try await withPostgresClient(try configuration(appURL, connections: 12), logger: logger) { app in
+                    let store = PostgresEventStore(client: app, logger: logger, pollInterval: pollInterval, readTimeout: .seconds(5))
+                    return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
+                        group.addTask { try await store.run() }
+                        defer { group.cancelAll() }
+                        return try await body(TestDatabase(
+                            name: name, admin: admin, owner: owner, app: app, store: store,
+                            logger: logger, appURL: appURL, ownerURL: ownerURL
+                        ))
+                    }
+                }
             }
         }
     }
@@ -188,6 +219,16 @@ public struct TestDatabase: Sendable {
     public func dump(to file: URL) throws {
         let adminURL = try Self.environment("SPONA_ADMIN_DATABASE_URL")
         try TestCluster.runTool("pg_dump", ["--format=custom", "--file=\(file.path)", "--dbname=\(Self.url(adminURL, database: name))"])
+    }
+
+    /// Waits, up to 60 seconds, until a cluster in recovery has been promoted and takes writes.
+    public func waitForPromotion() async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let rows = try await admin.query("SELECT pg_is_in_recovery()", logger: logger)
+            for try await recovering in rows.decode(Bool.self) where !recovering { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 
     /// The number of rows in `events`, read as the superuser.

@@ -30,9 +30,19 @@ struct Audit: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The seals' public key: base64, or a file holding it. Repeat it for the keys rotated away from.",
                                    discussion: "Environment: SPONA_SEAL_PUBLIC_KEY (several separated by commas).", valueName: "key"))
         var publicKey: [String] = []
+        @Option(help: ArgumentHelp(
+            "Seals as they were published (a saved answer of GET /v1/audit/seals): the database must match them too.",
+            discussion: "One it does not match is tampering when it is no newer than the database's last seal, and is reported as a rollback (a restore to an earlier point, exit 0) when it is.",
+            valueName: "path"))
+        var publishedSeals: String?
 
         func run() async throws {
             let logger = try makeLogger(label: "spona.audit", level: nil)
+            var published: [PublishedSeal] = []
+            if let publishedSeals {
+                guard let data = FileManager.default.contents(atPath: publishedSeals) else { throw CommandFailure("cannot read \(publishedSeals)") }
+                do { published = try PublishedSeal.decode(data) } catch { throw CommandFailure("\(publishedSeals) is not a list of seals (save GET /v1/audit/seals): \(error)") }
+            }
             let given = publicKey.isEmpty ? (Environment.value("SPONA_SEAL_PUBLIC_KEY")?.split(separator: ",").map(String.init) ?? []) : publicKey
             let keys = try given.compactMap { try SealKeys.publicKey($0) }
             let verifier: HistoryVerifier
@@ -49,7 +59,7 @@ struct Audit: AsyncParsableCommand {
             } else {
                 let url = try database.resolve()
                 verifier = try await withPostgresClient(url.configuration, logger: logger) { client in
-                    try await PostgresEventStore(client: client, logger: logger).verifyHistory(publicKeys: keys)
+                    try await PostgresEventStore(client: client, logger: logger).verifyHistory(publicKeys: keys, published: published)
                 }
             }
             let summary = "\(verifier.events) events in \(verifier.streams) streams, \(verifier.sealsChecked) seals"
@@ -59,7 +69,9 @@ struct Audit: AsyncParsableCommand {
                 print("checked \(summary) in \(scope)")
                 throw ExitCode(1)
             }
-            print("ok: \(summary) in \(scope); every hash chain intact, every seal matches")
+            if let rollback = verifier.rollback { print("NOTE: \(rollback)") }
+            if !published.isEmpty { print("\(verifier.publishedConfirmed) of \(published.count) published seals match") }
+            print("ok: \(summary) in \(scope); every hash chain intact, every seal \(verifier.rollback == nil ? "" : "it keeps ")matches")
         }
     }
 

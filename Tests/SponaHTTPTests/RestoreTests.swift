@@ -97,6 +97,95 @@ struct RestoreTests {
         }
     }
 
+    @Test("point-in-time recovery: a base backup, more events, recovery to a moment between; the history verifies, a later published seal reads as a rollback, new reports are served")
+    func pointInTimeRecovery() async throws {
+        let archive = URL(fileURLWithPath: "/tmp/spona-wal-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: archive, withIntermediateDirectories: true)
+        try TestCluster.handOver(archive)
+        defer { try? FileManager.default.removeItem(at: archive) }
+        let backup = URL(fileURLWithPath: "/tmp/spona-base-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: backup) }
+        let published = FileManager.default.temporaryDirectory.appendingPathComponent("spona-seals-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: published) }
+
+        let primary = try TestCluster.start(settings: ["wal_level = replica", "archive_mode = on", "archive_command = 'cp %p \(archive.path)/%f'"])
+        defer { primary.stop() }
+        let moment = Before()
+        let state = Recorded()
+        try await TestDatabase.withFresh(in: primary) { db in
+            try await APIHarness.run(on: db) { api in
+                let n = try await Network.make(api)
+                for _ in 0..<3 { _ = try await n.fileReport() }
+                let auditor = try await api.token(.center, .auditor)
+                #expect(try await api.db.waitUntilReadable())
+                #expect(try await api.send(.post, "/v1/audit/seals", token: auditor).status.code < 300)
+                try primary.baseBackup(to: backup)
+
+                // Two more reports, then the moment to recover to, then two that will be lost,
+                // and a seal over them that an auditor keeps.
+                for _ in 0..<2 { _ = try await n.fileReport() }
+                #expect(try await api.db.waitUntilReadable())
+                let kept = try await api.db.eventCount()
+                try await Task.sleep(for: .milliseconds(300))
+                let rows = try await api.db.admin.query("SELECT clock_timestamp()::text", logger: api.db.logger)
+                for try await time in rows.decode(String.self) { await moment.set(time: time) }
+                try await Task.sleep(for: .milliseconds(300))
+                for _ in 0..<2 { _ = try await n.fileReport() }
+                #expect(try await api.db.waitUntilReadable())
+                #expect(try await api.send(.post, "/v1/audit/seals", token: auditor).status.code < 300)
+                let seals = try await api.send(.get, "/v1/audit/seals", token: auditor)
+                try seals.body.write(to: published)
+                await state.set(name: api.db.name, kept: kept, publicKey: seals["publicKey"] as? String ?? "")
+                // Everything up to now goes to the archive.
+                var segment = ""
+                for try await name in try await api.db.admin.query("SELECT pg_walfile_name(pg_switch_wal())", logger: api.db.logger).decode(String.self) {
+                    segment = name
+                }
+                let switched = segment
+                try await api.eventually("the WAL segment \(switched) to be archived") {
+                    let rows = try await api.db.admin.query("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver", logger: api.db.logger)
+                    for try await last in rows.decode(String.self) { return last >= switched }
+                    return false
+                }
+            }
+        }
+        let (time, name, kept, publicKey) = (await moment.time, await state.name, await state.kept, await state.publicKey)
+
+        let recovered = try primary.recover(from: backup, archive: archive, until: time)
+        defer { recovered.stop() }
+        try await TestDatabase.withExisting(name, in: recovered) { db in
+            try await db.waitForPromotion()
+            #expect(try await db.eventCount() == kept, "recovered to the moment: the two reports after it are gone")
+            let migrated = try runProcess(sponaExecutable, ["migrate"], environment: ["SPONA_OWNER_DATABASE_URL": db.ownerURL])
+            #expect(migrated.status == 0, "\(migrated.errorOutput)")
+            let verified = try runProcess(sponaExecutable, ["audit", "verify", "--public-key", publicKey, "--published-seals", published.path],
+                                          environment: ["DATABASE_URL": db.appURL])
+            #expect(verified.status == 0, "\(verified.output) \(verified.errorOutput)")
+            #expect(verified.output.contains("rolled back to seal 1"), "\(verified.output)")
+            #expect(verified.output.contains("1 of 2 published seals match"), "\(verified.output)")
+
+            try await APIHarness.run(on: db) { api in
+                let coordinator = try await api.token(.center, .coordinator)
+                let filed = try await api.send(.post, "/v1/cases", token: coordinator, json: Network.report)
+                #expect(filed.status == .created, "\(filed.text)")
+                try await api.eventually("the case list to show the 5 kept reports and the new one") {
+                    (try await api.send(.get, "/v1/views/cases", token: coordinator)["rows"] as? [Any])?.count == 6
+                }
+                let audit = try await api.send(.get, "/v1/audit/verify", token: try await api.token(.center, .auditor))
+                #expect(audit["intact"] as? Bool == true, "\(audit.text)")
+            }
+        }
+    }
+
+    actor Recorded {
+        var name = "", kept = 0, publicKey = ""
+        func set(name: String, kept: Int, publicKey: String) {
+            self.name = name
+            self.kept = kept
+            self.publicKey = publicKey
+        }
+    }
+
     static func readAll(_ store: PostgresEventStore, after start: EventCursor) async throws -> [RecordedEvent] {
         var events: [RecordedEvent] = []
         var cursor = start
@@ -111,6 +200,8 @@ struct RestoreTests {
     actor Before {
         var cursor = EventCursor.start
         var events = 0
+        var time = ""
+        func set(time: String) { self.time = time }
         func set(cursor: EventCursor, events: Int) {
             self.cursor = cursor
             self.events = events

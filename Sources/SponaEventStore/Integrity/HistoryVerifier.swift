@@ -27,6 +27,27 @@ public struct HistoryVerifier: Sendable {
     /// How many findings are kept; one tampering usually explains the rest.
     static let findingLimit = 50
 
+    /// Set when seals published outside (an auditor's copies) go beyond what this history
+    /// holds: the history was restored to an earlier point. Not a finding: what the last kept
+    /// seal covers is intact; the events after it are another branch.
+    public private(set) var rollback: Rollback?
+    /// Published seals whose root this history matches.
+    public private(set) var publishedConfirmed = 0
+
+    public struct Rollback: Sendable, Hashable, CustomStringConvertible {
+        /// The last seal this history keeps (0: none).
+        public var toSeal: Int
+        public var toTreeSize: Int64
+        /// Published seals after it that this history does not match.
+        public var sealsAfter: Int
+        public var description: String {
+            "the history was rolled back to seal \(toSeal) (\(toTreeSize) events): \(sealsAfter) published seal\(sealsAfter == 1 ? "" : "s") after it cover\(sealsAfter == 1 ? "s" : "") events this database no longer has — it was restored to an earlier point; what seal \(toSeal) covers is intact"
+        }
+    }
+
+    private var publishedPending: [PublishedSeal] = []
+    private var lastStoredSeal: (number: Int, treeSize: Int64) = (0, 0)
+
     private var lastOf: [StreamID: (version: Int64, hash: [UInt8])] = [:]
     private var frontier = MerkleFrontier()
     private var pendingSeals: [(number: Int, seal: Seal)]
@@ -62,6 +83,15 @@ public struct HistoryVerifier: Sendable {
         }
         pendingSeals = pending.sorted { $0.1.treeSize < $1.1.treeSize }
         findings = early
+        if let last = seals.last { lastStoredSeal = (seals.count, last.treeSize) }
+    }
+
+    /// Also holds the history to seals published outside the database (an auditor's copies of
+    /// `GET /v1/audit/seals`): one the history does not match is tampering when it is no newer
+    /// than the database's last seal, and a rollback (a restore to an earlier point) when it is.
+    public init(seals: [Seal], publicKeys: [Curve25519.Signing.PublicKey], published: [PublishedSeal]) {
+        self.init(seals: seals, publicKeys: publicKeys, complete: true)
+        publishedPending = published.sorted { $0.treeSize < $1.treeSize }
     }
 
     /// The next event in the gap-safe order, with the previous hash its line claims when it
@@ -105,6 +135,25 @@ public struct HistoryVerifier: Sendable {
                        "its root is not the root of the history's first \(next.seal.treeSize) events: an event under it was altered, removed, inserted or reordered, or the seal does not extend the ones before it")
             }
         }
+        while let next = publishedPending.first, next.treeSize <= frontier.size {
+            publishedPending.removeFirst()
+            if next.treeSize == frontier.size, Hex.encode(frontier.root) == next.root {
+                publishedConfirmed += 1
+            } else {
+                unmatched(next, "its root is not the root of the history's first \(next.treeSize) events")
+            }
+        }
+    }
+
+    private mutating func unmatched(_ seal: PublishedSeal, _ problem: String) {
+        if seal.treeSize > lastStoredSeal.treeSize {
+            var rollback = self.rollback ?? Rollback(toSeal: lastStoredSeal.number, toTreeSize: lastStoredSeal.treeSize, sealsAfter: 0)
+            rollback.sealsAfter += 1
+            self.rollback = rollback
+        } else {
+            record("the published seal of \(seal.treeSize) events\(seal.sealedAt.map { ", sealed \($0.formatted(.iso8601))" } ?? "")",
+                   "\(problem), though the database's own seals reach \(lastStoredSeal.treeSize) events: what it covered was altered or removed")
+        }
     }
 
     /// Call after the last event: seals that cover more events than there are.
@@ -114,6 +163,8 @@ public struct HistoryVerifier: Sendable {
                    "covers \(seal.treeSize) events but the history has only \(events); events under it were removed")
         }
         pendingSeals = []
+        for seal in publishedPending { unmatched(seal, "it covers \(seal.treeSize) events but the history has only \(events)") }
+        publishedPending = []
     }
 
     private mutating func record(_ subject: String, _ problem: String) {
@@ -131,8 +182,8 @@ extension PostgresEventStore {
         try await verifyHistory(publicKeys: publicKey.map { [$0] } ?? [])
     }
 
-    public func verifyHistory(publicKeys: [Curve25519.Signing.PublicKey]) async throws -> HistoryVerifier {
-        var verifier = HistoryVerifier(seals: try await seals(), publicKeys: publicKeys)
+    public func verifyHistory(publicKeys: [Curve25519.Signing.PublicKey], published: [PublishedSeal] = []) async throws -> HistoryVerifier {
+        var verifier = HistoryVerifier(seals: try await seals(), publicKeys: publicKeys, published: published)
         var cursor = EventCursor.start
         while true {
             let page = try await page(after: cursor, limit: 5000, belowHorizon: false, recordedUpTo: nil)

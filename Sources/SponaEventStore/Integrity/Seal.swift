@@ -110,3 +110,32 @@ public enum Hex {
         return bytes
     }
 }
+
+/// A seal as an auditor keeps it outside the database: its size and root, as `GET
+/// /v1/audit/seals` lists them (the signature was checked when it was published).
+public struct PublishedSeal: Sendable, Hashable, Codable {
+    public var treeSize: Int64
+    public var root: String
+    public var sealedAt: Date?
+
+    public init(treeSize: Int64, root: String, sealedAt: Date? = nil) {
+        self.treeSize = treeSize
+        self.root = root
+        self.sealedAt = sealedAt
+    }
+
+    /// The seals of a saved `GET /v1/audit/seals` answer (or a bare list of seals).
+    public static func decode(_ data: Data) throws -> [PublishedSeal] {
+        struct List: Decodable { var seals: [PublishedSeal] }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+                ?? (try? Date.ISO8601FormatStyle().parse(text))
+            else { throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 time")) }
+            return date
+        }
+        if let list = try? decoder.decode(List.self, from: data) { return list.seals }
+        return try decoder.decode([PublishedSeal].self, from: data)
+    }
+}
