@@ -24,6 +24,8 @@ struct HealthRoutes: Sendable {
         /// Projections that stand still at an event they cannot apply: their views answer 503
         /// until an operator retries or skips it; everything else serves.
         var stopped: [ProjectionFailure]?
+        /// Projections folding the whole history again after an upgrade changed them.
+        var rebuilding: [String]?
         /// The oldest transaction in the cluster holding the read horizon back, when it has
         /// for more than a few seconds: nothing newer reaches the views until it ends.
         var horizonHeldBy: ReadHorizon.Holder?
@@ -59,9 +61,10 @@ struct HealthRoutes: Sendable {
                 })
             }
             let stopped = statuses?.compactMap(\.stoppedAt) ?? []
+            let rebuilding = statuses?.filter(\.rebuilding).map(\.name) ?? []
             let holder = try? await withDeadline(.seconds(1)) { try await ReadHorizon.oldestHolder(client: database, logger: context.logger) }
-            return Status(status: stopped.isEmpty ? "ready" : "degraded", database: "ok", projections: lags,
-                          stopped: stopped.isEmpty ? nil : stopped, horizonHeldBy: (holder ?? nil).flatMap { $0.seconds >= namedAfter ? $0 : nil })
+            return Status(status: stopped.isEmpty && rebuilding.isEmpty ? "ready" : "degraded", database: "ok", projections: lags,
+                          stopped: stopped.isEmpty ? nil : stopped, rebuilding: rebuilding.isEmpty ? nil : rebuilding, horizonHeldBy: (holder ?? nil).flatMap { $0.seconds >= namedAfter ? $0 : nil })
         }
     }
 }

@@ -30,7 +30,12 @@ info:
       also in the `Spona-Next-Page` header); a page without `next` is the last.
     * Any request that cannot be answered in time (by default 30 s, e.g. while the database
       restarts) gets 503 with `Retry-After`. A view whose projection stopped at an event it
-      cannot apply answers 503 `urn:spona:problem:view-stopped` until an operator acts.
+      cannot apply answers 503 `urn:spona:problem:view-stopped` until an operator acts; one
+      being rebuilt after an upgrade changed it answers 503 `urn:spona:problem:view-rebuilding`
+      until it has caught up. While a restored or moved database's event order has not been
+      carried over (`spona migrate`), writes answer 503 `urn:spona:problem:order-untrusted`; a
+      case holding an event written by a newer Spona answers 503
+      `urn:spona:problem:history-unreadable`.
     * A case exists only for its parties (the reporting institution, institutions referred to,
       institutions invited to a conference), the Center and auditors; to anyone else every case
       route answers 404.
@@ -1319,7 +1324,7 @@ components:
       type: object
       required: [status]
       properties:
-        status: { type: string, enum: [ok, ready, degraded], description: "degraded: a projection stopped at an event it cannot apply (see stopped); the API serves, its views answer 503" }
+        status: { type: string, enum: [ok, ready, degraded], description: "degraded: a projection stopped at an event it cannot apply (see stopped) or is rebuilding after an upgrade (see rebuilding); the API serves, those views answer 503" }
         database: { type: string }
         projections:
           type: object
@@ -1343,6 +1348,23 @@ components:
               error: { type: string }
               failedSince: { $ref: "#/components/schemas/DateTime" }
               attempts: { type: integer }
+        rebuilding:
+          type: array
+          description: Projections folding the whole history again after an upgrade changed them; their views answer 503 view-rebuilding until done.
+          items: { type: string }
+        horizonHeldBy:
+          type: object
+          description: >-
+            The oldest transaction of the PostgreSQL cluster holding the read horizon back, when
+            it has for a while: nothing newer reaches views, projections and seals until it ends.
+          required: [seconds, sameDatabase]
+          properties:
+            pid: { type: integer }
+            database: { type: string }
+            application: { type: string }
+            state: { type: string }
+            seconds: { type: number }
+            sameDatabase: { type: boolean }
     Problem:
       type: object
       required: [type, title, status]

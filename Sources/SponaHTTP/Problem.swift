@@ -177,4 +177,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
 func requireLive(_ projections: [String], database: PostgresClient, logger: Logger) async throws {
     let stopped = try await ProjectionFailures.all(client: database, logger: logger)
     if let failure = projections.lazy.compactMap({ stopped[$0] }).first { throw Problem.viewStopped(failure) }
+    if let rebuilding = try await ProjectionStatus.rebuilding(projections, client: database, logger: logger).first {
+        throw Problem(.serviceUnavailable, type: "urn:spona:problem:view-rebuilding", title: "View rebuilding",
+                      detail: "the view '\(rebuilding)' is being folded again from the whole history after an upgrade changed it; it answers again when that has caught up",
+                      headers: [.retryAfter: "30"])
+    }
 }

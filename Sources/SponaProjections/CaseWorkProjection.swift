@@ -12,6 +12,9 @@ public struct CaseWorkProjection: Projection {
     public static let projectionName = "case_work"
     public let name = projectionName
     public let tables = ["open_work", "case_reports"]
+    /// Raise it with any change to the fold or the tables: servers then rebuild it from the
+    /// history on start (see ``Projection/version``).
+    public let version = 1
 
     public init() {}
 

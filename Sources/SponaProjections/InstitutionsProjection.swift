@@ -11,6 +11,9 @@ public struct InstitutionsProjection: Projection {
     public static let projectionName = "institutions"
     public let name = projectionName
     public let tables = ["institutions"]
+    /// Raise it with any change to the fold or the tables: servers then rebuild it from the
+    /// history on start (see ``Projection/version``).
+    public let version = 1
     let geography: Geography
 
     public init(geography: Geography) { self.geography = geography }

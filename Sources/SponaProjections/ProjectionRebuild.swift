@@ -125,10 +125,11 @@ public struct ProjectionRebuild: Sendable {
                 try await run("GRANT SELECT, INSERT, UPDATE, DELETE ON public.\(table) TO spona_app")
             }
             try await connection.query("""
-                INSERT INTO projection_checkpoints (projection, transaction_id, position, events_applied, updated_at)
-                VALUES (\(projection.name), \(Int64(cursor.transactionID)), \(cursor.position), \(applied), now())
+                INSERT INTO projection_checkpoints (projection, transaction_id, position, events_applied, updated_at, version)
+                VALUES (\(projection.name), \(Int64(cursor.transactionID)), \(cursor.position), \(applied), now(), \(Int32(projection.version)))
                 ON CONFLICT (projection) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,
-                    events_applied = EXCLUDED.events_applied, updated_at = now()
+                    events_applied = EXCLUDED.events_applied, updated_at = now(), version = EXCLUDED.version,
+                    rebuilding_until_transaction = NULL, rebuilding_until_position = NULL
                 """, logger: logger)
         }
     }

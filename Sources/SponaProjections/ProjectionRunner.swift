@@ -15,6 +15,14 @@ public protocol Projection: Sendable {
     /// Applies a batch of events, in order, inside the runner's transaction (which also
     /// moves the checkpoint). Must not commit or roll back.
     func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws
+    /// The version of its fold and tables. A server whose projection is newer than the one
+    /// stored empties the tables and folds the whole history again on start; its views answer
+    /// "rebuilding" until that has caught up. An older server leaves a newer projection alone.
+    var version: Int { get }
+}
+
+extension Projection {
+    public var version: Int { 1 }
 }
 
 /// Runs one projection: exactly one runner per projection across every server process on
@@ -60,6 +68,10 @@ public struct ProjectionRunner: Service {
                         // anywhere is elected again while the pool keeps it open.
                         do {
                             logger.info("projection runner elected", metadata: ["projection": "\(projection.name)"])
+                            guard try await checkVersion(on: connection) else {
+                                try await unlock(connection)
+                                return
+                            }
                             try await followWhileAlive(on: connection)
                         } catch {
                             try? await unlock(connection)
@@ -92,6 +104,47 @@ public struct ProjectionRunner: Service {
     /// How often a stopped projection tries its event again (an operator's skip or retry is
     /// seen at the next try).
     var stoppedRetryInterval: Duration { retryInterval * 5 }
+
+    /// Holds the stored projection to this code's version: the same, on it goes; older, the
+    /// tables are emptied and the checkpoint put back to the start, with the head of the history
+    /// as the point the views answer again at; newer (a newer server built it, during a rolling
+    /// upgrade), this runner leaves it alone (false).
+    private func checkVersion(on connection: PostgresConnection) async throws -> Bool {
+        let (projection, logger) = (self.projection, self.logger)
+        let stored: Int? = try await connection.bounded(applyTimeout) { connection in
+            let rows = try await connection.query("SELECT version FROM projection_checkpoints WHERE projection = \(projection.name)", logger: logger)
+            for try await version in rows.decode(Int32.self) { return Int(version) }
+            return nil
+        }
+        guard let stored, stored != projection.version else { return true }
+        if stored > projection.version {
+            logger.notice("a newer Spona built this projection; this one leaves it alone", metadata: [
+                "projection": "\(projection.name)", "stored.version": "\(stored)", "version": "\(projection.version)",
+            ])
+            return false
+        }
+        try await connection.bounded(applyTimeout) { connection in
+            try await connection.withTransaction(logger: logger) { connection in
+                for table in projection.tables {
+                    try await connection.query(PostgresQuery(unsafeSQL: "DELETE FROM \(table)"), logger: logger)
+                }
+                try await connection.query("DELETE FROM projection_failures WHERE projection = \(projection.name)", logger: logger)
+                try await connection.query("""
+                    UPDATE projection_checkpoints AS c
+                       SET transaction_id = 0, position = 0, events_applied = 0, version = \(Int32(projection.version)), updated_at = now(),
+                           rebuilding_until_transaction = head.transaction_id, rebuilding_until_position = head.global_position
+                      FROM (SELECT max(transaction_id)::text::bigint AS transaction_id, max(global_position) AS global_position
+                              FROM (SELECT transaction_id, global_position FROM events
+                                    ORDER BY transaction_id DESC, global_position DESC LIMIT 1) last) head
+                     WHERE c.projection = \(projection.name)
+                    """, logger: logger)
+            }
+        }
+        logger.notice("projection rebuilding from the history: its version changed", metadata: [
+            "projection": "\(projection.name)", "from.version": "\(stored)", "to.version": "\(projection.version)",
+        ])
+        return true
+    }
 
     private func tryLock(_ connection: PostgresConnection) async throws -> Bool {
         let (name, logger) = (projection.name, self.logger)
@@ -171,7 +224,8 @@ public struct ProjectionRunner: Service {
         try await connection.bounded(applyTimeout) { connection in
             try await connection.withTransaction(logger: logger) { connection in
                 try await projection.apply(batch, on: connection, logger: logger)
-                try await Self.advance(projection.name, connection, from: cursor, to: batch.last!.cursor, count: batch.count, logger: logger)
+                try await Self.advance(projection.name, version: projection.version, connection, from: cursor, to: batch.last!.cursor,
+                                       count: batch.count, logger: logger)
             }
         }
     }
@@ -184,10 +238,10 @@ public struct ProjectionRunner: Service {
                 try await apply([event], from: cursor, on: connection)
             } catch where !Self.isTransient(error) {
                 if try await ProjectionEventSkipped.recorded(for: projection.name, in: store).contains(event.id) {
-                    let (name, logger, from) = (projection.name, self.logger, cursor)
+                    let (name, version, logger, from) = (projection.name, projection.version, self.logger, cursor)
                     try await connection.bounded(applyTimeout) { connection in
                         try await connection.withTransaction(logger: logger) { connection in
-                            try await Self.advance(name, connection, from: from, to: event.cursor, count: 1, logger: logger)
+                            try await Self.advance(name, version: version, connection, from: from, to: event.cursor, count: 1, logger: logger)
                         }
                     }
                     logger.notice("projection skipped an event, as recorded in the history", metadata: [
@@ -274,14 +328,21 @@ public struct ProjectionRunner: Service {
         return .start
     }
 
-    private static func advance(_ name: String, _ connection: PostgresConnection, from old: EventCursor, to new: EventCursor, count: Int,
-                                logger: Logger) async throws {
+    /// Moves the checkpoint (and ends a rebuild once it reaches the head it was started at).
+    private static func advance(_ name: String, version: Int, _ connection: PostgresConnection, from old: EventCursor, to new: EventCursor,
+                                count: Int, logger: Logger) async throws {
         let rows = try await connection.query("""
-            INSERT INTO projection_checkpoints AS c (projection, transaction_id, position, events_applied, updated_at)
-            VALUES (\(name), \(Int64(new.transactionID)), \(new.position), \(Int64(count)), now())
+            INSERT INTO projection_checkpoints AS c (projection, transaction_id, position, events_applied, updated_at, version)
+            VALUES (\(name), \(Int64(new.transactionID)), \(new.position), \(Int64(count)), now(), \(Int32(version)))
             ON CONFLICT (projection) DO UPDATE
                SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,
-                   events_applied = c.events_applied + EXCLUDED.events_applied, updated_at = now()
+                   events_applied = c.events_applied + EXCLUDED.events_applied, updated_at = now(),
+                   rebuilding_until_transaction = CASE
+                       WHEN (EXCLUDED.transaction_id, EXCLUDED.position) >= (c.rebuilding_until_transaction, c.rebuilding_until_position)
+                       THEN NULL ELSE c.rebuilding_until_transaction END,
+                   rebuilding_until_position = CASE
+                       WHEN (EXCLUDED.transaction_id, EXCLUDED.position) >= (c.rebuilding_until_transaction, c.rebuilding_until_position)
+                       THEN NULL ELSE c.rebuilding_until_position END
              WHERE c.transaction_id = \(Int64(old.transactionID)) AND c.position = \(old.position)
             RETURNING 1
             """, logger: logger)

@@ -13,14 +13,17 @@ public struct ProjectionStatus: Sendable, Encodable {
     public var updatedAt: Date?
     /// The event it stands still at, when it cannot apply one.
     public var stoppedAt: ProjectionFailure?
+    /// Folding the whole history again after a version change; its views answer "rebuilding".
+    public var rebuilding: Bool = false
 
     /// The status of each of `names`, read from the checkpoints and the store.
     public static func read(_ names: [String], client: PostgresClient, store: PostgresEventStore, logger: Logger) async throws -> [ProjectionStatus] {
-        var checkpoints: [String: (EventCursor, Int64, Date)] = [:]
+        var checkpoints: [String: (EventCursor, Int64, Date, Bool)] = [:]
         let rows = try await client.query(
-            "SELECT projection, transaction_id, position, events_applied, updated_at FROM projection_checkpoints", logger: logger)
-        for try await (name, transaction, position, applied, updated) in rows.decode((String, Int64, Int64, Int64, Date).self) {
-            checkpoints[name] = (EventCursor(transactionID: UInt64(transaction), position: position), applied, updated)
+            "SELECT projection, transaction_id, position, events_applied, updated_at, rebuilding_until_transaction IS NOT NULL FROM projection_checkpoints",
+            logger: logger)
+        for try await (name, transaction, position, applied, updated, rebuilding) in rows.decode((String, Int64, Int64, Int64, Date, Bool).self) {
+            checkpoints[name] = (EventCursor(transactionID: UInt64(transaction), position: position), applied, updated, rebuilding)
         }
         let failures = try await ProjectionFailures.all(client: client, logger: logger)
         var result: [ProjectionStatus] = []
@@ -31,8 +34,19 @@ public struct ProjectionStatus: Sendable, Encodable {
             result.append(ProjectionStatus(
                 name: name, eventsApplied: checkpoint?.1 ?? 0, eventsBehind: behind,
                 secondsBehind: oldest.map { max(0, now.timeIntervalSince($0)) } ?? 0, updatedAt: checkpoint?.2,
-                stoppedAt: failures[name]))
+                stoppedAt: failures[name], rebuilding: checkpoint?.3 ?? false))
         }
         return result
+    }
+
+    /// Which of `names` are rebuilding now (one small query, for every view request).
+    public static func rebuilding(_ names: [String], client: PostgresClient, logger: Logger) async throws -> [String] {
+        let rows = try await client.query("""
+            SELECT projection FROM projection_checkpoints
+            WHERE projection = ANY(\(names)) AND rebuilding_until_transaction IS NOT NULL
+            """, logger: logger)
+        var found: [String] = []
+        for try await name in rows.decode(String.self) { found.append(name) }
+        return found
     }
 }

@@ -34,7 +34,8 @@ struct Projections: AsyncParsableCommand {
             func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text : text + String(repeating: " ", count: width - text.count) }
             print(pad("projection", 18), pad("applied", 10), pad("behind", 10), "seconds behind")
             for status in statuses {
-                print(pad(status.name, 18), pad("\(status.eventsApplied)", 10), pad("\(status.eventsBehind)", 10), String(format: "%.1f", status.secondsBehind))
+                print(pad(status.name, 18), pad("\(status.eventsApplied)", 10), pad("\(status.eventsBehind)", 10),
+                      String(format: "%.1f", status.secondsBehind) + (status.rebuilding ? "  (rebuilding after a version change)" : ""))
             }
             if let holder, holder.seconds >= 5 {
                 print("""

@@ -52,4 +52,51 @@ struct RebuildTests {
             #expect(unknown.errorOutput.contains("there is no projection 'nonsense'"))
         }
     }
+
+    @Test("a projection stored by an older version is rebuilt when a server starts: its views answer 'rebuilding' meanwhile, writes go on, and the figures come back whole")
+    func versionChangeRebuildsOnStart() async throws {
+        try await TestDatabase.withFresh(pollInterval: .milliseconds(50)) { db in
+            let before = Snapshots()
+            try await APIHarness.run(on: db) { api in
+                let n = try await Network.make(api)
+                for _ in 0..<6 { _ = try await n.fileReport() }
+                try await api.eventually("the views to show the 6 reports") {
+                    (try await api.send(.get, "/v1/views/cases", token: n.coordinator)["rows"] as? [Any])?.count == 6
+                }
+                await before.set(try await snapshot(api))
+            }
+            // The stored projections were built by an older version, whose fold left other figures.
+            _ = try await db.owner.query("UPDATE projection_checkpoints SET version = 0", logger: db.logger)
+            _ = try await db.owner.query("DELETE FROM view_municipality_month", logger: db.logger)
+            _ = try await db.owner.query("DELETE FROM case_reports", logger: db.logger)
+
+            try await APIHarness.run(on: db) { api in
+                let coordinator = try await api.token(.center, .coordinator)
+                var statuses = Set<String>()
+                for _ in 0..<20 {
+                    let view = try await api.send(.get, "/v1/views/municipalities", token: coordinator)
+                    statuses.insert(view.status == .ok ? "ok" : (view["type"] as? String ?? "\(view.status.code)"))
+                    if view.status == .serviceUnavailable { #expect(view.headers[.retryAfter] != nil) }
+                }
+                #expect(statuses.isSubset(of: ["ok", "urn:spona:problem:view-rebuilding"]), "\(statuses)")
+                try await api.eventually("every projection rebuilt and ready") {
+                    let ready = try await api.send(.get, "/readyz", token: nil)
+                    return ready["status"] as? String == "ready" && ready["rebuilding"] == nil
+                }
+                #expect(try await snapshot(api) == (await before.value), "the rebuild gives back the same figures")
+                let versions = try await api.db.admin.query("SELECT min(version), max(version) FROM projection_checkpoints", logger: api.db.logger)
+                for try await (low, high) in versions.decode((Int32, Int32).self) { #expect(low == 1 && high == 1) }
+                // Writes went on all along and are folded too.
+                #expect(try await api.send(.post, "/v1/cases", token: coordinator, json: Network.report).status == .created)
+                try await api.eventually("the new report in the case list") {
+                    (try await api.send(.get, "/v1/views/cases", token: coordinator)["rows"] as? [Any])?.count == 7
+                }
+            }
+        }
+    }
+
+    actor Snapshots {
+        var value: [String: [String]] = [:]
+        func set(_ value: [String: [String]]) { self.value = value }
+    }
 }

@@ -13,6 +13,9 @@ import SponaEventStore
 public struct CaseStatisticsProjection: Projection {
     public let name = "case_statistics"
     public let tables = ["stat_cases", "stat_institutions", "view_municipality_month", "view_sector_month", "view_trainings", "view_sector_flows", "view_place_flows"]
+    /// Raise it with any change to the fold or the tables: servers then rebuild it from the
+    /// history on start (see ``Projection/version``).
+    public let version = 1
 
     public init() {}
 
