@@ -39,6 +39,11 @@ public struct Dependencies: Sendable {
     /// How long a transaction must have held the read horizon back before `/readyz` names it
     /// (shorter ones are the ordinary traffic of a busy cluster).
     public var horizonNamedAfter: Duration = .seconds(5)
+    /// The present for analysts' closed periods: they see a month once it has ended.
+    public var analystNow: @Sendable () -> Date = { Date() }
+    /// How many filtered or as-of view queries an analyst may make an hour, per process
+    /// (`SPONA_ANALYST_QUERIES_PER_HOUR`, default 300).
+    public var analystQueriesPerHour = 300
     /// Seals and opens personal data; without it the server accepts none.
     public var vault: PersonalDataVault?
     /// Counts below this are hidden from analysts (`SPONA_SUPPRESSION_THRESHOLD`, default 5).
@@ -89,7 +94,8 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
     CaseRoutes(cases: CaseService(store: store, geography: dependencies.geography, vault: dependencies.vault)).register(on: api)
     WorkRoutes(database: dependencies.database).register(on: api)
     ViewRoutes(database: dependencies.database, store: store, geography: dependencies.geography,
-               disclosure: Disclosure(threshold: dependencies.suppressionThreshold)).register(on: api)
+               disclosure: Disclosure(threshold: dependencies.suppressionThreshold), analystNow: dependencies.analystNow,
+               queryLimit: .init(perHour: dependencies.analystQueriesPerHour)).register(on: api)
     AuditRoutes(audit: AuditService(store: store), store: store,
                 sealer: dependencies.sealKey.map { HistorySealer(store: store, key: $0, previousKeys: dependencies.previousSealKeys, logger: dependencies.logger) },
                 publicKeys: (dependencies.sealKey.map { [$0.publicKey] } ?? []) + dependencies.previousSealKeys).register(on: api)

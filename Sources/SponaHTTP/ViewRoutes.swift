@@ -14,6 +14,8 @@ import SponaProjections
 struct ViewDatabase: Sendable {
     /// "Now" for the view: the present, or the as-of moment (silent months count back from it).
     let now: Date
+    /// Whether `now` is a past moment asked for with `?asOf=`.
+    var isPast = false
     let run: @Sendable (PostgresQuery) async throws -> PostgresRowSequence
 
     func query(_ query: PostgresQuery) async throws -> PostgresRowSequence { try await run(query) }
@@ -24,6 +26,10 @@ struct ViewRoutes {
     let store: PostgresEventStore
     let geography: Geography
     let disclosure: Disclosure
+    /// The present as analysts' closed periods see it (tests move it on to close this month).
+    var analystNow: @Sendable () -> Date = { Date() }
+    /// Analysts' filtered and as-of queries, counted per analyst.
+    let queryLimit: AnalystQueryLimit
 
     static let municipalityMetrics: [(column: String, key: String)] = [
         ("reports", "reports"), ("children", "children"), ("high_risk", "highRisk"),
@@ -34,6 +40,28 @@ struct ViewRoutes {
     struct Audience {
         var districts: [DistrictCode]
         var suppressed: Bool
+        /// For analysts, the last month they may see ("2026-11"): months are shown once closed.
+        var closedThrough: String?
+        /// The months an analyst may see, as a bound for `month <= …` ("9999-99" for the Center).
+        var lastMonth: String { closedThrough ?? "9999-99" }
+    }
+
+    /// The end of the last whole month at or before `moment`: the latest moment an analyst's
+    /// view may show, so that nothing is timed more finely than a month.
+    static func lastMonthEnd(_ moment: Date) -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let next = moment.addingTimeInterval(0.001)
+        let start = calendar.date(from: calendar.dateComponents([.year, .month], from: next)) ?? next
+        return start.addingTimeInterval(-0.001)
+    }
+
+    func audience(_ context: SponaRequestContext, district: String?, _ db: ViewDatabase) throws -> Audience {
+        var audience = try audience(context, district: district)
+        if audience.suppressed {
+            audience.closedThrough = StatisticsRules.month(Self.lastMonthEnd(db.isPast ? db.now : analystNow()))
+        }
+        return audience
     }
 
     func audience(_ context: SponaRequestContext, district: String?) throws -> Audience {
@@ -91,6 +119,14 @@ struct ViewRoutes {
         return StatisticsRules.month(then)
     }
 
+    /// The month `count` months after (or before) a month "YYYY-MM".
+    static func month(_ month: String, plus count: Int) -> String {
+        let parts = month.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 2 else { return month }
+        let index = parts[0] * 12 + (parts[1] - 1) + count
+        return String(format: "%04d-%02d", index / 12, index % 12 + 1)
+    }
+
     /// `?sector=`: one sector, or all of them.
     static func sectors(_ request: Request) throws -> [String] {
         guard let text = request.uri.queryParameters["sector"].map(String.init) else { return Sector.allCases.map(\.rawValue) }
@@ -128,52 +164,90 @@ struct ViewRoutes {
             district = place.district.rawValue
             single = place.code
         }
-        let audience = try audience(context, district: district)
+        let audience = try audience(context, district: district, db)
         let (from, to) = try Self.period(request)
         let cyrillic = try Self.cyrillic(request)
         let codes = audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue)
         let rows = try await db.query("""
-            SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained
+            SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained,
+                   reports_key, children_key, high_risk_key, referrals_sent_key, identified_victims_key, reports_by_trained_key
             FROM view_municipality_month
-            WHERE month >= \(from) AND month <= \(to) AND municipality = ANY(\(codes))
+            WHERE month >= \(from) AND month <= \(to) AND month <= \(audience.lastMonth) AND municipality = ANY(\(codes))
             ORDER BY month, municipality
             """)
+        /// One place's (or a total's) figures in a month: each metric's count and cell key.
+        struct Figures {
+            var values = [Int](repeating: 0, count: ViewRoutes.municipalityMetrics.count)
+            var keys = [Int64](repeating: 0, count: ViewRoutes.municipalityMetrics.count)
+            mutating func add(_ other: Figures) {
+                for index in values.indices {
+                    values[index] += other.values[index]
+                    keys[index] = (keys[index] + other.keys[index]) % StatisticsRules.keyModulus
+                }
+            }
+        }
         // month → district → municipality → figures
-        var figures: [String: [DistrictCode: [(MunicipalityCode, [Int])]]] = [:]
-        for try await (code, month, reports, children, highRisk, referrals, identified, trained) in rows.decode((String, String, Int64, Int64, Int64, Int64, Int64, Int64).self) {
-            let municipality = MunicipalityCode(rawValue: code)
+        var figures: [String: [DistrictCode: [(MunicipalityCode, Figures)]]] = [:]
+        for try await row in rows.decode((String, String, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self) {
+            let municipality = MunicipalityCode(rawValue: row.0)
             guard let district = geography.municipality(municipality)?.district else { continue }
-            figures[month, default: [:]][district, default: []].append(
-                (municipality, [reports, children, highRisk, referrals, identified, trained].map(Int.init)))
+            let place = Figures(values: [row.2, row.3, row.4, row.5, row.6, row.7].map(Int.init), keys: [row.8, row.9, row.10, row.11, row.12, row.13])
+            figures[row.1, default: [:]][district, default: []].append((municipality, place))
+        }
+
+        /// What an analyst may learn of a place's figures: each count perturbed by its cell key,
+        /// the subsets of reports never above it. The Center's are the counts themselves.
+        func perturbed(_ figures: Figures) -> [Int] {
+            guard audience.suppressed else { return figures.values }
+            // reports, then children, high risk, reports by trained staff (subsets of reports);
+            // referrals and identifications count other records.
+            let (reports, subsets) = disclosure.values(
+                whole: (figures.values[0], figures.keys[0]), parts: [1, 2, 5].map { (figures.values[$0], figures.keys[$0]) })
+            return [reports, subsets[0], subsets[1], disclosure.value(figures.values[3], key: figures.keys[3]),
+                    disclosure.value(figures.values[4], key: figures.keys[4]), subsets[2]]
+        }
+        func shown(_ values: [Int]) -> [ViewTable.Value] {
+            values.map { .cell(audience.suppressed ? disclosure.cell($0) : .count($0)) }
         }
 
         var table = ViewTable(columns: ["month", "district", "municipality", "name"] + Self.municipalityMetrics.map(\.key))
         for month in figures.keys.sorted() {
             var national = [Int](repeating: 0, count: Self.municipalityMetrics.count)
             for district in figures[month]!.keys.sorted() {
-                let places = figures[month]![district]!
-                // Each metric is protected on its own: its cells add up to its total.
-                var cells = [[Disclosure.Cell]](repeating: [], count: places.count)
-                var totals: [Disclosure.Cell] = []
-                for metric in Self.municipalityMetrics.indices {
-                    let values = places.map { $0.1[metric] }
-                    national[metric] += values.reduce(0, +)
-                    let (shown, total) = audience.suppressed ? disclosure.protect(values) : (values.map { .count($0) }, .count(values.reduce(0, +)))
-                    for index in places.indices { cells[index].append(shown[index]) }
-                    totals.append(total)
+                let places = figures[month]!.compactMap { $0.key == district ? $0.value : nil }.first!
+                // A district's total is the sum of what is shown of its places.
+                var total = [Int](repeating: 0, count: Self.municipalityMetrics.count)
+                for place in places {
+                    let values = perturbed(place.1)
+                    for index in total.indices { total[index] += values[index] }
+                    if single == nil || single == place.0 {
+                        let name = geography.municipality(place.0).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? place.0.rawValue
+                        table.add(kind: "municipality", [.text(month), .text(district.rawValue), .text(place.0.rawValue), .text(name)] + shown(values))
+                    }
                 }
-                for (index, place) in places.enumerated() where single == nil || single == place.0 {
-                    let name = geography.municipality(place.0).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? place.0.rawValue
-                    table.add(kind: "municipality", [.text(month), .text(district.rawValue), .text(place.0.rawValue), .text(name)] + cells[index].map(ViewTable.Value.cell))
-                }
+                for index in national.indices { national[index] += total[index] }
                 let districtName = geography.district(district).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? district.rawValue
-                table.add(kind: "district", [.text(month), .text(district.rawValue), .text(""), .text(districtName)] + totals.map(ViewTable.Value.cell))
+                table.add(kind: "district", [.text(month), .text(district.rawValue), .text(""), .text(districtName)] + shown(total))
             }
             if !audience.suppressed, single == nil {
-                table.add(kind: "national", [.text(month), .text(""), .text(""), .text(cyrillic ? "Србија" : "Srbija")] + national.map { .cell(.count($0)) })
+                table.add(kind: "national", [.text(month), .text(""), .text(""), .text(cyrillic ? "Србија" : "Srbija")] + shown(national))
             }
         }
         return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
+    }
+
+    /// An analyst's question is on record before it is answered (who, which view, which
+    /// filters, when: `GET /v1/audit/access?actor=`), and questions with filters or a moment are
+    /// limited in number per analyst: combining many is how small counts are attacked.
+    func recordAnalystQuery(_ request: Request, _ context: SponaRequestContext) async throws {
+        guard let caller = try? context.requireCaller(), caller.actor.role == .analyst else { return }
+        let filters = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first })
+        if filters.keys.contains(where: { $0 != "names" }), let wait = await queryLimit.admit(caller.actor.id) {
+            throw Problem(.tooManyRequests, type: "urn:spona:problem:rate-limited", title: "Too many filtered queries",
+                          detail: "an analyst may ask \(queryLimit.perHour) filtered or as-of view queries an hour; try again in \(wait) s",
+                          headers: [.retryAfter: "\(wait)"])
+        }
+        try await ReadTrail(store: store).record(.init(view: request.uri.path, filters: filters), caller: caller, requestID: context.requestIDText)
     }
 
     /// Runs a view's queries on the current tables, or — with `?asOf=` — on the projections
@@ -181,11 +255,12 @@ struct ViewRoutes {
     func at(_ request: Request, _ context: SponaRequestContext, _ projections: [any Projection],
             _ body: @escaping @Sendable (ViewDatabase) async throws -> Response) async throws -> Response {
         try await requireLive(projections.map(\.name), database: database, logger: context.logger)
+        try await recordAnalystQuery(request, context)
         guard let text = request.uri.queryParameters["asOf"].map(String.init) else {
             let database = self.database, logger = context.logger
             return try await body(ViewDatabase(now: Date()) { try await database.query($0, logger: logger) })
         }
-        guard case .time(let moment)? = AuditService.Moment(parsing: text) else {
+        guard case .time(var moment)? = AuditService.Moment(parsing: text) else {
             throw Problem.invalid("'asOf' is a time like 2026-03-01T12:00:00Z, or a date (the end of that day, UTC), not '\(text)'")
         }
         // A replay costs; only those who may see views start one.
@@ -194,6 +269,9 @@ struct ViewRoutes {
             throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed",
                           detail: "the views are for analysts (their districts) and the Center")
         }
+        // Analysts see the history only as it stood at a month's end: no pair of moments
+        // times an event more finely than its month.
+        if caller.actor.role == .analyst { moment = Self.lastMonthEnd(moment) }
         let logger = context.logger
         // A replay reads the history up to the moment: a few at a time per process, so that
         // past views never crowd out the present ones.
@@ -203,7 +281,7 @@ struct ViewRoutes {
         }
         do {
             let response = try await PointInTime.withViews(projections, at: moment, client: database, store: store, logger: logger) { connection in
-                try await body(ViewDatabase(now: moment) { try await connection.query($0, logger: logger) })
+                try await body(ViewDatabase(now: moment, isPast: true) { try await connection.query($0, logger: logger) })
             }
             await Self.replays.leave()
             return response
@@ -214,6 +292,27 @@ struct ViewRoutes {
     }
 
     static let replays = ReplayLimit(most: 2)
+
+    /// A sliding hour of each analyst's filtered queries, in this process (several processes
+    /// each allow as many: set the limit with that in mind).
+    actor AnalystQueryLimit {
+        nonisolated let perHour: Int
+        private var asked: [String: [ContinuousClock.Instant]] = [:]
+        init(perHour: Int) { self.perHour = perHour }
+
+        /// Nil when `actor` may ask now (and it is counted); else the seconds to wait.
+        func admit(_ actor: String) -> Int? {
+            let now = ContinuousClock.now
+            var times = (asked[actor] ?? []).filter { now - $0 < .seconds(3600) }
+            guard times.count < perHour else {
+                asked[actor] = times
+                return max(1, Int((times[0] + .seconds(3600) - now).components.seconds) + 1)
+            }
+            times.append(now)
+            asked[actor] = times
+            return nil
+        }
+    }
 
     /// How many as-of replays may run at once in this process.
     actor ReplayLimit {
@@ -241,17 +340,18 @@ struct ViewRoutes {
 
         group.get("views/silent") { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
-                let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init))
+                let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init), db)
                 let monthsText = request.uri.queryParameters["months"].map(String.init) ?? "6"
                 guard let months = Int(monthsText), (1...120).contains(months) else {
                     throw Problem.invalid("'months' is a whole number from 1 to 120, not '\(monthsText)'")
                 }
                 let cyrillic = try Self.cyrillic(request)
-                let since = Self.month(monthsBefore: months - 1, from: db.now)
+                // Analysts count whole months back from the last closed one; the Center from now.
+                let since = Self.month(monthsBefore: months - 1, from: audience.suppressed ? Self.lastMonthEnd(db.isPast ? db.now : analystNow()) : db.now)
                 let places = audience.districts.flatMap { geography.municipalities(in: $0) }
                 let rows = try await db.query("""
                     SELECT municipality, max(month) FROM view_municipality_month
-                    WHERE reports > 0 AND municipality = ANY(\(places.map(\.code.rawValue))) GROUP BY municipality
+                    WHERE reports > 0 AND month <= \(audience.lastMonth) AND municipality = ANY(\(places.map(\.code.rawValue))) GROUP BY municipality
                     """)
                 var last: [String: String] = [:]
                 for try await (code, month) in rows.decode((String, String).self) { last[code] = month }
@@ -270,8 +370,9 @@ struct ViewRoutes {
 
         group.get("views/trainings") { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
-                let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init))
+                let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init), db)
                 let cyrillic = try Self.cyrillic(request)
+                let last = audience.lastMonth
                 let places = Set(audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue))
                 // Per municipality that hosted a training or sent staff to one: its trainings, the
                 // participants of those it hosted, and its reports in the 12 months before the
@@ -286,26 +387,39 @@ struct ViewRoutes {
                                min(held_on) AS first_training
                         FROM reach GROUP BY municipality
                     )
-                    SELECT p.municipality, p.trainings, p.participants, to_char(p.first_training, 'YYYY-MM'),
-                        coalesce((SELECT sum(reports) FROM view_municipality_month v WHERE v.municipality = p.municipality
-                                  AND v.month >= to_char(p.first_training - interval '12 months', 'YYYY-MM')
-                                  AND v.month < to_char(p.first_training, 'YYYY-MM')), 0)::bigint,
-                        coalesce((SELECT sum(reports) FROM view_municipality_month v WHERE v.municipality = p.municipality
-                                  AND v.month >= to_char(p.first_training, 'YYYY-MM')
-                                  AND v.month < to_char(p.first_training + interval '12 months', 'YYYY-MM')), 0)::bigint,
-                        coalesce((SELECT sum(reports_by_trained) FROM view_municipality_month v WHERE v.municipality = p.municipality), 0)::bigint
-                    FROM per_place p ORDER BY p.municipality
+                    SELECT municipality, trainings, participants, to_char(first_training, 'YYYY-MM') FROM per_place ORDER BY municipality
                     """)
+                var trained: [(code: String, trainings: Int, participants: Int, first: String)] = []
+                for try await (code, trainings, participants, first) in rows.decode((String, Int64, Int64, String).self) where places.contains(code) {
+                    trained.append((code, Int(trainings), Int(participants), first))
+                }
+                // Their reports month by month: the windows below add up what the municipality
+                // view shows of each month (for analysts, its perturbed values), so that the two
+                // views agree and neither tells more than the other.
+                let months = try await db.query("""
+                    SELECT municipality, month, reports, reports_key, reports_by_trained, reports_by_trained_key FROM view_municipality_month
+                    WHERE municipality = ANY(\(trained.map(\.code))) AND month <= \(last)
+                    """)
+                var byPlace: [String: [(month: String, reports: Int, trained: Int)]] = [:]
+                for try await (code, month, reports, reportsKey, byTrained, byTrainedKey) in months.decode((String, String, Int64, Int64, Int64, Int64).self) {
+                    let shown = audience.suppressed
+                        ? disclosure.values(whole: (Int(reports), reportsKey), parts: [(Int(byTrained), byTrainedKey)])
+                        : (whole: Int(reports), parts: [Int(byTrained)])
+                    byPlace[code, default: []].append((month, shown.whole, shown.parts[0]))
+                }
                 var table = ViewTable(columns: ["district", "municipality", "name", "trainings", "participants", "firstTraining",
                                                 "reportsBefore", "reportsAfter", "reportsByTrained"])
-                func cell(_ n: Int64) -> ViewTable.Value {
-                    // No totals are shown here, so hiding each small count is enough.
-                    .cell(audience.suppressed && n > 0 && Int(n) < disclosure.threshold ? .small(threshold: disclosure.threshold) : .count(Int(n)))
-                }
-                for try await (code, trainings, participants, first, before, after, byTrained) in rows.decode((String, Int64, Int64, String, Int64, Int64, Int64).self) {
-                    guard places.contains(code), let place = geography.municipality(MunicipalityCode(rawValue: code)) else { continue }
-                    table.add(kind: "municipality", [.text(place.district.rawValue), .text(code), .text(cyrillic ? place.nameCyrillic : place.nameLatin),
-                                                     .cell(.count(Int(trainings))), .cell(.count(Int(participants))), .text(first),
+                func cell(_ n: Int) -> ViewTable.Value { .cell(audience.suppressed ? disclosure.cell(n) : .count(n)) }
+                for place in trained {
+                    guard let municipality = geography.municipality(MunicipalityCode(rawValue: place.code)) else { continue }
+                    let rows = byPlace[place.code] ?? []
+                    let (yearBefore, yearAfter) = (Self.month(place.first, plus: -12), Self.month(place.first, plus: 12))
+                    let before = rows.filter { $0.month >= yearBefore && $0.month < place.first }.map(\.reports).reduce(0, +)
+                    let after = rows.filter { $0.month >= place.first && $0.month < yearAfter }.map(\.reports).reduce(0, +)
+                    let byTrained = rows.map(\.trained).reduce(0, +)
+                    table.add(kind: "municipality", [.text(municipality.district.rawValue), .text(place.code),
+                                                     .text(cyrillic ? municipality.nameCyrillic : municipality.nameLatin),
+                                                     .cell(.count(place.trainings)), .cell(.count(place.participants)), .text(place.first),
                                                      cell(before), cell(after), cell(byTrained)])
                 }
                 return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
@@ -333,15 +447,15 @@ struct ViewRoutes {
 
         group.get("views/flows/places") { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
-                let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init))
+                let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init), db)
                 let (from, to) = try Self.period(request)
                 let cyrillic = try Self.cyrillic(request)
                 let places = audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue)
-                // A flow is shown when either end is in the caller's districts; no totals are
-                // shown, so hiding each small count is enough.
+                // A flow is shown when either end is in the caller's districts.
                 let rows = try await db.query("""
-                    SELECT from_place, to_place, month, cases FROM view_place_flows
-                    WHERE month >= \(from) AND month <= \(to) AND (from_place = ANY(\(places)) OR to_place = ANY(\(places)))
+                    SELECT from_place, to_place, month, cases, cases_key FROM view_place_flows
+                    WHERE month >= \(from) AND month <= \(to) AND month <= \(audience.lastMonth)
+                      AND (from_place = ANY(\(places)) OR to_place = ANY(\(places)))
                     ORDER BY month, from_place, to_place
                     """)
                 func name(_ place: String) -> String {
@@ -349,9 +463,8 @@ struct ViewRoutes {
                     return geography.municipality(MunicipalityCode(rawValue: place)).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? place
                 }
                 var table = ViewTable(columns: ["month", "from", "fromName", "to", "toName", "cases"])
-                for try await (fromPlace, toPlace, month, cases) in rows.decode((String, String, String, Int64).self) {
-                    let count = Int(cases)
-                    let cell: Disclosure.Cell = audience.suppressed && count > 0 && count < disclosure.threshold ? .small(threshold: disclosure.threshold) : .count(count)
+                for try await (fromPlace, toPlace, month, cases, key) in rows.decode((String, String, String, Int64, Int64).self) {
+                    let cell: Disclosure.Cell = audience.suppressed ? disclosure.perturbed(Int(cases), key: key) : .count(Int(cases))
                     table.add(kind: "flow", [.text(month), .text(fromPlace), .text(name(fromPlace)), .text(toPlace), .text(name(toPlace)), .cell(cell)])
                 }
                 return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)

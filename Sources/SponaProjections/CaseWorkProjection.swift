@@ -14,7 +14,8 @@ public struct CaseWorkProjection: Projection {
     public let tables = ["open_work", "case_reports"]
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
     /// history on start (see ``Projection/version``).
-    public let version = 1
+    public static let currentVersion = 1
+    public var version: Int { Self.currentVersion }
 
     public init() {}
 

@@ -13,7 +13,8 @@ public struct InstitutionsProjection: Projection {
     public let tables = ["institutions"]
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
     /// history on start (see ``Projection/version``).
-    public let version = 1
+    public static let currentVersion = 1
+    public var version: Int { Self.currentVersion }
     let geography: Geography
 
     public init(geography: Geography) { self.geography = geography }

@@ -16,14 +16,23 @@ public struct ProjectionStatus: Sendable, Encodable {
     /// Folding the whole history again after a version change; its views answer "rebuilding".
     public var rebuilding: Bool = false
 
+    /// The version of each projection this code folds (a stored one below it is rebuilt).
+    public static let codeVersions: [String: Int] = [
+        InstitutionsProjection.projectionName: InstitutionsProjection.currentVersion,
+        CaseWorkProjection.projectionName: CaseWorkProjection.currentVersion,
+        CaseStatisticsProjection.projectionName: CaseStatisticsProjection.currentVersion,
+    ]
+
     /// The status of each of `names`, read from the checkpoints and the store.
     public static func read(_ names: [String], client: PostgresClient, store: PostgresEventStore, logger: Logger) async throws -> [ProjectionStatus] {
         var checkpoints: [String: (EventCursor, Int64, Date, Bool)] = [:]
         let rows = try await client.query(
-            "SELECT projection, transaction_id, position, events_applied, updated_at, rebuilding_until_transaction IS NOT NULL FROM projection_checkpoints",
+            "SELECT projection, transaction_id, position, events_applied, updated_at, rebuilding_until_transaction IS NOT NULL, version FROM projection_checkpoints",
             logger: logger)
-        for try await (name, transaction, position, applied, updated, rebuilding) in rows.decode((String, Int64, Int64, Int64, Date, Bool).self) {
-            checkpoints[name] = (EventCursor(transactionID: UInt64(transaction), position: position), applied, updated, rebuilding)
+        for try await (name, transaction, position, applied, updated, rebuilding, version) in rows.decode((String, Int64, Int64, Int64, Date, Bool, Int32).self) {
+            // A stored version below the code's is a rebuild about to start.
+            let stale = Int(version) < (codeVersions[name] ?? 0)
+            checkpoints[name] = (EventCursor(transactionID: UInt64(transaction), position: position), applied, updated, rebuilding || stale)
         }
         let failures = try await ProjectionFailures.all(client: client, logger: logger)
         var result: [ProjectionStatus] = []
@@ -42,11 +51,13 @@ public struct ProjectionStatus: Sendable, Encodable {
     /// Which of `names` are rebuilding now (one small query, for every view request).
     public static func rebuilding(_ names: [String], client: PostgresClient, logger: Logger) async throws -> [String] {
         let rows = try await client.query("""
-            SELECT projection FROM projection_checkpoints
-            WHERE projection = ANY(\(names)) AND rebuilding_until_transaction IS NOT NULL
+            SELECT projection, rebuilding_until_transaction IS NOT NULL, version FROM projection_checkpoints WHERE projection = ANY(\(names))
             """, logger: logger)
         var found: [String] = []
-        for try await name in rows.decode(String.self) { found.append(name) }
+        for try await (name, rebuilding, version) in rows.decode((String, Bool, Int32).self)
+        where rebuilding || Int(version) < (codeVersions[name] ?? 0) {
+            found.append(name)
+        }
         return found
     }
 }

@@ -86,6 +86,10 @@ struct Serve: AsyncParsableCommand {
             guard let seconds = Int(text), (1...3600).contains(seconds) else { throw CommandFailure("SPONA_REQUEST_DEADLINE '\(text)' is not a number of seconds from 1 to 3600") }
             dependencies.requestDeadline = .seconds(seconds)
         }
+        if let text = Environment.value("SPONA_ANALYST_QUERIES_PER_HOUR") {
+            guard let count = Int(text), (1...100_000).contains(count) else { throw CommandFailure("SPONA_ANALYST_QUERIES_PER_HOUR '\(text)' is not a whole number from 1 to 100000") }
+            dependencies.analystQueriesPerHour = count
+        }
         if let text = Environment.value("SPONA_HORIZON_WARNING") {
             guard let seconds = Int(text), (1...86_400).contains(seconds) else { throw CommandFailure("SPONA_HORIZON_WARNING '\(text)' is not a number of seconds from 1 to 86400") }
             dependencies.horizonWarning = .seconds(seconds)

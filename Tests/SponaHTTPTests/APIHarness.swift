@@ -47,14 +47,20 @@ struct APIHarness: Sendable {
 
     /// Runs `body` against a fresh database and the whole router, with a master key and a key
     /// folder of its own. With `logs`, the server logs at trace level into it.
-    static func run(logs: LogCapture? = nil, _ body: @Sendable @escaping (APIHarness) async throws -> Void) async throws {
+    static func run(
+        logs: LogCapture? = nil, configure: @Sendable (inout Dependencies) -> Void = { _ in },
+        _ body: @Sendable @escaping (APIHarness) async throws -> Void
+    ) async throws {
         try await TestDatabase.withFresh(pollInterval: .milliseconds(50)) { db in
-            try await run(on: db, logs: logs, body)
+            try await run(on: db, logs: logs, configure: configure, body)
         }
     }
 
     /// Runs `body` against `db` as it is (a restored one, say), as a server starting on it does.
-    static func run(on db: TestDatabase, logs: LogCapture? = nil, _ body: @Sendable @escaping (APIHarness) async throws -> Void) async throws {
+    static func run(
+        on db: TestDatabase, logs: LogCapture? = nil, configure: @Sendable (inout Dependencies) -> Void = { _ in },
+        _ body: @Sendable @escaping (APIHarness) async throws -> Void
+    ) async throws {
         do {
             let keyDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("spona-keys-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: keyDirectory) }
@@ -65,6 +71,10 @@ struct APIHarness: Sendable {
             configured.sealKey = sealKey
             // A test that holds the horizon holds every other test's readers too: it is named sooner.
             configured.horizonNamedAfter = .milliseconds(500)
+            // Analysts see closed months only; the tests' reports are filed now, so for them
+            // this month has closed (the disclosure tests put the clock back).
+            configured.analystNow = { Date().addingTimeInterval(40 * 86_400) }
+            configure(&configured)
             let dependencies = configured
             try await RegistryService(store: db.store, geography: shippedGeography).ensureCenter(requestID: "test")
             let app = Application(router: buildRouter(dependencies), services: projectionRunners(dependencies), logger: logger)

@@ -49,7 +49,7 @@ struct EventCorpusTests {
             _ = try InstitutionEvent(typeName: line.type, schemaVersion: line.schemaVersion, payload: payload, decoder: EventCoding.decoder)
         } else if Streams.trainingID(of: stream) != nil {
             _ = try TrainingHeld.decode(schemaVersion: line.schemaVersion, payload: payload, decoder: EventCoding.decoder)
-        } else if line.type == ReadTrail.eventType || line.type == "AuditQueried" {
+        } else if line.type == ReadTrail.eventType || line.type == "AuditQueried" || line.type == ReadTrail.ViewQuery.eventType {
             _ = try EventCoding.decoder.decode(JSONValue.self, from: try ReadTrail.schemas.upcast(type: line.type, version: line.schemaVersion, payload: payload))
         } else if line.type == ProjectionEventSkipped.typeName {
             _ = try EventCoding.decoder.decode(ProjectionEventSkipped.self,
@@ -208,6 +208,8 @@ struct EventCorpusTests {
                 "participantsBySector": ["health": 10, "education": 30], "municipalities": ["prokuplje"],
             ]).status == .created)
             #expect(try await api.send(.get, "/v1/audit/events", token: try await api.token(.center, .auditor)).status == .ok)
+            let analyst = try await api.token(.center, .analyst, districts: ["RS-21"])
+            #expect(try await api.send(.get, "/v1/views/municipalities?district=RS-21", token: analyst).status == .ok)
             let skip = ProjectionEventSkipped(projection: "statistics", eventID: UUID(), stream: "case-x", version: 1, reason: "corpus")
             try await api.db.store.append(
                 to: ProjectionEventSkipped.stream, expected: .any,

@@ -26,7 +26,32 @@ public struct ReadTrail: Sendable {
 
     /// The versions of the access records (reads of cases and auditors' queries), as for
     /// ``CaseEvent/schemas``.
-    public static let schemas = EventSchemas(family: "access", [eventType: .init(current: 1), "AuditQueried": .init(current: 1)])
+    public static let schemas = EventSchemas(family: "access", [
+        eventType: .init(current: 1), "AuditQueried": .init(current: 1), ViewQuery.eventType: .init(current: 1),
+    ])
+
+    /// An analyst's question to a regional view: which view, with which filters. Combined,
+    /// such questions are how small counts are attacked, so each is on record for auditors.
+    public struct ViewQuery: Codable, Hashable, Sendable {
+        public static let eventType = "ViewQueried"
+        public var view: String
+        public var filters: [String: String]
+        public init(view: String, filters: [String: String]) {
+            self.view = view
+            self.filters = filters
+        }
+    }
+
+    /// Every analyst's view query, in one stream of the access category.
+    public static let viewQueries: StreamID = "access-views"
+
+    public func record(_ query: ViewQuery, caller: Caller, requestID: String) async throws {
+        let payload = try EventCoding.encoder.encode(query)
+        let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
+        try await store.append(to: Self.viewQueries, expected: .any,
+                               events: [EventData(type: ViewQuery.eventType, schemaVersion: Self.schemas.current(ViewQuery.eventType), payload: payload)],
+                               metadata: metadata)
+    }
 
     public func record(_ read: Read, of id: CaseID, reason: String?, caller: Caller, requestID: String) async throws {
         let payload = try EventCoding.encoder.encode(CaseRead(case: id, read: read, reason: reason))

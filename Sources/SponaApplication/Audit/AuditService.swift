@@ -138,6 +138,10 @@ public struct AuditService: Sendable {
                 let query = try EventCoding.decode(AuditQuery.self, event, schemas: ReadTrail.schemas)
                 record.read = "audit_\(query.query)"
                 record.detail = query.detail
+            case ReadTrail.ViewQuery.eventType:
+                let query = try EventCoding.decode(ReadTrail.ViewQuery.self, event, schemas: ReadTrail.schemas)
+                record.read = "view"
+                record.detail = query.filters.merging(["view": query.view]) { _, view in view }
             default:
                 return nil
             }

@@ -11,11 +11,13 @@ import SponaEventStore
 /// batch, not one per event or per row. The lookups it needs (a case's municipality, an institution's sector) are tables of
 /// its own, so it never depends on another projection's progress.
 public struct CaseStatisticsProjection: Projection {
-    public let name = "case_statistics"
+    public static let projectionName = "case_statistics"
+    public let name = projectionName
     public let tables = ["stat_cases", "stat_institutions", "view_municipality_month", "view_sector_month", "view_trainings", "view_sector_flows", "view_place_flows"]
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
     /// history on start (see ``Projection/version``).
-    public let version = 1
+    public static let currentVersion = 2
+    public var version: Int { Self.currentVersion }
 
     public init() {}
 
@@ -92,16 +94,26 @@ public struct CaseStatisticsProjection: Projection {
         if !fold.municipalities.isEmpty {
             let rows = Array(fold.municipalities)
             func column(_ metric: StatisticsRules.MunicipalityMetric) -> [Int64] { rows.map { Int64($0.value[metric] ?? 0) } }
+            func key(_ metric: StatisticsRules.MunicipalityMetric) -> [Int64] { rows.map { fold.municipalityKeys[$0.key]?[metric] ?? 0 } }
             try await connection.query("""
-                INSERT INTO view_municipality_month AS v (municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained)
+                INSERT INTO view_municipality_month AS v (municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained,
+                    reports_key, children_key, high_risk_key, referrals_sent_key, identified_victims_key, reports_by_trained_key)
                 SELECT * FROM unnest(\(rows.map(\.key.municipality.rawValue))::text[], \(rows.map(\.key.month))::text[],
                                      \(column(.reports))::bigint[], \(column(.children))::bigint[], \(column(.highRisk))::bigint[],
-                                     \(column(.referralsSent))::bigint[], \(column(.identifiedVictims))::bigint[], \(column(.reportsByTrained))::bigint[])
+                                     \(column(.referralsSent))::bigint[], \(column(.identifiedVictims))::bigint[], \(column(.reportsByTrained))::bigint[],
+                                     \(key(.reports))::bigint[], \(key(.children))::bigint[], \(key(.highRisk))::bigint[],
+                                     \(key(.referralsSent))::bigint[], \(key(.identifiedVictims))::bigint[], \(key(.reportsByTrained))::bigint[])
                 ON CONFLICT (municipality, month) DO UPDATE SET
                     reports = v.reports + EXCLUDED.reports, children = v.children + EXCLUDED.children,
                     high_risk = v.high_risk + EXCLUDED.high_risk, referrals_sent = v.referrals_sent + EXCLUDED.referrals_sent,
                     identified_victims = v.identified_victims + EXCLUDED.identified_victims,
-                    reports_by_trained = v.reports_by_trained + EXCLUDED.reports_by_trained
+                    reports_by_trained = v.reports_by_trained + EXCLUDED.reports_by_trained,
+                    reports_key = (v.reports_key + EXCLUDED.reports_key) % 4294967296,
+                    children_key = (v.children_key + EXCLUDED.children_key) % 4294967296,
+                    high_risk_key = (v.high_risk_key + EXCLUDED.high_risk_key) % 4294967296,
+                    referrals_sent_key = (v.referrals_sent_key + EXCLUDED.referrals_sent_key) % 4294967296,
+                    identified_victims_key = (v.identified_victims_key + EXCLUDED.identified_victims_key) % 4294967296,
+                    reports_by_trained_key = (v.reports_by_trained_key + EXCLUDED.reports_by_trained_key) % 4294967296
                 """, logger: logger)
         }
         if !fold.sectors.isEmpty {
@@ -128,10 +140,12 @@ public struct CaseStatisticsProjection: Projection {
         if !fold.placeFlows.isEmpty {
             let rows = Array(fold.placeFlows)
             try await connection.query("""
-                INSERT INTO view_place_flows AS v (from_place, to_place, month, cases)
+                INSERT INTO view_place_flows AS v (from_place, to_place, month, cases, cases_key)
                 SELECT * FROM unnest(\(rows.map(\.key.from))::text[], \(rows.map(\.key.to))::text[],
-                                     \(rows.map(\.key.month))::text[], \(rows.map { Int64($0.value) })::bigint[])
-                ON CONFLICT (from_place, to_place, month) DO UPDATE SET cases = v.cases + EXCLUDED.cases
+                                     \(rows.map(\.key.month))::text[], \(rows.map { Int64($0.value) })::bigint[],
+                                     \(rows.map { fold.placeFlowKeys[$0.key] ?? 0 })::bigint[])
+                ON CONFLICT (from_place, to_place, month) DO UPDATE SET cases = v.cases + EXCLUDED.cases,
+                    cases_key = (v.cases_key + EXCLUDED.cases_key) % 4294967296
                 """, logger: logger)
         }
     }

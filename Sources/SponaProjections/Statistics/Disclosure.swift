@@ -1,31 +1,42 @@
-/// Statistical disclosure control for what analysts see: a count below the threshold (but not
-/// zero) is shown as "<5", and other cells of its group are hidden with it ("x") until the
-/// group's total no longer gives it back.
+/// Statistical disclosure control for what analysts see: cell-key perturbation, as statistical
+/// offices answer user-defined tables live (the Australian Bureau of Statistics' TableBuilder),
+/// together with closed periods (see the README's "Disclosure control" note).
 ///
-/// A reader who knows this rule knows that a "<5" cell is between 1 and 4 and an "x" cell is
-/// at least 5, and from the total the sum S of the hidden cells. With k small cells and c
-/// complementary ones, a small cell can then be anything from max(1, S − (k−1)·4) (or 1 when
-/// c > 0) to min(4, S − (k−1) − 5c); the total is shown only while that leaves at least two
-/// values. The smallest visible cells are hidden one by one until it does; when no choice
-/// does, the total is hidden instead (and the other cells shown, since without the total they
-/// give nothing away).
+/// Every record counted (a case, a referral) has a fixed pseudo-random key
+/// (``StatisticsRules/recordKey(_:)``); every count carries the sum of its records' keys (its
+/// *cell key*, modulo 2^32). An analyst sees each non-zero count moved by a perturbation of at
+/// most ±``spread`` derived from the count and its cell key alone (never below 1), and anything
+/// below the threshold as "<5". So:
+/// - the same records give the same answer wherever and whenever they are asked for (a district
+///   of one municipality, the same month in two views, a view asked again): averaging or
+///   differencing repeated answers gains nothing;
+/// - two cells differing by one record differ by a perturbation an analyst cannot tell from
+///   the record, so no difference of two views gives a count back;
+/// - subsets (children, high risk, reports by trained staff ⊆ reports) are never shown above the
+///   whole, so their constraints pin nothing;
+/// - every total an analyst sees (a district, a training's twelve months) is the sum of the
+///   perturbed values of the cells it adds up, not a count perturbed anew: totals and cells
+///   then agree, and no difference of a total and its cells tells more than the cells do.
+/// Zero is shown as zero: that nothing happened is not disclosive.
 public struct Disclosure: Sendable {
     public let threshold: Int
+    /// The largest perturbation.
+    public let spread: Int
 
-    public init(threshold: Int = 5) { self.threshold = threshold }
+    public init(threshold: Int = 5, spread: Int = 2) {
+        self.threshold = threshold
+        self.spread = spread
+    }
 
     public enum Cell: Hashable, Sendable, Encodable, CustomStringConvertible {
         case count(Int)
         /// A small count, hidden.
         case small(threshold: Int)
-        /// Hidden so that a total does not give a small count back.
-        case complementary
 
         public var description: String {
             switch self {
             case .count(let n): String(n)
             case .small(let threshold): "<\(threshold)"
-            case .complementary: "x"
             }
         }
 
@@ -35,32 +46,40 @@ public struct Disclosure: Sendable {
         }
     }
 
-    /// The cells of one group and their total, as an analyst may see them. A hidden total is
-    /// ``Cell/complementary``.
-    public func protect(_ cells: [Int]) -> (cells: [Cell], total: Cell) {
-        let total = cells.reduce(0, +)
-        let small = cells.indices.filter { cells[$0] > 0 && cells[$0] < threshold }
-        var shown: [Cell] = cells.map { $0 > 0 && $0 < threshold ? .small(threshold: threshold) : .count($0) }
-        guard !small.isEmpty else { return (shown, .count(total)) }
-        var complementary: [Int] = []
-        var candidates = cells.indices.filter { cells[$0] >= threshold }.sorted { cells[$0] < cells[$1] }
-        while !safe(small.map { cells[$0] }, complementary.map { cells[$0] }) {
-            guard !candidates.isEmpty else {
-                // No choice of hidden cells protects the small ones: hide the total instead.
-                return (shown, .complementary)
-            }
-            complementary.append(candidates.removeFirst())
-        }
-        for index in complementary { shown[index] = .complementary }
-        return (shown, .count(total))
+    /// The perturbation of a count with this cell key: from −spread to +spread, fixed by both.
+    public func perturbation(_ value: Int, key: Int64) -> Int {
+        var z = UInt64(bitPattern: key) &+ UInt64(truncatingIfNeeded: value) &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Int(z % UInt64(2 * spread + 1)) - spread
     }
 
-    /// Whether, with the total shown, every small cell keeps at least two possible values.
-    func safe(_ small: [Int], _ complementary: [Int]) -> Bool {
-        let sum = small.reduce(0, +) + complementary.reduce(0, +)
-        let (k, c) = (small.count, complementary.count)
-        let upper = min(threshold - 1, sum - (k - 1) - c * threshold)
-        let lower = c > 0 ? 1 : max(1, sum - (k - 1) * (threshold - 1))
-        return upper > lower
+    /// A count's perturbed value: zero stays zero; any other count moves by its perturbation,
+    /// never below 1. An analyst learns at most this, and it leaves at least three possible
+    /// counts (1 → 1, 2 or 3).
+    public func value(_ count: Int, key: Int64) -> Int {
+        guard count > 0 else { return 0 }
+        return max(1, count + perturbation(count, key: key))
+    }
+
+    /// A count and counts of subsets of what it counts (children ⊆ reports): each perturbed,
+    /// and no subset above the whole, so that `subset ≤ whole` pins nothing.
+    public func values(whole: (count: Int, key: Int64), parts: [(count: Int, key: Int64)]) -> (whole: Int, parts: [Int]) {
+        let shownWhole = value(whole.count, key: whole.key)
+        return (shownWhole, parts.map { min(value($0.count, key: $0.key), shownWhole) })
+    }
+
+    /// How a perturbed value (or a sum of them) is shown: below the threshold as "<5".
+    public func cell(_ value: Int) -> Cell {
+        value > 0 && value < threshold ? .small(threshold: threshold) : .count(value)
+    }
+
+    /// A count as an analyst sees it.
+    public func perturbed(_ count: Int, key: Int64) -> Cell { cell(value(count, key: key)) }
+
+    /// Sums cell keys.
+    public static func key(_ keys: some Sequence<Int64>) -> Int64 {
+        keys.reduce(Int64(0)) { ($0 + $1) % StatisticsRules.keyModulus }
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import SponaDomain
 
@@ -59,12 +60,27 @@ public enum StatisticsRules {
         }
     }
 
+    /// What an event adds to a count; `record` is the record key of what is counted (a case, a
+    /// referral), added to the count's cell key (``Disclosure``).
     public enum Delta: Hashable, Sendable {
-        case municipality(MunicipalityKey, MunicipalityMetric, Int)
+        case municipality(MunicipalityKey, MunicipalityMetric, Int, record: Int64)
         case sector(SectorKey, SectorMetric, Int)
         case sectorFlow(SectorFlowKey, Int)
-        case placeFlow(PlaceFlowKey, Int)
+        case placeFlow(PlaceFlowKey, Int, record: Int64)
     }
+
+    /// A record's key for cell-key perturbation: 32 pseudo-random bits fixed by what the record
+    /// is (its id) and nothing else, so that a rebuild gives every cell the same key again. Ids
+    /// of cases and referrals are never shown to analysts.
+    public static func recordKey(_ id: UUID) -> Int64 {
+        var hasher = SHA256()
+        hasher.update(data: Data("spona-record-key|".utf8))
+        hasher.update(data: Data(id.uuidString.lowercased().utf8))
+        return hasher.finalize().prefix(4).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+    }
+
+    /// Keys add up modulo 2^32.
+    public static let keyModulus: Int64 = 1 << 32
 
     /// How a location is named in place flows.
     public static func place(_ location: Location) -> String? {
@@ -87,11 +103,12 @@ public enum StatisticsRules {
     /// What `event` of a case adds. `municipality` is the case's (from its report), `sector`
     /// gives an institution's sector as registered.
     public static func deltas(
-        _ event: CaseEvent, at time: Date, municipality: MunicipalityCode?, sector: (InstitutionID) -> Sector?
+        _ event: CaseEvent, of caseID: CaseID, at time: Date, municipality: MunicipalityCode?, sector: (InstitutionID) -> Sector?
     ) -> [Delta] {
         let month = month(time)
-        func place(_ metric: MunicipalityMetric) -> Delta? {
-            municipality.map { .municipality(MunicipalityKey(municipality: $0, month: month), metric, 1) }
+        let caseKey = recordKey(caseID.rawValue)
+        func place(_ metric: MunicipalityMetric, record: Int64) -> Delta? {
+            municipality.map { .municipality(MunicipalityKey(municipality: $0, month: month), metric, 1, record: record) }
         }
         func sectorOf(_ institution: InstitutionID, _ metric: SectorMetric) -> Delta? {
             sector(institution).map { .sector(SectorKey(sector: $0, month: month), metric, 1) }
@@ -99,25 +116,26 @@ public enum StatisticsRules {
         switch event {
         case .reportFiled(let report):
             let key = MunicipalityKey(municipality: report.municipality, month: month)
-            var deltas: [Delta] = [.municipality(key, .reports, 1)]
-            if report.subject.ageGroup.isChild { deltas.append(.municipality(key, .children, 1)) }
-            if report.risk.level == .high { deltas.append(.municipality(key, .highRisk, 1)) }
-            if report.reporterTrained { deltas.append(.municipality(key, .reportsByTrained, 1)) }
+            var deltas: [Delta] = [.municipality(key, .reports, 1, record: caseKey)]
+            if report.subject.ageGroup.isChild { deltas.append(.municipality(key, .children, 1, record: caseKey)) }
+            if report.risk.level == .high { deltas.append(.municipality(key, .highRisk, 1, record: caseKey)) }
+            if report.reporterTrained { deltas.append(.municipality(key, .reportsByTrained, 1, record: caseKey)) }
             if let reporter = sectorOf(report.reportingInstitution, .reports) { deltas.append(reporter) }
             let recruited = Set(report.locations.filter { $0.role == .recruitment }.compactMap(StatisticsRules.place))
             let exploited = Set(report.locations.filter { $0.role == .exploitation }.compactMap(StatisticsRules.place))
             for from in recruited.sorted() {
-                for to in exploited.sorted() { deltas.append(.placeFlow(PlaceFlowKey(from: from, to: to, month: month), 1)) }
+                for to in exploited.sorted() { deltas.append(.placeFlow(PlaceFlowKey(from: from, to: to, month: month), 1, record: caseKey)) }
             }
             return deltas
         case .referralSent(let sent):
-            var deltas = [place(.referralsSent), sectorOf(sent.from, .referralsSent), sectorOf(sent.to, .referralsReceived)].compactMap { $0 }
+            var deltas = [place(.referralsSent, record: recordKey(sent.referral.rawValue)), sectorOf(sent.from, .referralsSent),
+                          sectorOf(sent.to, .referralsReceived)].compactMap { $0 }
             if let from = sector(sent.from), let to = sector(sent.to) {
                 deltas.append(.sectorFlow(SectorFlowKey(from: from, to: to, month: month), 1))
             }
             return deltas
         case .identificationConcluded(let concluded) where concluded.outcome == .identifiedVictim:
-            return [place(.identifiedVictims)].compactMap { $0 }
+            return [place(.identifiedVictims, record: caseKey)].compactMap { $0 }
         default:
             return []
         }
@@ -131,6 +149,9 @@ public struct StatisticsFold: Sendable, Equatable {
     public var sectors: [StatisticsRules.SectorKey: [StatisticsRules.SectorMetric: Int]] = [:]
     public var sectorFlows: [StatisticsRules.SectorFlowKey: Int] = [:]
     public var placeFlows: [StatisticsRules.PlaceFlowKey: Int] = [:]
+    /// The cell keys beside the counts (sums of record keys, modulo 2^32).
+    public var municipalityKeys: [StatisticsRules.MunicipalityKey: [StatisticsRules.MunicipalityMetric: Int64]] = [:]
+    public var placeFlowKeys: [StatisticsRules.PlaceFlowKey: Int64] = [:]
     var caseMunicipality: [CaseID: MunicipalityCode] = [:]
     var institutionSector: [InstitutionID: Sector] = [:]
 
@@ -139,12 +160,18 @@ public struct StatisticsFold: Sendable, Equatable {
     public mutating func apply(case id: CaseID, _ event: CaseEvent, at time: Date) {
         if case .reportFiled(let report) = event { caseMunicipality[id] = report.municipality }
         let sectors = institutionSector
-        for delta in StatisticsRules.deltas(event, at: time, municipality: caseMunicipality[id], sector: { sectors[$0] }) {
+        let modulus = StatisticsRules.keyModulus
+        for delta in StatisticsRules.deltas(event, of: id, at: time, municipality: caseMunicipality[id], sector: { sectors[$0] }) {
             switch delta {
-            case let .municipality(key, metric, n): municipalities[key, default: [:]][metric, default: 0] += n
+            case let .municipality(key, metric, n, record):
+                municipalities[key, default: [:]][metric, default: 0] += n
+                let sum = municipalityKeys[key, default: [:]][metric, default: 0]
+                municipalityKeys[key, default: [:]][metric] = (sum + Int64(n) * record % modulus + modulus) % modulus
             case let .sector(key, metric, n): self.sectors[key, default: [:]][metric, default: 0] += n
             case let .sectorFlow(key, n): sectorFlows[key, default: 0] += n
-            case let .placeFlow(key, n): placeFlows[key, default: 0] += n
+            case let .placeFlow(key, n, record):
+                placeFlows[key, default: 0] += n
+                placeFlowKeys[key] = (placeFlowKeys[key, default: 0] + Int64(n) * record % modulus + modulus) % modulus
             }
         }
     }
