@@ -538,10 +538,13 @@ paths:
       operationId: viewMunicipalities
       summary: Municipality × month figures with district totals (and national ones for the Center).
       description: |
-        Analysts see only the districts of their token; counts below the threshold (default 5)
-        are shown as "<5", and other cells are hidden as "x" where a total would otherwise give a
-        small count back. The Center sees everything. `Accept: text/csv` gives CSV (a header
-        row, UTF-8).
+        Analysts see only the districts of their token and only months that have ended; each
+        non-zero count perturbed by at most ±2 by its cell key (the same records always give the
+        same figure), below the threshold (default 5) as "<5"; a district's total is the sum of
+        what is shown of its municipalities. `asOf` is taken, for analysts, to the end of the last
+        whole month before it. Every analyst's query is recorded (GET /v1/audit/access), and
+        filtered or as-of ones are limited per hour (429). The Center sees exact, live figures.
+        `Accept: text/csv` gives CSV (a header row, UTF-8).
       parameters:
         - { name: asOf, in: query, description: "The view as it stood at this moment (ISO 8601 time, or a date: the end of that day, UTC): the projection replayed up to then. Suppression applies as always.", schema: { type: string } }
         - { name: district, in: query, schema: { $ref: "#/components/schemas/DistrictCode" } }
@@ -560,6 +563,7 @@ paths:
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/Forbidden" }
         "422": { $ref: "#/components/responses/Invalid" }
+        "429": { $ref: "#/components/responses/TooMany" }
         "503": { $ref: "#/components/responses/Unavailable" }
   /v1/views/municipalities/{municipality}:
     get:
@@ -586,6 +590,7 @@ paths:
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/Forbidden" }
         "422": { $ref: "#/components/responses/Invalid" }
+        "429": { $ref: "#/components/responses/TooMany" }
         "503": { $ref: "#/components/responses/Unavailable" }
   /v1/views/silent:
     get:
@@ -623,6 +628,7 @@ paths:
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/Forbidden" }
         "422": { $ref: "#/components/responses/Invalid" }
+        "429": { $ref: "#/components/responses/TooMany" }
         "503": { $ref: "#/components/responses/Unavailable" }
   /v1/views/trainings:
     get:
@@ -664,6 +670,7 @@ paths:
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/Forbidden" }
         "422": { $ref: "#/components/responses/Invalid" }
+        "429": { $ref: "#/components/responses/TooMany" }
         "503": { $ref: "#/components/responses/Unavailable" }
   /v1/views/flows/sectors:
     get:
@@ -707,7 +714,7 @@ paths:
       tags: [views]
       operationId: viewPlaceFlows
       summary: Cases recruited in one place and exploited in another (municipality codes, or country:XX abroad), by month.
-      description: Analysts see the flows with an end in their districts, small counts as "<5".
+      description: Analysts see the flows with an end in their districts, in months that have ended, each count perturbed as in the municipality view ("<5" below the threshold).
       parameters:
         - { name: asOf, in: query, description: "The view as it stood at this moment (ISO 8601 time, or a date: the end of that day, UTC): the projection replayed up to then. Suppression applies as always.", schema: { type: string } }
         - { name: district, in: query, schema: { $ref: "#/components/schemas/DistrictCode" } }
@@ -742,6 +749,7 @@ paths:
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/Forbidden" }
         "422": { $ref: "#/components/responses/Invalid" }
+        "429": { $ref: "#/components/responses/TooMany" }
         "503": { $ref: "#/components/responses/Unavailable" }
   /v1/views/cases:
     get:
@@ -1279,6 +1287,11 @@ components:
       headers:
         Retry-After: { $ref: "#/components/headers/RetryAfter" }
       content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    TooMany:
+      description: An analyst's filtered or as-of view queries of the last hour reached the limit; try again after Retry-After seconds.
+      headers:
+        Retry-After: { $ref: "#/components/headers/RetryAfter" }
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
 
   schemas:
     Seal:
@@ -1314,10 +1327,10 @@ components:
               identifiedVictims: { $ref: "#/components/schemas/Count" }
               reportsByTrained: { $ref: "#/components/schemas/Count" }
     Count:
-      description: A count, or for analysts "<5" (a small count, hidden) or "x" (hidden so a total does not give one back).
+      description: A count (for analysts perturbed, see the municipality view), or for analysts "<5" (a small one, hidden).
       oneOf:
         - { type: integer, minimum: 0 }
-        - { type: string, examples: ["<5", "x"] }
+        - { type: string, pattern: "^<[0-9]+$", examples: ["<5"] }
     UUID: { type: string, format: uuid }
     DateTime: { type: string, format: date-time }
     Status:
