@@ -81,18 +81,21 @@ public struct ReadHorizonWatch: Service {
 
     public func run() async throws {
         let limit = Double(threshold.components.seconds)
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: interval)
-            } catch {
-                return
+        // It holds nothing: on graceful shutdown it simply stops.
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await Task.sleep(for: interval)
+                } catch {
+                    return
+                }
+                let (client, logger) = (self.client, self.logger)
+                let found = try? await withTimeout(interval, { try await ReadHorizon.oldestHolder(client: client, logger: logger) })
+                guard let holder = found ?? nil, holder.seconds > limit else { continue }
+                logger.warning(
+                    "a transaction holds the read horizon back: views, projections and seals see nothing newer until it ends",
+                    metadata: ["holder": "\(holder)", "pid": "\(holder.pid.map(String.init) ?? "-")", "seconds": "\(Int(holder.seconds))"])
             }
-            let (client, logger) = (self.client, self.logger)
-            let found = try? await withTimeout(interval, { try await ReadHorizon.oldestHolder(client: client, logger: logger) })
-            guard let holder = found ?? nil, holder.seconds > limit else { continue }
-            logger.warning(
-                "a transaction holds the read horizon back: views, projections and seals see nothing newer until it ends",
-                metadata: ["holder": "\(holder)", "pid": "\(holder.pid.map(String.init) ?? "-")", "seconds": "\(Int(holder.seconds))"])
         }
     }
 }

@@ -32,9 +32,20 @@ public struct TestCluster: Sendable {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         // The cluster's own user must reach it when root starts it.
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
-        let port = 55_000 + Int.random(in: 0..<4_000)
-        try run(projectRoot.appendingPathComponent("scripts/dev-db.sh").path, ["start"],
-                environment: ["SPONA_PG_DATA": folder.path, "SPONA_PG_PORT": String(port), "SPONA_PG_EXTRA_CONF": settings.joined(separator: "\n")])
+        // A port of its own (another test's cluster or server may have taken one): a few tries.
+        var port = 0
+        for attempt in 1...3 {
+            port = 61_000 + Int.random(in: 0..<4_000)
+            do {
+                try run(projectRoot.appendingPathComponent("scripts/dev-db.sh").path, ["start"],
+                        environment: ["SPONA_PG_DATA": folder.path, "SPONA_PG_PORT": String(port), "SPONA_PG_EXTRA_CONF": settings.joined(separator: "\n")])
+                break
+            } catch where attempt < 3 {
+                try? asClusterUser("pg_ctl", ["-D", folder.appendingPathComponent("pg/cluster").path, "-m", "immediate", "stop"])
+                try? FileManager.default.removeItem(at: folder.appendingPathComponent("pg"))
+                try? FileManager.default.removeItem(at: folder.appendingPathComponent("env"))
+            }
+        }
         let envFile = folder.appendingPathComponent("env")
         guard let text = try? String(contentsOf: envFile, encoding: .utf8) else { throw Failure.noEnvironment(envFile.path) }
         var values: [String: String] = [:]
@@ -92,7 +103,7 @@ public struct TestCluster: Sendable {
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
         let data = folder.appendingPathComponent("pg/cluster")
         try FileManager.default.moveItem(at: backup, to: data)
-        let port = 55_000 + Int.random(in: 0..<4_000)
+        let port = 61_000 + Int.random(in: 0..<4_000)
         let settings = """
 
             # Point-in-time recovery (the tests).
@@ -118,6 +129,13 @@ public struct TestCluster: Sendable {
             return components.string!
         }
         return TestCluster(folder: folder, port: port, adminURL: moved(adminURL), ownerURL: moved(ownerURL), appURL: moved(appURL))
+    }
+
+    /// Restarts the server: `fast` (sessions ended, a clean shutdown) or `immediate` (as a
+    /// crash: recovery from the WAL at start).
+    public func restart(mode: String) throws {
+        try Self.asClusterUser("pg_ctl", ["-D", dataDirectory.path, "-m", mode, "-w", "-t", "60", "-l",
+                                          dataDirectory.appendingPathComponent("server.log").path, "restart"])
     }
 
     /// Stops the cluster and removes its folder.

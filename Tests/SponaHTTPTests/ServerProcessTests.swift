@@ -14,7 +14,7 @@ final class ServerProcess: @unchecked Sendable {
     let log: URL
     let port: Int
 
-    init(databaseURL: String, keyDirectory: URL) throws {
+    init(databaseURL: String, keyDirectory: URL, environment extra: [String: String] = [:]) throws {
         port = Int.random(in: 20_000...60_000)
         log = FileManager.default.temporaryDirectory.appendingPathComponent("spona-serve-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -23,7 +23,7 @@ final class ServerProcess: @unchecked Sendable {
         process.environment = ProcessInfo.processInfo.environment.merging([
             "DATABASE_URL": databaseURL, "SPONA_PORT": "\(port)", "SPONA_LOG_LEVEL": "info",
             "SPONA_MASTER_KEY": MasterKey.generate(), "SPONA_KEY_DIR": keyDirectory.path,
-        ]) { _, new in new }
+        ].merging(extra) { _, new in new }) { _, new in new }
         let handle = try FileHandle(forWritingTo: log)
         process.standardError = handle
         process.standardOutput = handle
@@ -38,9 +38,30 @@ final class ServerProcess: @unchecked Sendable {
         })
     }
 
+    /// Whether the HTTP server has bound its port (after the start-up checks).
+    var listening: Bool {
+        ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("Server started and listening")
+    }
+
     func kill9() {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+    }
+
+    /// SIGTERM, and how long the process took to exit (nil: it did not within `limit`).
+    func terminate(within limit: Duration) async -> Duration? {
+        let started = ContinuousClock.now
+        process.terminate()
+        while process.isRunning, ContinuousClock.now - started < limit { try? await Task.sleep(for: .milliseconds(20)) }
+        return process.isRunning ? nil : ContinuousClock.now - started
+    }
+
+    /// GET `path` on this server with curl: the status (0: no answer) and how long it took.
+    func get(_ path: String, timeout seconds: Int = 60) -> (status: Int, took: Duration, error: String) {
+        let started = ContinuousClock.now
+        let result = try? runProcess("/usr/bin/curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "\(seconds)",
+                                                       "http://127.0.0.1:\(port)\(path)"])
+        return (Int(result?.output ?? "") ?? 0, ContinuousClock.now - started, result?.errorOutput ?? "curl did not run")
     }
 
     func stop() {
@@ -138,6 +159,108 @@ struct ServerProcessTests {
             _ = try await ProjectionRebuild(owner: db.owner, store: PostgresEventStore(client: db.owner, logger: db.logger), logger: db.logger)
                 .rebuild(CaseWorkProjection())
             #expect(try await Self.snapshot(db) == live)
+        }
+    }
+
+    /// Which projections hold their runner's lock now, and how many times each (from pg_locks).
+    static func heldLocks(_ db: TestDatabase) async throws -> [Int64: Int] {
+        let rows = try await db.admin.query("""
+            SELECT objid::bigint, count(*)::bigint FROM pg_locks
+            WHERE locktype = 'advisory' AND classid = 1397772370 AND granted GROUP BY objid
+            """, logger: db.logger)
+        var held: [Int64: Int] = [:]
+        for try await (object, count) in rows.decode((Int64, Int64).self) { held[object] = Int(count) }
+        return held
+    }
+
+    @Test("PostgreSQL restarted fast, then immediate, under writes and reads: one runner per projection across two servers, every event applied once within seconds, every request answered within the deadline, SIGTERM within 5 s")
+    func databaseRestarts() async throws {
+        let cluster = try TestCluster.start()
+        defer { cluster.stop() }
+        try await TestDatabase.withFresh(in: cluster) { db in
+            let registry = RegistryService(store: db.store, geography: shippedGeography)
+            try await registry.ensureCenter(requestID: "test")
+            let school = InstitutionID()
+            try await registry.handle(.register(.init(id: school, nameLatin: "OŠ Prokuplje", sector: .education, municipality: MunicipalityCode(rawValue: "prokuplje"))),
+                                      on: school, actor: Actor(id: "admin", institution: .center, role: .admin), requestID: "test", idempotencyKey: nil)
+            let keys = FileManager.default.temporaryDirectory.appendingPathComponent("spona-keys-\(UUID().uuidString)")
+            let deadlineSeconds = 5
+            let environment = ["SPONA_REQUEST_DEADLINE": "\(deadlineSeconds)"]
+            let servers = [try ServerProcess(databaseURL: db.appURL, keyDirectory: keys, environment: environment),
+                           try ServerProcess(databaseURL: db.appURL, keyDirectory: keys, environment: environment)]
+            defer { for server in servers { server.stop() } }
+            let started = ContinuousClock.now
+            while Set(servers.flatMap(\.elected)) != Self.names || !servers.allSatisfy({ $0.listening }), ContinuousClock.now - started < .seconds(20) {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(Set(servers.flatMap(\.elected)) == Self.names)
+            let allListening = servers.allSatisfy { $0.listening }
+            #expect(allListening)
+
+            let cases = CaseService(store: db.store, geography: shippedGeography)
+            let caller = Caller(actor: Actor(id: "staff-1", institution: school, role: .reporter), isCenter: false)
+            for mode in ["fast", "immediate"] {
+                // Writes that carry on through the restart (each retried with its key until recorded).
+                let writes = Task {
+                    for index in 0..<120 {
+                        let report = CaseCommand.FileReport(municipality: MunicipalityCode(rawValue: "prokuplje"), channel: .app,
+                                                            subject: SubjectProfile(ageGroup: .child14to17, gender: .female), urgency: .urgent)
+                        let until = ContinuousClock.now + .seconds(60)
+                        while ContinuousClock.now < until {
+                            do {
+                                _ = try await cases.handle(.fileReport(report), on: report.caseID, expectedVersion: nil, caller: caller,
+                                                           requestID: "restart-\(mode)-\(index)", idempotencyKey: "restart-\(mode)-\(index)")
+                                break
+                            } catch {
+                                try await Task.sleep(for: .milliseconds(100))
+                            }
+                        }
+                    }
+                }
+                // Reads that go on through it: each answered, and within the deadline.
+                let reads = Task {
+                    var slowest = Duration.zero
+                    var unanswered: [String] = []
+                    for round in 0..<30 {
+                        let server = servers[round % 2]
+                        let (status, took, error) = server.get("/readyz")
+                        slowest = max(slowest, took)
+                        if status == 0 {
+                            let log = (try? String(contentsOf: server.log, encoding: .utf8)) ?? ""
+                            unanswered.append("\(error) running=\(server.process.isRunning) log: \(log.suffix(1500))")
+                        }
+                        try? await Task.sleep(for: .milliseconds(100))
+                    }
+                    return (slowest, unanswered)
+                }
+                try await Task.sleep(for: .milliseconds(400))
+                try cluster.restart(mode: mode)
+                try await writes.value
+                let (slowest, unanswered) = await reads.value
+                #expect(unanswered.isEmpty, "\(mode): requests got no answer: \(unanswered)")
+                #expect(slowest < .seconds(deadlineSeconds + 3), "\(mode): a request took \(slowest)")
+
+                // Every projection caught up, each event applied once, one runner each.
+                let restartedAt = ContinuousClock.now
+                let applied = try await waitUntilCaughtUp(db)
+                #expect(ContinuousClock.now - restartedAt < .seconds(20), "\(mode): caught up after \(ContinuousClock.now - restartedAt)")
+                let total = Int64(try await db.eventCount())
+                #expect(applied.values.allSatisfy { $0 == total }, "\(mode): \(applied) vs \(total) events")
+                var held: [Int64: Int] = [:]
+                let electedBy = ContinuousClock.now + .seconds(20)
+                repeat {
+                    held = try await Self.heldLocks(db)
+                    if held.count == Self.names.count { break }
+                    try await Task.sleep(for: .milliseconds(200))
+                } while ContinuousClock.now < electedBy
+                #expect(held.count == Self.names.count && held.values.allSatisfy { $0 == 1 }, "\(mode): runner locks \(held)")
+            }
+
+            // After both faults, SIGTERM still ends each server within 5 s.
+            for server in servers {
+                let took = await server.terminate(within: .seconds(5))
+                #expect(took != nil, "a server did not stop within 5 s of SIGTERM after the faults")
+            }
         }
     }
 
