@@ -184,6 +184,18 @@ public struct PostgresEventStore: EventStore, Service {
             """)
     }
 
+    /// The last event below the read horizon: where a reader that has read everything is.
+    public func head() async throws -> EventCursor? {
+        let rows = try await client.query("""
+            SELECT transaction_id::text::bigint, global_position FROM events WHERE transaction_id < spona_read_horizon()
+            ORDER BY transaction_id DESC, global_position DESC LIMIT 1
+            """, logger: logger)
+        for try await (transaction, position) in rows.decode((Int64, Int64).self) {
+            return EventCursor(transactionID: UInt64(transaction), position: position)
+        }
+        return nil
+    }
+
     /// How far a reader at `cursor` is behind: the events after it (committed or not yet
     /// below the read horizon) and the recording time of the oldest of them.
     public func backlog(after cursor: EventCursor) async throws -> (events: Int64, oldest: Date?) {

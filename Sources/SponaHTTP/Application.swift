@@ -39,6 +39,8 @@ public struct Dependencies: Sendable {
     /// How long a transaction must have held the read horizon back before `/readyz` names it
     /// (shorter ones are the ordinary traffic of a busy cluster).
     public var horizonNamedAfter: Duration = .seconds(5)
+    /// The head of the history at start, which readiness waits for the read models to reach.
+    public var startupHead = StartupHead()
     /// The present for analysts' closed periods: they see a month once it has ended.
     public var analystNow: @Sendable () -> Date = { Date() }
     /// How many filtered or as-of view queries an analyst may make an hour, per process
@@ -78,7 +80,8 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
     HealthRoutes(database: dependencies.database, store: dependencies.store,
                  projections: allProjections(geography: dependencies.geography).map(\.name),
                  namedAfter: Double(dependencies.horizonNamedAfter.components.seconds)
-                     + Double(dependencies.horizonNamedAfter.components.attoseconds) / 1e18).register(on: router)
+                     + Double(dependencies.horizonNamedAfter.components.attoseconds) / 1e18,
+                 startupHead: dependencies.startupHead).register(on: router)
     MetricsRoutes(registry: SponaMetrics.registry, database: dependencies.database, store: dependencies.store,
                   projections: allProjections(geography: dependencies.geography).map(\.name)).register(on: router)
     router.get("/openapi.yaml") { _, _ in
@@ -134,9 +137,11 @@ public func buildApplication(settings: ServerSettings, dependencies: Dependencie
     // before this server takes a request; when that fails, the server does not start.
     // Then the key folder is held to the history (nothing erased comes back; a wrong or empty
     // folder stops the start instead of every case reading "erased").
-    app.beforeServerStarts { [database = dependencies.database, store = dependencies.store, vault = dependencies.vault, logger = dependencies.logger] in
+    app.beforeServerStarts { [database = dependencies.database, store = dependencies.store, vault = dependencies.vault, logger = dependencies.logger,
+                              head = dependencies.startupHead] in
         try await EventOrder.advance(client: database, logger: logger)
         if let vault { try await KeyFolderCheck.run(store: store, vault: vault, logger: logger) }
+        try await head.record(store)
     }
     return app
 }

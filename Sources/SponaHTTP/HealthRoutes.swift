@@ -9,12 +9,31 @@ import SponaProjections
 /// Orchestrators restart on the first and route traffic on the second. A projection stopped at
 /// an event makes readiness "degraded" (still 200: every process shares the same history, so
 /// taking them out of service would stop the whole API for one view).
+/// The head of the history when this server started, and whether every projection has
+/// reached it since: until then the process is not ready (its views would show figures from
+/// before events it already holds).
+public actor StartupHead {
+    private(set) var cursor: EventCursor?
+    private(set) var reached = false
+
+    public init() {}
+
+    /// Notes where the history stands now (a server's start).
+    public func record(_ store: PostgresEventStore) async throws {
+        cursor = try await store.head()
+        reached = cursor == nil
+    }
+
+    func markReached() { reached = true }
+}
+
 struct HealthRoutes: Sendable {
     let database: PostgresClient
     let store: PostgresEventStore
     let projections: [String]
     /// Seconds a transaction must have held the read horizon back before readyz names it.
     var namedAfter: Double = 5
+    var startupHead = StartupHead()
 
     struct Status: ResponseEncodable {
         var status: String
@@ -54,6 +73,13 @@ struct HealthRoutes: Sendable {
             // Lag is detail, not readiness: when it takes too long to count, it is left out.
             let statuses = try? await withDeadline(.seconds(2)) {
                 try await ProjectionStatus.read(names, client: database, store: store, logger: context.logger)
+            }
+            // Ready only once every projection has caught up with the history as it was at start.
+            if let head = await startupHead.cursor, await !startupHead.reached {
+                guard let statuses else { throw Problem.catchingUp(names) }
+                let behind = statuses.filter { $0.stoppedAt == nil && $0.checkpoint < head }.map(\.name)
+                guard behind.isEmpty else { throw Problem.catchingUp(behind) }
+                await startupHead.markReached()
             }
             let lags = statuses.map { statuses in
                 Dictionary(uniqueKeysWithValues: statuses.map {

@@ -174,6 +174,15 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// Refuses (503) when one of `projections` stands still at an event: see ``Problem/viewStopped(_:)``.
+extension Problem {
+    /// A server that has just started, whose read models have not reached the history it found.
+    static func catchingUp(_ projections: [String]) -> Problem {
+        Problem(.serviceUnavailable, type: "urn:spona:problem:catching-up", title: "Catching up",
+                detail: "the read models (\(projections.joined(separator: ", "))) are catching up with the history as it was when this server started",
+                headers: [.retryAfter: "5"])
+    }
+}
+
 func requireLive(_ projections: [String], database: PostgresClient, logger: Logger) async throws {
     let stopped = try await ProjectionFailures.all(client: database, logger: logger)
     if let failure = projections.lazy.compactMap({ stopped[$0] }).first { throw Problem.viewStopped(failure) }

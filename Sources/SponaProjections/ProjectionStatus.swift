@@ -15,6 +15,8 @@ public struct ProjectionStatus: Sendable, Encodable {
     public var stoppedAt: ProjectionFailure?
     /// Folding the whole history again after a version change; its views answer "rebuilding".
     public var rebuilding: Bool = false
+    /// Where it has got to in the history.
+    public var checkpoint: EventCursor = .start
 
     /// The version of each projection this code folds (a stored one below it is rebuilt).
     public static let codeVersions: [String: Int] = [
@@ -43,7 +45,7 @@ public struct ProjectionStatus: Sendable, Encodable {
             result.append(ProjectionStatus(
                 name: name, eventsApplied: checkpoint?.1 ?? 0, eventsBehind: behind,
                 secondsBehind: oldest.map { max(0, now.timeIntervalSince($0)) } ?? 0, updatedAt: checkpoint?.2,
-                stoppedAt: failures[name], rebuilding: checkpoint?.3 ?? false))
+                stoppedAt: failures[name], rebuilding: checkpoint?.3 ?? false, checkpoint: checkpoint?.0 ?? .start))
         }
         return result
     }

@@ -77,6 +77,8 @@ struct APIHarness: Sendable {
             configure(&configured)
             let dependencies = configured
             try await RegistryService(store: db.store, geography: shippedGeography).ensureCenter(requestID: "test")
+            // As a server does when it starts: readiness waits for the read models to reach this.
+            try await dependencies.startupHead.record(db.store)
             let app = Application(router: buildRouter(dependencies), services: projectionRunners(dependencies), logger: logger)
             try await app.test(.router) { client in
                 try await body(APIHarness(db: db, client: client, dependencies: dependencies, vault: vault))

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import PostgresNIO
+import SponaApplication
 import SponaEventStore
 @testable import SponaHTTP
 import SponaTestSupport
@@ -115,6 +116,36 @@ struct HealthTests {
             try await api.eventually("readyz to name nobody once it ended") {
                 let ready = try await api.send(.get, "/readyz", token: nil)
                 return ready.status == .ok && (ready["horizonHeldBy"] as? [String: Any])?["application"] as? String != application
+            }
+        }
+    }
+
+    @Test("right after start a server is not ready until every read model has reached the history it found; when it says ready, the registry lists every institution")
+    func readyMeansCaughtUp() async throws {
+        try await TestDatabase.withFresh(pollInterval: .milliseconds(50)) { db in
+            // A history written before this server starts: the shipped registry and a demo.
+            let (institutions, trainings) = try await DemoTests.loadReference(db.store)
+            let history = try DemoHistory(geography: shippedGeography, institutions: institutions, trainings: trainings,
+                                          from: Date().addingTimeInterval(-400 * 86_400), until: Date().addingTimeInterval(-86_400), seed: 16)
+            _ = try await DemoWriter(service: CaseService(store: db.store, geography: shippedGeography), history: history, seed: 16).write(cases: 40)
+            try await APIHarness.run(on: db) { api in
+                var sawCatchingUp = false
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline {
+                    let ready = try await api.send(.get, "/readyz", token: nil)
+                    if ready.status == .serviceUnavailable {
+                        #expect(ready["type"] as? String == "urn:spona:problem:catching-up", "\(ready.text)")
+                        sawCatchingUp = true
+                        continue
+                    }
+                    #expect(ready.status == .ok)
+                    let lags = ready["projections"] as? [String: [String: Any]] ?? [:]
+                    // Ready means caught up with what was there at start.
+                    let listed = try await api.send(.get, "/v1/institutions?limit=1000", token: try await api.token(.center, .admin)).array.count
+                    #expect(listed >= min(1000, institutions.count), "ready, yet the registry lists \(listed) of \(institutions.count): \(lags)")
+                    break
+                }
+                print("readyz said catching-up before ready: \(sawCatchingUp)")
             }
         }
     }
