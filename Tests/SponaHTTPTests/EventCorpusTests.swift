@@ -98,9 +98,12 @@ struct EventCorpusTests {
                         events: [EventData(type: line.type, schemaVersion: line.schemaVersion, payload: Data(line.payload.utf8))],
                         metadata: EventMetadata(json: Data(line.metadata.utf8)))
                 }
+                #expect(try await api.db.waitUntilReadable())
                 try await api.eventually("\(file): every projection caught up") {
                     let ready = try await api.send(.get, "/readyz", token: nil)
-                    return ready.status == .ok && ready["status"] as? String == "ready"
+                    let lags = ready["projections"] as? [String: [String: Any]] ?? [:]
+                    return ready.status == .ok && ready["status"] as? String == "ready" && lags.count == 3
+                        && lags.values.allSatisfy { $0["eventsBehind"] as? Int == 0 }
                 }
                 #expect(try await ProjectionFailures.all(client: api.db.app, logger: api.db.logger).isEmpty, "\(file)")
                 let coordinator = try await api.token(.center, .coordinator)

@@ -13,10 +13,10 @@ import SponaEventStore
 public struct CaseStatisticsProjection: Projection {
     public static let projectionName = "case_statistics"
     public let name = projectionName
-    public let tables = ["stat_cases", "stat_institutions", "view_municipality_month", "view_sector_month", "view_trainings", "view_sector_flows", "view_place_flows"]
+    public let tables = ["stat_cases", "stat_institutions", "stat_referrals", "view_municipality_month", "view_sector_month", "view_trainings", "view_sector_flows", "view_place_flows"]
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
     /// history on start (see ``Projection/version``).
-    public static let currentVersion = 2
+    public static let currentVersion = 3
     public var version: Int { Self.currentVersion }
 
     public init() {}
@@ -30,9 +30,24 @@ public struct CaseStatisticsProjection: Projection {
         let caseIDs = Set(events.compactMap { Streams.caseID(of: $0.streamID) })
         if !caseIDs.isEmpty {
             let rows = try await connection.query(
-                "SELECT case_id, municipality FROM stat_cases WHERE case_id = ANY(\(caseIDs.map(\.rawValue)))", logger: logger)
-            for try await (id, municipality) in rows.decode((UUID, String).self) {
+                "SELECT case_id, municipality, identified_month FROM stat_cases WHERE case_id = ANY(\(caseIDs.map(\.rawValue)))", logger: logger)
+            for try await (id, municipality, identified) in rows.decode((UUID, String, String?).self) {
                 municipalityOf[CaseID(rawValue: id)] = MunicipalityCode(rawValue: municipality)
+                if let identified { fold.caseIdentifiedMonth[CaseID(rawValue: id)] = identified }
+            }
+        }
+        // How the referrals this batch takes back were counted when sent.
+        let corrected = try events.filter { $0.type == "ReferralEnteredInError" }.compactMap { recorded -> UUID? in
+            guard case .referralEnteredInError(let step) = try CaseEvent(
+                typeName: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload, decoder: EventCoding.decoder)
+            else { return nil }
+            return step.referral.rawValue
+        }
+        if !corrected.isEmpty {
+            let rows = try await connection.query(
+                "SELECT referral_id, month, from_sector, to_sector FROM stat_referrals WHERE referral_id = ANY(\(corrected))", logger: logger)
+            for try await (id, month, from, to) in rows.decode((UUID, String, String?, String?).self) {
+                fold.sentReferrals[ReferralID(rawValue: id)] = .some(.init(month: month, from: from.flatMap(Sector.init(rawValue:)), to: to.flatMap(Sector.init(rawValue:))))
             }
         }
         let sectorRows = try await connection.query("SELECT id, sector FROM stat_institutions", logger: logger)
@@ -88,6 +103,28 @@ public struct CaseStatisticsProjection: Projection {
                 INSERT INTO stat_institutions (id, sector) VALUES (\(id.rawValue), \(sector.rawValue))
                 ON CONFLICT (id) DO UPDATE SET sector = EXCLUDED.sector
                 """, logger: logger)
+        }
+        if !fold.identificationChanged.isEmpty {
+            let changed = Array(fold.identificationChanged)
+            try await connection.query("""
+                UPDATE stat_cases AS c SET identified_month = NULLIF(u.month, '')
+                FROM unnest(\(changed.map(\.rawValue))::uuid[], \(changed.map { fold.caseIdentifiedMonth[$0] ?? "" })::text[]) AS u(case_id, month)
+                WHERE c.case_id = u.case_id
+                """, logger: logger)
+        }
+        let sent = fold.sentReferrals.compactMap { id, counted in counted.map { (id, $0) } }
+        if !sent.isEmpty {
+            try await connection.query("""
+                INSERT INTO stat_referrals (referral_id, month, from_sector, to_sector)
+                SELECT u.id, u.month, NULLIF(u.from_sector, ''), NULLIF(u.to_sector, '')
+                FROM unnest(\(sent.map(\.0.rawValue))::uuid[], \(sent.map(\.1.month))::text[],
+                            \(sent.map { $0.1.from?.rawValue ?? "" })::text[], \(sent.map { $0.1.to?.rawValue ?? "" })::text[]) AS u(id, month, from_sector, to_sector)
+                ON CONFLICT (referral_id) DO NOTHING
+                """, logger: logger)
+        }
+        let takenBack = fold.sentReferrals.filter { $0.value == nil }.map(\.key.rawValue)
+        if !takenBack.isEmpty {
+            try await connection.query("DELETE FROM stat_referrals WHERE referral_id = ANY(\(takenBack))", logger: logger)
         }
         // Each table's rows in one statement: the batch's keys are distinct, so every row is
         // inserted or added to once.

@@ -100,10 +100,25 @@ public enum StatisticsRules {
         return calendar
     }()
 
-    /// What `event` of a case adds. `municipality` is the case's (from its report), `sector`
-    /// gives an institution's sector as registered.
+    /// A referral as it was counted when sent: what its correction takes back.
+    public struct SentReferral: Hashable, Sendable {
+        public var month: String
+        public var from: Sector?
+        public var to: Sector?
+        public init(month: String, from: Sector?, to: Sector?) {
+            self.month = month
+            self.from = from
+            self.to = to
+        }
+    }
+
+    /// What `event` of a case adds (or, for corrections, takes back). `municipality` is the
+    /// case's (from its report), `identifiedMonth` the month it was counted as an identified
+    /// victim in (nil: it is not), `sent` how a referral was counted when sent, `sector` an
+    /// institution's sector as registered.
     public static func deltas(
-        _ event: CaseEvent, of caseID: CaseID, at time: Date, municipality: MunicipalityCode?, sector: (InstitutionID) -> Sector?
+        _ event: CaseEvent, of caseID: CaseID, at time: Date, municipality: MunicipalityCode?, identifiedMonth: String? = nil,
+        sent: (ReferralID) -> SentReferral? = { _ in nil }, sector: (InstitutionID) -> Sector?
     ) -> [Delta] {
         let month = month(time)
         let caseKey = recordKey(caseID.rawValue)
@@ -134,8 +149,28 @@ public enum StatisticsRules {
                 deltas.append(.sectorFlow(SectorFlowKey(from: from, to: to, month: month), 1))
             }
             return deltas
-        case .identificationConcluded(let concluded) where concluded.outcome == .identifiedVictim:
-            return [place(.identifiedVictims, record: caseKey)].compactMap { $0 }
+        case .identificationConcluded(let concluded):
+            // A person counts once, in the month they were identified; a later conclusion that
+            // they are not a victim takes them out of that month again.
+            switch (concluded.outcome == .identifiedVictim, identifiedMonth) {
+            case (true, nil):
+                return [place(.identifiedVictims, record: caseKey)].compactMap { $0 }
+            case (false, let counted?):
+                return municipality.map { [.municipality(MunicipalityKey(municipality: $0, month: counted), .identifiedVictims, -1, record: caseKey)] } ?? []
+            default:
+                return []
+            }
+        case .referralEnteredInError(let step):
+            // Never sent, in truth: everything its sending added is taken back where it was added.
+            guard let counted = sent(step.referral) else { return [] }
+            let key = recordKey(step.referral.rawValue)
+            var deltas: [Delta] = municipality.map { [.municipality(MunicipalityKey(municipality: $0, month: counted.month), .referralsSent, -1, record: key)] } ?? []
+            if let from = counted.from { deltas.append(.sector(SectorKey(sector: from, month: counted.month), .referralsSent, -1)) }
+            if let to = counted.to { deltas.append(.sector(SectorKey(sector: to, month: counted.month), .referralsReceived, -1)) }
+            if let from = counted.from, let to = counted.to {
+                deltas.append(.sectorFlow(SectorFlowKey(from: from, to: to, month: counted.month), -1))
+            }
+            return deltas
         default:
             return []
         }
@@ -154,6 +189,12 @@ public struct StatisticsFold: Sendable, Equatable {
     public var placeFlowKeys: [StatisticsRules.PlaceFlowKey: Int64] = [:]
     var caseMunicipality: [CaseID: MunicipalityCode] = [:]
     var institutionSector: [InstitutionID: Sector] = [:]
+    /// The month each case was counted as an identified victim in (absent: it is not).
+    var caseIdentifiedMonth: [CaseID: String] = [:]
+    /// How each referral was counted when sent; nil once taken back as entered in error.
+    var sentReferrals: [ReferralID: StatisticsRules.SentReferral?] = [:]
+    /// Cases whose identification was concluded in this fold (their month to store).
+    var identificationChanged: Set<CaseID> = []
 
     public init() {}
 
@@ -161,7 +202,25 @@ public struct StatisticsFold: Sendable, Equatable {
         if case .reportFiled(let report) = event { caseMunicipality[id] = report.municipality }
         let sectors = institutionSector
         let modulus = StatisticsRules.keyModulus
-        for delta in StatisticsRules.deltas(event, of: id, at: time, municipality: caseMunicipality[id], sector: { sectors[$0] }) {
+        let referrals = sentReferrals
+        let deltas = StatisticsRules.deltas(event, of: id, at: time, municipality: caseMunicipality[id], identifiedMonth: caseIdentifiedMonth[id],
+                                            sent: { referrals[$0] ?? nil }, sector: { sectors[$0] })
+        switch event {
+        case .identificationConcluded(let concluded):
+            if concluded.outcome == .identifiedVictim {
+                if caseIdentifiedMonth[id] == nil { caseIdentifiedMonth[id] = StatisticsRules.month(time) }
+            } else {
+                caseIdentifiedMonth[id] = nil
+            }
+            identificationChanged.insert(id)
+        case .referralSent(let sent):
+            sentReferrals[sent.referral] = .some(StatisticsRules.SentReferral(month: StatisticsRules.month(time), from: sectors[sent.from], to: sectors[sent.to]))
+        case .referralEnteredInError(let step):
+            sentReferrals[step.referral] = .some(nil)
+        default:
+            break
+        }
+        for delta in deltas {
             switch delta {
             case let .municipality(key, metric, n, record):
                 municipalities[key, default: [:]][metric, default: 0] += n
