@@ -1315,7 +1315,7 @@ components:
             type: object
             required: [kind, month]
             properties:
-              kind: { type: string, enum: [municipality, district, national] }
+              kind: { type: string, enum: [municipality, city, district, national], description: "city: a city with city municipalities, adding them up (and the city itself)" }
               month: { type: string }
               district: { $ref: "#/components/schemas/DistrictCode" }
               municipality: { $ref: "#/components/schemas/MunicipalityCode" }

@@ -225,6 +225,19 @@ struct ViewRoutes {
                         table.add(kind: "municipality", [.text(month), .text(district.rawValue), .text(place.0.rawValue), .text(name)] + shown(values))
                     }
                 }
+                // Cities with city municipalities: a row adding up the city and its parts.
+                for city in Set(places.compactMap { geography.municipality($0.0)?.parent } + places.map(\.0).filter { geography.municipality($0)?.kind == .city }).sorted()
+                where single == nil || geography.cityAndParts(city).contains(single!) {
+                    let parts = Set(geography.cityAndParts(city))
+                    guard parts.count > 1 else { continue }
+                    var sum = [Int](repeating: 0, count: Self.municipalityMetrics.count)
+                    for place in places where parts.contains(place.0) {
+                        let values = perturbed(place.1)
+                        for index in sum.indices { sum[index] += values[index] }
+                    }
+                    let name = geography.municipality(city).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? city.rawValue
+                    table.add(kind: "city", [.text(month), .text(district.rawValue), .text(city.rawValue), .text(name)] + shown(sum))
+                }
                 for index in national.indices { national[index] += total[index] }
                 let districtName = geography.district(district).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? district.rawValue
                 table.add(kind: "district", [.text(month), .text(district.rawValue), .text(""), .text(districtName)] + shown(total))
@@ -377,28 +390,32 @@ struct ViewRoutes {
                 // Per municipality that hosted a training or sent staff to one: its trainings, the
                 // participants of those it hosted, and its reports in the 12 months before the
                 // first of them and in the 12 months from it on.
-                let rows = try await db.query("""
-                    WITH reach AS (
-                        SELECT host AS municipality, training_id, held_on, participants FROM view_trainings
-                        UNION
-                        SELECT m, training_id, held_on, 0 FROM view_trainings, unnest(municipalities) AS m WHERE m <> host
-                    ), per_place AS (
-                        SELECT municipality, count(DISTINCT training_id)::bigint AS trainings, sum(participants)::bigint AS participants,
-                               min(held_on) AS first_training
-                        FROM reach GROUP BY municipality
-                    )
-                    SELECT municipality, trainings, participants, to_char(first_training, 'YYYY-MM') FROM per_place ORDER BY municipality
-                    """)
-                var trained: [(code: String, trainings: Int, participants: Int, first: String)] = []
-                for try await (code, trainings, participants, first) in rows.decode((String, Int64, Int64, String).self) where places.contains(code) {
-                    trained.append((code, Int(trainings), Int(participants), first))
+                // Each training reaches its host and the places it names; a city named reaches
+                // its city municipalities too (a training "for Belgrade" covers all 17).
+                let rows = try await db.query("SELECT training_id, held_on::text, host, participants, municipalities FROM view_trainings")
+                var reach: [String: (trainings: Set<UUID>, participants: Int, first: String)] = [:]
+                for try await (id, heldOn, host, participants, named) in rows.decode((UUID, String, String, Int64, [String]).self) {
+                    let month = String(heldOn.prefix(7))
+                    var covered = Set(geography.cityAndParts(MunicipalityCode(rawValue: host)).map(\.rawValue))
+                    for code in named { covered.formUnion(geography.cityAndParts(MunicipalityCode(rawValue: code)).map(\.rawValue)) }
+                    for code in covered {
+                        var entry = reach[code] ?? ([], 0, month)
+                        entry.trainings.insert(id)
+                        if code == host { entry.participants += Int(participants) }
+                        entry.first = min(entry.first, month)
+                        reach[code] = entry
+                    }
                 }
+                let trained = reach.filter { places.contains($0.key) }.sorted { $0.key < $1.key }
+                    .map { (code: $0.key, trainings: $0.value.trainings.count, participants: $0.value.participants, first: $0.value.first) }
                 // Their reports month by month: the windows below add up what the municipality
                 // view shows of each month (for analysts, its perturbed values), so that the two
                 // views agree and neither tells more than the other.
+                // A city's row adds up the city and its city municipalities.
+                let counted = Set(trained.flatMap { geography.cityAndParts(MunicipalityCode(rawValue: $0.code)).map(\.rawValue) })
                 let months = try await db.query("""
                     SELECT municipality, month, reports, reports_key, reports_by_trained, reports_by_trained_key FROM view_municipality_month
-                    WHERE municipality = ANY(\(trained.map(\.code))) AND month <= \(last)
+                    WHERE municipality = ANY(\(Array(counted))) AND month <= \(last)
                     """)
                 var byPlace: [String: [(month: String, reports: Int, trained: Int)]] = [:]
                 for try await (code, month, reports, reportsKey, byTrained, byTrainedKey) in months.decode((String, String, Int64, Int64, Int64, Int64).self) {
@@ -412,7 +429,7 @@ struct ViewRoutes {
                 func cell(_ n: Int) -> ViewTable.Value { .cell(audience.suppressed ? disclosure.cell(n) : .count(n)) }
                 for place in trained {
                     guard let municipality = geography.municipality(MunicipalityCode(rawValue: place.code)) else { continue }
-                    let rows = byPlace[place.code] ?? []
+                    let rows = geography.cityAndParts(MunicipalityCode(rawValue: place.code)).flatMap { byPlace[$0.rawValue] ?? [] }
                     let (yearBefore, yearAfter) = (Self.month(place.first, plus: -12), Self.month(place.first, plus: 12))
                     let before = rows.filter { $0.month >= yearBefore && $0.month < place.first }.map(\.reports).reduce(0, +)
                     let after = rows.filter { $0.month >= place.first && $0.month < yearAfter }.map(\.reports).reduce(0, +)

@@ -73,6 +73,48 @@ struct CountTests {
     }
 }
 
+extension CountTests {
+    @Test("a city counts its city municipalities: a training for Belgrade reaches Zemun and Palilula, and the city has a row of its own")
+    func cities() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token(.center, .admin)
+            let filed: [(String, Int)] = [("beograd-zemun", 3), ("beograd-palilula", 2), ("beograd", 1)]
+            for (place, count) in filed {
+                let school = try await api.register("OŠ \(place)", sector: .education, municipality: place, admin: admin)
+                let staff = try await api.token(school, .reporter)
+                for _ in 0..<count {
+                    var report = Network.report
+                    report["municipality"] = place
+                    report["locations"] = [["role": "residence", "municipality": place]]
+                    #expect(try await api.send(.post, "/v1/cases", token: staff, json: report).status == .created)
+                }
+            }
+            let today = String(iso(Date()).prefix(10))
+            let training = try await api.send(.post, "/v1/trainings", token: admin, json: [
+                "date": today, "host": "beograd", "participants": 60, "women": 40, "men": 20, "municipalities": ["beograd"],
+            ])
+            #expect(training.status == .created, "\(training.text)")
+            try await waitForProjections(api, ["case_statistics"])
+            let coordinator = try await api.token(.center, .coordinator)
+
+            let impact = try await api.send(.get, "/v1/views/trainings?district=RS-00", token: coordinator)
+            let rows = Dictionary((impact["rows"] as? [[String: Any]] ?? []).map { ($0["municipality"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+            #expect(rows["beograd"]?["reportsAfter"] as? Int == 6, "the city adds up its parts: \(impact.text.prefix(500))")
+            #expect(rows["beograd"]?["reportsByTrained"] as? Int == 6)
+            #expect(rows["beograd"]?["participants"] as? Int == 60)
+            #expect(rows["beograd-zemun"]?["reportsAfter"] as? Int == 3, "a city municipality the training covered has its row")
+            #expect(rows["beograd-zemun"]?["trainings"] as? Int == 1)
+            #expect(rows["beograd-palilula"]?["reportsAfter"] as? Int == 2)
+
+            let view = try await api.send(.get, "/v1/views/municipalities?district=RS-00", token: coordinator)
+            let city = (view["rows"] as? [[String: Any]] ?? []).first { $0["kind"] as? String == "city" && $0["municipality"] as? String == "beograd" }
+            #expect(city?["reports"] as? Int == 6, "\(view.text.prefix(500))")
+            let district = (view["rows"] as? [[String: Any]] ?? []).first { $0["kind"] as? String == "district" }
+            #expect(district?["reports"] as? Int == 6)
+        }
+    }
+}
+
 enum StatisticsMonth {
     static var now: String {
         var calendar = Calendar(identifier: .gregorian)

@@ -142,6 +142,13 @@ public struct Geography: Sendable {
     }
 
     /// The municipalities of a district, cities' city municipalities included.
+    /// A city and its city municipalities (Beograd and its 17), or just the place itself: what a
+    /// training or a figure "for the city" covers.
+    public func cityAndParts(_ code: MunicipalityCode) -> [MunicipalityCode] {
+        guard municipality(code)?.kind == .city else { return [code] }
+        return [code] + municipalitiesByCode.values.filter { $0.parent == code }.map(\.code).sorted()
+    }
+
     public func municipalities(in district: DistrictCode) -> [Municipality] {
         municipalities.filter { $0.district == district }
     }
