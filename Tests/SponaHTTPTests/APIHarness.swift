@@ -110,9 +110,15 @@ struct APIHarness: Sendable {
             body = ByteBuffer(string: raw)
         }
         if body != nil, let contentType { headers[.contentType] = contentType }
-        return try await client.execute(uri: path, method: method, headers: headers, body: body) { response in
+        let reply = try await client.execute(uri: path, method: method, headers: headers, body: body) { response in
             Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body))
         }
+        // Every answer of every test keeps the contract the OpenAPI document states.
+        for problem in ContractCheck.shared.problems(method: method.rawValue, path: path, status: Int(reply.status.code),
+                                                     contentType: reply.headers[.contentType], body: reply.body) {
+            Issue.record("contract: \(problem)")
+        }
+        return reply
     }
 
     /// Registers an institution through the API as `admin`; answers its id.

@@ -57,4 +57,15 @@ struct OpenAPITests {
             #expect(reply.text == OpenAPIDocument.yaml)
         }
     }
+
+    @Test("the contract check every HTTP test runs catches an undocumented status and a body off its schema")
+    func contractCheckCatches() {
+        let check = ContractCheck.shared
+        #expect(check.problems(method: "GET", path: "/readyz", status: 200, contentType: "application/json", body: Data(#"{"status":"ready"}"#.utf8)).isEmpty)
+        #expect(!check.problems(method: "GET", path: "/readyz", status: 418, contentType: "application/json", body: Data("{}".utf8)).isEmpty)
+        #expect(!check.problems(method: "GET", path: "/readyz", status: 200, contentType: "application/json", body: Data(#"{"status":7}"#.utf8)).isEmpty)
+        #expect(!check.problems(method: "GET", path: "/readyz", status: 200, contentType: "application/json", body: Data(#"{"database":"ok"}"#.utf8)).isEmpty,
+                "a required member missing")
+        #expect(!check.problems(method: "GET", path: "/v1/nowhere", status: 200, contentType: nil, body: Data()).isEmpty)
+    }
 }
