@@ -2,10 +2,12 @@
 import PackageDescription
 
 // One target per layer, dependencies pointing one way only:
-//   SponaDomain (pure rules)        EventStore (generic, knows no domain)
+//   SponaDomain (pure rules)        SponaEventStore (generic, knows no domain)
 //            \                         /
-//             SponaApplication, SponaProjections
-//                        |
+//   SponaRecords (how the domain's facts are stored: streams, coding, metadata)
+//            /                         \
+//   SponaApplication (commands)     SponaProjections (read models)
+//            \                         /
 //                SponaHTTP, spona (the command)
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -62,10 +64,19 @@ let package = Package(
 
         // Commands in, events out: joins the domain's rules to the store.
         .target(
+            name: "SponaRecords",
+            dependencies: [
+                "SponaDomain",
+                "SponaEventStore",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SponaApplication",
             dependencies: [
                 "SponaDomain",
                 "SponaEventStore",
+                "SponaRecords",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -79,7 +90,7 @@ let package = Package(
             dependencies: [
                 "SponaDomain",
                 "SponaEventStore",
-                "SponaApplication",
+                "SponaRecords",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -94,6 +105,7 @@ let package = Package(
             dependencies: [
                 "SponaApplication",
                 "SponaProjections",
+                "SponaRecords",
                 "SponaEventStore",
                 "SponaDomain",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -117,6 +129,7 @@ let package = Package(
                 "SchemaMigrations",
                 "SponaEventStore",
                 "SponaApplication",
+                "SponaRecords",
                 "SponaDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -134,6 +147,7 @@ let package = Package(
                 "SponaEventStore",
                 "SchemaMigrations",
                 "SponaApplication",
+                "SponaRecords",
                 "SponaDomain",
                 "SponaHTTP",
                 "SponaProjections",
@@ -180,6 +194,7 @@ let package = Package(
             dependencies: [
                 "SponaHTTP",
                 "SponaApplication",
+                "SponaRecords",
                 "SponaProjections",
                 "SponaDomain",
                 "SponaEventStore",

@@ -5,6 +5,7 @@ import NIOCore
 import SponaApplication
 import SponaDomain
 import SponaEventStore
+import SponaRecords
 
 /// `/v1/audit/…`: for auditors. The whole history as NDJSON, a stream as it stood at a moment,
 /// the seals and the proof that one extends another, a verification run, and the read trail.

@@ -5,6 +5,7 @@ import NIOCore
 import SponaApplication
 import SponaDomain
 import SponaEventStore
+import SponaRecords
 
 /// The bodies clients send to case routes. Enumerations are the domain's own, by raw value.
 enum CaseRequests {

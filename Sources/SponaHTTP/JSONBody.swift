@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SponaApplication
+import SponaRecords
 
 /// Reads a request's JSON body, and says precisely what is wrong with a bad one:
 /// 415 for another media type, 413 over the limit, 400 for text that is not JSON, 422 naming

@@ -6,6 +6,7 @@ import SponaApplication
 import SponaDomain
 import SponaEventStore
 import SponaProjections
+import SponaRecords
 
 /// `/v1/views/…`: the regional figures, in JSON or (with `Accept: text/csv`) CSV. The Center
 /// sees every district unsuppressed; an analyst sees only the districts of their token, with

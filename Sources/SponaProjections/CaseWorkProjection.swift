@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import PostgresNIO
-import SponaApplication
 import SponaDomain
 import SponaEventStore
+import SponaRecords
 
 /// Two views staff use every day: each institution's open work (`open_work`: referrals to act
 /// on, decisions to implement) and each report's progress (`case_reports`). Ids, kinds, dates

@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import PostgresNIO
-import SponaApplication
 import SponaDomain
 import SponaEventStore
+import SponaRecords
 
 /// The registry as a table (`institutions`), for listing and searching institutions.
 /// Decisions never read it: they fold the institutions' own streams, which cannot lag.

@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import PostgresNIO
-import SponaApplication
 import SponaDomain
 import SponaEventStore
+import SponaRecords
 
 /// An event a projection could not apply: the projection stands still just before it until it
 /// applies (after a fix, or an operator's retry) or an operator skips it.

@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import SponaApplication
 import SponaEventStore
+import SponaRecords
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

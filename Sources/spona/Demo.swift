@@ -5,6 +5,7 @@ import PostgresNIO
 import SponaApplication
 import SponaDomain
 import SponaEventStore
+import SponaRecords
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

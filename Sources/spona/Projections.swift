@@ -9,6 +9,7 @@ import SponaDomain
 import SponaEventStore
 import SponaHTTP
 import SponaProjections
+import SponaRecords
 
 struct Projections: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

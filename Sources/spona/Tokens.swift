@@ -4,6 +4,7 @@ import PostgresNIO
 import SponaApplication
 import SponaDomain
 import SponaEventStore
+import SponaRecords
 
 struct Tokens: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -6,6 +6,7 @@ import SponaEventStore
 import SponaProjections
 import SponaTestSupport
 import Testing
+import SponaRecords
 
 /// No stored event can stop the server: a projection that cannot apply one stands still at
 /// it, says so everywhere an operator looks, and goes on when an operator skips it; the

@@ -5,6 +5,7 @@ import SponaEventStore
 import SponaProjections
 import SponaTestSupport
 import Testing
+import SponaRecords
 
 @Suite("The demo history")
 struct DemoTests {

@@ -6,6 +6,7 @@ import SponaEventStore
 import SponaProjections
 @testable import SponaHTTP
 import Testing
+import SponaRecords
 
 /// The analyst who combines everything they may read: every view, every filter, every month's
 /// end, one municipality against its district, the training view against the municipality

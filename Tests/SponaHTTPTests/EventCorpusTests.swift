@@ -5,6 +5,7 @@ import SponaDomain
 import SponaEventStore
 import SponaProjections
 import Testing
+import SponaRecords
 
 /// Histories as earlier versions of Spona wrote them, byte for byte as PostgreSQL gave them
 /// back (`Tests/EventCorpus/*.jsonl`). They must decode, fold and serve for ever: a change to an

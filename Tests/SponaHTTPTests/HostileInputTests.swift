@@ -3,6 +3,7 @@ import HTTPTypes
 import SponaApplication
 import SponaDomain
 import Testing
+import SponaRecords
 
 /// What a fuzzer or a hostile client sends: every value out of its bounds is refused with a
 /// problem naming it, nothing is recorded, and the server goes on answering.

@@ -4,6 +4,7 @@ import SponaApplication
 import SponaDomain
 import SponaEventStore
 import Testing
+import SponaRecords
 
 /// A whole case over HTTP, as in the source reports: a school in Prokuplje reports a minor at
 /// risk and the network takes it from there, each step by the institution whose step it is.

@@ -8,6 +8,7 @@ import SponaEventStore
 @testable import SponaHTTP
 import SponaTestSupport
 import Testing
+import SponaRecords
 
 /// The personal data of the journey's girl: names that must never show up anywhere but in
 /// the answer to a read with a reason.

@@ -6,6 +6,7 @@ import SponaDomain
 import SponaEventStore
 import SponaProjections
 import Testing
+import SponaRecords
 
 /// A small, seeded random number generator: the random histories are the same on every run.
 struct SeededGenerator: RandomNumberGenerator {

@@ -1,6 +1,7 @@
 import Foundation
 import SponaDomain
 import SponaEventStore
+import SponaRecords
 
 /// Every read of a case by a person is itself a fact: who (in the metadata), which case, what
 /// was read, and why when the route asks. Recorded in the case's access stream before the

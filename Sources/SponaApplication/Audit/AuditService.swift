@@ -1,6 +1,7 @@
 import Foundation
 import SponaDomain
 import SponaEventStore
+import SponaRecords
 
 /// What auditors ask of the history: a stream as it stood at a moment, the read trail, and
 /// every audit query itself recorded — an auditor's reads leave the same trace as anyone's.

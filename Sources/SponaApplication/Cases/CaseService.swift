@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import SponaDomain
 import SponaEventStore
+import SponaRecords
 
 /// Why the application refused a command before or after the domain looked at it.
 public enum ApplicationError: Error, Hashable, Sendable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import Foundation
 import SponaDomain
+import SponaRecords
 
 /// A believable history of cases for dashboards, demos and benchmarks: what the network's
 /// professionals would have done, as commands with the moment each was given. The commands

@@ -1,6 +1,7 @@
 import Foundation
 import SponaDomain
 import SponaEventStore
+import SponaRecords
 
 /// Carries out a ``DemoHistory`` through the ``CaseService``, several cases at a time, each
 /// case's commands in order with the version the previous one left — exactly as staff would

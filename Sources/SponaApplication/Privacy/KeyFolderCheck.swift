@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SponaDomain
 import SponaEventStore
+import SponaRecords
 
 /// Holds the subject key folder (`SPONA_KEY_DIR`) to the history when a server starts.
 ///

@@ -1,6 +1,7 @@
 import Foundation
 import SponaDomain
 import SponaEventStore
+import SponaRecords
 
 /// The institutions a command names, as they stand now: folded from their own streams, in
 /// one round trip, so a decision never works from a stale copy (an institution deactivated a

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import SponaDomain
 import SponaEventStore
+import SponaRecords
 
 /// Registers and changes institutions, and records trainings: each through its own stream.
 public struct RegistryService: Sendable {

@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import PostgresNIO
-import SponaApplication
 import SponaDomain
 import SponaEventStore
+import SponaRecords
 
 /// Municipality × month and sector × month figures for regional teams and the ministry.
 /// Each batch's additions are summed in memory first and written as one set-based upsert per
