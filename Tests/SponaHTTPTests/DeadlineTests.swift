@@ -14,7 +14,7 @@ struct DeadlineTests {
         router.get("/stuck") { _, _ -> String in
             // As a query on a connection the server dropped: suspended, deaf to cancellation.
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                DispatchQueue.global().asyncAfter(deadline: .now() + 5) { done.resume() }
+                DispatchQueue.global().asyncAfter(deadline: .now() + 30) { done.resume() }
             }
             return "late"
         }
@@ -28,7 +28,9 @@ struct DeadlineTests {
                 #expect(response.headers[.contentType] == "application/problem+json")
                 #expect(String(buffer: response.body).contains("urn:spona:problem:timed-out"))
             }
-            #expect(ContinuousClock.now - started < .seconds(2), "answered at the deadline, not when the work ended")
+            // The deadline is 0.3 s and the work ends after 30 s; a loaded test machine may take
+            // seconds to schedule the answer, never the work's 30.
+            #expect(ContinuousClock.now - started < .seconds(15), "answered at the deadline, not when the work ended")
             try await client.execute(uri: "/quick", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body) == "ok")

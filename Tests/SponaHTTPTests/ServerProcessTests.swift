@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import PostgresNIO
 import SponaApplication
@@ -261,6 +264,53 @@ struct ServerProcessTests {
                 let took = await server.terminate(within: .seconds(5))
                 #expect(took != nil, "a server did not stop within 5 s of SIGTERM after the faults")
             }
+        }
+    }
+
+    @Test("a client that trickles its request head, a line at a time, is cut off at the idle timeout: nobody holds a connection by sending slowly")
+    func slowRequestHead() async throws {
+        try await TestDatabase.withFresh { db in
+            let keys = FileManager.default.temporaryDirectory.appendingPathComponent("spona-keys-\(UUID().uuidString)")
+            let server = try ServerProcess(databaseURL: db.appURL, keyDirectory: keys, environment: ["SPONA_IDLE_TIMEOUT": "2"])
+            defer { server.stop() }
+            let started = ContinuousClock.now
+            while !server.listening, ContinuousClock.now - started < .seconds(20) { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(server.get("/healthz").status == 200)
+
+            let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            #expect(socket >= 0)
+            defer { close(socket) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(connected == 0)
+            func send(_ text: String) -> Bool {
+                Array(text.utf8).withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } > 0
+            }
+            /// True once the server has closed the connection.
+            func closedByServer() -> Bool {
+                var byte: UInt8 = 0
+                let read = recv(socket, &byte, 1, Int32(MSG_DONTWAIT))
+                return read == 0 || (read < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            }
+            #expect(send("GET /healthz HTTP/1.1\r\nHost: spona\r\n"))
+            let trickling = ContinuousClock.now
+            var closedAfter: Duration?
+            while ContinuousClock.now - trickling < .seconds(15) {
+                try await Task.sleep(for: .milliseconds(500))
+                if closedByServer() || !send("X-Slow: 1\r\n") {
+                    closedAfter = ContinuousClock.now - trickling
+                    break
+                }
+            }
+            #expect(closedAfter != nil, "the server kept a connection whose head never completed for 15 s")
+            #expect((closedAfter ?? .seconds(99)) < .seconds(8), "closed after \(String(describing: closedAfter))")
+            // Others are still served.
+            #expect(server.get("/healthz").status == 200)
         }
     }
 
