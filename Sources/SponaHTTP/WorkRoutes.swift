@@ -5,8 +5,8 @@ import SponaApplication
 import SponaProjections
 import SponaDomain
 
-/// What each institution has to do and what became of what it reported. Both read the
-/// projections, and only ever the caller's own institution's rows.
+/// What each institution has to do and what became of what it reported: the API's shapes of
+/// the rows `CaseWorkProjection` owns and reads, only ever the caller's own institution's.
 struct WorkRoutes {
     let database: PostgresClient
 
@@ -60,25 +60,16 @@ struct WorkRoutes {
             let now = Date()
             let page = try PageRequest(request)
             let after = try page.after.map { try KeysetCursor(parsing: $0, numbers: 2) } ?? .start(2)
-            // By due date (so the overdue come first), items without one last, then by how
-            // long they have waited; keyset-paged in that order.
-            let rows = try await database.query("""
-                SELECT case_id, kind, item_id, from_institution, detail, urgency, status, due, since, due_us, since_us FROM (
-                    SELECT w.*, coalesce((extract(epoch FROM due) * 1000000)::bigint, 9223372036854775807) AS due_us,
-                           (extract(epoch FROM since) * 1000000)::bigint AS since_us
-                    FROM open_work w
-                    WHERE institution_id = \(caller.actor.institution.rawValue) AND NOT case_closed
-                ) w
-                WHERE (due_us, since_us, item_id) > (\(after.numbers[0]), \(after.numbers[1]), \(after.id))
-                ORDER BY due_us, since_us, item_id
-                LIMIT \(page.limit + 1)
-                """, logger: context.logger)
             var items: [InboxItem] = []
             var keyset = page.keyset
-            for try await (caseID, kind, item, from, detail, urgency, status, due, since, dueUS, sinceUS) in rows.decode((UUID, String, UUID, UUID?, String, String?, String, Date?, Date, Int64, Int64).self) {
-                guard keyset.take(KeysetCursor([dueUS, sinceUS], item)) else { break }
-                items.append(InboxItem(caseId: caseID, kind: kind, itemId: item, fromInstitution: from, detail: detail, urgency: urgency,
-                                       status: status, due: due, since: since, overdue: due.map { $0 < now } ?? false))
+            for (item, key) in try await CaseWorkProjection.openWork(
+                of: caller.actor.institution, after: (after.numbers[0], after.numbers[1], after.id), limit: page.limit + 1,
+                on: database, logger: context.logger)
+            {
+                guard keyset.take(KeysetCursor(key, item.itemID)) else { break }
+                items.append(InboxItem(caseId: item.caseID, kind: item.kind, itemId: item.itemID, fromInstitution: item.fromInstitution,
+                                       detail: item.detail, urgency: item.urgency, status: item.status, due: item.due, since: item.since,
+                                       overdue: item.due.map { $0 < now } ?? false))
             }
             return try JSONResponse.make(Inbox(institution: caller.actor.institution, items: items, next: keyset.next), status: .ok)
         }
@@ -89,25 +80,17 @@ struct WorkRoutes {
             let page = try PageRequest(request)
             // The newest first: the key is the filing time negated, so the keyset still ascends.
             let after = try page.after.map { try KeysetCursor(parsing: $0, numbers: 1) } ?? .start(1)
-            let rows = try await database.query("""
-                SELECT case_id, municipality, filed_at, risk_level, urgency, status, acknowledged_at, triaged_at,
-                       referrals_sent, conferences_held, identification, assistance_given, closed_at, key FROM (
-                    SELECT r.*, -(extract(epoch FROM filed_at) * 1000000)::bigint AS key
-                    FROM case_reports r WHERE reporting_institution = \(caller.actor.institution.rawValue)
-                ) r
-                WHERE (key, case_id) > (\(after.numbers[0]), \(after.id))
-                ORDER BY key, case_id LIMIT \(page.limit + 1)
-                """, logger: context.logger)
             var reports: [ReportProgress] = []
             var keyset = page.keyset
-            for try await row in rows {
-                let (caseID, municipality, filed, risk, urgency, status, acknowledged, triaged, referrals, conferences, identification, assistance, closed, key) =
-                    try row.decode((UUID, String, Date, String, String, String, Date?, Date?, Int32, Int32, String?, Int32, Date?, Int64).self)
-                guard keyset.take(KeysetCursor([key], caseID)) else { break }
+            for (report, key) in try await CaseWorkProjection.reports(
+                of: caller.actor.institution, after: (after.numbers[0], after.id), limit: page.limit + 1, on: database, logger: context.logger)
+            {
+                guard keyset.take(KeysetCursor(key, report.caseID)) else { break }
                 reports.append(ReportProgress(
-                    caseId: caseID, municipality: municipality, filedAt: filed, riskLevel: risk, urgency: urgency, status: status,
-                    acknowledgedAt: acknowledged, triagedAt: triaged, referralsSent: Int(referrals), conferencesHeld: Int(conferences),
-                    identification: identification, assistanceGiven: Int(assistance), closedAt: closed))
+                    caseId: report.caseID, municipality: report.municipality, filedAt: report.filedAt, riskLevel: report.riskLevel,
+                    urgency: report.urgency, status: report.status, acknowledgedAt: report.acknowledgedAt, triagedAt: report.triagedAt,
+                    referralsSent: Int(report.referralsSent), conferencesHeld: Int(report.conferencesHeld),
+                    identification: report.identification, assistanceGiven: Int(report.assistanceGiven), closedAt: report.closedAt))
             }
             return try JSONResponse.make(Reports(institution: caller.actor.institution, reports: reports, next: keyset.next), status: .ok)
         }

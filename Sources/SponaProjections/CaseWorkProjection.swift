@@ -20,37 +20,37 @@ public struct CaseWorkProjection: Projection {
     public init() {}
 
     /// A report's row in `case_reports`.
-    struct ReportRow {
-        var caseID: UUID
-        var reportingInstitution: UUID
-        var municipality: String
-        var filedAt: Date
-        var riskLevel: String
-        var urgency: String
-        var status: String
-        var acknowledgedAt: Date?
-        var triagedAt: Date?
-        var referralsSent: Int32 = 0
-        var conferencesHeld: Int32 = 0
-        var identification: String?
-        var assistanceGiven: Int32 = 0
-        var closedAt: Date?
-        var updatedAt: Date
+    public struct ReportRow: Sendable {
+        public var caseID: UUID
+        public var reportingInstitution: UUID
+        public var municipality: String
+        public var filedAt: Date
+        public var riskLevel: String
+        public var urgency: String
+        public var status: String
+        public var acknowledgedAt: Date?
+        public var triagedAt: Date?
+        public var referralsSent: Int32 = 0
+        public var conferencesHeld: Int32 = 0
+        public var identification: String?
+        public var assistanceGiven: Int32 = 0
+        public var closedAt: Date?
+        public var updatedAt: Date
     }
 
     /// A row of `open_work`.
-    struct WorkItem {
-        var itemID: UUID
-        var caseID: UUID
-        var kind: String
-        var institutionID: UUID
-        var fromInstitution: UUID?
-        var detail: String
-        var urgency: String?
-        var status: String
-        var due: Date?
-        var since: Date
-        var caseClosed: Bool
+    public struct WorkItem: Sendable {
+        public var itemID: UUID
+        public var caseID: UUID
+        public var kind: String
+        public var institutionID: UUID
+        public var fromInstitution: UUID?
+        public var detail: String
+        public var urgency: String?
+        public var status: String
+        public var due: Date?
+        public var since: Date
+        public var caseClosed: Bool
     }
 
     /// The batch is folded in memory over the rows it touches, read in two queries, and
@@ -217,5 +217,65 @@ public struct CaseWorkProjection: Projection {
         case .personalDataErased, .conferenceScheduled, .conferenceCancelled:
             break // nothing personal is ever in a projection; scheduling changes no open work
         }
+    }
+}
+
+// MARK: - Reading the tables (the routes run no SQL of their own)
+
+extension CaseWorkProjection {
+    /// An institution's open work on cases still open, in the order staff work through it: by
+    /// due date (the overdue first, none last), then by how long it has waited, then by id;
+    /// the `limit` items after the key `after` (due and waiting time in microseconds, id), each
+    /// with its own key for the next page.
+    public static func openWork(
+        of institution: InstitutionID, after: (due: Int64, since: Int64, id: UUID), limit: Int, on client: PostgresClient, logger: Logger
+    ) async throws -> [(item: WorkItem, key: [Int64])] {
+        let rows = try await client.query("""
+            SELECT item_id, case_id, kind, institution_id, from_institution, detail, urgency, status, due, since, due_us, since_us FROM (
+                SELECT w.*, coalesce((extract(epoch FROM due) * 1000000)::bigint, 9223372036854775807) AS due_us,
+                       (extract(epoch FROM since) * 1000000)::bigint AS since_us
+                FROM open_work w
+                WHERE institution_id = \(institution.rawValue) AND NOT case_closed
+            ) w
+            WHERE (due_us, since_us, item_id) > (\(after.due), \(after.since), \(after.id))
+            ORDER BY due_us, since_us, item_id
+            LIMIT \(limit)
+            """, logger: logger)
+        var items: [(WorkItem, [Int64])] = []
+        for try await row in rows {
+            let (item, caseID, kind, owner, from, detail, urgency, status, due, since, dueUS, sinceUS) =
+                try row.decode((UUID, UUID, String, UUID, UUID?, String, String?, String, Date?, Date, Int64, Int64).self)
+            items.append((WorkItem(itemID: item, caseID: caseID, kind: kind, institutionID: owner, fromInstitution: from, detail: detail,
+                                   urgency: urgency, status: status, due: due, since: since, caseClosed: false), [dueUS, sinceUS]))
+        }
+        return items
+    }
+
+    /// The reports an institution filed, the newest first, the `limit` after the key `after`
+    /// (the filing time in microseconds negated, so that keys ascend; the case id), each with
+    /// its key.
+    public static func reports(
+        of institution: InstitutionID, after: (filed: Int64, id: UUID), limit: Int, on client: PostgresClient, logger: Logger
+    ) async throws -> [(report: ReportRow, key: [Int64])] {
+        let rows = try await client.query("""
+            SELECT case_id, reporting_institution, municipality, filed_at, risk_level, urgency, status, acknowledged_at, triaged_at,
+                   referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at, key FROM (
+                SELECT r.*, -(extract(epoch FROM filed_at) * 1000000)::bigint AS key
+                FROM case_reports r WHERE reporting_institution = \(institution.rawValue)
+            ) r
+            WHERE (key, case_id) > (\(after.filed), \(after.id))
+            ORDER BY key, case_id LIMIT \(limit)
+            """, logger: logger)
+        var reports: [(ReportRow, [Int64])] = []
+        for try await row in rows {
+            let (caseID, reporter, municipality, filed, risk, urgency, status, acknowledged, triaged, referrals, conferences, identification,
+                 assistance, closed, updated, key) =
+                try row.decode((UUID, UUID, String, Date, String, String, String, Date?, Date?, Int32, Int32, String?, Int32, Date?, Date, Int64).self)
+            reports.append((ReportRow(caseID: caseID, reportingInstitution: reporter, municipality: municipality, filedAt: filed, riskLevel: risk,
+                                      urgency: urgency, status: status, acknowledgedAt: acknowledged, triagedAt: triaged, referralsSent: referrals,
+                                      conferencesHeld: conferences, identification: identification, assistanceGiven: assistance,
+                                      closedAt: closed, updatedAt: updated), [key]))
+        }
+        return reports
     }
 }
