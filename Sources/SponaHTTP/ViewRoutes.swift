@@ -169,31 +169,17 @@ struct ViewRoutes {
         let (from, to) = try Self.period(request)
         let cyrillic = try Self.cyrillic(request)
         let codes = audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue)
-        let rows = try await db.query("""
-            SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained,
-                   reports_key, children_key, high_risk_key, referrals_sent_key, identified_victims_key, reports_by_trained_key
-            FROM view_municipality_month
-            WHERE month >= \(from) AND month <= \(to) AND month <= \(audience.lastMonth) AND municipality = ANY(\(codes))
-            ORDER BY month, municipality
-            """)
-        /// One place's (or a total's) figures in a month: each metric's count and cell key.
+        /// One place's figures in a month: each metric's count and cell key.
         struct Figures {
-            var values = [Int](repeating: 0, count: ViewRoutes.municipalityMetrics.count)
-            var keys = [Int64](repeating: 0, count: ViewRoutes.municipalityMetrics.count)
-            mutating func add(_ other: Figures) {
-                for index in values.indices {
-                    values[index] += other.values[index]
-                    keys[index] = (keys[index] + other.keys[index]) % StatisticsRules.keyModulus
-                }
-            }
+            var values: [Int]
+            var keys: [Int64]
         }
         // month → district → municipality → figures
         var figures: [String: [DistrictCode: [(MunicipalityCode, Figures)]]] = [:]
-        for try await row in rows.decode((String, String, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self) {
-            let municipality = MunicipalityCode(rawValue: row.0)
+        for row in try await CaseStatisticsProjection.municipalityMonths(codes, from: from, to: to, through: audience.lastMonth, read: db.run) {
+            let municipality = MunicipalityCode(rawValue: row.municipality)
             guard let district = geography.municipality(municipality)?.district else { continue }
-            let place = Figures(values: [row.2, row.3, row.4, row.5, row.6, row.7].map(Int.init), keys: [row.8, row.9, row.10, row.11, row.12, row.13])
-            figures[row.1, default: [:]][district, default: []].append((municipality, place))
+            figures[row.month, default: [:]][district, default: []].append((municipality, Figures(values: row.counts, keys: row.keys)))
         }
 
         /// What an analyst may learn of a place's figures: each count perturbed by its cell key,
@@ -363,12 +349,7 @@ struct ViewRoutes {
                 // Analysts count whole months back from the last closed one; the Center from now.
                 let since = Self.month(monthsBefore: months - 1, from: audience.suppressed ? Self.lastMonthEnd(db.isPast ? db.now : analystNow()) : db.now)
                 let places = audience.districts.flatMap { geography.municipalities(in: $0) }
-                let rows = try await db.query("""
-                    SELECT municipality, max(month) FROM view_municipality_month
-                    WHERE reports > 0 AND month <= \(audience.lastMonth) AND municipality = ANY(\(places.map(\.code.rawValue))) GROUP BY municipality
-                    """)
-                var last: [String: String] = [:]
-                for try await (code, month) in rows.decode((String, String).self) { last[code] = month }
+                let last = try await CaseStatisticsProjection.lastReportMonths(places.map(\.code.rawValue), through: audience.lastMonth, read: db.run)
                 var table = ViewTable(columns: ["district", "municipality", "name", "lastReport"])
                 for place in places.sorted(by: { ($0.district.rawValue, $0.code.rawValue) < ($1.district.rawValue, $1.code.rawValue) }) {
                     let latest = last[place.code.rawValue]
@@ -393,10 +374,10 @@ struct ViewRoutes {
                 // first of them and in the 12 months from it on.
                 // Each training reaches its host and the places it names; a city named reaches
                 // its city municipalities too (a training "for Belgrade" covers all 17).
-                let rows = try await db.query("SELECT training_id, held_on::text, host, participants, municipalities FROM view_trainings")
                 var reach: [String: (trainings: Set<UUID>, participants: Int, first: String)] = [:]
-                for try await (id, heldOn, host, participants, named) in rows.decode((UUID, String, String, Int64, [String]).self) {
-                    let month = String(heldOn.prefix(7))
+                for training in try await CaseStatisticsProjection.trainings(read: db.run) {
+                    let (id, host, participants, named) = (training.id, training.host, training.participants, training.municipalities)
+                    let month = String(training.heldOn.prefix(7))
                     var covered = Set(geography.cityAndParts(MunicipalityCode(rawValue: host)).map(\.rawValue))
                     for code in named { covered.formUnion(geography.cityAndParts(MunicipalityCode(rawValue: code)).map(\.rawValue)) }
                     for code in covered {
@@ -414,16 +395,12 @@ struct ViewRoutes {
                 // views agree and neither tells more than the other.
                 // A city's row adds up the city and its city municipalities.
                 let counted = Set(trained.flatMap { geography.cityAndParts(MunicipalityCode(rawValue: $0.code)).map(\.rawValue) })
-                let months = try await db.query("""
-                    SELECT municipality, month, reports, reports_key, reports_by_trained, reports_by_trained_key FROM view_municipality_month
-                    WHERE municipality = ANY(\(Array(counted))) AND month <= \(last)
-                    """)
                 var byPlace: [String: [(month: String, reports: Int, trained: Int)]] = [:]
-                for try await (code, month, reports, reportsKey, byTrained, byTrainedKey) in months.decode((String, String, Int64, Int64, Int64, Int64).self) {
+                for row in try await CaseStatisticsProjection.reportMonths(Array(counted), through: last, read: db.run) {
                     let shown = audience.suppressed
-                        ? disclosure.values(whole: (Int(reports), reportsKey), parts: [(Int(byTrained), byTrainedKey)])
-                        : (whole: Int(reports), parts: [Int(byTrained)])
-                    byPlace[code, default: []].append((month, shown.whole, shown.parts[0]))
+                        ? disclosure.values(whole: (row.reports, row.reportsKey), parts: [(row.byTrained, row.byTrainedKey)])
+                        : (whole: row.reports, parts: [row.byTrained])
+                    byPlace[row.municipality, default: []].append((row.month, shown.whole, shown.parts[0]))
                 }
                 var table = ViewTable(columns: ["district", "municipality", "name", "trainings", "participants", "firstTraining",
                                                 "reportsBefore", "reportsAfter", "reportsByTrained"])
@@ -450,14 +427,9 @@ struct ViewRoutes {
                 let (from, to) = try Self.period(request)
                 let sectors = try Self.sectors(request)
                 // A flow is shown when either end is the sector asked for.
-                let rows = try await db.query("""
-                    SELECT from_sector, to_sector, month, referrals FROM view_sector_flows
-                    WHERE month >= \(from) AND month <= \(to) AND (from_sector = ANY(\(sectors)) OR to_sector = ANY(\(sectors)))
-                    ORDER BY month, from_sector, to_sector
-                    """)
                 var table = ViewTable(columns: ["month", "fromSector", "toSector", "referrals"])
-                for try await (fromSector, toSector, month, referrals) in rows.decode((String, String, String, Int64).self) {
-                    table.add(kind: "flow", [.text(month), .text(fromSector), .text(toSector), .cell(.count(Int(referrals)))])
+                for flow in try await CaseStatisticsProjection.sectorFlows(from: from, to: to, sectors: sectors, read: db.run) {
+                    table.add(kind: "flow", [.text(flow.month), .text(flow.from), .text(flow.to), .cell(.count(flow.referrals))])
                 }
                 return try table.response(csv: Self.wantsCSV(request), suppression: nil)
             }
@@ -470,19 +442,15 @@ struct ViewRoutes {
                 let cyrillic = try Self.cyrillic(request)
                 let places = audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue)
                 // A flow is shown when either end is in the caller's districts.
-                let rows = try await db.query("""
-                    SELECT from_place, to_place, month, cases, cases_key FROM view_place_flows
-                    WHERE month >= \(from) AND month <= \(to) AND month <= \(audience.lastMonth)
-                      AND (from_place = ANY(\(places)) OR to_place = ANY(\(places)))
-                    ORDER BY month, from_place, to_place
-                    """)
+                let flows = try await CaseStatisticsProjection.placeFlows(from: from, to: to, through: audience.lastMonth, places: places, read: db.run)
                 func name(_ place: String) -> String {
                     if place.hasPrefix("country:") { return String(place.dropFirst(8)) }
                     return geography.municipality(MunicipalityCode(rawValue: place)).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? place
                 }
                 var table = ViewTable(columns: ["month", "from", "fromName", "to", "toName", "cases"])
-                for try await (fromPlace, toPlace, month, cases, key) in rows.decode((String, String, String, Int64, Int64).self) {
-                    let cell: Disclosure.Cell = audience.suppressed ? disclosure.perturbed(Int(cases), key: key) : .count(Int(cases))
+                for flow in flows {
+                    let (fromPlace, toPlace, month) = (flow.from, flow.to, flow.month)
+                    let cell: Disclosure.Cell = audience.suppressed ? disclosure.perturbed(flow.cases, key: flow.key) : .count(flow.cases)
                     table.add(kind: "flow", [.text(month), .text(fromPlace), .text(name(fromPlace)), .text(toPlace), .text(name(toPlace)), .cell(cell)])
                 }
                 return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
@@ -507,33 +475,19 @@ struct ViewRoutes {
                 let after = try page.after.map { try KeysetCursor(parsing: $0, numbers: 2) } ?? .start(2)
                 // Keyset paging in the list's order (open before closed, the most urgent first,
                 // then by filing): a page never repeats or skips a case, however many are filed.
-                let rows = try await db.query("""
-                    WITH ranked AS (
-                        SELECT r.*, ((r.status = 'closed')::int * 3
-                                     + CASE r.urgency WHEN 'immediate' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END) AS rank,
-                               (extract(epoch FROM r.filed_at) * 1000000)::bigint AS filed_us
-                        FROM case_reports r
-                        WHERE (\(status)::text IS NULL OR r.status = \(status))
-                          AND (\(codes)::text[] IS NULL OR r.municipality = ANY(\(codes)))
-                    )
-                    SELECT r.case_id, r.municipality, r.filed_at, r.status, r.risk_level, r.urgency, r.referrals_sent, r.identification,
-                           (SELECT count(*) FROM open_work w WHERE w.case_id = r.case_id)::int,
-                           (SELECT count(*) FROM open_work w WHERE w.case_id = r.case_id AND w.due < \(now))::int,
-                           r.rank, r.filed_us
-                    FROM ranked r
-                    WHERE (r.rank::bigint, r.filed_us, r.case_id) > (\(after.numbers[0]), \(after.numbers[1]), \(after.id))
-                    ORDER BY r.rank, r.filed_us, r.case_id
-                    LIMIT \(page.limit + 1)
-                    """)
                 var table = ViewTable(columns: ["caseId", "municipality", "district", "filedAt", "status", "riskLevel", "urgency",
                                                 "referralsSent", "identification", "openItems", "overdueItems"])
                 var keyset = page.keyset
-                for try await (id, municipality, filed, state, risk, urgency, referrals, identification, open, overdue, rank, filedUS) in rows.decode((UUID, String, Date, String, String, String, Int32, String?, Int32, Int32, Int32, Int64).self) {
-                    guard keyset.take(KeysetCursor([Int64(rank), filedUS], id)) else { break }
-                    let districtCode = geography.municipality(MunicipalityCode(rawValue: municipality))?.district.rawValue ?? ""
-                    table.add(kind: "case", [.text(id.uuidString.lowercased()), .text(municipality), .text(districtCode), .text(ISO8601.string(from: filed)),
-                                             .text(state), .text(risk), .text(urgency), .cell(.count(Int(referrals))), .text(identification ?? ""),
-                                             .cell(.count(Int(open))), .cell(.count(Int(overdue)))])
+                for row in try await CaseWorkProjection.caseList(
+                    status: status, municipalities: codes, now: now, after: (after.numbers[0], after.numbers[1], after.id), limit: page.limit + 1,
+                    read: db.run)
+                {
+                    guard keyset.take(KeysetCursor(row.key, row.caseID)) else { break }
+                    let districtCode = geography.municipality(MunicipalityCode(rawValue: row.municipality))?.district.rawValue ?? ""
+                    table.add(kind: "case", [.text(row.caseID.uuidString.lowercased()), .text(row.municipality), .text(districtCode),
+                                             .text(ISO8601.string(from: row.filedAt)), .text(row.status), .text(row.riskLevel), .text(row.urgency),
+                                             .cell(.count(row.referralsSent)), .text(row.identification ?? ""),
+                                             .cell(.count(row.openItems)), .cell(.count(row.overdueItems))])
                 }
                 table.next = keyset.next
                 return try table.response(csv: Self.wantsCSV(request), suppression: nil)
@@ -549,14 +503,11 @@ struct ViewRoutes {
                 }
                 let (from, to) = try Self.period(request)
                 let sectors = try Self.sectors(request)
-                let rows = try await db.query("""
-                    SELECT sector, month, reports, referrals_sent, referrals_received FROM view_sector_month
-                    WHERE month >= \(from) AND month <= \(to) AND sector = ANY(\(sectors)) ORDER BY month, sector
-                    """)
                 var table = ViewTable(columns: ["month", "sector", "name", "reports", "referralsSent", "referralsReceived"])
-                for try await (sector, month, reports, sent, received) in rows.decode((String, String, Int64, Int64, Int64).self) {
-                    let name = Sector(rawValue: sector)?.nameLatin ?? sector
-                    table.add(kind: "sector", [.text(month), .text(sector), .text(name)] + [reports, sent, received].map { .cell(.count(Int($0))) })
+                for row in try await CaseStatisticsProjection.sectorMonths(from: from, to: to, sectors: sectors, read: db.run) {
+                    let name = Sector(rawValue: row.sector)?.nameLatin ?? row.sector
+                    table.add(kind: "sector", [.text(row.month), .text(row.sector), .text(name)]
+                        + [row.reports, row.referralsSent, row.referralsReceived].map { .cell(.count($0)) })
                 }
                 return try table.response(csv: Self.wantsCSV(request), suppression: nil)
             }

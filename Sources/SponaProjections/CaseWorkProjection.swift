@@ -278,4 +278,57 @@ extension CaseWorkProjection {
         }
         return reports
     }
+
+    /// A case in the coordinators' list: ids, places, dates and statuses only.
+    public struct CaseListRow: Sendable {
+        public var caseID: UUID
+        public var municipality: String
+        public var filedAt: Date
+        public var status: String
+        public var riskLevel: String
+        public var urgency: String
+        public var referralsSent: Int
+        public var identification: String?
+        public var openItems: Int
+        public var overdueItems: Int
+        /// Its place in the list's order (rank, filing time), for the next page.
+        public var key: [Int64]
+    }
+
+    /// The cases (of `status` and `municipalities`, nil: any) in the coordinators' order —
+    /// open before closed, the most urgent first, then by filing — the `limit` after the key
+    /// `after`; items overdue as of `now`. Reads through `read`, so that an as-of replay's
+    /// tables answer the same way.
+    public static func caseList(
+        status: String?, municipalities: [String]?, now: Date, after: (rank: Int64, filed: Int64, id: UUID), limit: Int,
+        read: @Sendable (PostgresQuery) async throws -> PostgresRowSequence
+    ) async throws -> [CaseListRow] {
+        let rows = try await read("""
+            WITH ranked AS (
+                SELECT r.*, ((r.status = 'closed')::int * 3
+                             + CASE r.urgency WHEN 'immediate' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END) AS rank,
+                       (extract(epoch FROM r.filed_at) * 1000000)::bigint AS filed_us
+                FROM case_reports r
+                WHERE (\(status)::text IS NULL OR r.status = \(status))
+                  AND (\(municipalities)::text[] IS NULL OR r.municipality = ANY(\(municipalities)))
+            )
+            SELECT r.case_id, r.municipality, r.filed_at, r.status, r.risk_level, r.urgency, r.referrals_sent, r.identification,
+                   (SELECT count(*) FROM open_work w WHERE w.case_id = r.case_id)::int,
+                   (SELECT count(*) FROM open_work w WHERE w.case_id = r.case_id AND w.due < \(now))::int,
+                   r.rank, r.filed_us
+            FROM ranked r
+            WHERE (r.rank::bigint, r.filed_us, r.case_id) > (\(after.rank), \(after.filed), \(after.id))
+            ORDER BY r.rank, r.filed_us, r.case_id
+            LIMIT \(limit)
+            """)
+        var result: [CaseListRow] = []
+        for try await (id, municipality, filed, state, risk, urgency, referrals, identification, open, overdue, rank, filedUS)
+            in rows.decode((UUID, String, Date, String, String, String, Int32, String?, Int32, Int32, Int32, Int64).self)
+        {
+            result.append(CaseListRow(caseID: id, municipality: municipality, filedAt: filed, status: state, riskLevel: risk, urgency: urgency,
+                                      referralsSent: Int(referrals), identification: identification, openItems: Int(open),
+                                      overdueItems: Int(overdue), key: [Int64(rank), filedUS]))
+        }
+        return result
+    }
 }
