@@ -201,11 +201,12 @@ public struct TestDatabase: Sendable {
         }
     }
 
-    /// Waits, up to 10 seconds, until every stored event is below the read horizon: other
-    /// tests' transactions on the same cluster hold it back for a moment, and readers, seals
-    /// and projections see only what is below it. False when it did not get there.
+    /// Waits, up to 30 seconds, until every stored event is below the read horizon: other
+    /// tests' transactions on the same cluster hold it back for a moment (the demo's bulk
+    /// writes, on a loaded machine, for many seconds), and readers, seals and projections see
+    /// only what is below it. False when it did not get there.
     public func waitUntilReadable() async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             let rows = try await admin.query(
                 "SELECT count(*) FILTER (WHERE transaction_id < spona_read_horizon()) = count(*) FROM events", logger: logger)
