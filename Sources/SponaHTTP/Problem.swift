@@ -86,7 +86,7 @@ extension Problem {
             case (.referralNotFound, _), (.conferenceNotFound, _), (.decisionNotFound, _):
                 return Problem(.notFound, type: "urn:spona:problem:not-found", title: "Not found", detail: error.description)
             case (_, .conflict): return Problem(.conflict, type: "urn:spona:problem:conflict", title: "Not possible now", detail: error.description)
-            case (_, .forbidden): return Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed", detail: error.description)
+            case (_, .forbidden): return Problem.forbidden(error.description)
             case (_, .invalid): return invalid(error.description)
             }
         case let error as PrivacyError:
@@ -105,14 +105,14 @@ extension Problem {
             case .idempotencyKeyReused: return Problem(.unprocessableContent, type: "urn:spona:problem:idempotency-key-reused", title: "Idempotency key reused", detail: error.description)
             }
         case let error as RegistryError:
-            if error.isForbidden { return Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed", detail: error.description) }
+            if error.isForbidden { return Problem.forbidden(error.description) }
             if error.isConflict { return Problem(.conflict, type: "urn:spona:problem:conflict", title: "Not possible now", detail: error.description) }
             if case .notRegistered = error { return Problem(.notFound, type: "urn:spona:problem:not-found", title: "No such institution", detail: error.description) }
             return invalid(error.description)
         case let error as AuditService.Problem:
             switch error {
             case .streamNotFound: return Problem(.notFound, type: "urn:spona:problem:not-found", title: "No such stream", detail: error.description)
-            case .onlyAuditors: return Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed", detail: error.description)
+            case .onlyAuditors: return Problem.forbidden(error.description)
             }
         case let error as AccessTokens.Refusal:
             return unauthorized(error.description)
@@ -173,8 +173,12 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Refuses (503) when one of `projections` stands still at an event: see ``Problem/viewStopped(_:)``.
 extension Problem {
+    /// The caller may not do or see this: one problem type for every refusal of a right.
+    static func forbidden(_ detail: String) -> Problem {
+        Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed", detail: detail)
+    }
+
     /// A server that has just started, whose read models have not reached the history it found.
     static func catchingUp(_ projections: [String]) -> Problem {
         Problem(.serviceUnavailable, type: "urn:spona:problem:catching-up", title: "Catching up",
@@ -183,6 +187,8 @@ extension Problem {
     }
 }
 
+/// Refuses (503) when one of `projections` stands still at an event (``Problem/viewStopped(_:)``)
+/// or is being rebuilt after an upgrade.
 func requireLive(_ projections: [String], database: PostgresClient, logger: Logger) async throws {
     let stopped = try await ProjectionFailures.all(client: database, logger: logger)
     if let failure = projections.lazy.compactMap({ stopped[$0] }).first { throw Problem.viewStopped(failure) }

@@ -33,8 +33,7 @@ public struct SponaRequestContext: RequestContext {
         let caller = try requireCaller()
         if roles.contains(caller.actor.role) { return caller }
         if caller.actor.role == .auditor {
-            throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed",
-                          detail: "the auditor role may not do this")
+            throw Problem.forbidden("the auditor role may not do this")
         }
         throw CaseError.caseNotFound
     }
@@ -43,8 +42,7 @@ public struct SponaRequestContext: RequestContext {
     public func requireRole(_ roles: Role...) throws -> Caller {
         let caller = try requireCaller()
         guard roles.contains(caller.actor.role) else {
-            throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed",
-                          detail: "the \(caller.actor.role.rawValue) role may not do this")
+            throw Problem.forbidden("the \(caller.actor.role.rawValue) role may not do this")
         }
         return caller
     }

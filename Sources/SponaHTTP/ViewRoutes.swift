@@ -77,15 +77,13 @@ struct ViewRoutes {
             districts = caller.districts
             suppressed = true
         default:
-            throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed",
-                          detail: "the views are for analysts (their districts) and the Center")
+            throw Problem.forbidden("the views are for analysts (their districts) and the Center")
         }
         if let district {
             let code = DistrictCode(rawValue: district)
             guard geography.district(code) != nil else { throw Problem.invalid("'\(district)' is not a district code; see GET /v1/districts") }
             guard districts.contains(code) else {
-                throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed",
-                              detail: "your token covers \(districts.map(\.rawValue).sorted().joined(separator: ", ")), not \(district)")
+                throw Problem.forbidden("your token covers \(districts.map(\.rawValue).sorted().joined(separator: ", ")), not \(district)")
             }
             districts = [code]
         }
@@ -95,7 +93,7 @@ struct ViewRoutes {
     func requireCenter(_ context: SponaRequestContext, _ why: String) throws {
         let caller = try context.requireCaller()
         guard caller.actor.role == .coordinator, caller.isCenter else {
-            throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed", detail: "\(why); analysts see their districts' views")
+            throw Problem.forbidden("\(why); analysts see their districts' views")
         }
     }
 
@@ -266,8 +264,7 @@ struct ViewRoutes {
         // A replay costs; only those who may see views start one.
         let caller = try context.requireCaller()
         guard caller.actor.role == .analyst || (caller.actor.role == .coordinator && caller.isCenter) else {
-            throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed",
-                          detail: "the views are for analysts (their districts) and the Center")
+            throw Problem.forbidden("the views are for analysts (their districts) and the Center")
         }
         // Analysts see the history only as it stood at a month's end: no pair of moments
         // times an event more finely than its month.
@@ -498,8 +495,7 @@ struct ViewRoutes {
             try await at(request, context, [CaseStatisticsProjection()]) { db in
                 let caller = try context.requireCaller()
                 guard caller.actor.role == .coordinator, caller.isCenter else {
-                    throw Problem(.forbidden, type: "urn:spona:problem:forbidden", title: "Not allowed",
-                                  detail: "sector figures are national; they are the Center's (analysts see their districts' views)")
+                    throw Problem.forbidden("sector figures are national; they are the Center's (analysts see their districts' views)")
                 }
                 let (from, to) = try Self.period(request)
                 let sectors = try Self.sectors(request)
