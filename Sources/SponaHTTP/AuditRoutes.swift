@@ -179,15 +179,8 @@ struct AuditRoutes {
         }
     }
 
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(ISO8601.string(from: date))
-        }
-        return encoder
-    }()
+    /// The events' own coding: the feed's payloads read as they were written.
+    static var encoder: JSONEncoder { EventCoding.encoder }
 
     static func json(_ value: some Encodable) throws -> Response {
         Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],

@@ -201,9 +201,11 @@ struct ViewRoutes {
             for district in figures[month]!.keys.sorted() {
                 let places = figures[month]!.compactMap { $0.key == district ? $0.value : nil }.first!
                 // A district's total is the sum of what is shown of its places.
+                // What is shown of each place, worked out once: its row, its city's, its district's.
+                let shownOf = Dictionary(places.map { ($0.0, perturbed($0.1)) }, uniquingKeysWith: { first, _ in first })
                 var total = [Int](repeating: 0, count: Self.municipalityMetrics.count)
                 for place in places {
-                    let values = perturbed(place.1)
+                    let values = shownOf[place.0]!
                     for index in total.indices { total[index] += values[index] }
                     if single == nil || single == place.0 {
                         let name = geography.municipality(place.0).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? place.0.rawValue
@@ -217,8 +219,7 @@ struct ViewRoutes {
                     guard parts.count > 1 else { continue }
                     var sum = [Int](repeating: 0, count: Self.municipalityMetrics.count)
                     for place in places where parts.contains(place.0) {
-                        let values = perturbed(place.1)
-                        for index in sum.indices { sum[index] += values[index] }
+                        for (index, value) in shownOf[place.0]!.enumerated() { sum[index] += value }
                     }
                     let name = geography.municipality(city).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? city.rawValue
                     table.add(kind: "city", [.text(month), .text(district.rawValue), .text(city.rawValue), .text(name)] + shown(sum))

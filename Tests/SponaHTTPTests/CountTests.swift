@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import SponaApplication
 import SponaDomain
+import SponaProjections
 import Testing
 
 /// Counts that follow the facts: a person is counted once, and a correction takes back what the
@@ -10,7 +11,7 @@ import Testing
 struct CountTests {
     /// The Center's national figure for this month's `metric` in the municipality view.
     static func national(_ api: APIHarness, _ token: String, _ metric: String) async throws -> Int {
-        let view = try await api.send(.get, "/v1/views/municipalities?from=\(StatisticsMonth.now)", token: token)
+        let view = try await api.send(.get, "/v1/views/municipalities?from=\(StatisticsRules.month(Date()))", token: token)
         return (view["rows"] as? [[String: Any]] ?? []).first { $0["kind"] as? String == "national" }?[metric] as? Int ?? 0
     }
 
@@ -56,18 +57,18 @@ struct CountTests {
             ], ifMatch: etag)
             #expect(sent.status == .created, "\(sent.text)")
             try await api.eventually("the referral counted") { try await Self.national(api, n.coordinator, "referralsSent") == 1 }
-            let sectors = try await api.send(.get, "/v1/views/sectors?from=\(StatisticsMonth.now)", token: n.coordinator)
+            let sectors = try await api.send(.get, "/v1/views/sectors?from=\(StatisticsRules.month(Date()))", token: n.coordinator)
             #expect((sectors["rows"] as? [[String: Any]] ?? []).contains { $0["sector"] as? String == "social_protection" && $0["referralsReceived"] as? Int == 1 })
 
             let corrected = try await api.send(.post, try #require(sent.location) + "/entered-in-error", token: n.schoolStaff,
                                                json: ["reason": "sent for the wrong child"], ifMatch: sent.etag)
             #expect(corrected.status == .ok, "\(corrected.text)")
             try await api.eventually("the referral no longer counted") { try await Self.national(api, n.coordinator, "referralsSent") == 0 }
-            let after = try await api.send(.get, "/v1/views/sectors?from=\(StatisticsMonth.now)", token: n.coordinator)
+            let after = try await api.send(.get, "/v1/views/sectors?from=\(StatisticsRules.month(Date()))", token: n.coordinator)
             for row in after["rows"] as? [[String: Any]] ?? [] {
                 #expect(row["referralsSent"] as? Int ?? 0 == 0 && row["referralsReceived"] as? Int ?? 0 == 0, "\(row)")
             }
-            let flows = try await api.send(.get, "/v1/views/flows/sectors?from=\(StatisticsMonth.now)", token: n.coordinator)
+            let flows = try await api.send(.get, "/v1/views/flows/sectors?from=\(StatisticsRules.month(Date()))", token: n.coordinator)
             #expect((flows["rows"] as? [[String: Any]] ?? []).allSatisfy { $0["referrals"] as? Int == 0 }, "\(flows.text)")
         }
     }
@@ -112,14 +113,5 @@ extension CountTests {
             let district = (view["rows"] as? [[String: Any]] ?? []).first { $0["kind"] as? String == "district" }
             #expect(district?["reports"] as? Int == 6)
         }
-    }
-}
-
-enum StatisticsMonth {
-    static var now: String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month], from: Date())
-        return String(format: "%04d-%02d", parts.year!, parts.month!)
     }
 }

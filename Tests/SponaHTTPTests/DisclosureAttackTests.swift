@@ -30,10 +30,7 @@ struct DisclosureAttackTests {
 
     /// The counts an analyst cannot rule out for a shown cell ("<5": any perturbed value 1–4).
     static func possible(_ shown: String) -> Set<Int> {
-        if shown == "0" { return [0] }
-        if shown.hasPrefix("<") { return Set(1...6) }
-        let value = Int(shown)!
-        return Set(max(1, value - 2)...(value + 2))
+        Set(shown.hasPrefix("<") ? 1...ViewTests.possible(4).upperBound : ViewTests.possible(Int(shown)!))
     }
 
     @Test("every view, filter and month's end combined: no small count recovered exactly, no event timed inside its month, every query on record")
@@ -50,7 +47,7 @@ struct DisclosureAttackTests {
             var exact: [String: [String: Int]] = [:] // "place|month" → metric → count
             for row in truth["rows"] as? [[String: Any]] ?? [] where row["kind"] as? String == "municipality" {
                 let key = "\(row["municipality"]!)|\(row["month"]!)"
-                exact[key] = Dictionary(uniqueKeysWithValues: ViewRoutesMetrics.all.map { ($0, row[$0] as? Int ?? 0) })
+                exact[key] = Dictionary(uniqueKeysWithValues: ViewRoutes.municipalityMetrics.map(\.key).map { ($0, row[$0] as? Int ?? 0) })
             }
             #expect(!exact.isEmpty)
 
@@ -86,7 +83,7 @@ struct DisclosureAttackTests {
             var shown: [String: [String: String]] = [:]
             var districtTotals: [String: [String: String]] = [:]
             for row in answers {
-                let metrics = Dictionary(uniqueKeysWithValues: ViewRoutesMetrics.all.map { ($0, "\(row[$0] ?? 0)") })
+                let metrics = Dictionary(uniqueKeysWithValues: ViewRoutes.municipalityMetrics.map(\.key).map { ($0, "\(row[$0] ?? 0)") })
                 if row["kind"] as? String == "municipality" {
                     let key = "\(row["municipality"]!)|\(row["month"]!)"
                     if let before = shown[key] { #expect(before == metrics, "\(key) answered differently") }
@@ -109,7 +106,7 @@ struct DisclosureAttackTests {
                 let place = MunicipalityCode(rawValue: parts[0])
                 let district = shippedGeography.municipality(place)!.district.rawValue
                 let siblings = shown.filter { $0.key.hasSuffix("|\(parts[1])") && shippedGeography.municipality(MunicipalityCode(rawValue: String($0.key.split(separator: "|")[0])))?.district.rawValue == district }
-                for metric in ViewRoutesMetrics.all where (1...4).contains(counts[metric] ?? 0) {
+                for metric in ViewRoutes.municipalityMetrics.map(\.key) where (1...4).contains(counts[metric] ?? 0) {
                     small += 1
                     var candidates = Self.possible(cell[metric]!)
                     // A lone hidden cell in its district: its perturbed value is the total minus the others.
@@ -187,9 +184,4 @@ struct DisclosureAttackTests {
             #expect(try await api.send(.get, "/v1/views/municipalities?district=RS-21", token: other).status == .ok)
         }
     }
-}
-
-/// The municipality view's metrics, as the API names them.
-enum ViewRoutesMetrics {
-    static let all = ["reports", "children", "highRisk", "referralsSent", "identifiedVictims", "reportsByTrained"]
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SponaApplication
 import HTTPTypes
 import SponaDomain
 import Testing
@@ -161,18 +162,12 @@ struct FuzzTests {
     }
 }
 
-/// SplitMix64: small, fast and the same on every machine, so a seed reproduces a run.
+/// The fuzzer's draws, from the project's SplitMix64: the same on every machine, so a seed
+/// reproduces a run.
 struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var generator: SplitMix64
+    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { generator.next() }
 
     static let literals: [(String, String)] = [
         ("§1e400", "1e400"), ("§-1e400", "-1e400"), ("§huge", "123456789012345678901234567890"), ("§frac", "0.000000000000000000001"),

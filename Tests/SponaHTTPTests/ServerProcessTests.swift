@@ -80,6 +80,16 @@ final class ServerProcess: @unchecked Sendable {
 struct ServerProcessTests {
     static let names: Set<String> = ["institutions", "case_work", "case_statistics"]
 
+    /// The Center and one school in Prokuplje, registered as the servers would find them.
+    static func registerSchool(_ db: TestDatabase) async throws -> InstitutionID {
+        let registry = RegistryService(store: db.store, geography: shippedGeography)
+        try await registry.ensureCenter(requestID: "test")
+        let school = InstitutionID()
+        try await registry.handle(.register(.init(id: school, nameLatin: "OŠ Prokuplje", sector: .education, municipality: MunicipalityCode(rawValue: "prokuplje"))),
+                                  on: school, actor: Actor(id: "admin", institution: .center, role: .admin), requestID: "test", idempotencyKey: nil)
+        return school
+    }
+
     /// Files `count` reports, eight at a time, through the application's service.
     func fileReports(_ count: Int, db: TestDatabase, school: InstitutionID) async throws {
         let cases = CaseService(store: db.store, geography: shippedGeography)
@@ -118,11 +128,7 @@ struct ServerProcessTests {
     @Test("two servers: each projection runs once; kill -9 its holder and the other takes over within seconds, applying every event exactly once")
     func failover() async throws {
         try await TestDatabase.withFresh { db in
-            let registry = RegistryService(store: db.store, geography: shippedGeography)
-            try await registry.ensureCenter(requestID: "test")
-            let school = InstitutionID()
-            try await registry.handle(.register(.init(id: school, nameLatin: "OŠ Prokuplje", sector: .education, municipality: MunicipalityCode(rawValue: "prokuplje"))),
-                                      on: school, actor: Actor(id: "admin", institution: .center, role: .admin), requestID: "test", idempotencyKey: nil)
+            let school = try await Self.registerSchool(db)
             let keys = FileManager.default.temporaryDirectory.appendingPathComponent("spona-keys-\(UUID().uuidString)")
             let first = try ServerProcess(databaseURL: db.appURL, keyDirectory: keys)
             defer { first.stop() }
@@ -181,11 +187,7 @@ struct ServerProcessTests {
         let cluster = try TestCluster.start()
         defer { cluster.stop() }
         try await TestDatabase.withFresh(in: cluster) { db in
-            let registry = RegistryService(store: db.store, geography: shippedGeography)
-            try await registry.ensureCenter(requestID: "test")
-            let school = InstitutionID()
-            try await registry.handle(.register(.init(id: school, nameLatin: "OŠ Prokuplje", sector: .education, municipality: MunicipalityCode(rawValue: "prokuplje"))),
-                                      on: school, actor: Actor(id: "admin", institution: .center, role: .admin), requestID: "test", idempotencyKey: nil)
+            let school = try await Self.registerSchool(db)
             let keys = FileManager.default.temporaryDirectory.appendingPathComponent("spona-keys-\(UUID().uuidString)")
             let deadlineSeconds = 5
             let environment = ["SPONA_REQUEST_DEADLINE": "\(deadlineSeconds)"]

@@ -8,18 +8,6 @@ import SponaProjections
 import Testing
 import SponaRecords
 
-/// A small, seeded random number generator: the random histories are the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("Regional views")
 struct ViewTests {
     /// What an analyst can conclude about a count from its perturbed value (``Disclosure/value``).
@@ -30,7 +18,7 @@ struct ViewTests {
     @Test("cell-key perturbation over linked cells (places, their district, subsets of reports) never pins a small count", arguments: [3, 5])
     func perturbationIsSafe(threshold: Int) {
         let disclosure = Disclosure(threshold: threshold)
-        var random = SeededGenerator(state: UInt64(threshold))
+        var random = SplitMix64(seed: UInt64(threshold))
         var small = 0
         for _ in 0..<3_000 {
             // A district of up to three places; each: reports, and children among them, with
@@ -278,7 +266,7 @@ struct ViewTests {
 /// identifications, through the API (so through the domain's rules).
 @discardableResult
 func randomHistory(_ api: APIHarness, seed: UInt64, cases: Int) async throws -> Network {
-    var random = SeededGenerator(state: seed)
+    var random = SplitMix64(seed: seed)
     let n = try await Network.make(api)
     let nisPolice = try await api.register("PU Niš", sector: .police, municipality: "nis", admin: n.admin)
     let reporters = [n.schoolStaff, n.socialWorker, n.doctor, try await api.token(nisPolice, .reporter)]

@@ -26,8 +26,16 @@ public struct CaseStatisticsProjection: Projection {
         var sectorOf: [InstitutionID: Sector] = [:]
         var fold = StatisticsFold()
 
-        // The lookups this batch needs, in two queries.
-        let caseIDs = Set(events.compactMap { Streams.caseID(of: $0.streamID) })
+        // The batch's case events, decoded once.
+        var caseEvents: [Int: (id: CaseID, event: CaseEvent)] = [:]
+        for (index, recorded) in events.enumerated() {
+            guard let id = Streams.caseID(of: recorded.streamID) else { continue }
+            caseEvents[index] = (id, try CaseEvent(typeName: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload,
+                                                   decoder: EventCoding.decoder))
+        }
+
+        // The lookups this batch needs.
+        let caseIDs = Set(caseEvents.values.map(\.id))
         if !caseIDs.isEmpty {
             let rows = try await connection.query(
                 "SELECT case_id, municipality, identified_month FROM stat_cases WHERE case_id = ANY(\(caseIDs.map(\.rawValue)))", logger: logger)
@@ -37,10 +45,8 @@ public struct CaseStatisticsProjection: Projection {
             }
         }
         // How the referrals this batch takes back were counted when sent.
-        let corrected = try events.filter { $0.type == "ReferralEnteredInError" }.compactMap { recorded -> UUID? in
-            guard case .referralEnteredInError(let step) = try CaseEvent(
-                typeName: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload, decoder: EventCoding.decoder)
-            else { return nil }
+        let corrected = caseEvents.values.compactMap { decoded -> UUID? in
+            guard case .referralEnteredInError(let step) = decoded.event else { return nil }
             return step.referral.rawValue
         }
         if !corrected.isEmpty {
@@ -60,9 +66,8 @@ public struct CaseStatisticsProjection: Projection {
         var trainings: [TrainingHeld] = []
         var newCases: [(UUID, String)] = []
         var institutionsChanged: [InstitutionID: Sector] = [:]
-        for recorded in events {
-            if let id = Streams.caseID(of: recorded.streamID) {
-                let event = try CaseEvent(typeName: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload, decoder: EventCoding.decoder)
+        for (index, recorded) in events.enumerated() {
+            if let (id, event) = caseEvents[index] {
                 if case .reportFiled(let report) = event {
                     // A report stored before today's limits could make a million place flows.
                     try CaseLimits.checkStored(report)

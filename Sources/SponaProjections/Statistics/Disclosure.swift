@@ -77,9 +77,4 @@ public struct Disclosure: Sendable {
 
     /// A count as an analyst sees it.
     public func perturbed(_ count: Int, key: Int64) -> Cell { cell(value(count, key: key)) }
-
-    /// Sums cell keys.
-    public static func key(_ keys: some Sequence<Int64>) -> Int64 {
-        keys.reduce(Int64(0)) { ($0 + $1) % StatisticsRules.keyModulus }
-    }
 }
