@@ -70,6 +70,9 @@ bench:
 demo: build
 	@$(WITH_DB) \
 	.build/debug/spona migrate; \
+	if [ -z "$${SPONA_MASTER_KEY:-}$${SPONA_MASTER_KEY_FILE:-}" ] && [ -s .data/master.key ]; then \
+		export SPONA_MASTER_KEY_FILE=.data/master.key SPONA_KEY_DIR="$${SPONA_KEY_DIR:-.data/keys}"; \
+	fi; \
 	.build/debug/spona demo --cases $(DEMO_CASES)
 
 db-start:

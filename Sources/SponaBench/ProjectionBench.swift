@@ -31,7 +31,7 @@ struct VisibilityBench {
         let school = InstitutionID()
         try await registry.handle(.register(.init(id: school, nameLatin: "OŠ (bench)", sector: .education, municipality: MunicipalityCode(rawValue: "prokuplje"))),
                                   on: school, actor: Actor(id: "bench", institution: .center, role: .admin), requestID: "bench", idempotencyKey: nil)
-        let cases = CaseService(store: store, geography: geography)
+        let cases = CaseService(store: store, geography: geography, vault: try PersonalDataVault.temporary())
         let caller = Caller(actor: Actor(id: "bench", institution: school, role: .reporter), isCenter: false)
         let dependencies = Dependencies(database: app, store: store, geography: geography, logger: logger)
         let clock = ContinuousClock()

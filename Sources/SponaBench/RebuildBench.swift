@@ -114,7 +114,7 @@ struct RebuildBench {
         let institutions = details.map(Institution.init(registered:))
         let history = try DemoHistory(geography: geography, institutions: institutions, trainings: trainings,
                                       from: Date(timeIntervalSince1970: 1_704_067_200), until: Date(), seed: 2025)
-        let writer = DemoWriter(service: CaseService(store: store, geography: geography), history: history, seed: 2025)
+        let writer = DemoWriter(service: CaseService(store: store, geography: geography, vault: try PersonalDataVault.temporary()), history: history, seed: 2025)
         var written = 0, next = 0
         while written < events {
             // About nine events a case.

@@ -75,7 +75,7 @@ struct AuditRoutes {
             AuditLine.writeJSONString(stream.rawValue, into: &out)
             out.writeString(#","version":\#(events.last?.version ?? 0),"state":"#)
             switch state {
-            case .case(let value): out.writeBytes(try Self.encoder.encode(value))
+            case .case(let value): out.writeBytes(try Self.encoder.encode(CaseResource(value, texts: CaseService.unopenedTexts(of: value))))
             case .institution(let value): out.writeBytes(try Self.encoder.encode(value))
             case .none: out.writeString("null")
             }

@@ -33,14 +33,15 @@ enum CaseRequests {
     struct Triage: Decodable { var confirmedRisk: RiskLevel; var caseManager: String; var note: String? }
     struct Identification: Decodable { var outcome: IdentificationOutcome; var note: String? }
     struct Assistance: Decodable { var kind: AssistanceKind; var provider: InstitutionID?; var note: String? }
-    struct Reason: Decodable { var reason: String }
+    /// Required, except once the subject's personal data is erased (the case then takes no text).
+    struct Reason: Decodable { var reason: String? }
     struct OptionalReason: Decodable { var reason: String? }
     struct Note: Decodable { var note: String? }
     struct Outcome: Decodable { var outcome: String }
     struct Referral: Decodable {
         var to: InstitutionID
         var reason: String
-        var requestedServices: [String]?
+        var requestedServices: [RequestedService]?
         var urgency: Urgency?
         var due: Date
     }
@@ -91,14 +92,13 @@ struct CaseRoutes {
                 }
                 throw error
             }
-            return try CaseResponse.make(snapshot, status: snapshot.isReplay ? .ok : .created,
-                                         location: "/v1/cases/\(snapshot.case.id)")
+            return try respond(snapshot, caller, status: snapshot.isReplay ? .ok : .created, location: "/v1/cases/\(snapshot.case.id)")
         }
 
         group.get("cases/:case") { _, context in
             let caller = try context.requireCaseRole(.reporter, .coordinator, .auditor)
             let (snapshot, _) = try await cases.read(try caseID(context), caller: caller, recording: .case, requestID: context.requestIDText)
-            return try CaseResponse.make(snapshot, status: .ok)
+            return try respond(snapshot, caller, status: .ok)
         }
 
         group.get("cases/:case/personal-data") { request, context in
@@ -147,8 +147,8 @@ struct CaseRoutes {
         command("assistance", CaseRequests.Assistance.self) { body, context in
             .provideAssistance(body.kind, provider: body.provider ?? context.caller!.actor.institution, note: body.note)
         }
-        command("close", CaseRequests.Reason.self) { body, _ in .close(reason: body.reason) }
-        command("reopen", CaseRequests.Reason.self) { body, _ in .reopen(reason: body.reason) }
+        command("close", CaseRequests.Reason.self) { body, _ in .close(reason: body.reason ?? "") }
+        command("reopen", CaseRequests.Reason.self) { body, _ in .reopen(reason: body.reason ?? "") }
 
         command("referrals", CaseRequests.Referral.self, created: { snapshot, command in
             guard case .sendReferral(let send) = command else { return nil }
@@ -159,11 +159,11 @@ struct CaseRoutes {
         }
         referralStep("receive", CaseRequests.Empty.self) { id, _ in .receiveReferral(id) }
         referralStep("accept", CaseRequests.Note.self) { id, body in .acceptReferral(id, note: body.note) }
-        referralStep("decline", CaseRequests.Reason.self) { id, body in .declineReferral(id, reason: body.reason) }
+        referralStep("decline", CaseRequests.Reason.self) { id, body in .declineReferral(id, reason: body.reason ?? "") }
         referralStep("complete", CaseRequests.Outcome.self) { id, body in .completeReferral(id, outcome: body.outcome) }
-        referralStep("fail", CaseRequests.Reason.self) { id, body in .failReferral(id, reason: body.reason) }
+        referralStep("fail", CaseRequests.Reason.self) { id, body in .failReferral(id, reason: body.reason ?? "") }
         referralStep("withdraw", CaseRequests.OptionalReason.self) { id, body in .withdrawReferral(id, reason: body.reason) }
-        referralStep("entered-in-error", CaseRequests.Reason.self) { id, body in .markReferralEnteredInError(id, reason: body.reason) }
+        referralStep("entered-in-error", CaseRequests.Reason.self) { id, body in .markReferralEnteredInError(id, reason: body.reason ?? "") }
 
         command("conferences", CaseRequests.Conference.self, created: { snapshot, command in
             guard case .scheduleConference(let id, _, _) = command else { return nil }
@@ -172,7 +172,7 @@ struct CaseRoutes {
             .scheduleConference(ConferenceID(rawValue: ids.make("conference")), at: body.at, invited: body.invited)
         }
         conferenceStep("held", CaseRequests.Held.self) { id, body, _ in .recordConferenceHeld(id, attended: body.attended) }
-        conferenceStep("cancel", CaseRequests.Reason.self) { id, body, _ in .cancelConference(id, reason: body.reason) }
+        conferenceStep("cancel", CaseRequests.Reason.self) { id, body, _ in .cancelConference(id, reason: body.reason ?? "") }
         conferenceStep("decisions", CaseRequests.Decision.self, created: true) { id, body, ids in
             .recordDecision(id, DecisionID(rawValue: ids.make("decision")), type: body.type, responsible: body.responsible, due: body.due, note: body.note)
         }
@@ -247,9 +247,17 @@ struct CaseRoutes {
             command, on: try caseID(context), expectedVersion: try request.ifMatchVersion(), caller: caller,
             requestID: context.requestIDText, idempotencyKey: try request.idempotencyKey())
         if let created, let location = created(snapshot, command) {
-            return try CaseResponse.make(snapshot, status: snapshot.isReplay ? .ok : .created, location: location)
+            return try respond(snapshot, caller, status: snapshot.isReplay ? .ok : .created, location: location)
         }
-        return try CaseResponse.make(snapshot, status: .ok)
+        return try respond(snapshot, caller, status: .ok)
+    }
+
+    /// The case as the caller is shown it, with its version as the ETag.
+    private func respond(_ snapshot: CaseSnapshot, _ caller: Caller, status: HTTPResponse.Status, location: String? = nil) throws -> Response {
+        var response = try JSONResponse.make(CaseResource(snapshot, caller: caller, cases: cases), status: status)
+        response.headers[.eTag] = "\"\(snapshot.version)\""
+        if let location { response.headers[.location] = location }
+        return response
     }
 }
 
@@ -317,14 +325,5 @@ enum JSONResponse {
     static func make<Body: Encodable>(_ body: Body, status: HTTPResponse.Status) throws -> Response {
         let data = try EventCoding.encoder.encode(body)
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-}
-
-enum CaseResponse {
-    static func make(_ snapshot: CaseSnapshot, status: HTTPResponse.Status, location: String? = nil) throws -> Response {
-        var response = try JSONResponse.make(snapshot.case, status: status)
-        response.headers[.eTag] = "\"\(snapshot.version)\""
-        if let location { response.headers[.location] = location }
-        return response
     }
 }

@@ -82,7 +82,7 @@ struct RegistryRoutes {
         group.post("institutions/:institution/deactivate") { request, context in
             let caller = try context.requireRole(.admin)
             let body = try await JSONBody.decode(CaseRequests.Reason.self, from: request, context: context)
-            return try await answer(registry.handle(.deactivate(reason: body.reason), on: try institutionID(context), actor: caller.actor,
+            return try await answer(registry.handle(.deactivate(reason: body.reason ?? ""), on: try institutionID(context), actor: caller.actor,
                                                     requestID: context.requestIDText, idempotencyKey: try request.idempotencyKey()))
         }
 

@@ -184,7 +184,7 @@ public struct CaseWorkProjection: Projection {
         case .referralSent(let sent):
             report { $0.referralsSent += 1 }
             add(WorkItem(itemID: sent.referral.rawValue, caseID: id, kind: "referral", institutionID: sent.to.rawValue, fromInstitution: sent.from.rawValue,
-                         detail: sent.requestedServices.joined(separator: ", "), urgency: sent.urgency.rawValue, status: "requested",
+                         detail: sent.requestedServices.map(\.rawValue).joined(separator: ", "), urgency: sent.urgency.rawValue, status: "requested",
                          due: sent.due, since: time, caseClosed: false))
         case .referralReceived(let step):
             item(step.referral.rawValue) { $0.status = "received"; $0.since = time }

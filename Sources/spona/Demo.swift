@@ -80,7 +80,14 @@ struct Demo: AsyncParsableCommand {
                 institutions: institutionPlans, trainings: trainingPlans,
                 actor: Actor(id: "spona-demo", institution: .center, role: .admin), requestID: "demo")
 
-            let service = CaseService(store: store, geography: geography)
+            // The server's own vault when it is configured (its notes then read as the server's
+            // do); else one of the demo's own, whose notes nobody can open afterwards.
+            let vault: PersonalDataVault
+            do {
+                let configured = ProcessInfo.processInfo.environment["SPONA_MASTER_KEY"] ?? ProcessInfo.processInfo.environment["SPONA_MASTER_KEY_FILE"]
+                vault = configured != nil ? try PersonalDataVault.fromEnvironment() : try PersonalDataVault.temporary()
+            } catch { throw CommandFailure("\(error)") }
+            let service = CaseService(store: store, geography: geography, vault: vault)
             let began = ContinuousClock.now
             let meter = DemoMeter(total: cases, terminal: terminal)
             let summary: DemoWriter.Summary

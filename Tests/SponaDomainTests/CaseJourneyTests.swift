@@ -32,7 +32,7 @@ struct CaseJourneyTests {
         try journey.run(.acknowledge, as: n.center)
         try journey.run(.triage(confirmedRisk: .high, caseManager: "coordinator-7", note: nil), as: n.center)
 
-        let toSocialWork = CaseCommand.SendReferral(to: n.socialWork.id, reason: "protective assessment of the family", requestedServices: ["assessment"], urgency: .urgent, due: journey.now + 86_400 * 3)
+        let toSocialWork = CaseCommand.SendReferral(to: n.socialWork.id, reason: "protective assessment of the family", requestedServices: [.assessment], urgency: .urgent, due: journey.now + 86_400 * 3)
         let toPolice = CaseCommand.SendReferral(to: n.police.id, reason: "check the adult who contacts her online", urgency: .urgent, due: journey.now + 86_400 * 2)
         try journey.run(.sendReferral(toSocialWork), as: n.center)
         try journey.run(.sendReferral(toPolice), as: n.center)
@@ -59,19 +59,26 @@ struct CaseJourneyTests {
         #expect(state.status == .closed)
         #expect(state.version == Int64(journey.history.count))
         #expect(state.referrals.map(\.status) == [.completed, .declined])
-        #expect(state.referrals[1].note == "already investigated under case 12/25")
+        #expect(state.referrals[1].note == .written("already investigated under case 12/25"))
         #expect(state.conferences.first?.status == .held)
         #expect(state.decisions.allSatisfy { $0.implementedAt != nil })
         #expect(state.identification == .identifiedVictim)
         #expect(state.assistance.map(\.kind) == [.shelter])
         #expect(state.parties == [n.school.id, n.center.id, n.socialWork.id, n.police.id, n.health.id])
 
-        // The stored form round-trips: replaying decoded events gives the same case.
+        // The stored form round-trips: texts are stored sealed (here by a stand-in that only
+        // encodes them; the application seals with the subject's key), and replaying the
+        // decoded events gives the same case.
+        let seal: (CaseText) -> CaseText = { .sealed(ciphertext: Data(($0.plain ?? "").utf8).base64EncodedString(), keyID: "subject") }
         let encoder = JSONEncoder(), decoder = JSONDecoder()
         let decoded = try journey.history.map { entry in
-            (event: try CaseEvent(typeName: entry.event.typeName, schemaVersion: entry.event.schemaVersion, payload: entry.event.encodePayload(with: encoder), decoder: decoder), at: entry.at)
+            let stored = entry.event.mapTexts(seal)
+            return (event: try CaseEvent(typeName: stored.typeName, schemaVersion: stored.schemaVersion, payload: stored.encodePayload(with: encoder), decoder: decoder), at: entry.at)
         }
-        #expect(Case.replay(decoded) == state)
+        #expect(Case.replay(decoded) == state.mapTexts(seal))
+        // A text as written is never stored: encoding it fails.
+        let unsealed = try #require(journey.history.first { !$0.event.texts.isEmpty }?.event)
+        #expect(throws: EncodingError.self) { try unsealed.encodePayload(with: encoder) }
 
         try journey.run(.reopen(reason: "new information from the school"), as: n.center)
         #expect(journey.state?.status == .triaged)

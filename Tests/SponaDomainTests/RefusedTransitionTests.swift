@@ -168,4 +168,29 @@ struct RefusedTransitionTests {
         guard case .fileReport(let again) = command else { return }
         expectRefusal(filed, command, as: n.school, .caseAlreadyExists(again.caseID))
     }
+
+    @Test("once personal data is erased a case takes no text: notes are refused, reasons no longer required")
+    func noTextAfterErasure() throws {
+        var (journey, referral) = try caseWithReferral()
+        try journey.run(.erasePersonalData(legalBasis: "GDPR Art. 17(1)(a)", reference: "DPA 1/26"), as: n.center, role: .admin)
+        let erasedOn = journey.now
+        expectRefusal(journey, .declineReferral(referral, reason: "no capacity"), as: n.socialWork,
+                      .textAfterErasure(field: "the reason for declining", erasedOn: erasedOn))
+        expectRefusal(journey, .acceptReferral(referral, note: "we take it"), as: n.socialWork, .textAfterErasure(field: "the note", erasedOn: erasedOn))
+        try journey.run(.declineReferral(referral, reason: ""), as: n.socialWork)
+        try journey.run(.close(reason: "  "), as: n.center)
+        guard case .caseClosed(let closed)? = journey.history.last?.event else { Issue.record("not closed"); return }
+        #expect(closed.reason == nil)
+    }
+
+    @Test("the case manager is named by an actor id, never by a sentence")
+    func caseManagerIsAnID() throws {
+        var journey = Journey(network: n)
+        _ = try prokupljeReport(&journey)
+        try journey.run(.acknowledge, as: n.center)
+        expectRefusal(journey, .triage(confirmedRisk: .high, caseManager: "Ana, who knows the girl's mother", note: nil), as: n.center,
+                      .badActorID("Ana, who knows the girl's mother"))
+        expectRefusal(journey, .triage(confirmedRisk: .high, caseManager: "", note: nil), as: n.center, .badActorID(""))
+        try journey.run(.triage(confirmedRisk: .high, caseManager: "ana.petrovic@center.rs", note: nil), as: n.center)
+    }
 }

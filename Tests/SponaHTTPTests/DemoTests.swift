@@ -30,7 +30,7 @@ struct DemoTests {
             let from = try #require(ISO8601.date(from: "2024-01-01T00:00:00Z"))
             let until = try #require(ISO8601.date(from: "2026-10-31T23:59:59Z"))
             let history = try DemoHistory(geography: shippedGeography, institutions: institutions, trainings: trainings, from: from, until: until, seed: 7)
-            let service = CaseService(store: api.db.store, geography: shippedGeography)
+            let service = CaseService(store: api.db.store, geography: shippedGeography, vault: api.vault)
             let writer = DemoWriter(service: service, history: history, seed: 7)
 
             let first = try await writer.write(cases: 300)
@@ -104,7 +104,7 @@ struct DemoTests {
             let (institutions, trainings) = try await Self.loadReference(db.store)
             let history = try DemoHistory(geography: shippedGeography, institutions: institutions, trainings: trainings,
                                           from: try #require(ISO8601.date(from: "2024-01-01T00:00:00Z")), until: Date(), seed: 100_000)
-            let writer = DemoWriter(service: CaseService(store: db.store, geography: shippedGeography), history: history, seed: 100_000)
+            let writer = DemoWriter(service: CaseService(store: db.store, geography: shippedGeography, vault: try PersonalDataVault.temporary()), history: history, seed: 100_000)
             var cases = 0
             while try await db.eventCount() < 100_000 {
                 _ = try await writer.writeInBulk(cases: cases..<(cases + 2000))

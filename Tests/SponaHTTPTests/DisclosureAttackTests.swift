@@ -23,7 +23,7 @@ struct DisclosureAttackTests {
         let from = calendar.date(byAdding: .month, value: -12, to: thisMonth)!
         let until = thisMonth.addingTimeInterval(-60)
         let history = try DemoHistory(geography: shippedGeography, institutions: institutions, trainings: trainings, from: from, until: until, seed: 18)
-        _ = try await DemoWriter(service: CaseService(store: api.db.store, geography: shippedGeography), history: history, seed: 18).write(cases: cases)
+        _ = try await DemoWriter(service: CaseService(store: api.db.store, geography: shippedGeography, vault: api.vault), history: history, seed: 18).write(cases: cases)
         _ = try await waitForProjections(api, ["case_statistics"])
         return (from, until)
     }

@@ -127,7 +127,7 @@ struct HealthTests {
             let (institutions, trainings) = try await DemoTests.loadReference(db.store)
             let history = try DemoHistory(geography: shippedGeography, institutions: institutions, trainings: trainings,
                                           from: Date().addingTimeInterval(-400 * 86_400), until: Date().addingTimeInterval(-86_400), seed: 16)
-            _ = try await DemoWriter(service: CaseService(store: db.store, geography: shippedGeography), history: history, seed: 16).write(cases: 40)
+            _ = try await DemoWriter(service: CaseService(store: db.store, geography: shippedGeography, vault: try PersonalDataVault.temporary()), history: history, seed: 16).write(cases: 40)
             try await APIHarness.run(on: db) { api in
                 var sawCatchingUp = false
                 let deadline = ContinuousClock.now + .seconds(30)

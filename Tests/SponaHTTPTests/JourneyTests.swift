@@ -3,6 +3,7 @@ import HTTPTypes
 import SponaApplication
 import SponaDomain
 import SponaEventStore
+@testable import SponaHTTP
 import Testing
 import SponaRecords
 
@@ -98,11 +99,19 @@ struct JourneyTests {
             let caseID = CaseID(rawValue: UUID(uuidString: String(path.split(separator: "/").last!))!)
             let stored = try await api.db.store.readStream(Streams.case(caseID))
             let replayed = try #require(Case.replay(try EventCoding.caseEvents(stored)))
-            let replayedJSON = try JSONSerialization.jsonObject(with: EventCoding.encoder.encode(replayed)) as? NSDictionary
+            let reader = Caller(actor: Actor(id: "coordinator-7", institution: .center, role: .coordinator), isCenter: true)
+            let (opened, access) = CaseService(store: api.db.store, geography: shippedGeography, vault: api.vault).openTexts(of: replayed, for: reader)
+            let replayedJSON = try JSONSerialization.jsonObject(with: EventCoding.encoder.encode(CaseResource(opened, texts: access))) as? NSDictionary
             #expect(replayedJSON == (try JSONSerialization.jsonObject(with: shown.body) as? NSDictionary))
             #expect(shown.etag == "\"\(stored.count)\"")
             #expect(replayed.referrals.map(\.status) == [.completed, .declined])
-            #expect(replayed.referrals[1].note == "already investigated under case 12/25")
+            #expect(opened.referrals[1].note == .written("already investigated under case 12/25"))
+            // What people wrote is in the history only sealed under the subject's key.
+            #expect(replayed.referrals[1].note?.plain == nil)
+            for event in stored {
+                let payload = String(decoding: event.payload, as: UTF8.self)
+                #expect(!payload.contains("already investigated") && !payload.contains("assistance plan"), "\(event.type): \(payload)")
+            }
             #expect(replayed.decisions.allSatisfy { $0.implementedAt != nil })
             #expect(replayed.identification == .identifiedVictim)
             #expect(replayed.parties == [n.school, .center, n.socialWork, n.police, n.health])

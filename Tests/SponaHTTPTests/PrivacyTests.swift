@@ -172,6 +172,58 @@ struct PrivacyTests {
         }
     }
 
+    @Test("what people write into a case is sealed under the subject's key: read by the parties, withheld from auditors, erased with the subject")
+    func textsAreSealed() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            let (path, first) = try await n.fileReport()
+            var etag = first
+            func step(_ suffix: String, _ token: String, _ json: [String: Any]) async throws -> Reply {
+                let reply = try await api.send(.post, path + suffix, token: token, json: json, ifMatch: etag)
+                if let next = reply.etag { etag = next }
+                return reply
+            }
+            let secret = "her uncle Dragan drives her to Novi Pazar on Fridays"
+            #expect(try await step("/acknowledge", n.coordinator, [:]).status == .ok)
+            let sent = try await step("/referrals", n.coordinator, [
+                "to": n.socialWork.rawValue.uuidString, "reason": secret, "requestedServices": ["assessment", "shelter"],
+                "due": iso(Date().addingTimeInterval(86_400)),
+            ])
+            #expect(sent.status == .created, "\(sent.text)")
+            #expect((sent["referrals"] as? [[String: Any]])?.first?["reason"] as? String == secret)
+            #expect(try await step("/referrals/x/decline", n.socialWorker, ["reason": "x"]).status == .notFound)
+
+            // Nothing in the store holds the text in the clear: not the event, not any table.
+            let dump = try runProcess(try postgresTool("pg_dump"), ["--data-only", TestDatabase.url(
+                try #require(ProcessInfo.processInfo.environment["SPONA_ADMIN_DATABASE_URL"]), database: api.db.name)])
+            #expect(dump.status == 0, "\(dump.errorOutput)")
+            #expect(!dump.output.contains("Dragan") && dump.output.contains("ReferralSent"))
+
+            // The parties read it; the receiving institution too; an auditor sees the case without it.
+            let shown = try await api.send(.get, path, token: n.socialWorker)
+            #expect(shown["texts"] as? String == "readable")
+            #expect((shown["referrals"] as? [[String: Any]])?.first?["reason"] as? String == secret)
+            let audited = try await api.send(.get, path, token: try await api.token(.center, .auditor))
+            #expect(audited.status == .ok && audited["texts"] as? String == "withheld", "\(audited.text)")
+            #expect(!audited.text.contains("Dragan"))
+            #expect((audited["referrals"] as? [[String: Any]])?.first?["requestedServices"] as? [String] == ["assessment", "shelter"])
+
+            // Erased with the subject: the text can never be read again, and no new text is taken.
+            let erased = try await api.send(.post, path + "/erase-personal-data", token: n.admin,
+                                            json: ["legalBasis": "GDPR Art. 17", "reference": "DPA-7"], ifMatch: etag)
+            #expect(erased.status == .ok, "\(erased.text)")
+            etag = try #require(erased.etag)
+            let after = try await api.send(.get, path, token: n.coordinator)
+            #expect(after["texts"] as? String == "erased" && !after.text.contains("Dragan"), "\(after.text)")
+            let referral = try #require((after["referrals"] as? [[String: Any]])?.first?["id"] as? String)
+            let withText = try await step("/referrals/\(referral)/withdraw", n.coordinator, ["reason": "moved to Novi Pazar with her uncle"])
+            #expect(withText.status == .conflict && withText.text.contains("erased"), "\(withText.text)")
+            #expect(try await step("/referrals/\(referral)/withdraw", n.coordinator, [:]).status == .ok)
+            #expect(try await step("/close", n.coordinator, [:]).status == .ok)
+            #expect(try await step("/reopen", n.coordinator, ["reason": ""]).status == .ok)
+        }
+    }
+
     @Test("a whole journey with personal data leaves none of it in the server's logs, even at trace level")
     func logsHoldNoPersonalData() async throws {
         let logs = LogCapture()

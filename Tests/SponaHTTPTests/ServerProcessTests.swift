@@ -92,7 +92,7 @@ struct ServerProcessTests {
 
     /// Files `count` reports, eight at a time, through the application's service.
     func fileReports(_ count: Int, db: TestDatabase, school: InstitutionID) async throws {
-        let cases = CaseService(store: db.store, geography: shippedGeography)
+        let cases = CaseService(store: db.store, geography: shippedGeography, vault: try PersonalDataVault.temporary())
         let caller = Caller(actor: Actor(id: "staff-1", institution: school, role: .reporter), isCenter: false)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<8 {
@@ -202,7 +202,7 @@ struct ServerProcessTests {
             let allListening = servers.allSatisfy { $0.listening }
             #expect(allListening)
 
-            let cases = CaseService(store: db.store, geography: shippedGeography)
+            let cases = CaseService(store: db.store, geography: shippedGeography, vault: try PersonalDataVault.temporary())
             let caller = Caller(actor: Actor(id: "staff-1", institution: school, role: .reporter), isCenter: false)
             for mode in ["fast", "immediate"] {
                 // Writes that carry on through the restart (each retried with its key until recorded).

@@ -96,7 +96,7 @@ public struct CaseService: Sendable {
         let history = try EventCoding.caseEvents(caseEvents)
         let state = Case.replay(history)
 
-        let events: [CaseEvent]
+        var events: [CaseEvent]
         do {
             if case .fileReport = command {
                 if state != nil { throw CaseError.caseAlreadyExists(id) }
@@ -139,6 +139,8 @@ public struct CaseService: Sendable {
             }
         }
 
+        events = try seal(events, of: state)
+
         let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID, occurredAt: occurredAt))
         let data = try events.map {
             EventData(type: $0.typeName, schemaVersion: $0.schemaVersion, payload: try $0.encodePayload(with: EventCoding.encoder))
@@ -178,6 +180,62 @@ public struct CaseService: Sendable {
         }
         try await trail.record(read, of: id, reason: nil, caller: caller, requestID: requestID)
         return (CaseSnapshot(case: state, isReplay: false), recorded)
+    }
+
+    /// Whether a reader is shown a case's texts (notes, reasons), and if not, why.
+    public enum TextAccess: String, Sendable {
+        case readable
+        /// Erased with the subject's personal data.
+        case erased
+        /// Not for this reader: auditors see the history, never what was written about a person.
+        case withheld
+        /// Sealed under a key this server does not hold (a key folder that is not this history's).
+        case unreadable
+    }
+
+    /// The case with its texts opened for `caller`: parties and the Center read them;
+    /// auditors, and everyone once the subject's data is erased, get them still sealed.
+    public func openTexts(of state: Case, for caller: Caller) -> (case: Case, access: TextAccess) {
+        let unopened = Self.unopenedTexts(of: state)
+        guard unopened == .withheld, caller.actor.role == .reporter || caller.actor.role == .coordinator, Self.canSee(state, caller) else {
+            return (state, unopened)
+        }
+        guard let vault, let opener = try? vault.textOpener(subject: state.report.subject.id) else { return (state, .unreadable) }
+        var failed = false
+        let opened = state.mapTexts { text in
+            guard case .sealed = text else { return text }
+            guard let plain = try? opener.open(text) else {
+                failed = true
+                return text
+            }
+            return .written(plain)
+        }
+        return (opened, failed ? .unreadable : .readable)
+    }
+
+    /// What a reader is shown of the case's texts when none is opened: all of them when none
+    /// is sealed (none written, or all recorded in the clear before texts were sealed).
+    public static func unopenedTexts(of state: Case) -> TextAccess {
+        var sealed = false
+        _ = state.mapTexts { text in
+            if case .sealed = text { sealed = true }
+            return text
+        }
+        guard sealed else { return .readable }
+        return state.personalDataErasedAt != nil ? .erased : .withheld
+    }
+
+    /// Seals every text of the events decided: recorded only under the subject's key.
+    private func seal(_ events: [CaseEvent], of state: Case?) throws -> [CaseEvent] {
+        guard events.contains(where: { !$0.texts.isEmpty }) else { return events }
+        guard let vault else { throw PrivacyError.masterKeyMissing }
+        guard let subject = state?.report.subject.id else { throw PrivacyError.invalidPersonalData("a text needs the case's subject") }
+        return try events.map { event in
+            try event.mapTexts { text in
+                guard case .written(let plain) = text else { return text }
+                return try vault.seal(text: plain, subject: subject)
+            }
+        }
     }
 
     /// What the subject's personal data says, or why it cannot be shown.

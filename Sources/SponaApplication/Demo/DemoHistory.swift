@@ -199,7 +199,7 @@ public struct DemoHistory: Sendable {
                 ?? institutionsBySector[sector]?.first(where: { $0.id != reporter.id }) else { return }
             let id = ReferralID(rawValue: random.uuid())
             let clerk = Caller(actor: Actor(id: "demo-staff-\(Self.short(receiver.id))", institution: receiver.id, role: .reporter), isCenter: false)
-            add(.sendReferral(.init(referral: id, to: receiver.id, reason: "assessment and protection", requestedServices: ["assessment"],
+            add(.sendReferral(.init(referral: id, to: receiver.id, reason: "assessment and protection", requestedServices: [.assessment],
                                     urgency: report.urgency, due: time + 14 * 86_400)), coordinator, after: 1...24)
             let outcome = random.unit()
             if outcome < accept {

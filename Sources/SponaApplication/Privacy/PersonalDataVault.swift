@@ -61,6 +61,50 @@ public struct PersonalDataVault: Sendable {
         }
     }
 
+    /// Seals a text written into the subject's case (a note, a reason) under the subject's
+    /// key, creating the key when the report carried no personal data. The nonce is random:
+    /// two equal notes do not look equal in the history.
+    public func seal(text: String, subject: SubjectID) throws(PrivacyError) -> CaseText {
+        let (key, _) = try subjectKey(subject, create: true)
+        guard let key else { throw .keyStoreUnavailable("the key of a subject could not be stored") }
+        do {
+            let box = try AES.GCM.seal(Data(text.utf8), using: key, authenticating: Self.textContext(subject))
+            guard let combined = box.combined else { throw PrivacyError.sealedDataCorrupt }
+            return .sealed(ciphertext: combined.base64EncodedString(), keyID: subject.rawValue.uuidString.lowercased())
+        } catch let error as PrivacyError {
+            throw error
+        } catch {
+            throw .sealedDataCorrupt
+        }
+    }
+
+    /// What opens the case texts sealed for `subject`; nil when the subject's key was
+    /// destroyed (the texts are erased). The key is read once for all of a case's texts.
+    public func textOpener(subject: SubjectID) throws(PrivacyError) -> CaseTextOpener? {
+        guard let key = try subjectKey(subject, create: false).key else { return nil }
+        return CaseTextOpener(key: key, subject: subject)
+    }
+
+    /// Opens case texts with one subject's key.
+    public struct CaseTextOpener: Sendable {
+        let key: SymmetricKey
+        let subject: SubjectID
+
+        /// The text; texts recorded in the clear, or not yet sealed, come back as they are.
+        public func open(_ text: CaseText) throws(PrivacyError) -> String {
+            guard case let .sealed(ciphertext, keyID) = text else { return text.plain ?? "" }
+            guard keyID == subject.rawValue.uuidString.lowercased(), let combined = Data(base64Encoded: ciphertext) else {
+                throw .sealedDataCorrupt
+            }
+            do {
+                let box = try AES.GCM.SealedBox(combined: combined)
+                return String(decoding: try AES.GCM.open(box, using: key, authenticating: PersonalDataVault.textContext(subject)), as: UTF8.self)
+            } catch {
+                throw .sealedDataCorrupt
+            }
+        }
+    }
+
     /// Destroys the subject's key: its sealed data can never be opened again, wherever a copy
     /// of it is. True when there was a key.
     @discardableResult
@@ -136,9 +180,29 @@ public struct PersonalDataVault: Sendable {
     private static func context(_ subject: SubjectID) -> Data {
         Data("spona-personal-data|\(subject.rawValue.uuidString.lowercased())".utf8)
     }
+
+    /// The same for case texts, apart from personal data: neither can pass for the other.
+    fileprivate static func textContext(_ subject: SubjectID) -> Data {
+        Data("spona-case-text|\(subject.rawValue.uuidString.lowercased())".utf8)
+    }
 }
 
 extension PersonalDataVault {
+    /// A vault of its own for an invented history (`spona demo`, benchmarks, tests): a fresh
+    /// master key that is never written down and a new folder under the system's temporary
+    /// one, so nothing it seals can be opened once the process ends.
+    public static func temporary() throws(PrivacyError) -> PersonalDataVault {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("spona-keys-\(UUID().uuidString.lowercased())")
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            return PersonalDataVault(keys: MasterKeyring(current: try MasterKey(base64: MasterKey.generate())), store: try SubjectKeyStore(directory: folder))
+        } catch let error as PrivacyError {
+            throw error
+        } catch {
+            throw .keyStoreUnavailable("a temporary key folder could not be made: \(error)")
+        }
+    }
+
     /// The vault configured by `SPONA_MASTER_KEY`/`SPONA_MASTER_KEY_FILE` (and the previous
     /// key during a rotation) and `SPONA_KEY_DIR`.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(PrivacyError) -> PersonalDataVault {

@@ -61,11 +61,11 @@ public enum CaseCommand: Hashable, Sendable {
         public var referral: ReferralID
         public var to: InstitutionID
         public var reason: String
-        public var requestedServices: [String]
+        public var requestedServices: [RequestedService]
         public var urgency: Urgency
         public var due: Date
 
-        public init(referral: ReferralID = ReferralID(), to: InstitutionID, reason: String, requestedServices: [String] = [], urgency: Urgency = .routine, due: Date) {
+        public init(referral: ReferralID = ReferralID(), to: InstitutionID, reason: String, requestedServices: [RequestedService] = [], urgency: Urgency = .routine, due: Date) {
             self.referral = referral
             self.to = to
             self.reason = reason

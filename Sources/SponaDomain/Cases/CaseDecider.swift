@@ -41,18 +41,17 @@ public enum CaseDecider {
             try requireCenter(context, "triage a report")
             try requireOpen(state)
             guard state.acknowledgedAt != nil else { throw .notAcknowledged }
-            try requireText(caseManager, "the case manager")
-            return [.reportTriaged(.init(confirmedRisk: confirmedRisk, caseManager: caseManager, note: note))]
+            return [.reportTriaged(.init(confirmedRisk: confirmedRisk, caseManager: caseManager, note: try optional(note, "the note", state)))]
 
         case .sendReferral(let send):
             try requireOpen(state)
             guard state.referral(send.referral) == nil else { throw .referralExists(send.referral) }
             guard send.to != me else { throw .referralToSelf }
             try requireActive(send.to, context)
-            try requireText(send.reason, "the reason for the referral")
+            let reason = try required(send.reason, "the reason for the referral", state)
             guard send.due > context.now else { throw .dueInThePast }
             return [.referralSent(.init(
-                referral: send.referral, from: me, to: send.to, reason: send.reason,
+                referral: send.referral, from: me, to: send.to, reason: reason,
                 requestedServices: send.requestedServices, urgency: send.urgency, due: send.due))]
 
         case .receiveReferral(let id):
@@ -63,38 +62,34 @@ public enum CaseDecider {
         case let .acceptReferral(id, note):
             let referral = try referralForReceiver(id, state, context)
             try require(referral, in: [.requested, .received], "accepted")
-            return [.referralAccepted(.init(referral: id, by: me, note: note))]
+            return [.referralAccepted(.init(referral: id, by: me, note: try optional(note, "the note", state)))]
 
         case let .declineReferral(id, reason):
             let referral = try referralForReceiver(id, state, context)
             try require(referral, in: [.requested, .received], "declined")
-            try requireText(reason, "the reason for declining")
-            return [.referralDeclined(.init(referral: id, by: me, note: reason))]
+            return [.referralDeclined(.init(referral: id, by: me, note: try required(reason, "the reason for declining", state)))]
 
         case let .completeReferral(id, outcome):
             let referral = try referralForReceiver(id, state, context)
             try require(referral, in: [.accepted], "completed")
-            try requireText(outcome, "the outcome")
-            return [.referralCompleted(.init(referral: id, by: me, note: outcome))]
+            return [.referralCompleted(.init(referral: id, by: me, note: try required(outcome, "the outcome", state)))]
 
         case let .failReferral(id, reason):
             let referral = try referralForReceiver(id, state, context)
             try require(referral, in: [.accepted], "marked failed")
-            try requireText(reason, "the reason it failed")
-            return [.referralFailed(.init(referral: id, by: me, note: reason))]
+            return [.referralFailed(.init(referral: id, by: me, note: try required(reason, "the reason it failed", state)))]
 
         case let .withdrawReferral(id, reason):
             let referral = try referralForSender(id, state, context)
             try require(referral, in: [.requested, .received, .accepted], "withdrawn")
-            return [.referralWithdrawn(.init(referral: id, by: me, note: reason))]
+            return [.referralWithdrawn(.init(referral: id, by: me, note: try optional(reason, "the reason", state)))]
 
         case let .markReferralEnteredInError(id, reason):
             let referral = try referralForSender(id, state, context)
             guard referral.status != .enteredInError else {
                 throw .referralNotInState(id, status: referral.status, since: referral.statusChangedAt, wanted: "marked entered in error again")
             }
-            try requireText(reason, "the reason for the correction")
-            return [.referralEnteredInError(.init(referral: id, by: me, note: reason))]
+            return [.referralEnteredInError(.init(referral: id, by: me, note: try required(reason, "the reason for the correction", state)))]
 
         case let .scheduleConference(id, at, invited):
             try requireOpen(state)
@@ -121,37 +116,38 @@ public enum CaseDecider {
                 throw .responsibleDidNotAttend(responsible)
             }
             if let due, due <= context.now { throw .dueInThePast }
-            return [.decisionRecorded(.init(conference: conferenceID, decision: decisionID, type: type, responsible: responsible, due: due, note: note))]
+            return [.decisionRecorded(.init(
+                conference: conferenceID, decision: decisionID, type: type, responsible: responsible, due: due,
+                note: try optional(note, "the note", state)))]
 
         case let .cancelConference(id, reason):
             try requireOpen(state)
             let conference = try conferenceForConvenor(id, state, context)
             guard conference.status == .scheduled else { throw .conferenceNotInState(id, status: conference.status, wanted: "cancelled") }
-            try requireText(reason, "the reason for cancelling")
-            return [.conferenceCancelled(.init(conference: id, reason: reason))]
+            return [.conferenceCancelled(.init(conference: id, reason: try required(reason, "the reason for cancelling", state)))]
 
         case let .markDecisionImplemented(id, note):
             try requireOpen(state)
             guard let decision = state.decision(id) else { throw .decisionNotFound(id) }
             guard decision.responsible == me || context.isCenter else { throw .onlyResponsible(id) }
             if let on = decision.implementedAt { throw .decisionAlreadyImplemented(id, on: on) }
-            return [.decisionImplemented(.init(decision: id, by: me, note: note))]
+            return [.decisionImplemented(.init(decision: id, by: me, note: try optional(note, "the note", state)))]
 
         case let .concludeIdentification(outcome, note):
             try requireCenter(context, "conclude identification")
             try requireOpen(state)
-            return [.identificationConcluded(.init(outcome: outcome, note: note))]
+            return [.identificationConcluded(.init(outcome: outcome, note: try optional(note, "the note", state)))]
 
         case let .provideAssistance(kind, provider, note):
             try requireOpen(state)
             guard provider == me || context.isCenter else { throw .notAParty }
             try requireActive(provider, context)
-            return [.assistanceProvided(.init(kind: kind, provider: provider, note: note))]
+            return [.assistanceProvided(.init(kind: kind, provider: provider, note: try optional(note, "the note", state)))]
 
         case .close(let reason):
             try requireCenter(context, "close a case")
             try requireOpen(state)
-            try requireText(reason, "the reason for closing")
+            let reason = try required(reason, "the reason for closing", state)
             let open = state.referrals.filter { $0.status.isOpen }.count
             guard open == 0 else { throw .openReferrals(count: open) }
             return [.caseClosed(.init(reason: reason))]
@@ -159,8 +155,7 @@ public enum CaseDecider {
         case .reopen(let reason):
             try requireCenter(context, "reopen a case")
             guard state.isClosed else { throw .caseNotClosed }
-            try requireText(reason, "the reason for reopening")
-            return [.caseReopened(.init(reason: reason))]
+            return [.caseReopened(.init(reason: try required(reason, "the reason for reopening", state)))]
 
         case .erasePersonalData:
             preconditionFailure("handled above")
@@ -213,8 +208,25 @@ public enum CaseDecider {
     }
 
     private static func requireText(_ text: String, _ field: String) throws(CaseError) {
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw .missingText(field: field) }
+        guard !isBlank(text) else { throw .missingText(field: field) }
     }
+
+    /// A text the command must carry, as the event records it. Once the subject's personal
+    /// data is erased a case takes no text (it could not be sealed, and in the clear no
+    /// erasure would reach it), so then it is not required and must be left out.
+    private static func required(_ text: String, _ field: String, _ state: Case) throws(CaseError) -> CaseText? {
+        if state.personalDataErasedAt == nil { try requireText(text, field) }
+        return try optional(text, field, state)
+    }
+
+    /// A text the command may carry: none when blank; refused once personal data is erased.
+    private static func optional(_ text: String?, _ field: String, _ state: Case) throws(CaseError) -> CaseText? {
+        guard let text, !isBlank(text) else { return nil }
+        if let erasedOn = state.personalDataErasedAt { throw .textAfterErasure(field: field, erasedOn: erasedOn) }
+        return .written(text)
+    }
+
+    private static func isBlank(_ text: String) -> Bool { text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
 
     private static func requireActive(_ id: InstitutionID, _ context: DecisionContext) throws(CaseError) {
         guard let institution = context.institutions[id] else { throw .unknownInstitution(id) }

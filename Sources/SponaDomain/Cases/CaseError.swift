@@ -44,6 +44,11 @@ public enum CaseError: Error, Hashable, Sendable, CustomStringConvertible {
     case tooLong(field: String, limit: Int)
     case tooMany(field: String, limit: Int)
     case unknownVulnerableGroup(String)
+    /// Text about a subject whose personal data was erased: it could only be kept in the
+    /// clear, where no erasure reaches.
+    case textAfterErasure(field: String, erasedOn: Date)
+    /// The case manager is named by an actor id, never by free text.
+    case badActorID(String)
 
     /// How the HTTP layer should answer it.
     public enum Kind: Sendable { case conflict, forbidden, invalid }
@@ -53,7 +58,7 @@ public enum CaseError: Error, Hashable, Sendable, CustomStringConvertible {
         case .onlyTheCenter, .onlyReceiver, .onlySender, .onlyResponsible, .notAParty, .roleMayNot: .forbidden
         case .unknownMunicipality, .unknownInstitution, .inactiveInstitution, .unknownIndicator, .badCountry,
              .locationNeedsOnePlace, .referralToSelf, .dueInThePast, .missingText, .attendeeNotInvited, .responsibleDidNotAttend,
-             .tooLong, .tooMany, .unknownVulnerableGroup: .invalid
+             .tooLong, .tooMany, .unknownVulnerableGroup, .badActorID: .invalid
         default: .conflict
         }
     }
@@ -93,6 +98,10 @@ public enum CaseError: Error, Hashable, Sendable, CustomStringConvertible {
         case .referralToSelf: "an institution cannot refer a case to itself"
         case .dueInThePast: "the due time must be in the future"
         case .missingText(let field): "\(field) must not be empty"
+        case let .textAfterErasure(field, on):
+            "the personal data of this case was erased on \(Self.day(on)): no text about it can be recorded any more; leave out \(field)"
+        case .badActorID(let text):
+            "'\(text.prefix(40))' is not an actor id (letters, digits and . _ - : @, at most \(CaseLimits.maxActorIDCharacters)); name the case manager by id, never by name"
         case let .tooLong(field, limit): "\(field) is longer than \(limit) characters"
         case let .tooMany(field, limit): "at most \(limit) \(field)"
         case .unknownVulnerableGroup(let code):

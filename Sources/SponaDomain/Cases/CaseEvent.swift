@@ -146,15 +146,16 @@ public enum CaseEvent: Hashable, Sendable {
         public var confirmedRisk: RiskLevel
         /// The Center's case manager: an actor id, never a name.
         public var caseManager: String
-        public var note: String?
+        public var note: CaseText?
     }
 
     public struct ReferralSent: Hashable, Codable, Sendable {
         public var referral: ReferralID
         public var from: InstitutionID
         public var to: InstitutionID
-        public var reason: String
-        public var requestedServices: [String]
+        /// Required when sent, except after the subject's personal data was erased.
+        public var reason: CaseText?
+        public var requestedServices: [RequestedService]
         public var urgency: Urgency
         public var due: Date
     }
@@ -165,7 +166,7 @@ public enum CaseEvent: Hashable, Sendable {
         public var referral: ReferralID
         public var by: InstitutionID
         /// The reason for a decline, failure, withdrawal or correction; the outcome of a completion.
-        public var note: String?
+        public var note: CaseText?
     }
 
     public struct ConferenceScheduled: Hashable, Codable, Sendable {
@@ -186,37 +187,37 @@ public enum CaseEvent: Hashable, Sendable {
         public var type: DecisionType
         public var responsible: InstitutionID
         public var due: Date?
-        public var note: String?
+        public var note: CaseText?
     }
 
     public struct DecisionImplemented: Hashable, Codable, Sendable {
         public var decision: DecisionID
         public var by: InstitutionID
-        public var note: String?
+        public var note: CaseText?
     }
 
     public struct ConferenceCancelled: Hashable, Codable, Sendable {
         public var conference: ConferenceID
-        public var reason: String
+        public var reason: CaseText?
     }
 
     public struct IdentificationConcluded: Hashable, Codable, Sendable {
         public var outcome: IdentificationOutcome
-        public var note: String?
+        public var note: CaseText?
     }
 
     public struct AssistanceProvided: Hashable, Codable, Sendable {
         public var kind: AssistanceKind
         public var provider: InstitutionID
-        public var note: String?
+        public var note: CaseText?
     }
 
     public struct CaseClosed: Hashable, Codable, Sendable {
-        public var reason: String
+        public var reason: CaseText?
     }
 
     public struct CaseReopened: Hashable, Codable, Sendable {
-        public var reason: String
+        public var reason: CaseText?
     }
 
     /// The subject's key was destroyed: the sealed personal data in ``ReportFiled`` can never
@@ -270,26 +271,42 @@ extension CaseEvent {
     public static let schemas = EventSchemas(family: "case", [
         "ReportFiled": .init(current: 1),
         "ReportAcknowledged": .init(current: 1),
-        "ReportTriaged": .init(current: 1),
-        "ReferralSent": .init(current: 1),
-        "ReferralReceived": .init(current: 1),
-        "ReferralAccepted": .init(current: 1),
-        "ReferralDeclined": .init(current: 1),
-        "ReferralCompleted": .init(current: 1),
-        "ReferralFailed": .init(current: 1),
-        "ReferralWithdrawn": .init(current: 1),
-        "ReferralEnteredInError": .init(current: 1),
+        // Version 2: texts sealed under the subject's key (``CaseText``), requested services
+        // from a code list (``RequestedService``); version 1 held both in the clear.
+        "ReportTriaged": texts(["note"]),
+        "ReferralSent": .init(current: 2, upcasters: [1: { payload in
+            var payload = try clearTexts(["reason"])(payload)
+            if case .array(let services) = payload["requestedServices"] {
+                payload["requestedServices"] = .array(services.map { service in
+                    guard case .string(let text) = service else { return .string(RequestedService.other.rawValue) }
+                    return .string((RequestedService(rawValue: text) ?? .other).rawValue)
+                })
+            }
+            return payload
+        }]),
+        "ReferralReceived": texts(["note"]),
+        "ReferralAccepted": texts(["note"]),
+        "ReferralDeclined": texts(["note"]),
+        "ReferralCompleted": texts(["note"]),
+        "ReferralFailed": texts(["note"]),
+        "ReferralWithdrawn": texts(["note"]),
+        "ReferralEnteredInError": texts(["note"]),
         "ConferenceScheduled": .init(current: 1),
         "ConferenceHeld": .init(current: 1),
-        "DecisionRecorded": .init(current: 1),
-        "DecisionImplemented": .init(current: 1),
-        "ConferenceCancelled": .init(current: 1),
-        "IdentificationConcluded": .init(current: 1),
-        "AssistanceProvided": .init(current: 1),
-        "CaseClosed": .init(current: 1),
-        "CaseReopened": .init(current: 1),
+        "DecisionRecorded": texts(["note"]),
+        "DecisionImplemented": texts(["note"]),
+        "ConferenceCancelled": texts(["reason"]),
+        "IdentificationConcluded": texts(["note"]),
+        "AssistanceProvided": texts(["note"]),
+        "CaseClosed": texts(["reason"]),
+        "CaseReopened": texts(["reason"]),
         "PersonalDataErased": .init(current: 1),
     ])
+
+    /// Version 2 of a type whose only change from version 1 is that its texts are sealed.
+    private static func texts(_ fields: [String]) -> EventSchemas.Schema {
+        .init(current: 2, upcasters: [1: clearTexts(fields)])
+    }
 
     /// The version this event is written in.
     public var schemaVersion: Int32 { Self.schemas.current(typeName) }

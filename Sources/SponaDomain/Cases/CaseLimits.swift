@@ -11,8 +11,8 @@ public enum CaseLimits {
     public static let maxLocations = 20
     public static let maxLocationsPerRole = 10
     public static let maxIndicators = 200
-    public static let maxRequestedServices = 20
-    public static let maxServiceCharacters = 200
+    public static let maxRequestedServices = RequestedService.allCases.count
+    public static let maxActorIDCharacters = 200
     /// Institutions invited to, or attending, one conference.
     public static let maxConferenceInstitutions = 100
 
@@ -27,12 +27,11 @@ public enum CaseLimits {
                 throw .unknownVulnerableGroup(group)
             }
         case let .triage(_, caseManager, note):
-            try text(caseManager, "the case manager")
+            guard isActorID(caseManager) else { throw .badActorID(caseManager) }
             try text(note, "the note")
         case .sendReferral(let send):
             try text(send.reason, "the reason for the referral")
             try list(send.requestedServices.count, maxRequestedServices, "requested services")
-            for service in send.requestedServices { try text(service, "a requested service", limit: maxServiceCharacters) }
         case .receiveReferral, .acknowledge:
             break
         case let .acceptReferral(_, note), let .markDecisionImplemented(_, note), let .concludeIdentification(_, note),
@@ -71,6 +70,13 @@ public enum CaseLimits {
         guard let value else { return }
         // Scalars bound characters from above: count the characters only when it matters.
         if value.unicodeScalars.count > limit, value.count > limit { throw .tooLong(field: field, limit: limit) }
+    }
+
+    /// An actor id as tokens carry it (`coordinator-7`, `operator:ana`, `ana@center.rs`): no
+    /// spaces, so no sentence about anyone fits in it.
+    public static func isActorID(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= maxActorIDCharacters
+            && text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "._-:@".unicodeScalars.contains($0)) }
     }
 
     private static func list(_ count: Int, _ limit: Int, _ field: String) throws(CaseError) {

@@ -15,15 +15,15 @@ public struct Referral: Hashable, Codable, Sendable {
     public var id: ReferralID
     public var from: InstitutionID
     public var to: InstitutionID
-    public var reason: String
-    public var requestedServices: [String]
+    public var reason: CaseText?
+    public var requestedServices: [RequestedService]
     public var urgency: Urgency
     public var due: Date
     public var sentAt: Date
     public var status: Status
     /// When the status last changed: "declined on 3 May".
     public var statusChangedAt: Date
-    public var note: String?
+    public var note: CaseText?
 }
 
 public struct CaseConference: Hashable, Codable, Sendable {
@@ -44,7 +44,7 @@ public struct ConferenceDecision: Hashable, Codable, Sendable {
     public var type: DecisionType
     public var responsible: InstitutionID
     public var due: Date?
-    public var note: String?
+    public var note: CaseText?
     public var implementedAt: Date?
 }
 
@@ -56,7 +56,7 @@ public struct AssistanceRecord: Hashable, Codable, Sendable {
 
 /// A case as it stands: the fold of its events. Nothing here is stored; it is rebuilt from the
 /// stream whenever it is needed, so it can never disagree with the history.
-public struct Case: Hashable, Encodable, Sendable {
+public struct Case: Hashable, Sendable {
     public enum Status: String, Codable, Sendable {
         /// Filed, waiting for the Center.
         case reported
@@ -77,7 +77,7 @@ public struct Case: Hashable, Encodable, Sendable {
     public var identification: IdentificationOutcome?
     public var assistance: [AssistanceRecord]
     public var closedAt: Date?
-    public var closeReason: String?
+    public var closeReason: CaseText?
     /// When the subject's personal data was erased (its key destroyed).
     public var personalDataErasedAt: Date?
     /// Institutions that may see the case: the reporter, everyone referred to or from, everyone
@@ -91,39 +91,6 @@ public struct Case: Hashable, Encodable, Sendable {
     public func referral(_ id: ReferralID) -> Referral? { referrals.first { $0.id == id } }
     public func conference(_ id: ConferenceID) -> CaseConference? { conferences.first { $0.id == id } }
     public func decision(_ id: DecisionID) -> ConferenceDecision? { decisions.first { $0.id == id } }
-
-    enum CodingKeys: String, CodingKey {
-        case id, status, filedAt, report, acknowledgedAt, triage, referrals, conferences, decisions, identification
-        case assistance, closedAt, closeReason, parties, version, personalData, personalDataErasedAt
-    }
-
-    /// Written field by field so that `parties` comes out sorted: the same case always gives
-    /// the same bytes, whatever order its parties were added in.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(status, forKey: .status)
-        try container.encode(filedAt, forKey: .filedAt)
-        // The sealed personal data is useless outside the server and stays there; clients
-        // read it, with a reason, at /personal-data. Here only whether there is any.
-        var report = report
-        let sealed = report.personalData != nil
-        report.personalData = nil
-        try container.encode(report, forKey: .report)
-        try container.encode(personalDataErasedAt != nil ? "erased" : (sealed ? "present" : "none"), forKey: .personalData)
-        try container.encodeIfPresent(personalDataErasedAt, forKey: .personalDataErasedAt)
-        try container.encodeIfPresent(acknowledgedAt, forKey: .acknowledgedAt)
-        try container.encodeIfPresent(triage, forKey: .triage)
-        try container.encode(referrals, forKey: .referrals)
-        try container.encode(conferences, forKey: .conferences)
-        try container.encode(decisions, forKey: .decisions)
-        try container.encodeIfPresent(identification, forKey: .identification)
-        try container.encode(assistance, forKey: .assistance)
-        try container.encodeIfPresent(closedAt, forKey: .closedAt)
-        try container.encodeIfPresent(closeReason, forKey: .closeReason)
-        try container.encode(parties.sorted(), forKey: .parties)
-        try container.encode(version, forKey: .version)
-    }
 }
 
 extension Case {
