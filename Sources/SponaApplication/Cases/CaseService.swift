@@ -228,8 +228,14 @@ public struct CaseService: Sendable {
     /// Seals every text of the events decided: recorded only under the subject's key.
     private func seal(_ events: [CaseEvent], of state: Case?) throws -> [CaseEvent] {
         guard events.contains(where: { !$0.texts.isEmpty }) else { return events }
-        guard let vault else { throw PrivacyError.masterKeyMissing }
         guard let subject = state?.report.subject.id else { throw PrivacyError.invalidPersonalData("a text needs the case's subject") }
+        return try seal(events, subject: subject)
+    }
+
+    /// Seals every text of `events` under `subject`'s key (also for a demo written in bulk).
+    func seal(_ events: [CaseEvent], subject: SubjectID) throws -> [CaseEvent] {
+        guard events.contains(where: { !$0.texts.isEmpty }) else { return events }
+        guard let vault else { throw PrivacyError.masterKeyMissing }
         return try events.map { event in
             try event.mapTexts { text in
                 guard case .written(let plain) = text else { return text }

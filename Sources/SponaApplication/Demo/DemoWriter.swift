@@ -64,7 +64,7 @@ public struct DemoWriter: Sendable {
     /// for benchmarks and large test histories (views then count a case's later steps in the
     /// month it was reported). Answers the number of events written.
     public func writeInBulk(cases range: Range<Int>, concurrency: Int = 8) async throws -> Int {
-        let history = self.history, seed = self.seed, store = service.store
+        let history = self.history, seed = self.seed, store = service.store, service = self.service
         return try await withThrowingTaskGroup(of: Int.self) { group in
             for worker in 0..<concurrency {
                 group.addTask {
@@ -72,9 +72,11 @@ public struct DemoWriter: Sendable {
                     for index in stride(from: range.lowerBound + worker, to: range.upperBound, by: concurrency) {
                         let plan = history.plan(case: index)
                         guard let first = plan.steps.first else { continue }
-                        let events = try history.decide(plan)
+                        let decided = try history.decide(plan).map(\.event)
+                        guard case .reportFiled(let report)? = decided.first else { continue }
+                        let events = try service.seal(decided, subject: report.subject.id)
                         let data = try events.map {
-                            EventData(type: $0.event.typeName, schemaVersion: $0.event.schemaVersion, payload: try $0.event.encodePayload(with: EventCoding.encoder))
+                            EventData(type: $0.typeName, schemaVersion: $0.schemaVersion, payload: try $0.encodePayload(with: EventCoding.encoder))
                         }
                         let metadata = try EventCoding.metadata(CommandMetadata(actor: first.caller.actor, requestID: "demo-\(seed)-\(index)", occurredAt: first.at))
                         try await store.append(to: Streams.case(plan.caseID), expected: .noStream, events: data, metadata: metadata)

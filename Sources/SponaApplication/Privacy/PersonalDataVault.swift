@@ -190,12 +190,13 @@ public struct PersonalDataVault: Sendable {
 extension PersonalDataVault {
     /// A vault of its own for an invented history (`spona demo`, benchmarks, tests): a fresh
     /// master key that is never written down and a new folder under the system's temporary
-    /// one, so nothing it seals can be opened once the process ends.
+    /// one, so nothing it seals can be opened once the process ends. Its writes are not synced:
+    /// nothing in it is worth keeping.
     public static func temporary() throws(PrivacyError) -> PersonalDataVault {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("spona-keys-\(UUID().uuidString.lowercased())")
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            return PersonalDataVault(keys: MasterKeyring(current: try MasterKey(base64: MasterKey.generate())), store: try SubjectKeyStore(directory: folder))
+            return PersonalDataVault(keys: MasterKeyring(current: try MasterKey(base64: MasterKey.generate())), store: try SubjectKeyStore(directory: folder, durable: false))
         } catch let error as PrivacyError {
             throw error
         } catch {

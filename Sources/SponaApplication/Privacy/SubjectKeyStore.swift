@@ -22,9 +22,17 @@ struct WrappedSubjectKey: Codable, Sendable {
 /// place (never overwriting a key another request created first), and the folder is synced.
 public struct SubjectKeyStore: Sendable {
     public let directory: URL
+    /// Whether writes are synced to disk; only a throw-away store (``PersonalDataVault/temporary()``)
+    /// skips it.
+    let durable: Bool
 
     public init(directory: URL) throws(PrivacyError) {
+        try self.init(directory: directory, durable: true)
+    }
+
+    init(directory: URL, durable: Bool) throws(PrivacyError) {
         self.directory = directory
+        self.durable = durable
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
@@ -47,9 +55,14 @@ public struct SubjectKeyStore: Sendable {
 
     func read(_ subject: SubjectID) throws(PrivacyError) -> WrappedSubjectKey? {
         let url = file(subject)
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            if FileManager.default.fileExists(atPath: url.path) { throw .keyStoreUnavailable("cannot read \(url.lastPathComponent)") }
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch let error as CocoaError where error.code == .fileReadNoSuchFile {
+            // Absent when we looked (another request may be creating it this very moment).
             return nil
+        } catch {
+            throw .keyStoreUnavailable("cannot read \(url.lastPathComponent): \(error)")
         }
         do {
             let decoder = JSONDecoder()
@@ -74,7 +87,7 @@ public struct SubjectKeyStore: Sendable {
             }
             let handle = try FileHandle(forWritingTo: temporary)
             try handle.write(contentsOf: data)
-            try handle.synchronize()
+            if durable { try handle.synchronize() }
             try handle.close()
             defer { try? FileManager.default.removeItem(at: temporary) }
             if replacing {
@@ -114,6 +127,7 @@ public struct SubjectKeyStore: Sendable {
     }
 
     private func syncDirectory() {
+        guard durable else { return }
         let descriptor = open(directory.path, O_RDONLY)
         guard descriptor >= 0 else { return }
         fsync(descriptor)
