@@ -13,13 +13,14 @@ DB := scripts/dev-db.sh
 # Loads the private cluster's URLs unless the caller gave DATABASE_URL.
 WITH_DB = if [ -z "$${DATABASE_URL:-}" ]; then $(DB) start; . .data/env; fi;
 
-.PHONY: help run test bench demo build db-start db-stop clean
+.PHONY: help run test bench fuzz demo build db-start db-stop clean
 DEMO_CASES ?= 2000
 
 help:
 	@echo "make run     serve on http://127.0.0.1:8080 (private PostgreSQL unless DATABASE_URL is set)"
 	@echo "make test    run every test against a real PostgreSQL"
 	@echo "make bench   measure the event store against plain INSERTs"
+	@echo "make fuzz    schemathesis against the served OpenAPI document, as every role"
 	@echo "make demo    fill the database with an invented history (DEMO_CASES=2000); never on real data"
 	@echo "make db-stop stop the private PostgreSQL cluster"
 
@@ -66,6 +67,10 @@ test:
 bench:
 	scripts/ensure-build-deps.sh
 	scripts/bench.sh
+
+fuzz:
+	scripts/ensure-build-deps.sh
+	scripts/fuzz.sh
 
 demo: build
 	@$(WITH_DB) \

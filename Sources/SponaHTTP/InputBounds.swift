@@ -73,14 +73,15 @@ enum InputBounds {
     }
 }
 
-/// Refuses, before any route sees them, query parameters and paths with control characters or
-/// of unreasonable length (422 naming the parameter): PostgreSQL refuses NUL in text, and
+/// Refuses, before any route sees them, query parameters (422 naming the parameter) and paths
+/// (404: nothing is named so) with control characters or of unreasonable length: PostgreSQL refuses NUL in text, and
 /// nothing good comes of the others.
 struct InputBoundsMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         if let problem = InputBounds.textViolation(path.removingPercentEncoding ?? path, allowingLines: false, limit: InputBounds.maxQueryCharacters) {
-            throw Problem.invalid("the path \(problem)")
+            // No resource is named so: the same 404 as any other path that names nothing.
+            throw Problem(.notFound, type: "urn:spona:problem:not-found", title: "Not found", detail: "the path \(problem)")
         }
         for (name, value) in request.uri.queryParameters {
             if let problem = InputBounds.textViolation(name, allowingLines: false, limit: 100) {
