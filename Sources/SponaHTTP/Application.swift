@@ -99,7 +99,7 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
     ViewRoutes(database: dependencies.database, store: store, geography: dependencies.geography,
                disclosure: Disclosure(threshold: dependencies.suppressionThreshold), analystNow: dependencies.analystNow,
                queryLimit: .init(perHour: dependencies.analystQueriesPerHour)).register(on: api)
-    AuditRoutes(audit: AuditService(store: store), store: store,
+    AuditRoutes(audit: AuditService(store: store, vault: dependencies.vault), store: store,
                 sealer: dependencies.sealKey.map { HistorySealer(store: store, key: $0, previousKeys: dependencies.previousSealKeys, logger: dependencies.logger) },
                 publicKeys: (dependencies.sealKey.map { [$0.publicKey] } ?? []) + dependencies.previousSealKeys).register(on: api)
     RegistryRoutes(registry: RegistryService(store: store, geography: dependencies.geography), database: dependencies.database,

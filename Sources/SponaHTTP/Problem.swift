@@ -92,6 +92,8 @@ extension Problem {
         case let error as PrivacyError:
             switch error {
             case .invalidPersonalData(let reason): return invalid(reason)
+            case .subjectKeyDestroyed:
+                return Problem(.conflict, type: "urn:spona:problem:personal-data-erased", title: "Personal data erased", detail: error.description)
             case .sealedDataCorrupt:
                 return Problem(.internalServerError, type: "urn:spona:problem:sealed-data-corrupt", title: "Personal data damaged", detail: error.description)
             case .masterKeyMissing, .masterKeyInvalid, .unknownMasterKey, .keyStoreUnavailable:

@@ -200,6 +200,7 @@ struct EventCorpusTests {
             try await step("/close", n.coordinator, ["reason": "assisted"])
             try await step("/reopen", n.coordinator, ["reason": "new information"])
             #expect(try await api.send(.get, path, token: n.coordinator).status == .ok)
+            #expect(try await api.send(.get, path + "/personal-data?reason=corpus%20check", token: n.coordinator).status == .ok)
             try await step("/erase-personal-data", admin, ["legalBasis": "GDPR Art. 17(1)(a)", "reference": "corpus-1"])
 
             let institution = try await api.register("Dom zdravlja Korpus", sector: .health, municipality: "prokuplje", admin: admin)

@@ -73,7 +73,12 @@ struct PrivacyTests {
             let caseID = CaseID(rawValue: UUID(uuidString: String(path.split(separator: "/").last!))!)
             let records = try await ReadTrail(store: api.db.store).records(of: caseID)
             #expect(records.map(\.read.read) == [.personalData, .case])
-            #expect(records[0].read.reason == "preparing the case conference")
+            // The reason is stored sealed under the subject's key; auditors read it opened.
+            #expect(records[0].read.reason?.plain == nil)
+            let stored = try await api.db.store.readStream(Streams.access(caseID))
+            #expect(!stored.contains { String(decoding: $0.payload, as: UTF8.self).contains("case conference") })
+            let trail = try await api.send(.get, "/v1/audit/access?case=\(caseID)", token: auditor)
+            #expect(trail.text.contains("preparing the case conference"), "\(trail.text.prefix(400))")
             #expect(records[0].metadata.role == .coordinator)
             #expect(records[0].metadata.institution == .center)
             #expect(records[1].metadata.role == .auditor)
@@ -164,6 +169,12 @@ struct PrivacyTests {
                     let reader = Caller(actor: Actor(id: "coordinator-1", institution: .center, role: .coordinator), isCenter: true)
                     let reading = try await service.readPersonalData(caseID, caller: reader, reason: "restore check", requestID: "r-1").reading
                     guard case .erased = reading else { Issue.record("the restored backup revealed personal data"); return }
+                    // Nor is the erased subject given a new key for a text: it would outlive the erasure.
+                    await #expect(throws: PrivacyError.subjectKeyDestroyed) {
+                        try await service.handle(.close(reason: "duplicate of another report"), on: caseID, expectedVersion: 1, caller: reader,
+                                                 requestID: "r-2", idempotencyKey: nil)
+                    }
+                    #expect(api.vault.keyStatus(state.report.subject.id) == .missing)
                 }
             } catch {
                 Issue.record("restore failed: \(error)")

@@ -20,7 +20,9 @@ public struct ReadTrail: Sendable {
     public struct CaseRead: Codable, Hashable, Sendable {
         public var `case`: CaseID
         public var read: Read
-        public var reason: String?
+        /// Why personal data was read, as the reader said it: sealed under the subject's key
+        /// (it may well name the person), opened for auditors, erased with the subject.
+        public var reason: CaseText?
     }
 
     public static let eventType = "CaseRead"
@@ -28,7 +30,8 @@ public struct ReadTrail: Sendable {
     /// The versions of the access records (reads of cases and auditors' queries), as for
     /// ``CaseEvent/schemas``.
     public static let schemas = EventSchemas(family: "access", [
-        eventType: .init(current: 1), "AuditQueried": .init(current: 1), ViewQuery.eventType: .init(current: 1),
+        // Version 2: the reason sealed (``CaseText``); version 1 held it in the clear.
+        eventType: .init(current: 2, upcasters: [1: CaseEvent.clearTexts(["reason"])]), "AuditQueried": .init(current: 1), ViewQuery.eventType: .init(current: 1),
     ])
 
     /// An analyst's question to a regional view: which view, with which filters. Combined,
@@ -54,7 +57,7 @@ public struct ReadTrail: Sendable {
                                metadata: metadata)
     }
 
-    public func record(_ read: Read, of id: CaseID, reason: String?, caller: Caller, requestID: String) async throws {
+    public func record(_ read: Read, of id: CaseID, reason: CaseText?, caller: Caller, requestID: String) async throws {
         let payload = try EventCoding.encoder.encode(CaseRead(case: id, read: read, reason: reason))
         let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
         try await store.append(to: Streams.access(id), expected: .any,

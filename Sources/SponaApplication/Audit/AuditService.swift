@@ -8,10 +8,14 @@ import SponaRecords
 public struct AuditService: Sendable {
     let store: PostgresEventStore
     let trail: ReadTrail
+    /// Opens the sealed reasons of personal-data reads for auditors; nil on a server without
+    /// a master key (the reasons then read as withheld).
+    let vault: PersonalDataVault?
 
-    public init(store: PostgresEventStore) {
+    public init(store: PostgresEventStore, vault: PersonalDataVault? = nil) {
         self.store = store
         self.trail = ReadTrail(store: store)
+        self.vault = vault
     }
 
     /// A moment in the history: a time (events recorded up to it) or a global position
@@ -67,7 +71,8 @@ public struct AuditService: Sendable {
         let events = try await store.readStream(id).filter { moment?.includes($0) ?? true }
         guard !events.isEmpty else { throw Problem.streamNotFound(id.rawValue) }
         if let caseID = Streams.caseID(of: id) {
-            try await trail.record(.history, of: caseID, reason: "audit", caller: caller, requestID: requestID)
+            // A fixed word, not anything a person wrote: kept in the clear.
+            try await trail.record(.history, of: caseID, reason: .clear("audit"), caller: caller, requestID: requestID)
             return (events, Case.replay(try EventCoding.caseEvents(events)).map(State.case) ?? .none)
         }
         if Streams.institutionID(of: id) != nil {
@@ -82,6 +87,9 @@ public struct AuditService: Sendable {
         public var `case`: CaseID?
         public var read: String
         public var reason: String?
+        /// Why `reason` is missing from a personal-data read: `erased` with the subject's
+        /// data, `unreadable` where this server holds no key for it.
+        public var reasonStatus: String?
         public var detail: [String: String]?
         public var actor: String
         public var institution: InstitutionID
@@ -94,7 +102,7 @@ public struct AuditService: Sendable {
     public func access(toCase id: CaseID, caller: Caller, requestID: String) async throws -> [AccessRecord] {
         guard caller.actor.role == .auditor else { throw Problem.onlyAuditors }
         try await recordQuery("access", detail: ["case": id.description], caller: caller, requestID: requestID)
-        return try await store.readStream(Streams.access(id)).compactMap(Self.record)
+        return try await store.readStream(Streams.access(id)).compactMap { record($0) }
     }
 
     /// What `actor` read, oldest first: at most `limit` records after `cursor`, and the cursor
@@ -103,7 +111,7 @@ public struct AuditService: Sendable {
         guard caller.actor.role == .auditor else { throw Problem.onlyAuditors }
         try await recordQuery("access", detail: ["actor": actor], caller: caller, requestID: requestID)
         let page = try await store.auditPage(after: cursor, limit: limit, filter: AuditFilter(category: "access", metadata: ["actor": actor]))
-        return (page.compactMap { Self.record($0.event) }, page.count == limit ? page.last?.event.cursor : nil)
+        return (page.compactMap { record($0.event) }, page.count == limit ? page.last?.event.cursor : nil)
     }
 
     /// An audit query that reads case data in bulk (the events feed, an export, the trail):
@@ -123,9 +131,9 @@ public struct AuditService: Sendable {
         var detail: [String: String]
     }
 
-    static func record(_ event: RecordedEvent) -> AccessRecord? {
+    func record(_ event: RecordedEvent) -> AccessRecord? {
         guard let metadata = try? EventCoding.decoder.decode(CommandMetadata.self, from: event.metadata) else { return nil }
-        var record = AccessRecord(at: event.recordedAt, case: nil, read: "", reason: nil, detail: nil, actor: metadata.actor,
+        var record = AccessRecord(at: event.recordedAt, case: nil, read: "", reason: nil, reasonStatus: nil, detail: nil, actor: metadata.actor,
                                   institution: metadata.institution, role: metadata.role, requestID: metadata.requestID, position: event.position)
         // A record this code cannot read is shown as such, never left out of an audit's answer.
         do {
@@ -134,7 +142,7 @@ public struct AuditService: Sendable {
                 let read = try EventCoding.decode(ReadTrail.CaseRead.self, event, schemas: ReadTrail.schemas)
                 record.case = read.case
                 record.read = read.read.rawValue
-                record.reason = read.reason
+                (record.reason, record.reasonStatus) = open(read.reason)
             case AuditQuery.eventType:
                 let query = try EventCoding.decode(AuditQuery.self, event, schemas: ReadTrail.schemas)
                 record.read = "audit_\(query.query)"
@@ -151,5 +159,19 @@ public struct AuditService: Sendable {
             record.detail = ["error": "\(error)".prefix(300).description]
         }
         return record
+    }
+
+    /// A read's reason as auditors see it: opened with the subject's key (the key id names
+    /// the subject), or why it cannot be.
+    private func open(_ reason: CaseText?) -> (String?, String?) {
+        guard let reason else { return (nil, nil) }
+        guard case let .sealed(_, keyID) = reason else { return (reason.plain, nil) }
+        guard let vault, let uuid = UUID(uuidString: keyID) else { return (nil, "unreadable") }
+        do {
+            guard let opener = try vault.textOpener(subject: SubjectID(rawValue: uuid)) else { return (nil, "erased") }
+            return (try opener.open(reason), nil)
+        } catch {
+            return (nil, "unreadable")
+        }
     }
 }

@@ -139,7 +139,7 @@ public struct CaseService: Sendable {
             }
         }
 
-        events = try seal(events, of: state)
+        events = try seal(events, of: state, history: history.map(\.event))
 
         let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID, occurredAt: occurredAt))
         let data = try events.map {
@@ -226,21 +226,29 @@ public struct CaseService: Sendable {
     }
 
     /// Seals every text of the events decided: recorded only under the subject's key.
-    private func seal(_ events: [CaseEvent], of state: Case?) throws -> [CaseEvent] {
+    private func seal(_ events: [CaseEvent], of state: Case?, history: [CaseEvent]) throws -> [CaseEvent] {
         guard events.contains(where: { !$0.texts.isEmpty }) else { return events }
-        guard let subject = state?.report.subject.id else { throw PrivacyError.invalidPersonalData("a text needs the case's subject") }
-        return try seal(events, subject: subject)
+        guard let state else { throw PrivacyError.invalidPersonalData("a text needs the case's subject") }
+        return try seal(events, subject: state.report.subject.id, createKey: !Self.sealedAnything(state, history))
     }
 
     /// Seals every text of `events` under `subject`'s key (also for a demo written in bulk).
-    func seal(_ events: [CaseEvent], subject: SubjectID) throws -> [CaseEvent] {
+    func seal(_ events: [CaseEvent], subject: SubjectID, createKey: Bool = true) throws -> [CaseEvent] {
         guard events.contains(where: { !$0.texts.isEmpty }) else { return events }
         guard let vault else { throw PrivacyError.masterKeyMissing }
         return try events.map { event in
             try event.mapTexts { text in
                 guard case .written(let plain) = text else { return text }
-                return try vault.seal(text: plain, subject: subject)
+                return try vault.seal(text: plain, subject: subject, createKey: createKey)
             }
+        }
+    }
+
+    /// Whether anything of the subject was ever sealed: then their key must exist, and is not
+    /// made again when it does not (see ``PersonalDataVault/seal(text:subject:createKey:)``).
+    static func sealedAnything(_ state: Case, _ history: [CaseEvent]) -> Bool {
+        state.report.personalData != nil || history.contains { event in
+            event.texts.contains { if case .sealed = $0 { true } else { false } }
         }
     }
 
@@ -255,7 +263,8 @@ public struct CaseService: Sendable {
     /// read trail with it). Auditors see the history, never the person.
     public func readPersonalData(_ id: CaseID, caller: Caller, reason: String, requestID: String) async throws -> (snapshot: CaseSnapshot, reading: PersonalDataReading) {
         let recorded = try await store.readStream(Streams.case(id))
-        guard let state = Case.replay(try EventCoding.caseEvents(recorded)), Self.canSee(state, caller) else {
+        let history = try EventCoding.caseEvents(recorded)
+        guard let state = Case.replay(history), Self.canSee(state, caller) else {
             throw CaseError.caseNotFound
         }
         guard caller.actor.role == .reporter || caller.actor.role == .coordinator else {
@@ -265,7 +274,20 @@ public struct CaseService: Sendable {
         guard !reason.isEmpty else { throw CaseError.missingText(field: "the reason for reading personal data") }
         let snapshot = CaseSnapshot(case: state, isReplay: false)
         if state.report.personalData != nil, state.personalDataErasedAt == nil, vault == nil { throw PrivacyError.masterKeyMissing }
-        try await trail.record(.personalData, of: id, reason: reason, caller: caller, requestID: requestID)
+        // The reason may name the person: sealed under the subject's key, like the data itself.
+        // Once the data is erased there is nothing a reason could explain, and no key to seal
+        // it with (a new one would outlive the erasure): the read alone is recorded.
+        var sealedReason: CaseText?
+        if state.personalDataErasedAt == nil {
+            guard let vault else { throw PrivacyError.masterKeyMissing }
+            let createKey = !Self.sealedAnything(state, history.map(\.event))
+            do {
+                sealedReason = try vault.seal(text: reason, subject: state.report.subject.id, createKey: createKey)
+            } catch {
+                guard error == .subjectKeyDestroyed else { throw error }
+            }
+        }
+        try await trail.record(.personalData, of: id, reason: sealedReason, caller: caller, requestID: requestID)
         if let erasedAt = state.personalDataErasedAt { return (snapshot, .erased(at: erasedAt)) }
         guard let sealed = state.report.personalData, let vault else { return (snapshot, .none) }
         guard let data = try vault.open(sealed, subject: state.report.subject.id) else { return (snapshot, .erased(at: nil)) }

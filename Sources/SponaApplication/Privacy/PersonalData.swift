@@ -46,6 +46,9 @@ public enum PrivacyError: Error, Hashable, Sendable, CustomStringConvertible {
     case keyStoreUnavailable(String)
     case invalidPersonalData(String)
     case sealedDataCorrupt
+    /// The subject's key is gone although the history records no erasure: it was erased in a
+    /// history this database was restored from before.
+    case subjectKeyDestroyed
 
     public var description: String {
         switch self {
@@ -57,6 +60,8 @@ public enum PrivacyError: Error, Hashable, Sendable, CustomStringConvertible {
         case .keyStoreUnavailable(let reason): "the subject key store is not usable: \(reason)"
         case .invalidPersonalData(let reason): reason
         case .sealedDataCorrupt: "the sealed personal data does not open with its key: it was altered"
+        case .subjectKeyDestroyed:
+            "the subject's personal data was erased (its key is destroyed), though this history does not record it; no text about the subject can be recorded any more"
         }
     }
 }

@@ -62,11 +62,14 @@ public struct PersonalDataVault: Sendable {
     }
 
     /// Seals a text written into the subject's case (a note, a reason) under the subject's
-    /// key, creating the key when the report carried no personal data. The nonce is random:
-    /// two equal notes do not look equal in the history.
-    public func seal(text: String, subject: SubjectID) throws(PrivacyError) -> CaseText {
-        let (key, _) = try subjectKey(subject, create: true)
-        guard let key else { throw .keyStoreUnavailable("the key of a subject could not be stored") }
+    /// key. The nonce is random: two equal notes do not look equal in the history.
+    ///
+    /// - Parameter createKey: whether the subject may be given a key now: only when nothing of
+    ///   theirs was ever sealed. A key missing after that was destroyed by an erasure (perhaps
+    ///   one that a restored backup does not record), and a new one would outlive it.
+    public func seal(text: String, subject: SubjectID, createKey: Bool) throws(PrivacyError) -> CaseText {
+        let (key, _) = try subjectKey(subject, create: createKey)
+        guard let key else { throw createKey ? .keyStoreUnavailable("the key of a subject could not be stored") : .subjectKeyDestroyed }
         do {
             let box = try AES.GCM.seal(Data(text.utf8), using: key, authenticating: Self.textContext(subject))
             guard let combined = box.combined else { throw PrivacyError.sealedDataCorrupt }

@@ -129,7 +129,7 @@ extension CaseEvent {
 
     /// The upcaster of every case event type whose texts were recorded in the clear in
     /// version 1: each text becomes `{"clear": …}`, as ``CaseText`` reads it.
-    static func clearTexts(_ fields: [String]) -> EventSchemas.Upcaster {
+    public static func clearTexts(_ fields: [String]) -> EventSchemas.Upcaster {
         { payload in
             var payload = payload
             for field in fields {
