@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
-import SponaApplication
-import SponaDomain
+@testable import SponaApplication
+@testable import SponaDomain
 import SponaEventStore
 @testable import SponaHTTP
 import Testing
@@ -159,6 +159,49 @@ struct JourneyTests {
             let reused = try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: other, idempotencyKey: "report-1")
             #expect(reused.status == .unprocessableContent || reused.status == .conflict, "\(reused.text)")
             #expect(try await api.db.eventCount() == count)
+        }
+    }
+
+    @Test("a retry is known by a canonical fingerprint: times a fraction of a second apart are two requests, and a fingerprint stored by an earlier release still recognises its retry")
+    func canonicalFingerprints() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            let (path, filed) = try await n.fileReport()
+            let acknowledged = try await api.send(.post, path + "/acknowledge", token: n.coordinator, json: [:], ifMatch: filed)
+            let etag = try #require(acknowledged.etag)
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            let due = Date().addingTimeInterval(3 * 86_400).timeIntervalSince1970.rounded()
+            func referral(_ fraction: Double) -> [String: Any] {
+                ["to": n.socialWork.rawValue.uuidString, "reason": "assessment", "due": formatter.string(from: Date(timeIntervalSince1970: due + fraction))]
+            }
+            let sent = try await api.send(.post, path + "/referrals", token: n.coordinator, json: referral(0.1), ifMatch: etag, idempotencyKey: "ref-1")
+            #expect(sent.status == .created, "\(sent.text)")
+            let retry = try await api.send(.post, path + "/referrals", token: n.coordinator, json: referral(0.1), ifMatch: etag, idempotencyKey: "ref-1")
+            #expect(retry.status == .ok && retry.location == sent.location, "\(retry.text)")
+            let other = try await api.send(.post, path + "/referrals", token: n.coordinator, json: referral(0.4), ifMatch: etag, idempotencyKey: "ref-1")
+            #expect(other.status == .unprocessableContent, "\(other.text)")
+
+            // A step recorded by a release that fingerprinted requests the old way: stored here as
+            // that release stored it, then retried through the API.
+            let location = try #require(sent.location)
+            let received = try await api.send(.post, location + "/receive", token: n.socialWorker, json: [:], ifMatch: try #require(sent.etag))
+            #expect(received.status == .ok, "\(received.text)")
+            let caseID = try #require(CaseID(String(path.split(separator: "/").last!)))
+            let referralID = try #require(ReferralID(String(location.split(separator: "/").last!)))
+            let stored = try await api.db.store.readStream(Streams.case(caseID))
+            let metadata = try #require(stored.last?.metadata)
+            let actor = try EventCoding.decoder.decode(CommandMetadata.self, from: metadata).actor
+            let step = CaseEvent.referralAccepted(.init(referral: referralID, by: n.socialWork, note: nil))
+            _ = try await api.db.store.append(
+                to: Streams.case(caseID), expected: .exactly(Int64(stored.count)),
+                events: [EventData(type: step.typeName, schemaVersion: step.schemaVersion, payload: try step.encodePayload(with: EventCoding.encoder))],
+                metadata: EventMetadata(json: metadata), idempotencyKey: "\(actor):acc-1",
+                requestFingerprint: CaseService.legacyFingerprint(.acceptReferral(referralID, note: nil), on: caseID))
+            let accepted = (etag: "\"\(stored.count + 1)\"", status: HTTPResponse.Status.ok)
+            let again = try await api.send(.post, location + "/accept", token: n.socialWorker, json: [:], ifMatch: try #require(received.etag),
+                                           idempotencyKey: "acc-1")
+            #expect(again.status == .ok && again.etag == accepted.etag, "\(again.text)")
         }
     }
 }

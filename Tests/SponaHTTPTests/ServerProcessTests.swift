@@ -41,6 +41,11 @@ final class ServerProcess: @unchecked Sendable {
         })
     }
 
+    /// The last lines of the log, for a failure's message.
+    var logTail: String {
+        ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").suffix(25).joined(separator: "\n")
+    }
+
     /// Whether the HTTP server has bound its port (after the start-up checks).
     var listening: Bool {
         ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("Server started and listening")
@@ -115,8 +120,11 @@ struct ServerProcessTests {
         let deadline = ContinuousClock.now + .seconds(30)
         var applied: [String: Int64] = [:]
         while ContinuousClock.now < deadline {
-            let total = Int64(try await db.eventCount())
-            let statuses = try await ProjectionStatus.read(Array(Self.names), client: db.app, store: db.store, logger: db.logger)
+            // A query on a connection the restart left half-dead is given up, not waited on.
+            guard let (total, statuses) = try? await withTimeout(.seconds(5), {
+                (Int64(try await db.eventCount()),
+                 try await ProjectionStatus.read(Array(Self.names), client: db.app, store: db.store, logger: db.logger))
+            }) else { continue }
             applied = Dictionary(uniqueKeysWithValues: statuses.map { ($0.name, $0.eventsApplied) })
             if statuses.allSatisfy({ $0.eventsBehind == 0 && $0.eventsApplied == total }) { return applied }
             try await Task.sleep(for: .milliseconds(100))
@@ -206,21 +214,26 @@ struct ServerProcessTests {
             let caller = Caller(actor: Actor(id: "staff-1", institution: school, role: .reporter), isCenter: false)
             for mode in ["fast", "immediate"] {
                 // Writes that carry on through the restart (each retried with its key until recorded).
+                // Every wait is bounded (each attempt 10 s, all of them 120 s): on a loaded machine
+                // this test may fail, never hang.
                 let writes = Task {
+                    let until = ContinuousClock.now + .seconds(120)
                     for index in 0..<120 {
                         let report = CaseCommand.FileReport(municipality: MunicipalityCode(rawValue: "prokuplje"), channel: .app,
                                                             subject: SubjectProfile(ageGroup: .child14to17, gender: .female), urgency: .urgent)
-                        let until = ContinuousClock.now + .seconds(60)
                         while ContinuousClock.now < until {
                             do {
-                                _ = try await cases.handle(.fileReport(report), on: report.caseID, expectedVersion: nil, caller: caller,
+                                _ = try await withTimeout(.seconds(10)) {
+                                    try await cases.handle(.fileReport(report), on: report.caseID, expectedVersion: nil, caller: caller,
                                                            requestID: "restart-\(mode)-\(index)", idempotencyKey: "restart-\(mode)-\(index)")
+                                }
                                 break
                             } catch {
                                 try await Task.sleep(for: .milliseconds(100))
                             }
                         }
                     }
+                    if ContinuousClock.now >= until { Issue.record("\(mode): the writes did not all get through within 120 s") }
                 }
                 // Reads that go on through it: each answered, and within the deadline.
                 let reads = Task {
@@ -228,7 +241,7 @@ struct ServerProcessTests {
                     var unanswered: [String] = []
                     for round in 0..<30 {
                         let server = servers[round % 2]
-                        let (status, took, error) = server.get("/readyz")
+                        let (status, took, error) = server.get("/readyz", timeout: 20)
                         slowest = max(slowest, took)
                         if status == 0 {
                             let log = (try? String(contentsOf: server.log, encoding: .utf8)) ?? ""
@@ -254,7 +267,7 @@ struct ServerProcessTests {
                 var held: [Int64: Int] = [:]
                 let electedBy = ContinuousClock.now + .seconds(20)
                 repeat {
-                    held = try await Self.heldLocks(db)
+                    held = (try? await withTimeout(.seconds(5)) { try await Self.heldLocks(db) }) ?? held
                     if held.count == Self.names.count { break }
                     try await Task.sleep(for: .milliseconds(200))
                 } while ContinuousClock.now < electedBy
@@ -264,7 +277,7 @@ struct ServerProcessTests {
             // After both faults, SIGTERM still ends each server within 5 s.
             for server in servers {
                 let took = await server.terminate(within: .seconds(5))
-                #expect(took != nil, "a server did not stop within 5 s of SIGTERM after the faults")
+                #expect(took != nil, "a server did not stop within 5 s of SIGTERM after the faults; its log ends:\n\(server.logTail)")
             }
         }
     }

@@ -87,7 +87,11 @@ public struct CaseService: Sendable {
     ) async throws -> CaseSnapshot {
         let stream = Streams.case(id)
         let scopedKey = idempotencyKey.map { "\(caller.actor.id):\($0)" }
-        let fingerprint = Self.fingerprint(command, on: id)
+        let fingerprint = try RequestFingerprint.make(stream.rawValue, command)
+        let sameRequest = { (previous: PreviousAppend) in
+            previous.stream == stream
+                && RequestFingerprint.matches(stored: previous.requestHash, current: fingerprint, legacy: { Self.legacyFingerprint(command, on: id) })
+        }
 
         // The case and every institution the decision needs, in one round trip.
         let institutionStreams = Set([caller.actor.institution] + Self.institutions(named: command)).map(Streams.institution)
@@ -122,7 +126,7 @@ public struct CaseService: Sendable {
             // only then is it worth asking whether this key was seen before. The first answer
             // stands, and nothing is written.
             if let scopedKey, let previous = try await store.previousAppend(idempotencyKey: scopedKey) {
-                guard previous.stream == stream, previous.requestHash == fingerprint else { throw ApplicationError.idempotencyKeyReused }
+                guard sameRequest(previous) else { throw ApplicationError.idempotencyKeyReused }
                 return try await replay(id, upTo: previous.result.streamVersion)
             }
             throw error
@@ -154,13 +158,17 @@ public struct CaseService: Sendable {
                 events: data, metadata: metadata, idempotencyKey: scopedKey, requestFingerprint: fingerprint)
         } catch EventStoreError.versionConflict(_, _, let actual) {
             // Someone wrote first; perhaps our own first attempt, still in flight a moment ago.
-            if let scopedKey, let previous = try await store.previousAppend(idempotencyKey: scopedKey),
-               previous.stream == stream, previous.requestHash == fingerprint {
+            if let scopedKey, let previous = try await store.previousAppend(idempotencyKey: scopedKey), sameRequest(previous) {
                 return try await replay(id, upTo: previous.result.streamVersion)
             }
             if state == nil { throw CaseError.caseAlreadyExists(id) }
             throw ApplicationError.staleVersion(expected: state?.version ?? 0, actual: actual)
         } catch EventStoreError.idempotencyKeyReused {
+            // The store compares fingerprints byte for byte; one from an earlier encoding may
+            // still be this very request.
+            if let scopedKey, let previous = try await store.previousAppend(idempotencyKey: scopedKey), sameRequest(previous) {
+                return try await replay(id, upTo: previous.result.streamVersion)
+            }
             throw ApplicationError.idempotencyKeyReused
         }
         if result.wasDuplicate {
@@ -320,8 +328,9 @@ public struct CaseService: Sendable {
         return CaseSnapshot(case: state, isReplay: true)
     }
 
-    /// What makes a retry "the same request": the case and the whole command.
-    static func fingerprint(_ command: CaseCommand, on id: CaseID) -> Data {
+    /// The fingerprint of requests recorded before fingerprints were versioned (see
+    /// ``RequestFingerprint``): only to recognise their retries.
+    static func legacyFingerprint(_ command: CaseCommand, on id: CaseID) -> Data {
         Data(SHA256.hash(data: Data("\(id)|\(String(reflecting: command))".utf8)))
     }
 

@@ -23,11 +23,13 @@ public struct RegistryService: Sendable {
         _ command: InstitutionCommand, on id: InstitutionID, actor: Actor, requestID: String, idempotencyKey: String?
     ) async throws -> (institution: Institution, version: Int64) {
         let stream = Streams.institution(id)
-        let fingerprint = Data(SHA256.hash(data: Data("\(id)|\(String(reflecting: command))".utf8)))
+        let fingerprint = try RequestFingerprint.make(stream.rawValue, command)
+        // Recorded before fingerprints were versioned: only to recognise their retries.
+        let legacy = { Data(SHA256.hash(data: Data("\(id)|\(String(reflecting: command))".utf8))) }
         let scopedKey = idempotencyKey.map { "\(actor.id):\($0)" }
         if let scopedKey, let previous = try await store.previousAppend(idempotencyKey: scopedKey) {
             // A retried request: answer with the institution as it stands, write nothing.
-            guard previous.stream == stream, previous.requestHash == fingerprint,
+            guard previous.stream == stream, RequestFingerprint.matches(stored: previous.requestHash, current: fingerprint, legacy: legacy),
                   let current = try await directory.institution(id)
             else { throw ApplicationError.idempotencyKeyReused }
             return current

@@ -2,7 +2,8 @@ import Foundation
 
 /// What someone asks to happen to a case. ``CaseDecider/decide(_:on:context:)`` turns a
 /// command and the case as it stands into events, or refuses with a ``CaseError``.
-public enum CaseCommand: Hashable, Sendable {
+/// Encodable for the idempotency fingerprint (the application's canonical form of a request).
+public enum CaseCommand: Hashable, Sendable, Encodable {
     case fileReport(FileReport)
     case acknowledge
     case triage(confirmedRisk: RiskLevel, caseManager: String, note: String?)
@@ -27,7 +28,7 @@ public enum CaseCommand: Hashable, Sendable {
     /// application destroys the key; this records that it did and why.
     case erasePersonalData(legalBasis: String, reference: String)
 
-    public struct FileReport: Hashable, Sendable {
+    public struct FileReport: Hashable, Sendable, Encodable {
         public var caseID: CaseID
         public var municipality: MunicipalityCode
         public var channel: ReportChannel
@@ -57,7 +58,7 @@ public enum CaseCommand: Hashable, Sendable {
         }
     }
 
-    public struct SendReferral: Hashable, Sendable {
+    public struct SendReferral: Hashable, Sendable, Encodable {
         public var referral: ReferralID
         public var to: InstitutionID
         public var reason: String

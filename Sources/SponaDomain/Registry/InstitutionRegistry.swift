@@ -118,7 +118,7 @@ public enum RegistryError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-public enum InstitutionCommand: Hashable, Sendable {
+public enum InstitutionCommand: Hashable, Sendable, Encodable {
     case register(InstitutionEvent.Details)
     case update(InstitutionEvent.Details)
     case deactivate(reason: String)
