@@ -57,7 +57,7 @@ struct CaseRoutes {
     func register(on group: RouterGroup<SponaRequestContext>) {
         group.post("cases") { request, context in
             let caller = try context.requireRole(.reporter, .coordinator)
-            let body = try await JSONBody.decode(CaseRequests.FileReport.self, from: request, context: context)
+            let body = try await request.decode(as: CaseRequests.FileReport.self, context: context)
             let key = try request.idempotencyKey()
             let ids = DerivedIDs(caller: caller, key: key)
             // The subject's id (and so its key) comes from the key and the personal data: two
@@ -121,7 +121,7 @@ struct CaseRoutes {
 
         group.post("cases/:case/erase-personal-data") { request, context in
             let caller = try context.requireCaseRole(.admin)
-            let body = try await JSONBody.decode(CaseRequests.Erasure.self, from: request, context: context)
+            let body = try await request.decode(as: CaseRequests.Erasure.self, context: context)
             let snapshot = try await cases.handle(
                 .erasePersonalData(legalBasis: body.legalBasis, reference: body.reference), on: try caseID(context),
                 expectedVersion: try request.ifMatchVersion(), caller: caller, requestID: context.requestIDText,
@@ -180,7 +180,7 @@ struct CaseRoutes {
         group.post("cases/:case/decisions/:decision/implemented") { request, context in
             _ = try context.requireCaseRole(.reporter, .coordinator)
             guard let decision = context.parameters.get("decision").flatMap(DecisionID.init) else { throw CaseError.caseNotFound }
-            let body = try await JSONBody.decode(CaseRequests.Note.self, from: request, context: context)
+            let body = try await request.decode(as: CaseRequests.Note.self, context: context)
             return try await run(.markDecisionImplemented(decision, note: body.note), request, context)
         }
 
@@ -193,7 +193,7 @@ struct CaseRoutes {
         ) {
             group.post("cases/:case/\(path)") { request, context in
                 let caller = try context.requireCaseRole(.reporter, .coordinator)
-                let body = try await JSONBody.decode(Body.self, from: request, context: context)
+                let body = try await request.decode(as: Body.self, context: context)
                 let command = try make(body, DerivedIDs(caller: caller, key: try request.idempotencyKey()))
                 return try await run(command, request, context, created: created)
             }
@@ -202,7 +202,7 @@ struct CaseRoutes {
         func command<Body: Decodable & SendableMetatype>(_ path: String, _ type: Body.Type, _ make: @escaping @Sendable (Body, SponaRequestContext) throws -> CaseCommand) {
             group.post("cases/:case/\(path)") { request, context in
                 _ = try context.requireCaseRole(.reporter, .coordinator)
-                let body = try await JSONBody.decode(Body.self, from: request, context: context)
+                let body = try await request.decode(as: Body.self, context: context)
                 return try await run(try make(body, context), request, context)
             }
         }
@@ -211,7 +211,7 @@ struct CaseRoutes {
             group.post("cases/:case/referrals/:referral/\(path)") { request, context in
                 _ = try context.requireCaseRole(.reporter, .coordinator)
                 guard let referral = context.parameters.get("referral").flatMap(ReferralID.init) else { throw CaseError.caseNotFound }
-                let body = try await JSONBody.decode(Body.self, from: request, context: context)
+                let body = try await request.decode(as: Body.self, context: context)
                 return try await run(make(referral, body), request, context)
             }
         }
@@ -220,7 +220,7 @@ struct CaseRoutes {
             group.post("cases/:case/conferences/:conference/\(path)") { request, context in
                 let caller = try context.requireCaseRole(.reporter, .coordinator)
                 guard let conference = context.parameters.get("conference").flatMap(ConferenceID.init) else { throw CaseError.caseNotFound }
-                let body = try await JSONBody.decode(Body.self, from: request, context: context)
+                let body = try await request.decode(as: Body.self, context: context)
                 let command = make(conference, body, DerivedIDs(caller: caller, key: try request.idempotencyKey()))
                 return try await run(command, request, context, created: created ? Self.decisionLocation : nil)
             }
@@ -319,6 +319,18 @@ struct ErasureResponse: Encodable {
     var `case`: CaseID
     var personalData: String
     var erasedAt: Date?
+}
+
+/// How every answer is written (Hummingbird's `ResponseEncoder`, set on
+/// ``SponaRequestContext``): JSON as the history stores it (``EventCoding/encoder``: times in
+/// UTC with milliseconds, keys sorted). Routes return `ResponseEncodable` API types, or, where
+/// they set a status or headers of their own, the response ``JSONResponse`` makes.
+public struct SponaResponseEncoder: ResponseEncoder {
+    public init() {}
+
+    public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response {
+        try JSONResponse.make(value, status: .ok)
+    }
 }
 
 enum JSONResponse {

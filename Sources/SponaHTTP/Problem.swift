@@ -135,21 +135,16 @@ extension Problem {
                                detail: "The body is larger than this server accepts (1 MiB).")
             }
             return Problem(error.status, detail: error.body)
-        case let error as PSQLError where Self.isUnavailable(error):
-            return databaseUnavailable
-        case is PostgresTransactionError, is DatabaseTimeout:
+        case let error as PostgresTransactionError where error.beginError == nil && error.commitError == nil && error.rollbackError == nil:
+            // The work inside the transaction failed: answer for what it threw.
+            guard let closureError = error.closureError else { return databaseUnavailable }
+            return from(closureError) ?? (DatabaseOutage.matches(closureError) ? databaseUnavailable : nil)
+        case _ where DatabaseOutage.matches(error):
             return databaseUnavailable
         case let error as any HTTPResponseError:
             return Problem(error.status)
         default:
             return nil
-        }
-    }
-
-    private static func isUnavailable(_ error: PSQLError) -> Bool {
-        switch error.code {
-        case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown: true
-        default: error.serverInfo?[.sqlState]?.hasPrefix("08") == true || error.serverInfo?[.sqlState]?.hasPrefix("57") == true
         }
     }
 }
@@ -165,7 +160,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             if let problem = Problem.from(error) {
                 return try problem.response(from: request, context: context)
             }
-            if "\(type(of: error))".contains("Channel") || "\(type(of: error))".contains("IOError") || "\(type(of: error))".contains("Connection") {
+            if DatabaseOutage.matches(error) {
                 return try Problem.databaseUnavailable.response(from: request, context: context)
             }
             context.logger.error("request failed", metadata: ["error.type": "\(type(of: error))"])

@@ -56,7 +56,7 @@ struct RegistryRoutes {
     func register(on group: RouterGroup<SponaRequestContext>) {
         group.post("institutions") { request, context in
             let caller = try context.requireRole(.admin)
-            let body = try await JSONBody.decode(InstitutionBody.self, from: request, context: context)
+            let body = try await request.decode(as: InstitutionBody.self, context: context)
             let key = try request.idempotencyKey()
             let id = InstitutionID(rawValue: DerivedIDs(caller: caller, key: key).make("institution"))
             let details = InstitutionEvent.Details(id: id, nameLatin: body.nameLatin, nameCyrillic: body.nameCyrillic, sector: body.sector,
@@ -72,7 +72,7 @@ struct RegistryRoutes {
         group.put("institutions/:institution") { request, context in
             let caller = try context.requireRole(.admin)
             let id = try institutionID(context)
-            let body = try await JSONBody.decode(InstitutionBody.self, from: request, context: context)
+            let body = try await request.decode(as: InstitutionBody.self, context: context)
             let details = InstitutionEvent.Details(id: id, nameLatin: body.nameLatin, nameCyrillic: body.nameCyrillic, sector: body.sector,
                                                    municipality: body.municipality, isCenter: body.isCenter ?? false)
             return try await answer(registry.handle(.update(details), on: id, actor: caller.actor, requestID: context.requestIDText,
@@ -81,7 +81,7 @@ struct RegistryRoutes {
 
         group.post("institutions/:institution/deactivate") { request, context in
             let caller = try context.requireRole(.admin)
-            let body = try await JSONBody.decode(CaseRequests.Reason.self, from: request, context: context)
+            let body = try await request.decode(as: CaseRequests.Reason.self, context: context)
             return try await answer(registry.handle(.deactivate(reason: body.reason ?? ""), on: try institutionID(context), actor: caller.actor,
                                                     requestID: context.requestIDText, idempotencyKey: try request.idempotencyKey()))
         }
@@ -125,7 +125,7 @@ struct RegistryRoutes {
 
         group.post("trainings") { request, context in
             let caller = try context.requireRole(.admin, .coordinator)
-            let body = try await JSONBody.decode(TrainingBody.self, from: request, context: context)
+            let body = try await request.decode(as: TrainingBody.self, context: context)
             var bySector: [Sector: Int] = [:]
             for (name, count) in body.participantsBySector ?? [:] {
                 guard let sector = Sector(rawValue: name) else { throw Problem.invalid("field 'participantsBySector.\(name)': '\(name)' is not a sector") }

@@ -18,6 +18,12 @@ public struct SponaRequestContext: RequestContext {
     /// oversized one is a clean 413.
     public var maxUploadSize: Int { 1 << 20 }
 
+    /// Bodies are read by ``SponaRequestDecoder``: every refusal a precise problem.
+    public var requestDecoder: SponaRequestDecoder { SponaRequestDecoder() }
+
+    /// Answers are written by ``SponaResponseEncoder``.
+    public var responseEncoder: SponaResponseEncoder { SponaResponseEncoder() }
+
     public var requestIDText: String { id }
 
     /// The caller, for routes behind authentication.

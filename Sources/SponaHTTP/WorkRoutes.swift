@@ -23,7 +23,7 @@ struct WorkRoutes {
         var overdue: Bool
     }
 
-    struct Inbox: Encodable {
+    struct Inbox: ResponseEncodable {
         var institution: InstitutionID
         var items: [InboxItem]
         /// Present when there is more: pass it as `?after=`.
@@ -46,7 +46,7 @@ struct WorkRoutes {
         var closedAt: Date?
     }
 
-    struct Reports: Encodable {
+    struct Reports: ResponseEncodable {
         var institution: InstitutionID
         var reports: [ReportProgress]
         /// Present when there is more: pass it as `?after=`.
@@ -71,7 +71,7 @@ struct WorkRoutes {
                                        detail: item.detail, urgency: item.urgency, status: item.status, due: item.due, since: item.since,
                                        overdue: item.due.map { $0 < now } ?? false))
             }
-            return try JSONResponse.make(Inbox(institution: caller.actor.institution, items: items, next: keyset.next), status: .ok)
+            return Inbox(institution: caller.actor.institution, items: items, next: keyset.next)
         }
 
         group.get("reports/mine") { request, context in
@@ -92,7 +92,7 @@ struct WorkRoutes {
                     referralsSent: Int(report.referralsSent), conferencesHeld: Int(report.conferencesHeld),
                     identification: report.identification, assistanceGiven: Int(report.assistanceGiven), closedAt: report.closedAt))
             }
-            return try JSONResponse.make(Reports(institution: caller.actor.institution, reports: reports, next: keyset.next), status: .ok)
+            return Reports(institution: caller.actor.institution, reports: reports, next: keyset.next)
         }
     }
 }

@@ -266,22 +266,17 @@ public struct ProjectionRunner: Service {
     /// Whether an error is the database's (try again later) rather than the event's.
     static func isTransient(_ error: any Error) -> Bool {
         switch error {
-        case is CancellationError, is CheckpointMoved, is DatabaseTimeout:
+        case is CancellationError, is CheckpointMoved:
             return true
-        case let error as PostgresTransactionError:
-            // A failed BEGIN, ROLLBACK or COMMIT is the connection's; the closure's error is
-            // whatever the projection threw.
-            if error.beginError != nil || error.commitError != nil || error.rollbackError != nil { return true }
+        case let error as PostgresTransactionError where error.beginError == nil && error.commitError == nil && error.rollbackError == nil:
             return error.closureError.map(isTransient) ?? true
         case let error as PSQLError:
-            // No SQLSTATE: the connection failed. Classes 08 (connection), 40 (rolled back:
-            // deadlock, serialization), 53 (resources), 57 (operator: shutdown, cancel), 58
-            // (system), and a lock timeout are the database's state, not the event's.
-            guard let state = error.serverInfo?[.sqlState] else { return true }
-            return ["08", "40", "53", "57", "58"].contains { state.hasPrefix($0) } || state == "55P03"
+            // Besides an outage: class 40 (rolled back: deadlock, serialization) and a lock
+            // timeout are the database's state at that moment, not the event's.
+            if let state = error.serverInfo?[.sqlState], state.hasPrefix("40") || state == "55P03" { return true }
+            return DatabaseOutage.matches(error)
         default:
-            let kind = "\(type(of: error))"
-            return kind.contains("Channel") || kind.contains("IOError") || kind.contains("Connection")
+            return DatabaseOutage.matches(error)
         }
     }
 

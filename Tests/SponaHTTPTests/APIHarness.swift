@@ -130,9 +130,10 @@ struct APIHarness: Sendable {
         return InstitutionID(rawValue: UUID(uuidString: reply["id"] as? String ?? "")!)
     }
 
-    /// Waits until `condition` holds (projections catch up asynchronously), up to 10 seconds.
+    /// Waits until `condition` holds (projections catch up asynchronously), up to 30 seconds:
+    /// a ceiling for a machine busy with the other suites, met in milliseconds when it is not.
     func eventually(_ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(50))

@@ -185,7 +185,7 @@ struct JourneyTests {
             // A step recorded by a release that fingerprinted requests the old way: stored here as
             // that release stored it, then retried through the API.
             let location = try #require(sent.location)
-            let received = try await api.send(.post, location + "/receive", token: n.socialWorker, json: [:], ifMatch: try #require(sent.etag))
+            let received = try await api.send(.post, location + "/receive", token: n.socialWorker, json: [:], ifMatch: sent.etag)
             #expect(received.status == .ok, "\(received.text)")
             let caseID = try #require(CaseID(String(path.split(separator: "/").last!)))
             let referralID = try #require(ReferralID(String(location.split(separator: "/").last!)))
@@ -199,7 +199,7 @@ struct JourneyTests {
                 metadata: EventMetadata(json: metadata), idempotencyKey: "\(actor):acc-1",
                 requestFingerprint: CaseService.legacyFingerprint(.acceptReferral(referralID, note: nil), on: caseID))
             let accepted = (etag: "\"\(stored.count + 1)\"", status: HTTPResponse.Status.ok)
-            let again = try await api.send(.post, location + "/accept", token: n.socialWorker, json: [:], ifMatch: try #require(received.etag),
+            let again = try await api.send(.post, location + "/accept", token: n.socialWorker, json: [:], ifMatch: received.etag,
                                            idempotencyKey: "acc-1")
             #expect(again.status == .ok && again.etag == accepted.etag, "\(again.text)")
         }

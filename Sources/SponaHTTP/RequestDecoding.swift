@@ -5,13 +5,17 @@ import NIOCore
 import SponaApplication
 import SponaRecords
 
-/// Reads a request's JSON body, and says precisely what is wrong with a bad one:
-/// 415 for another media type, 413 over the limit, 400 for text that is not JSON, 422 naming
-/// the field for JSON of the wrong shape (wrong type, missing field, unknown value).
-enum JSONBody {
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: SponaRequestContext, limit: Int = 1 << 20) async throws -> T {
+/// How every route reads its JSON body (Hummingbird's `RequestDecoder`, set on
+/// ``SponaRequestContext``; routes call `request.decode(as:context:)`), saying precisely what is
+/// wrong with a bad one: 415 for another media type, 413 over the context's upload limit, 400
+/// for text that is not JSON, 422 naming the field for JSON of the wrong shape (wrong type,
+/// missing field, unknown value) or out of bounds (``InputBounds``). An empty body reads as `{}`.
+public struct SponaRequestDecoder: RequestDecoder {
+    public init() {}
+
+    public func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
         var request = request
-        let buffer = try await request.collectBody(upTo: limit)
+        let buffer = try await request.collectBody(upTo: context.maxUploadSize)
         var data = Data(buffer: buffer)
         if data.isEmpty {
             data = Data("{}".utf8)
@@ -30,10 +34,13 @@ enum JSONBody {
         do {
             return try EventCoding.decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
-            throw Problem.invalid(describe(error))
+            throw Problem.invalid(JSONBody.describe(error))
         }
     }
+}
 
+/// Words for what is wrong with a body's shape.
+enum JSONBody {
     static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context, _ last: (any CodingKey)? = nil) -> String {
             let keys = context.codingPath + (last.map { [$0] } ?? [])
