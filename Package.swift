@@ -10,14 +10,14 @@ import PackageDescription
 //            \                         /
 //                SponaHTTP, spona (the command)
 let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
     name: "spona",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "spona", targets: ["spona"]),
+        .executable(name: "spona", targets: ["spona"])
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),

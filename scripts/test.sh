@@ -7,6 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The code is formatted as Hummingbird's is (.swift-format); `swift format -i -r Sources Tests
+# Package.swift` fixes what this finds.
+swift format lint --strict --recursive --parallel Sources Tests Package.swift
+
 started=no
 if [ -z "${SPONA_ADMIN_DATABASE_URL:-}" ]; then
     # A cluster that was already running (make run in another terminal) is left running.

@@ -33,9 +33,11 @@ enum SQLScript {
                 var cursor = index
                 while cursor < characters.count {
                     if characters[cursor] == "/", cursor + 1 < characters.count, characters[cursor + 1] == "*" {
-                        depth += 1; cursor += 2
+                        depth += 1
+                        cursor += 2
                     } else if characters[cursor] == "*", cursor + 1 < characters.count, characters[cursor + 1] == "/" {
-                        depth -= 1; cursor += 2
+                        depth -= 1
+                        cursor += 2
                         if depth == 0 { break }
                     } else {
                         cursor += 1
@@ -47,7 +49,10 @@ enum SQLScript {
                 while cursor < characters.count {
                     if characters[cursor] == character {
                         // A doubled quote is an escaped quote, not the end.
-                        if cursor + 1 < characters.count, characters[cursor + 1] == character { cursor += 2; continue }
+                        if cursor + 1 < characters.count, characters[cursor + 1] == character {
+                            cursor += 2
+                            continue
+                        }
                         break
                     }
                     cursor += 1
@@ -95,7 +100,8 @@ enum SQLScript {
         while cursor < characters.count {
             let character = characters[cursor]
             if character == "$" { return cursor }
-            let isTagCharacter = character == "_" || character.properties.isAlphabetic
+            let isTagCharacter =
+                character == "_" || character.properties.isAlphabetic
                 || (cursor > start + 1 && ("0"..."9").contains(character))
             guard isTagCharacter else { return nil }
             cursor += 1
@@ -108,7 +114,7 @@ extension String {
     func trimmingWhitespace() -> String {
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
         else { return "" }
         return String(scalars[first...last])
     }

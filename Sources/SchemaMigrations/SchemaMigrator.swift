@@ -75,7 +75,7 @@ public struct SchemaMigrator: Sendable {
             let base = file.deletingPathExtension().lastPathComponent
             let parts = base.split(separator: "_", maxSplits: 1)
             guard parts.count == 2, parts[0].count == 4, let version = Int(parts[0]),
-                  let sql = try? String(contentsOf: file, encoding: .utf8)
+                let sql = try? String(contentsOf: file, encoding: .utf8)
             else { throw .badFileName(file.lastPathComponent) }
             migrations.append(Migration(version: version, name: String(parts[1]), sql: sql))
         }
@@ -117,17 +117,20 @@ public struct SchemaMigrator: Sendable {
     }
 
     /// An arbitrary constant that names "the migration lock" among advisory locks.
-    static let lockKey: Int64 = 0x5350_4F4E_414D_4947 // "SPONAMIG"
+    static let lockKey: Int64 = 0x5350_4F4E_414D_4947  // "SPONAMIG"
 
     private func migrate(on connection: PostgresConnection, logger: Logger) async throws -> Outcome {
-        try await connection.query("""
+        try await connection.query(
+            """
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version    integer     PRIMARY KEY,
                 name       text        NOT NULL,
                 checksum   text        NOT NULL,
                 applied_at timestamptz NOT NULL DEFAULT now()
             )
-            """, logger: logger)
+            """,
+            logger: logger
+        )
 
         var applied: [Int: (name: String, checksum: String)] = [:]
         let rows = try await connection.query("SELECT version, name, checksum FROM schema_migrations", logger: logger)
@@ -153,10 +156,13 @@ public struct SchemaMigrator: Sendable {
                     for statement in SQLScript.statements(in: migration.sql) {
                         try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
-                    try await connection.query("""
+                    try await connection.query(
+                        """
                         INSERT INTO schema_migrations (version, name, checksum)
                         VALUES (\(migration.version), \(migration.name), \(migration.checksum))
-                        """, logger: logger)
+                        """,
+                        logger: logger
+                    )
                 }
             } catch {
                 throw MigrationError.failed(version: migration.version, name: migration.name, reason: Self.reason(error))

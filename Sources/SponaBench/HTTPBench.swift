@@ -44,8 +44,13 @@ struct HTTPBench {
         let admin = Actor(id: "bench", institution: .center, role: .admin)
         func register(_ name: String, _ sector: Sector) async throws -> InstitutionID {
             let id = InstitutionID()
-            try await registry.handle(.register(.init(id: id, nameLatin: name, sector: sector, municipality: MunicipalityCode(rawValue: "prokuplje"))),
-                                      on: id, actor: admin, requestID: "bench", idempotencyKey: nil)
+            try await registry.handle(
+                .register(.init(id: id, nameLatin: name, sector: sector, municipality: MunicipalityCode(rawValue: "prokuplje"))),
+                on: id,
+                actor: admin,
+                requestID: "bench",
+                idempotencyKey: nil
+            )
             return id
         }
         let school = try await register("OŠ Prokuplje (bench)", .education)
@@ -60,7 +65,8 @@ struct HTTPBench {
             configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "spona-bench"),
             services: [store] + projectionRunners(dependencies),
             onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
-            logger: logger)
+            logger: logger
+        )
 
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: clients * 2)
@@ -106,12 +112,21 @@ struct HTTPBench {
                 let versions = VersionBook(cases: cases)
                 let ownCases = cases
                 let due = ISO8601DateFormatter().string(from: Date().addingTimeInterval(7 * 86_400))
-                let referral = Data(#"{"to":"\#(socialWork.rawValue.uuidString)","reason":"protective assessment of the family","requestedServices":["assessment"],"urgency":"urgent","due":"\#(due)"}"#.utf8)
+                let referral = Data(
+                    #"{"to":"\#(socialWork.rawValue.uuidString)","reason":"protective assessment of the family","requestedServices":["assessment"],"urgency":"urgent","due":"\#(due)"}"#
+                        .utf8
+                )
                 let referrals = try await measure(writers: clients, duration: .seconds(seconds)) { writer, n in
                     let path = ownCases[writer][n % casesPerClient]
                     let version = await versions.version(of: path)
-                    let answer = try await client.post(path + "/referrals", token: coordinator, body: referral,
-                                                             ifMatch: "\"\(version)\"", idempotencyKey: UUID().uuidString, expect: 201)
+                    let answer = try await client.post(
+                        path + "/referrals",
+                        token: coordinator,
+                        body: referral,
+                        ifMatch: "\"\(version)\"",
+                        idempotencyKey: UUID().uuidString,
+                        expect: 201
+                    )
                     await versions.set(path, answer.etag.flatMap { Int($0.trimmingCharacters(in: CharacterSet(charactersIn: "\""))) } ?? version + 1)
                 }
                 group.cancelAll()
@@ -126,7 +141,10 @@ struct HTTPBench {
     }
 
     /// The report a school files: a girl of 15, five indicators, three places.
-    static let report = Data(#"{"municipality":"prokuplje","channel":"app","subject":{"ageGroup":"child_14_17","gender":"female","citizenship":"RS"},"locations":[{"role":"residence","municipality":"prokuplje"},{"role":"recruitment","municipality":"prokuplje"},{"role":"exploitation","country":"DE"}],"exploitation":["sexual"],"indicators":["VR-05","VR-01","VR-03","EX-04","EX-05"],"urgency":"urgent","reporterTrained":true}"#.utf8)
+    static let report = Data(
+        #"{"municipality":"prokuplje","channel":"app","subject":{"ageGroup":"child_14_17","gender":"female","citizenship":"RS"},"locations":[{"role":"residence","municipality":"prokuplje"},{"role":"recruitment","municipality":"prokuplje"},{"role":"exploitation","country":"DE"}],"exploitation":["sexual"],"indicators":["VR-05","VR-01","VR-03","EX-04","EX-05"],"urgency":"urgent","reporterTrained":true}"#
+            .utf8
+    )
 
     struct Client: Sendable {
         let http: HTTPClient
@@ -140,7 +158,14 @@ struct HTTPBench {
             guard response.status.code == 200 else { throw Failure.status("GET \(path)", response.status.code, "") }
         }
 
-        func post(_ path: String, token: String, body: Data, ifMatch: String? = nil, idempotencyKey: String? = nil, expect: UInt) async throws -> (location: String?, etag: String?) {
+        func post(
+            _ path: String,
+            token: String,
+            body: Data,
+            ifMatch: String? = nil,
+            idempotencyKey: String? = nil,
+            expect: UInt
+        ) async throws -> (location: String?, etag: String?) {
             var request = HTTPClientRequest(url: base + path)
             request.method = .POST
             request.headers.add(name: "Authorization", value: "Bearer \(token)")

@@ -29,8 +29,13 @@ struct VisibilityBench {
         let registry = RegistryService(store: store, geography: geography)
         try await registry.ensureCenter(requestID: "bench")
         let school = InstitutionID()
-        try await registry.handle(.register(.init(id: school, nameLatin: "OŠ (bench)", sector: .education, municipality: MunicipalityCode(rawValue: "prokuplje"))),
-                                  on: school, actor: Actor(id: "bench", institution: .center, role: .admin), requestID: "bench", idempotencyKey: nil)
+        try await registry.handle(
+            .register(.init(id: school, nameLatin: "OŠ (bench)", sector: .education, municipality: MunicipalityCode(rawValue: "prokuplje"))),
+            on: school,
+            actor: Actor(id: "bench", institution: .center, role: .admin),
+            requestID: "bench",
+            idempotencyKey: nil
+        )
         let cases = CaseService(store: store, geography: geography, vault: try PersonalDataVault.temporary())
         let caller = Caller(actor: Actor(id: "bench", institution: school, role: .reporter), isCenter: false)
         let dependencies = Dependencies(database: app, store: store, geography: geography, logger: logger)
@@ -63,11 +68,21 @@ struct VisibilityBench {
                 for n in 0..<total {
                     try await clock.sleep(until: start + interval * n)
                     writers.addTask {
-                        let report = CaseCommand.FileReport(municipality: MunicipalityCode(rawValue: "prokuplje"), channel: .app,
-                                                            subject: SubjectProfile(ageGroup: .child14to17, gender: .female), urgency: .urgent)
+                        let report = CaseCommand.FileReport(
+                            municipality: MunicipalityCode(rawValue: "prokuplje"),
+                            channel: .app,
+                            subject: SubjectProfile(ageGroup: .child14to17, gender: .female),
+                            urgency: .urgent
+                        )
                         let began = clock.now
-                        _ = try await cases.handle(.fileReport(report), on: report.caseID, expectedVersion: nil, caller: caller,
-                                                   requestID: "bench", idempotencyKey: nil)
+                        _ = try await cases.handle(
+                            .fileReport(report),
+                            on: report.caseID,
+                            expectedVersion: nil,
+                            caller: caller,
+                            requestID: "bench",
+                            idempotencyKey: nil
+                        )
                         await pending.add(report.caseID.rawValue, at: began)
                     }
                 }
@@ -77,7 +92,9 @@ struct VisibilityBench {
             while await !pending.ids().isEmpty, clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
             group.cancelAll()
             let latencies = await pending.latencies.sorted()
-            func percentile(_ p: Double) -> Duration { latencies.isEmpty ? .zero : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+            func percentile(_ p: Double) -> Duration {
+                latencies.isEmpty ? .zero : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
+            }
             return Result(appended: total, p50: percentile(0.5), p99: percentile(0.99), max: latencies.last ?? .zero)
         }
     }

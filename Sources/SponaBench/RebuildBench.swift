@@ -49,10 +49,13 @@ struct RebuildBench {
             let began = clock.now
             let process = Process()
             process.executableURL = URL(fileURLWithPath: psql)
-            process.arguments = [ownerURL, "-X", "-q", "-c", """
+            process.arguments = [
+                ownerURL, "-X", "-q", "-c",
+                """
                 COPY (SELECT global_position, transaction_id, stream_id, stream_version, event_id, event_type, schema_version,
                              payload, metadata, recorded_at, hash FROM events ORDER BY transaction_id, global_position) TO STDOUT
-                """]
+                """,
+            ]
             process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
             try process.run()
             process.waitUntilExit()
@@ -95,10 +98,21 @@ struct RebuildBench {
         let verifySeconds = Self.seconds(clock.now - verifyStarted)
         exportSampler.cancel()
         let exportPeak = max(await exportSampler.value, exportBefore)
-        return Result(events: total, generateSeconds: generateSeconds, rawSeconds: rawSeconds, rebuilds: rebuilds,
-                      rssBeforeMiB: before, rssPeakMiB: peak,
-                      exported: exported, exportSeconds: exportSeconds, verified: verifier.events, verifySeconds: verifySeconds,
-                      intact: verifier.isIntact, exportRSSBeforeMiB: exportBefore, exportRSSPeakMiB: exportPeak)
+        return Result(
+            events: total,
+            generateSeconds: generateSeconds,
+            rawSeconds: rawSeconds,
+            rebuilds: rebuilds,
+            rssBeforeMiB: before,
+            rssPeakMiB: peak,
+            exported: exported,
+            exportSeconds: exportSeconds,
+            verified: verifier.events,
+            verifySeconds: verifySeconds,
+            intact: verifier.isIntact,
+            exportRSSBeforeMiB: exportBefore,
+            exportRSSPeakMiB: exportPeak
+        )
     }
 
     /// The demo history (``DemoHistory``: the reference institutions and trainings, cases in
@@ -107,15 +121,34 @@ struct RebuildBench {
     private func generate(_ store: PostgresEventStore) async throws {
         let directory = URL(fileURLWithPath: ProcessInfo.processInfo.environment["SPONA_REFERENCE_DIR"] ?? "Reference")
         let importer = ReferenceImport(geography: geography)
-        let details = try importer.institutions(try CSVTable(parsing: String(contentsOf: directory.appendingPathComponent("institutions-2025.csv"), encoding: .utf8)))
-        let trainings = try importer.trainings(try CSVTable(parsing: String(contentsOf: directory.appendingPathComponent("trainings-2025.csv"), encoding: .utf8)))
+        let details = try importer.institutions(
+            try CSVTable(parsing: String(contentsOf: directory.appendingPathComponent("institutions-2025.csv"), encoding: .utf8))
+        )
+        let trainings = try importer.trainings(
+            try CSVTable(parsing: String(contentsOf: directory.appendingPathComponent("trainings-2025.csv"), encoding: .utf8))
+        )
         try await RegistryService(store: store, geography: geography).load(
-            institutions: details, trainings: trainings, actor: Actor(id: "bench", institution: .center, role: .admin), requestID: "bench")
+            institutions: details,
+            trainings: trainings,
+            actor: Actor(id: "bench", institution: .center, role: .admin),
+            requestID: "bench"
+        )
         let institutions = details.map(Institution.init(registered:))
-        let history = try DemoHistory(geography: geography, institutions: institutions, trainings: trainings,
-                                      from: Date(timeIntervalSince1970: 1_704_067_200), until: Date(), seed: 2025)
-        let writer = DemoWriter(service: CaseService(store: store, geography: geography, vault: try PersonalDataVault.temporary()), history: history, seed: 2025)
-        var written = 0, next = 0
+        let history = try DemoHistory(
+            geography: geography,
+            institutions: institutions,
+            trainings: trainings,
+            from: Date(timeIntervalSince1970: 1_704_067_200),
+            until: Date(),
+            seed: 2025
+        )
+        let writer = DemoWriter(
+            service: CaseService(store: store, geography: geography, vault: try PersonalDataVault.temporary()),
+            history: history,
+            seed: 2025
+        )
+        var written = 0
+        var next = 0
         while written < events {
             // About nine events a case.
             let batch = max(100, (events - written) / 9)
@@ -142,8 +175,8 @@ struct RebuildBench {
 
     static func residentMegabytes() -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
         else { return -1 }
         return kilobytes / 1024
     }

@@ -42,8 +42,8 @@ struct SponaBench: AsyncParsableCommand {
         }()
         let environment = ProcessInfo.processInfo.environment
         guard let adminURL = environment["SPONA_ADMIN_DATABASE_URL"],
-              let ownerURL = environment["SPONA_OWNER_DATABASE_URL"],
-              let appURL = environment["DATABASE_URL"]
+            let ownerURL = environment["SPONA_OWNER_DATABASE_URL"],
+            let appURL = environment["DATABASE_URL"]
         else {
             throw ValidationError("run through `make bench`: it sets SPONA_ADMIN_DATABASE_URL, SPONA_OWNER_DATABASE_URL and DATABASE_URL")
         }
@@ -69,8 +69,17 @@ struct SponaBench: AsyncParsableCommand {
         emit("Event store appends vs plain INSERTs of the same rows (same run, same cluster)")
         emit("each scenario \(seconds) s; p50/p99 are per append (or per INSERT statement)")
         emit("")
-        emit(pad("writers", 8), pad("events/append", 14), pad("append ev/s", 12), pad("p50 ms", 8), pad("p99 ms", 8),
-              pad("INSERT rows/s", 14), pad("p50 ms", 8), pad("p99 ms", 8), "ratio")
+        emit(
+            pad("writers", 8),
+            pad("events/append", 14),
+            pad("append ev/s", 12),
+            pad("p50 ms", 8),
+            pad("p99 ms", 8),
+            pad("INSERT rows/s", 14),
+            pad("p50 ms", 8),
+            pad("p99 ms", 8),
+            "ratio"
+        )
         var singleEventRates: [Int: Double] = [:]
         var insertRates: [Int: Double] = [:]
         var appConfiguration = try DatabaseURL(Self.url(appURL, database: database)).configuration
@@ -88,11 +97,20 @@ struct SponaBench: AsyncParsableCommand {
                         let appends = try await measure(writers: writerCount, duration: .seconds(seconds)) { writer, n in
                             let stream = try StreamID("case-\(writerCount)-\(batch)-\(writer)")
                             try await store.append(
-                                to: stream, expected: n == 0 ? .noStream : .exactly(Int64(n * batch)),
-                                events: Self.events(batch, n), metadata: Self.metadata)
+                                to: stream,
+                                expected: n == 0 ? .noStream : .exactly(Int64(n * batch)),
+                                events: Self.events(batch, n),
+                                metadata: Self.metadata
+                            )
                         }
                         let inserts = try await measure(writers: writerCount, duration: .seconds(seconds)) { writer, n in
-                            try await Self.plainInsert(app, stream: "plain-\(writerCount)-\(batch)-\(writer)", from: Int64(n * batch), count: batch, logger: logger)
+                            try await Self.plainInsert(
+                                app,
+                                stream: "plain-\(writerCount)-\(batch)-\(writer)",
+                                from: Int64(n * batch),
+                                count: batch,
+                                logger: logger
+                            )
                         }
                         let appendRate = Double(appends.operations * batch) / appends.seconds
                         let insertRate = Double(inserts.operations * batch) / inserts.seconds
@@ -100,10 +118,17 @@ struct SponaBench: AsyncParsableCommand {
                             singleEventRates[writerCount] = appendRate
                             insertRates[writerCount] = insertRate
                         }
-                        emit(pad("\(writerCount)", 8), pad("\(batch)", 14), pad(String(format: "%.0f", appendRate), 12),
-                              pad(ms(appends.p50), 8), pad(ms(appends.p99), 8),
-                              pad(String(format: "%.0f", insertRate), 14), pad(ms(inserts.p50), 8), pad(ms(inserts.p99), 8),
-                              String(format: "%.0f%%", 100 * appendRate / insertRate))
+                        emit(
+                            pad("\(writerCount)", 8),
+                            pad("\(batch)", 14),
+                            pad(String(format: "%.0f", appendRate), 12),
+                            pad(ms(appends.p50), 8),
+                            pad(ms(appends.p99), 8),
+                            pad(String(format: "%.0f", insertRate), 14),
+                            pad(ms(inserts.p50), 8),
+                            pad(ms(inserts.p99), 8),
+                            String(format: "%.0f%%", 100 * appendRate / insertRate)
+                        )
                     }
                 }
                 group.cancelAll()
@@ -112,17 +137,40 @@ struct SponaBench: AsyncParsableCommand {
         if let pgbench = environment["SPONA_PGBENCH"] {
             emit("")
             emit("pgbench, the C client, prepared statements: the database's own cost of each, without Swift's")
-            emit(pad("clients", 8), pad("spona_append ev/s", 18), pad("plain INSERT rows/s", 20), pad("ratio", 7), "Swift single-event append vs pgbench INSERT")
+            emit(
+                pad("clients", 8),
+                pad("spona_append ev/s", 18),
+                pad("plain INSERT rows/s", 20),
+                pad("ratio", 7),
+                "Swift single-event append vs pgbench INSERT"
+            )
             let appBenchURL = Self.url(appURL, database: database)
             for writerCount in writerCounts {
                 // pgbench's -T needs SIGALRM, which a child of this process may have blocked; a
                 // transaction count sized from this run's own rates takes about as long.
                 let perClient = max(200, Int(2 * (insertRates[writerCount] ?? 2000) * seconds) / writerCount)
-                let appendTPS = try Self.pgbench(pgbench, url: appBenchURL, clients: writerCount, transactions: perClient, statement: Self.pgbenchAppend)
-                let insertTPS = try Self.pgbench(pgbench, url: appBenchURL, clients: writerCount, transactions: perClient, statement: Self.pgbenchInsert)
+                let appendTPS = try Self.pgbench(
+                    pgbench,
+                    url: appBenchURL,
+                    clients: writerCount,
+                    transactions: perClient,
+                    statement: Self.pgbenchAppend
+                )
+                let insertTPS = try Self.pgbench(
+                    pgbench,
+                    url: appBenchURL,
+                    clients: writerCount,
+                    transactions: perClient,
+                    statement: Self.pgbenchInsert
+                )
                 let swiftAppend = singleEventRates[writerCount] ?? 0
-                emit(pad("\(writerCount)", 8), pad(String(format: "%.0f", appendTPS), 18), pad(String(format: "%.0f", insertTPS), 20),
-                     pad(String(format: "%.0f%%", 100 * appendTPS / insertTPS), 7), String(format: "%.0f%%", 100 * swiftAppend / insertTPS))
+                emit(
+                    pad("\(writerCount)", 8),
+                    pad(String(format: "%.0f", appendTPS), 18),
+                    pad(String(format: "%.0f", insertTPS), 20),
+                    pad(String(format: "%.0f%%", 100 * appendTPS / insertTPS), 7),
+                    String(format: "%.0f%%", 100 * swiftAppend / insertTPS)
+                )
             }
         }
         if httpClients > 0 {
@@ -141,7 +189,8 @@ struct SponaBench: AsyncParsableCommand {
                 try await withPostgresClient(httpOwnerConfiguration, logger: logger) { owner in
                     let schema = URL(fileURLWithPath: environment["SPONA_SCHEMA_DIR"] ?? "Schema")
                     try await SchemaMigrator(directory: schema).migrate(client: owner, logger: logger)
-                    return try await HTTPBench(app: app, owner: owner, geography: geography, logger: logger, clients: httpClients, seconds: seconds).run()
+                    return try await HTTPBench(app: app, owner: owner, geography: geography, logger: logger, clients: httpClients, seconds: seconds)
+                        .run()
                 }
             }
             // The baseline: plain single-row INSERTs at the writer count nearest the clients'.
@@ -152,11 +201,19 @@ struct SponaBench: AsyncParsableCommand {
             emit("the client in this process too; /healthz is HTTP alone, /v1/districts adds the token lookup; a report or")
             emit("a referral is authenticated, the case and its institutions read, decided, appended, answered in full")
             emit(pad("request", 18), pad("req/s", 8), pad("p50 ms", 8), pad("p99 ms", 8), pad("INSERT rows/s (\(nearest ?? 0) writers)", 28), "ratio")
-            for (name, measurement) in [("GET /healthz", result.health), ("GET /v1/districts", result.authenticated),
-                                        ("file a report", result.report), ("send a referral", result.referral)] {
+            for (name, measurement) in [
+                ("GET /healthz", result.health), ("GET /v1/districts", result.authenticated),
+                ("file a report", result.report), ("send a referral", result.referral),
+            ] {
                 let rate = Double(measurement.operations) / measurement.seconds
-                emit(pad(name, 18), pad(String(format: "%.0f", rate), 8), pad(ms(measurement.p50), 8), pad(ms(measurement.p99), 8),
-                     pad(String(format: "%.0f", insertRate), 28), insertRate > 0 ? String(format: "%.0f%%", 100 * rate / insertRate) : "-")
+                emit(
+                    pad(name, 18),
+                    pad(String(format: "%.0f", rate), 8),
+                    pad(ms(measurement.p50), 8),
+                    pad(ms(measurement.p99), 8),
+                    pad(String(format: "%.0f", insertRate), 28),
+                    insertRate > 0 ? String(format: "%.0f%%", 100 * rate / insertRate) : "-"
+                )
             }
         }
         if visibilityRate > 0 {
@@ -166,18 +223,27 @@ struct SponaBench: AsyncParsableCommand {
                 try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(viewsDatabase) OWNER \(owner)"), logger: logger)
             }
             _ = try await withPostgresClient(try DatabaseURL(Self.url(ownerURL, database: viewsDatabase)).configuration, logger: logger) { owner in
-                try await SchemaMigrator(directory: URL(fileURLWithPath: environment["SPONA_SCHEMA_DIR"] ?? "Schema")).migrate(client: owner, logger: logger)
+                try await SchemaMigrator(directory: URL(fileURLWithPath: environment["SPONA_SCHEMA_DIR"] ?? "Schema")).migrate(
+                    client: owner,
+                    logger: logger
+                )
             }
             let geography = try ReferenceData.geography(in: URL(fileURLWithPath: environment["SPONA_REFERENCE_DIR"] ?? "Reference"))
-            let result = try await withPostgresClient(try DatabaseURL(Self.url(appURL, database: viewsDatabase)).configuration, logger: logger) { app in
+            let result = try await withPostgresClient(try DatabaseURL(Self.url(appURL, database: viewsDatabase)).configuration, logger: logger) {
+                app in
                 try await VisibilityBench(app: app, geography: geography, logger: logger, rate: visibilityRate, seconds: seconds * 2).run()
             }
             emit("")
             emit("From append to visible in a view: reports filed through the application at a steady \(visibilityRate)/s for \(seconds * 2) s,")
             emit("the three projection runners following; time from the append's start until the report's row is in case_reports")
             emit(pad("reports", 9), pad("p50 ms", 8), pad("p99 ms", 8), pad("max ms", 8), "goal: p99 < 100 ms")
-            emit(pad("\(result.appended)", 9), pad(ms(result.p50), 8), pad(ms(result.p99), 8), pad(ms(result.max), 8),
-                 result.p99 < .milliseconds(100) ? "met" : "NOT met")
+            emit(
+                pad("\(result.appended)", 9),
+                pad(ms(result.p50), 8),
+                pad(ms(result.p99), 8),
+                pad(ms(result.max), 8),
+                result.p99 < .milliseconds(100) ? "met" : "NOT met"
+            )
         }
         if rebuildEvents > 0 {
             let rebuildDatabase = "spona_bench_rebuild"
@@ -192,12 +258,23 @@ struct SponaBench: AsyncParsableCommand {
             let psql = environment["SPONA_PGBENCH"].map { URL(fileURLWithPath: $0).deletingLastPathComponent().appendingPathComponent("psql").path }
                 .flatMap { FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil }
             let result = try await withPostgresClient(configuration, logger: logger) { owner in
-                try await SchemaMigrator(directory: URL(fileURLWithPath: environment["SPONA_SCHEMA_DIR"] ?? "Schema")).migrate(client: owner, logger: logger)
-                return try await RebuildBench(owner: owner, ownerURL: rebuildOwnerURL, geography: geography, logger: logger,
-                                              events: rebuildEvents, psql: psql).run()
+                try await SchemaMigrator(directory: URL(fileURLWithPath: environment["SPONA_SCHEMA_DIR"] ?? "Schema")).migrate(
+                    client: owner,
+                    logger: logger
+                )
+                return try await RebuildBench(
+                    owner: owner,
+                    ownerURL: rebuildOwnerURL,
+                    geography: geography,
+                    logger: logger,
+                    events: rebuildEvents,
+                    psql: psql
+                ).run()
             }
             emit("")
-            emit("Rebuilding the views from \(result.events) events (the demo history: cases of the 2025 report's proportions decided by the domain, written in \(String(format: "%.0f", result.generateSeconds)) s)")
+            emit(
+                "Rebuilding the views from \(result.events) events (the demo history: cases of the 2025 report's proportions decided by the domain, written in \(String(format: "%.0f", result.generateSeconds)) s)"
+            )
             let raw = result.rawSeconds.map { Double(result.events) / $0 }
             if let raw, let seconds = result.rawSeconds {
                 emit("raw read (psql COPY in gap-safe order to /dev/null): \(String(format: "%.1f", seconds)) s, \(String(format: "%.0f", raw)) ev/s")
@@ -205,19 +282,33 @@ struct SponaBench: AsyncParsableCommand {
             emit(pad("projection", 18), pad("seconds", 9), pad("ev/s", 9), "vs raw read")
             for (name, seconds) in result.rebuilds {
                 let rate = Double(result.events) / seconds
-                emit(pad(name, 18), pad(String(format: "%.1f", seconds), 9), pad(String(format: "%.0f", rate), 9),
-                     raw.map { String(format: "%.0f%%", 100 * rate / $0) } ?? "-")
+                emit(
+                    pad(name, 18),
+                    pad(String(format: "%.1f", seconds), 9),
+                    pad(String(format: "%.0f", rate), 9),
+                    raw.map { String(format: "%.0f%%", 100 * rate / $0) } ?? "-"
+                )
             }
             let all = result.rebuilds.map(\.seconds).reduce(0, +)
-            emit(pad("all three", 18), pad(String(format: "%.1f", all), 9), pad(String(format: "%.0f", Double(result.events) / all), 9),
-                 raw.map { String(format: "%.0f%%", 100 * (Double(result.events) / all) / $0) } ?? "-")
-            emit("resident memory: \(result.rssBeforeMiB) MiB before the rebuilds, at most \(result.rssPeakMiB) MiB during them (batches of 2000 events)")
+            emit(
+                pad("all three", 18),
+                pad(String(format: "%.1f", all), 9),
+                pad(String(format: "%.0f", Double(result.events) / all), 9),
+                raw.map { String(format: "%.0f%%", 100 * (Double(result.events) / all) / $0) } ?? "-"
+            )
+            emit(
+                "resident memory: \(result.rssBeforeMiB) MiB before the rebuilds, at most \(result.rssPeakMiB) MiB during them (batches of 2000 events)"
+            )
             emit("")
             emit("Auditors")
             let exportRate = Double(result.exported) / result.exportSeconds
-            emit("export (NDJSON lines with previous hashes, gap-safe order): \(result.exported) events in \(String(format: "%.1f", result.exportSeconds)) s = \(String(format: "%.0f", exportRate)) ev/s"
-                 + (raw.map { String(format: " (%.0f%% of the raw read)", 100 * exportRate / $0) } ?? ""))
-            emit("verify (every hash chain, every seal): \(result.verified) events in \(String(format: "%.1f", result.verifySeconds)) s = \(String(format: "%.0f", Double(result.verified) / result.verifySeconds)) ev/s, \(result.intact ? "intact" : "NOT INTACT")")
+            emit(
+                "export (NDJSON lines with previous hashes, gap-safe order): \(result.exported) events in \(String(format: "%.1f", result.exportSeconds)) s = \(String(format: "%.0f", exportRate)) ev/s"
+                    + (raw.map { String(format: " (%.0f%% of the raw read)", 100 * exportRate / $0) } ?? "")
+            )
+            emit(
+                "verify (every hash chain, every seal): \(result.verified) events in \(String(format: "%.1f", result.verifySeconds)) s = \(String(format: "%.0f", Double(result.verified) / result.verifySeconds)) ev/s, \(result.intact ? "intact" : "NOT INTACT")"
+            )
             emit("resident memory: \(result.exportRSSBeforeMiB) MiB before, at most \(result.exportRSSPeakMiB) MiB during export and verification")
         }
         emit("")
@@ -226,7 +317,8 @@ struct SponaBench: AsyncParsableCommand {
 
     /// The bare table of the baseline: the events table's columns, keys and indexes, without
     /// the function, the hash chain, the lock or the triggers.
-    static let baselineTable = ["""
+    static let baselineTable = [
+        """
         CREATE TABLE bench_plain (
             global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
@@ -241,8 +333,16 @@ struct SponaBench: AsyncParsableCommand {
         "GRANT INSERT, SELECT ON bench_plain TO spona_app",
     ]
 
-    static let payload = Data(#"{"ageGroup":"child_14_17","channel":"app","exploitation":["labour","begging"],"gender":"female","indicators":["SP-R03","SP-E01","SP-E07","SP-D02"],"municipality":"RS-21-70106","reportingInstitution":"7d4f2b6e-5a51-4f0e-9d0b-2c7d9c1e6a10","risk":{"catalogue":"2025.1","level":"high","rule":"2025.1"},"subject":"3b9e1f2a-0c4d-4e8f-a1b2-c3d4e5f60718","urgency":"urgent"}"#.utf8)
-    static let metadata = EventMetadata(json: Data(#"{"actor":"5e0c7f1a-2b3d-4c5e-8f90-a1b2c3d4e5f6","institution":"7d4f2b6e-5a51-4f0e-9d0b-2c7d9c1e6a10","requestId":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","role":"reporter"}"#.utf8))
+    static let payload = Data(
+        #"{"ageGroup":"child_14_17","channel":"app","exploitation":["labour","begging"],"gender":"female","indicators":["SP-R03","SP-E01","SP-E07","SP-D02"],"municipality":"RS-21-70106","reportingInstitution":"7d4f2b6e-5a51-4f0e-9d0b-2c7d9c1e6a10","risk":{"catalogue":"2025.1","level":"high","rule":"2025.1"},"subject":"3b9e1f2a-0c4d-4e8f-a1b2-c3d4e5f60718","urgency":"urgent"}"#
+            .utf8
+    )
+    static let metadata = EventMetadata(
+        json: Data(
+            #"{"actor":"5e0c7f1a-2b3d-4c5e-8f90-a1b2c3d4e5f6","institution":"7d4f2b6e-5a51-4f0e-9d0b-2c7d9c1e6a10","requestId":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","role":"reporter"}"#
+                .utf8
+        )
+    )
     static let metadataText = String(decoding: metadata.json, as: UTF8.self)
 
     static func events(_ count: Int, _ n: Int) -> [EventData] {
@@ -283,7 +383,8 @@ struct SponaBench: AsyncParsableCommand {
             versions: (1...Int64(count)).map { version + $0 },
             ids: (0..<count).map { _ in UUID() },
             payloads: Array(repeating: String(decoding: payload, as: UTF8.self), count: count),
-            hashes: (0..<count).map { _ in UUID().uuidString + UUID().uuidString })
+            hashes: (0..<count).map { _ in UUID().uuidString + UUID().uuidString }
+        )
         for try await _ in try await client.execute(statement, logger: logger) {}
     }
 
@@ -310,7 +411,7 @@ struct SponaBench: AsyncParsableCommand {
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
-              let tps = Double(line.dropFirst(6).split(separator: " ").first ?? "")
+            let tps = Double(line.dropFirst(6).split(separator: " ").first ?? "")
         else { throw ValidationError("pgbench printed no rate: \(text.suffix(300))") }
         return tps
     }
@@ -323,8 +424,8 @@ struct SponaBench: AsyncParsableCommand {
 
     static func peakResidentMegabytes() -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
         else { return -1 }
         return kilobytes / 1024
     }
@@ -366,7 +467,8 @@ func measure(writers: Int, duration: Duration, _ operation: @escaping @Sendable 
     return Measurement(
         operations: latencies.count,
         seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-        p50: percentile(0.5), p99: percentile(0.99)
+        p50: percentile(0.5),
+        p99: percentile(0.99)
     )
 }
 

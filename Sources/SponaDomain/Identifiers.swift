@@ -29,14 +29,32 @@ extension Identifier {
     }
 }
 
-public struct CaseID: Identifier { public let rawValue: UUID; public init(rawValue: UUID) { self.rawValue = rawValue } }
-public struct InstitutionID: Identifier { public let rawValue: UUID; public init(rawValue: UUID) { self.rawValue = rawValue } }
-public struct ReferralID: Identifier { public let rawValue: UUID; public init(rawValue: UUID) { self.rawValue = rawValue } }
-public struct ConferenceID: Identifier { public let rawValue: UUID; public init(rawValue: UUID) { self.rawValue = rawValue } }
-public struct DecisionID: Identifier { public let rawValue: UUID; public init(rawValue: UUID) { self.rawValue = rawValue } }
+public struct CaseID: Identifier {
+    public let rawValue: UUID
+    public init(rawValue: UUID) { self.rawValue = rawValue }
+}
+public struct InstitutionID: Identifier {
+    public let rawValue: UUID
+    public init(rawValue: UUID) { self.rawValue = rawValue }
+}
+public struct ReferralID: Identifier {
+    public let rawValue: UUID
+    public init(rawValue: UUID) { self.rawValue = rawValue }
+}
+public struct ConferenceID: Identifier {
+    public let rawValue: UUID
+    public init(rawValue: UUID) { self.rawValue = rawValue }
+}
+public struct DecisionID: Identifier {
+    public let rawValue: UUID
+    public init(rawValue: UUID) { self.rawValue = rawValue }
+}
 /// A person's pseudonym in the case: the same person in two cases can be linked by the
 /// Center without anyone else learning who they are.
-public struct SubjectID: Identifier { public let rawValue: UUID; public init(rawValue: UUID) { self.rawValue = rawValue } }
+public struct SubjectID: Identifier {
+    public let rawValue: UUID
+    public init(rawValue: UUID) { self.rawValue = rawValue }
+}
 
 /// What a user may do. One role per token.
 public enum Role: String, Codable, Sendable, CaseIterable {

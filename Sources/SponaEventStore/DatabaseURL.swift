@@ -55,12 +55,18 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         if let socketDirectory = query["host"], socketDirectory.hasPrefix("/") {
             configuration = .init(
                 unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)",
-                username: user, password: password, database: database
+                username: user,
+                password: password,
+                database: database
             )
         } else {
             configuration = .init(
                 host: components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "localhost",
-                port: port, username: user, password: password, database: database, tls: tls
+                port: port,
+                username: user,
+                password: password,
+                database: database,
+                tls: tls
             )
         }
         var redacted = components

@@ -28,7 +28,8 @@ public enum EventOrder {
         for try await era in rows.decode(Int32?.self) {
             guard let era else { return nil }
             logger.warning(
-                "the event order began era \(era): this database's transaction counter was behind its stored history (it was restored or moved); new events come after every stored one")
+                "the event order began era \(era): this database's transaction counter was behind its stored history (it was restored or moved); new events come after every stored one"
+            )
             return Int(era)
         }
         return nil
@@ -36,7 +37,9 @@ public enum EventOrder {
 
     public static func state(client: PostgresClient, logger: Logger) async throws -> State {
         let rows = try await client.query(
-            "SELECT era, xid_offset, began_at, spona_event_order_trusted() FROM event_order", logger: logger)
+            "SELECT era, xid_offset, began_at, spona_event_order_trusted() FROM event_order",
+            logger: logger
+        )
         for try await (era, offset, beganAt, trusted) in rows.decode((Int32, Int64, Date?, Bool).self) {
             return State(era: Int(era), offset: offset, beganAt: beganAt, trusted: trusted)
         }

@@ -127,9 +127,17 @@ public struct RecordedEvent: Sendable, Hashable {
     }
 
     public init(
-        position: Int64, transactionID: UInt64, streamID: StreamID, version: Int64, id: UUID,
-        type: String, schemaVersion: Int32, payload: Data, metadata: Data,
-        recordedAtMicroseconds: Int64, hash: [UInt8]
+        position: Int64,
+        transactionID: UInt64,
+        streamID: StreamID,
+        version: Int64,
+        id: UUID,
+        type: String,
+        schemaVersion: Int32,
+        payload: Data,
+        metadata: Data,
+        recordedAtMicroseconds: Int64,
+        hash: [UInt8]
     ) {
         self.position = position
         self.transactionID = transactionID
@@ -259,9 +267,11 @@ public enum EventStoreError: Error, Hashable, CustomStringConvertible {
         case .invalidIdempotencyKey:
             return "an idempotency key must be 1 to 300 bytes of text"
         case .corruptSeal(let version):
-            return "seal \(version) cannot be carried on from: its frontier does not give its root or its signature is not this key's; run spona audit verify"
+            return
+                "seal \(version) cannot be carried on from: its frontier does not give its root or its signature is not this key's; run spona audit verify"
         case .orderUntrusted:
-            return "the event order cannot be trusted: this database's transaction counter is behind its stored history (restored or moved?); run spona migrate"
+            return
+                "the event order cannot be trusted: this database's transaction counter is behind its stored history (restored or moved?); run spona migrate"
         }
     }
 }

@@ -168,28 +168,35 @@ public struct PostgresEventStore: EventStore, Service {
         """
 
     public func readStream(_ stream: StreamID, fromVersion version: Int64, limit: Int) async throws -> [RecordedEvent] {
-        try await fetch("""
+        try await fetch(
+            """
             SELECT \(unescaped: Self.eventColumns) FROM events
             WHERE stream_id = \(stream.rawValue) AND stream_version >= \(version)
             ORDER BY stream_version LIMIT \(Int64(max(0, limit)))
-            """)
+            """
+        )
     }
 
     public func readStreams(_ streams: [StreamID]) async throws -> [RecordedEvent] {
         guard !streams.isEmpty else { return [] }
-        return try await fetch("""
+        return try await fetch(
+            """
             SELECT \(unescaped: Self.eventColumns) FROM events
             WHERE stream_id = ANY(\(streams.map(\.rawValue)))
             ORDER BY stream_id, stream_version
-            """)
+            """
+        )
     }
 
     /// The last event below the read horizon: where a reader that has read everything is.
     public func head() async throws -> EventCursor? {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT transaction_id::text::bigint, global_position FROM events WHERE transaction_id < spona_read_horizon()
             ORDER BY transaction_id DESC, global_position DESC LIMIT 1
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (transaction, position) in rows.decode((Int64, Int64).self) {
             return EventCursor(transactionID: UInt64(transaction), position: position)
         }
@@ -199,23 +206,31 @@ public struct PostgresEventStore: EventStore, Service {
     /// How far a reader at `cursor` is behind: the events after it (committed or not yet
     /// below the read horizon) and the recording time of the oldest of them.
     public func backlog(after cursor: EventCursor) async throws -> (events: Int64, oldest: Date?) {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT count(*)::bigint, min(recorded_at) FROM events
             WHERE (transaction_id, global_position) > (\(String(cursor.transactionID))::xid8, \(cursor.position))
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (count, oldest) in rows.decode((Int64, Date?).self) { return (count, oldest) }
         return (0, nil)
     }
 
     public func previousAppend(idempotencyKey: String) async throws -> PreviousAppend? {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT stream_id, request_hash, stream_version, positions, (extract(epoch FROM recorded_at) * 1000000)::bigint
             FROM idempotency_keys WHERE idempotency_key = \(idempotencyKey)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (stream, hash, version, positions, recordedAt) in rows.decode((String, ByteBuffer, Int64, [Int64], Int64).self) {
             return PreviousAppend(
-                stream: StreamID(stored: stream), requestHash: Data(buffer: hash),
-                result: AppendResult(streamVersion: version, positions: positions, recordedAtMicroseconds: recordedAt, wasDuplicate: true))
+                stream: StreamID(stored: stream),
+                requestHash: Data(buffer: hash),
+                result: AppendResult(streamVersion: version, positions: positions, recordedAtMicroseconds: recordedAt, wasDuplicate: true)
+            )
         }
         return nil
     }
@@ -224,27 +239,33 @@ public struct PostgresEventStore: EventStore, Service {
     /// before it. For the few types a partial index serves (`Schema/0009`); any other type is
     /// read by a scan of the whole table.
     public func readEvents(ofType type: String, after position: Int64 = 0, limit: Int) async throws -> [RecordedEvent] {
-        try await fetch("""
+        try await fetch(
+            """
             SELECT \(unescaped: Self.eventColumns) FROM events
             WHERE event_type = \(type) AND global_position > \(position)
             ORDER BY global_position LIMIT \(Int64(max(0, limit)))
-            """)
+            """
+        )
     }
 
     public func readLatestEvents(ofType type: String, before position: Int64 = .max, limit: Int) async throws -> [RecordedEvent] {
-        try await fetch("""
+        try await fetch(
+            """
             SELECT \(unescaped: Self.eventColumns) FROM events
             WHERE event_type = \(type) AND global_position < \(position)
             ORDER BY global_position DESC LIMIT \(Int64(max(0, limit)))
-            """)
+            """
+        )
     }
 
     public func readStreamBackward(_ stream: StreamID, limit: Int) async throws -> [RecordedEvent] {
-        try await fetch("""
+        try await fetch(
+            """
             SELECT \(unescaped: Self.eventColumns) FROM events
             WHERE stream_id = \(stream.rawValue)
             ORDER BY stream_version DESC LIMIT \(Int64(max(0, limit)))
-            """)
+            """
+        )
     }
 
     /// Reads only events of transactions below the oldest one still running: every such
@@ -263,7 +284,8 @@ public struct PostgresEventStore: EventStore, Service {
     /// Events after `cursor` in (transaction id, position) order. Readers stay below the read
     /// horizon; only verification, which must see every committed event, reads past it.
     func page(after cursor: EventCursor, limit: Int, belowHorizon: Bool, recordedUpTo moment: Date?) async throws -> [RecordedEvent] {
-        try await fetch("""
+        try await fetch(
+            """
             SELECT \(unescaped: Self.eventColumns) FROM events
             WHERE (transaction_id, global_position) > (\(String(cursor.transactionID))::xid8, \(cursor.position))
               AND (NOT \(belowHorizon) OR transaction_id < spona_read_horizon())
@@ -272,7 +294,8 @@ public struct PostgresEventStore: EventStore, Service {
             -- cast to bigint), which no index has, and every batch would scan the whole table.
             ORDER BY events.transaction_id, events.global_position
             LIMIT \(Int64(max(0, limit)))
-            """)
+            """
+        )
     }
 
     public func subscribe(after cursor: EventCursor) -> EventSubscription {

@@ -29,7 +29,8 @@ public enum ReadHorizon {
 
     /// The oldest transaction holding a transaction id anywhere in the cluster, if any.
     public static func oldestHolder(client: PostgresClient, logger: Logger) async throws -> Holder? {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT pid, datname, application_name, state, seconds, same_database FROM (
                 SELECT pid, datname::text, application_name, state,
                        extract(epoch FROM clock_timestamp() - xact_start)::float8 AS seconds,
@@ -44,10 +45,18 @@ public enum ReadHorizon {
             ) holders
             ORDER BY xid_age DESC
             LIMIT 1
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (pid, database, application, state, seconds, same) in rows.decode((Int32?, String?, String?, String?, Double?, Bool?).self) {
-            return Holder(pid: pid.map(Int.init), database: database, application: application?.isEmpty == true ? nil : application,
-                          state: state, seconds: seconds ?? 0, sameDatabase: same ?? false)
+            return Holder(
+                pid: pid.map(Int.init),
+                database: database,
+                application: application?.isEmpty == true ? nil : application,
+                state: state,
+                seconds: seconds ?? 0,
+                sameDatabase: same ?? false
+            )
         }
         return nil
     }
@@ -94,7 +103,8 @@ public struct ReadHorizonWatch: Service {
                 guard let holder = found ?? nil, holder.seconds > limit else { continue }
                 logger.warning(
                     "a transaction holds the read horizon back: views, projections and seals see nothing newer until it ends",
-                    metadata: ["holder": "\(holder)", "pid": "\(holder.pid.map(String.init) ?? "-")", "seconds": "\(Int(holder.seconds))"])
+                    metadata: ["holder": "\(holder)", "pid": "\(holder.pid.map(String.init) ?? "-")", "seconds": "\(Int(holder.seconds))"]
+                )
             }
         }
     }

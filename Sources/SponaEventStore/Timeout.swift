@@ -17,7 +17,8 @@ public struct DatabaseTimeout: Error, CustomStringConvertible {
 /// runs in a task of its own, which is cancelled then and left to end by itself. A query on a
 /// connection the server dropped can wait for ever; nobody waits with it.
 public func withTimeout<T: Sendable>(
-    _ limit: Duration, timeout: @escaping @Sendable () -> any Error = { DatabaseTimeout(limit: .zero) },
+    _ limit: Duration,
+    timeout: @escaping @Sendable () -> any Error = { DatabaseTimeout(limit: .zero) },
     onTimeout: @escaping @Sendable () async -> Void = {},
     givingUpOnCancel: Bool = false,
     _ operation: @escaping @Sendable () async throws -> T
@@ -100,8 +101,12 @@ extension PostgresConnection {
     /// waiting for ever; this is what gets a reader or a projection runner going again.
     @discardableResult
     public func bounded<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await withTimeout(limit, timeout: { DatabaseTimeout(limit: limit) }, onTimeout: { [self] in try? await self.close() },
-                        givingUpOnCancel: true) { [self] in
+        try await withTimeout(
+            limit,
+            timeout: { DatabaseTimeout(limit: limit) },
+            onTimeout: { [self] in try? await self.close() },
+            givingUpOnCancel: true
+        ) { [self] in
             try await body(self)
         }
     }

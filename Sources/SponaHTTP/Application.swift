@@ -59,8 +59,14 @@ public struct Dependencies: Sendable {
     /// How often the server seals (`SPONA_SEAL_INTERVAL`, minutes); nil: only on demand.
     public var sealInterval: Duration? = .seconds(3600)
 
-    public init(database: PostgresClient, store: PostgresEventStore, geography: Geography, logger: Logger,
-                databaseDeadline: Duration = .seconds(5), vault: PersonalDataVault? = nil) {
+    public init(
+        database: PostgresClient,
+        store: PostgresEventStore,
+        geography: Geography,
+        logger: Logger,
+        databaseDeadline: Duration = .seconds(5),
+        vault: PersonalDataVault? = nil
+    ) {
         self.vault = vault
         self.database = database
         self.store = store
@@ -77,33 +83,56 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: InputBoundsMiddleware())
-    HealthRoutes(database: dependencies.database, store: dependencies.store,
-                 projections: allProjections(geography: dependencies.geography).map(\.name),
-                 namedAfter: Double(dependencies.horizonNamedAfter.components.seconds)
-                     + Double(dependencies.horizonNamedAfter.components.attoseconds) / 1e18,
-                 startupHead: dependencies.startupHead).register(on: router)
-    MetricsRoutes(registry: SponaMetrics.registry, database: dependencies.database, store: dependencies.store,
-                  projections: allProjections(geography: dependencies.geography).map(\.name)).register(on: router)
+    HealthRoutes(
+        database: dependencies.database,
+        store: dependencies.store,
+        projections: allProjections(geography: dependencies.geography).map(\.name),
+        namedAfter: Double(dependencies.horizonNamedAfter.components.seconds)
+            + Double(dependencies.horizonNamedAfter.components.attoseconds) / 1e18,
+        startupHead: dependencies.startupHead
+    ).register(on: router)
+    MetricsRoutes(
+        registry: SponaMetrics.registry,
+        database: dependencies.database,
+        store: dependencies.store,
+        projections: allProjections(geography: dependencies.geography).map(\.name)
+    ).register(on: router)
     router.get("/openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
     }
 
     let store = dependencies.store
     let api = router.group("v1")
-        .add(middleware: AuthenticationMiddleware(
-            tokens: AccessTokens(client: dependencies.database, logger: dependencies.logger),
-            databaseDeadline: dependencies.databaseDeadline))
+        .add(
+            middleware: AuthenticationMiddleware(
+                tokens: AccessTokens(client: dependencies.database, logger: dependencies.logger),
+                databaseDeadline: dependencies.databaseDeadline
+            )
+        )
         .add(middleware: IdempotencyKeyRequired())
     CaseRoutes(cases: CaseService(store: store, geography: dependencies.geography, vault: dependencies.vault)).register(on: api)
     WorkRoutes(database: dependencies.database).register(on: api)
-    ViewRoutes(database: dependencies.database, store: store, geography: dependencies.geography,
-               disclosure: Disclosure(threshold: dependencies.suppressionThreshold), analystNow: dependencies.analystNow,
-               queryLimit: .init(perHour: dependencies.analystQueriesPerHour)).register(on: api)
-    AuditRoutes(audit: AuditService(store: store, vault: dependencies.vault), store: store,
-                sealer: dependencies.sealKey.map { HistorySealer(store: store, key: $0, previousKeys: dependencies.previousSealKeys, logger: dependencies.logger) },
-                publicKeys: (dependencies.sealKey.map { [$0.publicKey] } ?? []) + dependencies.previousSealKeys).register(on: api)
-    RegistryRoutes(registry: RegistryService(store: store, geography: dependencies.geography), database: dependencies.database,
-                   geography: dependencies.geography).register(on: api)
+    ViewRoutes(
+        database: dependencies.database,
+        store: store,
+        geography: dependencies.geography,
+        disclosure: Disclosure(threshold: dependencies.suppressionThreshold),
+        analystNow: dependencies.analystNow,
+        queryLimit: .init(perHour: dependencies.analystQueriesPerHour)
+    ).register(on: api)
+    AuditRoutes(
+        audit: AuditService(store: store, vault: dependencies.vault),
+        store: store,
+        sealer: dependencies.sealKey.map {
+            HistorySealer(store: store, key: $0, previousKeys: dependencies.previousSealKeys, logger: dependencies.logger)
+        },
+        publicKeys: (dependencies.sealKey.map { [$0.publicKey] } ?? []) + dependencies.previousSealKeys
+    ).register(on: api)
+    RegistryRoutes(
+        registry: RegistryService(store: store, geography: dependencies.geography),
+        database: dependencies.database,
+        geography: dependencies.geography
+    ).register(on: api)
     return router
 }
 
@@ -137,8 +166,11 @@ public func buildApplication(settings: ServerSettings, dependencies: Dependencie
     // before this server takes a request; when that fails, the server does not start.
     // Then the key folder is held to the history (nothing erased comes back; a wrong or empty
     // folder stops the start instead of every case reading "erased").
-    app.beforeServerStarts { [database = dependencies.database, store = dependencies.store, vault = dependencies.vault, logger = dependencies.logger,
-                              head = dependencies.startupHead] in
+    app.beforeServerStarts {
+        [
+            database = dependencies.database, store = dependencies.store, vault = dependencies.vault, logger = dependencies.logger,
+            head = dependencies.startupHead
+        ] in
         try await EventOrder.advance(client: database, logger: logger)
         if let vault { try await KeyFolderCheck.run(store: store, vault: vault, logger: logger) }
         try await head.record(store)
@@ -149,6 +181,11 @@ public func buildApplication(settings: ServerSettings, dependencies: Dependencie
 /// The periodic seal, when the server has a seal key and an interval.
 func sealSchedule(_ dependencies: Dependencies) -> [any Service] {
     guard let key = dependencies.sealKey, let interval = dependencies.sealInterval else { return [] }
-    return [SealSchedule(sealer: HistorySealer(store: dependencies.store, key: key, previousKeys: dependencies.previousSealKeys, logger: dependencies.logger),
-                         interval: interval, logger: dependencies.logger)]
+    return [
+        SealSchedule(
+            sealer: HistorySealer(store: dependencies.store, key: key, previousKeys: dependencies.previousSealKeys, logger: dependencies.logger),
+            interval: interval,
+            logger: dependencies.logger
+        )
+    ]
 }

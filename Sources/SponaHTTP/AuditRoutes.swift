@@ -31,13 +31,17 @@ struct AuditRoutes {
                 limit = value
             }
             let filter = AuditFilter(
-                category: query["category"].map(String.init), types: query.getAll("type").map { String($0) },
-                from: try Self.time(query["from"].map(String.init), "from"), to: try Self.time(query["to"].map(String.init), "to"))
+                category: query["category"].map(String.init),
+                types: query.getAll("type").map { String($0) },
+                from: try Self.time(query["from"].map(String.init), "from"),
+                to: try Self.time(query["to"].map(String.init), "to")
+            )
             var detail = ["after": cursor.description]
             if let category = filter.category { detail["category"] = category }
             if !filter.types.isEmpty { detail["types"] = filter.types.joined(separator: ",") }
             try await audit.recordQuery("events", detail: detail, caller: caller, requestID: context.requestIDText)
-            let store = self.store, most = limit
+            let store = self.store
+            let most = limit
             // Streamed page by page: memory stays flat however long the history.
             let body = ResponseBody { writer in
                 var next = cursor
@@ -65,7 +69,9 @@ struct AuditRoutes {
             var moment: AuditService.Moment?
             if let text = request.uri.queryParameters["asOf"].map(String.init) {
                 guard let parsed = AuditService.Moment(parsing: text) else {
-                    throw Problem.invalid("'asOf' is a time (2026-03-01T12:00:00Z, or 2026-03-01 for the end of that day) or a position, not '\(text)'")
+                    throw Problem.invalid(
+                        "'asOf' is a time (2026-03-01T12:00:00Z, or 2026-03-01 for the end of that day) or a position, not '\(text)'"
+                    )
                 }
                 moment = parsed
             }
@@ -85,7 +91,7 @@ struct AuditRoutes {
                 if index > 0 { out.writeString(",") }
                 lines.clear()
                 AuditLine.encode(AuditedEvent(event: event, previousHash: index > 0 ? events[index - 1].hash : nil), into: &lines)
-                out.writeBytes(lines.readableBytesView.dropLast()) // the line without its newline
+                out.writeBytes(lines.readableBytesView.dropLast())  // the line without its newline
             }
             out.writeString("]}")
             return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: out))
@@ -94,17 +100,23 @@ struct AuditRoutes {
         group.get("audit/seals") { _, context in
             _ = try context.requireRole(.auditor)
             let seals = try await store.seals()
-            let body = SealList(publicKey: publicKeys.first?.rawRepresentation.base64EncodedString(),
-                                previousPublicKeys: publicKeys.dropFirst().map { $0.rawRepresentation.base64EncodedString() },
-                                seals: seals.map(SealView.init))
+            let body = SealList(
+                publicKey: publicKeys.first?.rawRepresentation.base64EncodedString(),
+                previousPublicKeys: publicKeys.dropFirst().map { $0.rawRepresentation.base64EncodedString() },
+                seals: seals.map(SealView.init)
+            )
             return try Self.json(body)
         }
 
         group.post("audit/seals") { _, context in
             _ = try context.requireRole(.auditor, .admin)
             guard let sealer else {
-                throw Problem(.serviceUnavailable, type: "urn:spona:problem:no-seal-key", title: "No seal key",
-                              detail: "this server has no seal key (SPONA_SEAL_KEY_FILE); it cannot sign seals")
+                throw Problem(
+                    .serviceUnavailable,
+                    type: "urn:spona:problem:no-seal-key",
+                    title: "No seal key",
+                    detail: "this server has no seal key (SPONA_SEAL_KEY_FILE); it cannot sign seals"
+                )
             }
             guard let seal = try await sealer.seal() else {
                 return try Self.json(["result": "nothing new to seal"])
@@ -122,14 +134,19 @@ struct AuditRoutes {
                 }
                 return value
             }
-            let first = try size("first"), second = try size("second")
+            let first = try size("first")
+            let second = try size("second")
             guard first <= second else { throw Problem.invalid("'first' must not be larger than 'second'") }
             // The size is checked against the history before anything is set aside for it: a
             // tree larger than the history does not exist, whatever number is asked for.
             let stored = try await store.backlog(after: .start).events
             guard Int64(second) <= stored else {
-                throw Problem(.notFound, type: "urn:spona:problem:not-found", title: "No such tree",
-                              detail: "the history has \(stored) events, fewer than \(second)")
+                throw Problem(
+                    .notFound,
+                    type: "urn:spona:problem:not-found",
+                    title: "No such tree",
+                    detail: "the history has \(stored) events, fewer than \(second)"
+                )
             }
             // The leaves of the larger tree: 32 bytes an event.
             var leaves: [MerkleTree.Hash] = []
@@ -142,23 +159,37 @@ struct AuditRoutes {
                 cursor = last.cursor
             }
             guard leaves.count == second else {
-                throw Problem(.notFound, type: "urn:spona:problem:not-found", title: "No such tree",
-                              detail: "the history below the read horizon has \(leaves.count) events, fewer than \(second)")
+                throw Problem(
+                    .notFound,
+                    type: "urn:spona:problem:not-found",
+                    title: "No such tree",
+                    detail: "the history below the read horizon has \(leaves.count) events, fewer than \(second)"
+                )
             }
             let proof = MerkleTree.consistencyProof(from: first, leaves: leaves)
-            return try Self.json(Consistency(
-                first: .init(treeSize: first, root: Hex.encode(MerkleTree.root(leaves.prefix(first)))),
-                second: .init(treeSize: second, root: Hex.encode(MerkleTree.root(leaves[...]))),
-                proof: proof.map(Hex.encode)))
+            return try Self.json(
+                Consistency(
+                    first: .init(treeSize: first, root: Hex.encode(MerkleTree.root(leaves.prefix(first)))),
+                    second: .init(treeSize: second, root: Hex.encode(MerkleTree.root(leaves[...]))),
+                    proof: proof.map(Hex.encode)
+                )
+            )
         }
 
         group.get("audit/verify") { _, context in
             let caller = try context.requireRole(.auditor)
             try await audit.recordQuery("verify", detail: [:], caller: caller, requestID: context.requestIDText)
             let verifier = try await store.verifyHistory(publicKeys: publicKeys)
-            return try Self.json(Verification(
-                intact: verifier.isIntact, events: verifier.events, streams: verifier.streams, sealsChecked: verifier.sealsChecked,
-                signaturesChecked: verifier.signaturesChecked, findings: verifier.findings.map(\.description)))
+            return try Self.json(
+                Verification(
+                    intact: verifier.isIntact,
+                    events: verifier.events,
+                    streams: verifier.streams,
+                    sealsChecked: verifier.sealsChecked,
+                    signaturesChecked: verifier.signaturesChecked,
+                    findings: verifier.findings.map(\.description)
+                )
+            )
         }
 
         group.get("audit/access") { request, context in
@@ -171,7 +202,13 @@ struct AuditRoutes {
                 return try Self.json(AccessList(records: records, next: nil))
             case (nil, let actor?):
                 let cursor = try query["after"].map { try EventCursor(parsing: String($0)) } ?? .start
-                let (records, next) = try await audit.access(byActor: actor, after: cursor, limit: 1000, caller: caller, requestID: context.requestIDText)
+                let (records, next) = try await audit.access(
+                    byActor: actor,
+                    after: cursor,
+                    limit: 1000,
+                    caller: caller,
+                    requestID: context.requestIDText
+                )
                 return try Self.json(AccessList(records: records, next: next?.description))
             default:
                 throw Problem.invalid("ask for one of 'case' (who read this case) or 'actor' (what this actor read)")
@@ -183,8 +220,11 @@ struct AuditRoutes {
     static var encoder: JSONEncoder { EventCoding.encoder }
 
     static func json(_ value: some Encodable) throws -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                 body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value)))
+        )
     }
 
     static func time(_ text: String?, _ name: String) throws -> Date? {
@@ -217,7 +257,10 @@ struct AuditRoutes {
     }
 
     struct Consistency: Encodable {
-        struct Head: Encodable { var treeSize: Int; var root: String }
+        struct Head: Encodable {
+            var treeSize: Int
+            var root: String
+        }
         var first: Head
         var second: Head
         var proof: [String]

@@ -126,20 +126,35 @@ extension CaseResource {
     init(_ state: Case, texts access: CaseService.TextAccess) {
         let report = state.report
         self.init(
-            id: state.id, status: state.status.rawValue, filedAt: state.filedAt,
+            id: state.id,
+            status: state.status.rawValue,
+            filedAt: state.filedAt,
             report: Report(
-                caseID: report.caseID, reportingInstitution: report.reportingInstitution, municipality: report.municipality,
+                caseID: report.caseID,
+                reportingInstitution: report.reportingInstitution,
+                municipality: report.municipality,
                 channel: report.channel,
                 subject: Subject(
-                    id: report.subject.id, ageGroup: report.subject.ageGroup, gender: report.subject.gender,
-                    citizenship: report.subject.citizenship, isMigrant: report.subject.isMigrant,
-                    vulnerableGroups: report.subject.vulnerableGroups),
+                    id: report.subject.id,
+                    ageGroup: report.subject.ageGroup,
+                    gender: report.subject.gender,
+                    citizenship: report.subject.citizenship,
+                    isMigrant: report.subject.isMigrant,
+                    vulnerableGroups: report.subject.vulnerableGroups
+                ),
                 locations: report.locations.map { Place(role: $0.role, municipality: $0.municipality, country: $0.country) },
-                exploitation: report.exploitation, indicators: report.indicators,
+                exploitation: report.exploitation,
+                indicators: report.indicators,
                 risk: Risk(
-                    catalogueVersion: report.risk.catalogueVersion, ruleVersion: report.risk.ruleVersion, level: report.risk.level,
-                    elementsPresent: report.risk.elementsPresent, possibleVictim: report.risk.possibleVictim),
-                urgency: report.urgency, reporterTrained: report.reporterTrained),
+                    catalogueVersion: report.risk.catalogueVersion,
+                    ruleVersion: report.risk.ruleVersion,
+                    level: report.risk.level,
+                    elementsPresent: report.risk.elementsPresent,
+                    possibleVictim: report.risk.possibleVictim
+                ),
+                urgency: report.urgency,
+                reporterTrained: report.reporterTrained
+            ),
             personalData: state.personalDataErasedAt != nil ? "erased" : (report.personalData != nil ? "present" : "none"),
             personalDataErasedAt: state.personalDataErasedAt,
             texts: access.rawValue,
@@ -147,23 +162,47 @@ extension CaseResource {
             triage: state.triage.map { Triage(confirmedRisk: $0.confirmedRisk, caseManager: $0.caseManager, note: $0.note?.plain) },
             referrals: state.referrals.map {
                 Referral(
-                    id: $0.id, from: $0.from, to: $0.to, reason: $0.reason?.plain, requestedServices: $0.requestedServices,
-                    urgency: $0.urgency, due: $0.due, sentAt: $0.sentAt, status: $0.status.rawValue,
-                    statusChangedAt: $0.statusChangedAt, note: $0.note?.plain)
+                    id: $0.id,
+                    from: $0.from,
+                    to: $0.to,
+                    reason: $0.reason?.plain,
+                    requestedServices: $0.requestedServices,
+                    urgency: $0.urgency,
+                    due: $0.due,
+                    sentAt: $0.sentAt,
+                    status: $0.status.rawValue,
+                    statusChangedAt: $0.statusChangedAt,
+                    note: $0.note?.plain
+                )
             },
             conferences: state.conferences.map {
                 Conference(
-                    id: $0.id, convenor: $0.convenor, at: $0.at, invited: $0.invited, attended: $0.attended,
-                    status: $0.status.rawValue, statusChangedAt: $0.statusChangedAt)
+                    id: $0.id,
+                    convenor: $0.convenor,
+                    at: $0.at,
+                    invited: $0.invited,
+                    attended: $0.attended,
+                    status: $0.status.rawValue,
+                    statusChangedAt: $0.statusChangedAt
+                )
             },
             decisions: state.decisions.map {
                 Decision(
-                    id: $0.id, conference: $0.conference, type: $0.type, responsible: $0.responsible, due: $0.due,
-                    note: $0.note?.plain, implementedAt: $0.implementedAt)
+                    id: $0.id,
+                    conference: $0.conference,
+                    type: $0.type,
+                    responsible: $0.responsible,
+                    due: $0.due,
+                    note: $0.note?.plain,
+                    implementedAt: $0.implementedAt
+                )
             },
             identification: state.identification,
             assistance: state.assistance.map { Assistance(kind: $0.kind, provider: $0.provider, at: $0.at) },
-            closedAt: state.closedAt, closeReason: state.closeReason?.plain,
-            parties: state.parties.sorted(), version: state.version)
+            closedAt: state.closedAt,
+            closeReason: state.closeReason?.plain,
+            parties: state.parties.sorted(),
+            version: state.version
+        )
     }
 }

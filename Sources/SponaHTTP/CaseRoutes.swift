@@ -29,10 +29,24 @@ enum CaseRequests {
         var personalData: PersonalData?
     }
     struct Empty: Decodable {}
-    struct Erasure: Decodable { var legalBasis: String; var reference: String }
-    struct Triage: Decodable { var confirmedRisk: RiskLevel; var caseManager: String; var note: String? }
-    struct Identification: Decodable { var outcome: IdentificationOutcome; var note: String? }
-    struct Assistance: Decodable { var kind: AssistanceKind; var provider: InstitutionID?; var note: String? }
+    struct Erasure: Decodable {
+        var legalBasis: String
+        var reference: String
+    }
+    struct Triage: Decodable {
+        var confirmedRisk: RiskLevel
+        var caseManager: String
+        var note: String?
+    }
+    struct Identification: Decodable {
+        var outcome: IdentificationOutcome
+        var note: String?
+    }
+    struct Assistance: Decodable {
+        var kind: AssistanceKind
+        var provider: InstitutionID?
+        var note: String?
+    }
     /// Required, except once the subject's personal data is erased (the case then takes no text).
     struct Reason: Decodable { var reason: String? }
     struct OptionalReason: Decodable { var reason: String? }
@@ -45,9 +59,17 @@ enum CaseRequests {
         var urgency: Urgency?
         var due: Date
     }
-    struct Conference: Decodable { var at: Date; var invited: [InstitutionID] }
+    struct Conference: Decodable {
+        var at: Date
+        var invited: [InstitutionID]
+    }
     struct Held: Decodable { var attended: [InstitutionID] }
-    struct Decision: Decodable { var type: DecisionType; var responsible: InstitutionID; var due: Date?; var note: String? }
+    struct Decision: Decodable {
+        var type: DecisionType
+        var responsible: InstitutionID
+        var due: Date?
+        var note: String?
+    }
 }
 
 /// `/v1/cases`: filing reports and every step of a case after that.
@@ -71,23 +93,39 @@ struct CaseRoutes {
             }
             let command = CaseCommand.FileReport(
                 caseID: CaseID(rawValue: ids.make("case")),
-                municipality: body.municipality, channel: body.channel,
+                municipality: body.municipality,
+                channel: body.channel,
                 subject: SubjectProfile(
-                    id: subject, ageGroup: body.subject.ageGroup, gender: body.subject.gender,
-                    citizenship: body.subject.citizenship, isMigrant: body.subject.isMigrant ?? false,
-                    vulnerableGroups: body.subject.vulnerableGroups ?? []),
+                    id: subject,
+                    ageGroup: body.subject.ageGroup,
+                    gender: body.subject.gender,
+                    citizenship: body.subject.citizenship,
+                    isMigrant: body.subject.isMigrant ?? false,
+                    vulnerableGroups: body.subject.vulnerableGroups ?? []
+                ),
                 personalData: sealed?.sealed,
-                locations: body.locations ?? [], exploitation: body.exploitation ?? [], indicators: body.indicators ?? [],
-                urgency: body.urgency ?? .routine, reporterTrained: body.reporterTrained ?? false)
+                locations: body.locations ?? [],
+                exploitation: body.exploitation ?? [],
+                indicators: body.indicators ?? [],
+                urgency: body.urgency ?? .routine,
+                reporterTrained: body.reporterTrained ?? false
+            )
             let snapshot: CaseSnapshot
             do {
-                snapshot = try await cases.handle(.fileReport(command), on: command.caseID, expectedVersion: nil, caller: caller,
-                                                  requestID: context.requestIDText, idempotencyKey: key)
+                snapshot = try await cases.handle(
+                    .fileReport(command),
+                    on: command.caseID,
+                    expectedVersion: nil,
+                    caller: caller,
+                    requestID: context.requestIDText,
+                    idempotencyKey: key
+                )
             } catch {
                 // A refused report leaves no key behind. Only a refusal: after a lost connection
                 // the report may well have been stored, and its key must live.
                 if let sealed, sealed.createdKey, error is CaseError || error is ApplicationError,
-                   (try? await cases.isRecorded(subject, in: command.caseID)) == false {
+                    (try? await cases.isRecorded(subject, in: command.caseID)) == false
+                {
                     _ = try? cases.vault?.erase(subject)
                 }
                 throw error
@@ -106,7 +144,12 @@ struct CaseRoutes {
             guard let reason = request.uri.queryParameters["reason"].map(String.init), !reason.isEmpty else {
                 throw Problem.invalid("say why you read this person's data: ?reason=… (it is recorded with the read)")
             }
-            let (snapshot, reading) = try await cases.readPersonalData(try caseID(context), caller: caller, reason: reason, requestID: context.requestIDText)
+            let (snapshot, reading) = try await cases.readPersonalData(
+                try caseID(context),
+                caller: caller,
+                reason: reason,
+                requestID: context.requestIDText
+            )
             let body: PersonalDataResponse
             switch reading {
             case .data(let data): body = PersonalDataResponse(status: "present", personalData: data)
@@ -123,12 +166,22 @@ struct CaseRoutes {
             let caller = try context.requireCaseRole(.admin)
             let body = try await request.decode(as: CaseRequests.Erasure.self, context: context)
             let snapshot = try await cases.handle(
-                .erasePersonalData(legalBasis: body.legalBasis, reference: body.reference), on: try caseID(context),
-                expectedVersion: try request.ifMatchVersion(), caller: caller, requestID: context.requestIDText,
-                idempotencyKey: try request.idempotencyKey())
+                .erasePersonalData(legalBasis: body.legalBasis, reference: body.reference),
+                on: try caseID(context),
+                expectedVersion: try request.ifMatchVersion(),
+                caller: caller,
+                requestID: context.requestIDText,
+                idempotencyKey: try request.idempotencyKey()
+            )
             // The admin does not see the case: only what was done.
-            var response = try JSONResponse.make(ErasureResponse(case: snapshot.case.id, personalData: "erased",
-                                                                 erasedAt: snapshot.case.personalDataErasedAt), status: .ok)
+            var response = try JSONResponse.make(
+                ErasureResponse(
+                    case: snapshot.case.id,
+                    personalData: "erased",
+                    erasedAt: snapshot.case.personalDataErasedAt
+                ),
+                status: .ok
+            )
             response.headers[.eTag] = "\"\(snapshot.version)\""
             return response
         }
@@ -137,12 +190,17 @@ struct CaseRoutes {
             let caller = try context.requireCaseRole(.reporter, .coordinator, .auditor)
             let (snapshot, history) = try await cases.read(try caseID(context), caller: caller, recording: .history, requestID: context.requestIDText)
             let body = try HistoryResponse.body(history)
-            return Response(status: .ok, headers: [.contentType: "application/json", .eTag: "\"\(snapshot.version)\""],
-                            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json", .eTag: "\"\(snapshot.version)\""],
+                body: .init(byteBuffer: ByteBuffer(bytes: body))
+            )
         }
 
         command("acknowledge", CaseRequests.Empty.self) { _, _ in .acknowledge }
-        command("triage", CaseRequests.Triage.self) { body, _ in .triage(confirmedRisk: body.confirmedRisk, caseManager: body.caseManager, note: body.note) }
+        command("triage", CaseRequests.Triage.self) { body, _ in
+            .triage(confirmedRisk: body.confirmedRisk, caseManager: body.caseManager, note: body.note)
+        }
         command("identification", CaseRequests.Identification.self) { body, _ in .concludeIdentification(body.outcome, note: body.note) }
         command("assistance", CaseRequests.Assistance.self) { body, context in
             .provideAssistance(body.kind, provider: body.provider ?? context.caller!.actor.institution, note: body.note)
@@ -150,12 +208,24 @@ struct CaseRoutes {
         command("close", CaseRequests.Reason.self) { body, _ in .close(reason: body.reason ?? "") }
         command("reopen", CaseRequests.Reason.self) { body, _ in .reopen(reason: body.reason ?? "") }
 
-        command("referrals", CaseRequests.Referral.self, created: { snapshot, command in
-            guard case .sendReferral(let send) = command else { return nil }
-            return "/v1/cases/\(snapshot.case.id)/referrals/\(send.referral)"
-        }) { body, ids in
-            .sendReferral(.init(referral: ReferralID(rawValue: ids.make("referral")), to: body.to, reason: body.reason,
-                                requestedServices: body.requestedServices ?? [], urgency: body.urgency ?? .routine, due: body.due))
+        command(
+            "referrals",
+            CaseRequests.Referral.self,
+            created: { snapshot, command in
+                guard case .sendReferral(let send) = command else { return nil }
+                return "/v1/cases/\(snapshot.case.id)/referrals/\(send.referral)"
+            }
+        ) { body, ids in
+            .sendReferral(
+                .init(
+                    referral: ReferralID(rawValue: ids.make("referral")),
+                    to: body.to,
+                    reason: body.reason,
+                    requestedServices: body.requestedServices ?? [],
+                    urgency: body.urgency ?? .routine,
+                    due: body.due
+                )
+            )
         }
         referralStep("receive", CaseRequests.Empty.self) { id, _ in .receiveReferral(id) }
         referralStep("accept", CaseRequests.Note.self) { id, body in .acceptReferral(id, note: body.note) }
@@ -165,16 +235,27 @@ struct CaseRoutes {
         referralStep("withdraw", CaseRequests.OptionalReason.self) { id, body in .withdrawReferral(id, reason: body.reason) }
         referralStep("entered-in-error", CaseRequests.Reason.self) { id, body in .markReferralEnteredInError(id, reason: body.reason ?? "") }
 
-        command("conferences", CaseRequests.Conference.self, created: { snapshot, command in
-            guard case .scheduleConference(let id, _, _) = command else { return nil }
-            return "/v1/cases/\(snapshot.case.id)/conferences/\(id)"
-        }) { body, ids in
+        command(
+            "conferences",
+            CaseRequests.Conference.self,
+            created: { snapshot, command in
+                guard case .scheduleConference(let id, _, _) = command else { return nil }
+                return "/v1/cases/\(snapshot.case.id)/conferences/\(id)"
+            }
+        ) { body, ids in
             .scheduleConference(ConferenceID(rawValue: ids.make("conference")), at: body.at, invited: body.invited)
         }
         conferenceStep("held", CaseRequests.Held.self) { id, body, _ in .recordConferenceHeld(id, attended: body.attended) }
         conferenceStep("cancel", CaseRequests.Reason.self) { id, body, _ in .cancelConference(id, reason: body.reason ?? "") }
         conferenceStep("decisions", CaseRequests.Decision.self, created: true) { id, body, ids in
-            .recordDecision(id, DecisionID(rawValue: ids.make("decision")), type: body.type, responsible: body.responsible, due: body.due, note: body.note)
+            .recordDecision(
+                id,
+                DecisionID(rawValue: ids.make("decision")),
+                type: body.type,
+                responsible: body.responsible,
+                due: body.due,
+                note: body.note
+            )
         }
 
         group.post("cases/:case/decisions/:decision/implemented") { request, context in
@@ -187,7 +268,8 @@ struct CaseRoutes {
         // MARK: helpers that register one route each
 
         func command<Body: Decodable & SendableMetatype>(
-            _ path: String, _ type: Body.Type,
+            _ path: String,
+            _ type: Body.Type,
             created: (@Sendable (CaseSnapshot, CaseCommand) -> String?)? = nil,
             _ make: @escaping @Sendable (Body, DerivedIDs) throws -> CaseCommand
         ) {
@@ -199,7 +281,11 @@ struct CaseRoutes {
             }
         }
 
-        func command<Body: Decodable & SendableMetatype>(_ path: String, _ type: Body.Type, _ make: @escaping @Sendable (Body, SponaRequestContext) throws -> CaseCommand) {
+        func command<Body: Decodable & SendableMetatype>(
+            _ path: String,
+            _ type: Body.Type,
+            _ make: @escaping @Sendable (Body, SponaRequestContext) throws -> CaseCommand
+        ) {
             group.post("cases/:case/\(path)") { request, context in
                 _ = try context.requireCaseRole(.reporter, .coordinator)
                 let body = try await request.decode(as: Body.self, context: context)
@@ -207,7 +293,11 @@ struct CaseRoutes {
             }
         }
 
-        func referralStep<Body: Decodable & SendableMetatype>(_ path: String, _ type: Body.Type, _ make: @escaping @Sendable (ReferralID, Body) -> CaseCommand) {
+        func referralStep<Body: Decodable & SendableMetatype>(
+            _ path: String,
+            _ type: Body.Type,
+            _ make: @escaping @Sendable (ReferralID, Body) -> CaseCommand
+        ) {
             group.post("cases/:case/referrals/:referral/\(path)") { request, context in
                 _ = try context.requireCaseRole(.reporter, .coordinator)
                 guard let referral = context.parameters.get("referral").flatMap(ReferralID.init) else { throw CaseError.caseNotFound }
@@ -216,7 +306,12 @@ struct CaseRoutes {
             }
         }
 
-        func conferenceStep<Body: Decodable & SendableMetatype>(_ path: String, _ type: Body.Type, created: Bool = false, _ make: @escaping @Sendable (ConferenceID, Body, DerivedIDs) -> CaseCommand) {
+        func conferenceStep<Body: Decodable & SendableMetatype>(
+            _ path: String,
+            _ type: Body.Type,
+            created: Bool = false,
+            _ make: @escaping @Sendable (ConferenceID, Body, DerivedIDs) -> CaseCommand
+        ) {
             group.post("cases/:case/conferences/:conference/\(path)") { request, context in
                 let caller = try context.requireCaseRole(.reporter, .coordinator)
                 guard let conference = context.parameters.get("conference").flatMap(ConferenceID.init) else { throw CaseError.caseNotFound }
@@ -239,13 +334,20 @@ struct CaseRoutes {
     }
 
     private func run(
-        _ command: CaseCommand, _ request: Request, _ context: SponaRequestContext,
+        _ command: CaseCommand,
+        _ request: Request,
+        _ context: SponaRequestContext,
         created: (@Sendable (CaseSnapshot, CaseCommand) -> String?)? = nil
     ) async throws -> Response {
         let caller = try context.requireCaseRole(.reporter, .coordinator)
         let snapshot = try await cases.handle(
-            command, on: try caseID(context), expectedVersion: try request.ifMatchVersion(), caller: caller,
-            requestID: context.requestIDText, idempotencyKey: try request.idempotencyKey())
+            command,
+            on: try caseID(context),
+            expectedVersion: try request.ifMatchVersion(),
+            caller: caller,
+            requestID: context.requestIDText,
+            idempotencyKey: try request.idempotencyKey()
+        )
         if let created, let location = created(snapshot, command) {
             return try respond(snapshot, caller, status: snapshot.isReplay ? .ok : .created, location: location)
         }
@@ -271,10 +373,14 @@ struct DerivedIDs: Sendable {
     func make(_ purpose: String) -> UUID {
         guard let key else { return UUID() }
         var bytes = Array(SHA256.hash(data: Data("\(caller.actor.id)|\(key)|\(purpose)".utf8)).prefix(16))
-        bytes[6] = (bytes[6] & 0x0F) | 0x50 // version 5 layout: name-based
-        bytes[8] = (bytes[8] & 0x3F) | 0x80 // RFC 4122 variant
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        bytes[6] = (bytes[6] & 0x0F) | 0x50  // version 5 layout: name-based
+        bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
+        return UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            )
+        )
     }
 }
 
@@ -294,9 +400,16 @@ enum HistoryResponse {
         var out = Data("[".utf8)
         for (index, event) in events.enumerated() {
             if index > 0 { out.append(contentsOf: Array(",".utf8)) }
-            let head = try EventCoding.encoder.encode(Head(
-                version: event.version, type: event.type, schemaVersion: event.schemaVersion, recordedAt: event.recordedAt,
-                position: event.position, hash: event.hash.map { String(format: "%02x", $0) }.joined()))
+            let head = try EventCoding.encoder.encode(
+                Head(
+                    version: event.version,
+                    type: event.type,
+                    schemaVersion: event.schemaVersion,
+                    recordedAt: event.recordedAt,
+                    position: event.position,
+                    hash: event.hash.map { String(format: "%02x", $0) }.joined()
+                )
+            )
             out.append(head.dropLast())
             out.append(contentsOf: Array(#","payload":"#.utf8))
             out.append(event.payload)

@@ -13,7 +13,9 @@ import SponaEventStore
 /// still commit; the client's retry with the same `Idempotency-Key` then gets its first answer.
 @discardableResult
 func withDeadline<T: Sendable>(
-    _ limit: Duration, problem: Problem = .databaseUnavailable, _ operation: @escaping @Sendable () async throws -> T
+    _ limit: Duration,
+    problem: Problem = .databaseUnavailable,
+    _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     try await withTimeout(limit, timeout: { problem }, operation)
 }
@@ -25,9 +27,13 @@ struct DeadlineResponder<Responder: HTTPResponder>: HTTPResponder where Responde
     let limit: Duration
 
     static var timedOut: Problem {
-        Problem(.serviceUnavailable, type: "urn:spona:problem:timed-out", title: "Timed out",
-                detail: "The server could not answer in time (the database may be restarting); try again shortly.",
-                headers: [.retryAfter: "5"])
+        Problem(
+            .serviceUnavailable,
+            type: "urn:spona:problem:timed-out",
+            title: "Timed out",
+            detail: "The server could not answer in time (the database may be restarting); try again shortly.",
+            headers: [.retryAfter: "5"]
+        )
     }
 
     func respond(to request: Request, context: SponaRequestContext) async throws -> Response {

@@ -82,15 +82,23 @@ struct HealthRoutes: Sendable {
                 await startupHead.markReached()
             }
             let lags = statuses.map { statuses in
-                Dictionary(uniqueKeysWithValues: statuses.map {
-                    ($0.name, Lag(eventsBehind: $0.eventsBehind, secondsBehind: ($0.secondsBehind * 1000).rounded() / 1000))
-                })
+                Dictionary(
+                    uniqueKeysWithValues: statuses.map {
+                        ($0.name, Lag(eventsBehind: $0.eventsBehind, secondsBehind: ($0.secondsBehind * 1000).rounded() / 1000))
+                    }
+                )
             }
             let stopped = statuses?.compactMap(\.stoppedAt) ?? []
             let rebuilding = statuses?.filter(\.rebuilding).map(\.name) ?? []
             let holder = try? await withDeadline(.seconds(1)) { try await ReadHorizon.oldestHolder(client: database, logger: context.logger) }
-            return Status(status: stopped.isEmpty && rebuilding.isEmpty ? "ready" : "degraded", database: "ok", projections: lags,
-                          stopped: stopped.isEmpty ? nil : stopped, rebuilding: rebuilding.isEmpty ? nil : rebuilding, horizonHeldBy: (holder ?? nil).flatMap { $0.seconds >= namedAfter ? $0 : nil })
+            return Status(
+                status: stopped.isEmpty && rebuilding.isEmpty ? "ready" : "degraded",
+                database: "ok",
+                projections: lags,
+                stopped: stopped.isEmpty ? nil : stopped,
+                rebuilding: rebuilding.isEmpty ? nil : rebuilding,
+                horizonHeldBy: (holder ?? nil).flatMap { $0.seconds >= namedAfter ? $0 : nil }
+            )
         }
     }
 }

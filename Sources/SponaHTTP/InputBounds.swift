@@ -79,7 +79,8 @@ enum InputBounds {
 struct InputBoundsMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        if let problem = InputBounds.textViolation(path.removingPercentEncoding ?? path, allowingLines: false, limit: InputBounds.maxQueryCharacters) {
+        if let problem = InputBounds.textViolation(path.removingPercentEncoding ?? path, allowingLines: false, limit: InputBounds.maxQueryCharacters)
+        {
             // No resource is named so: the same 404 as any other path that names nothing.
             throw Problem(.notFound, type: "urn:spona:problem:not-found", title: "Not found", detail: "the path \(problem)")
         }

@@ -22,8 +22,11 @@ struct MetricsRoutes: Sendable {
             await refresh(logger: context.logger)
             var bytes: [UInt8] = []
             registry.emit(into: &bytes)
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: bytes))
+            )
         }
     }
 
@@ -34,12 +37,29 @@ struct MetricsRoutes: Sendable {
     /// The figures that live in the database, read now; left as they were if it does not answer in time.
     func refresh(logger: Logger) async {
         let (database, store, projections) = (self.database, self.store, self.projections)
-        if let statuses = try? await withDeadline(.seconds(2), { try await ProjectionStatus.read(projections, client: database, store: store, logger: logger) }) {
+        if let statuses = try? await withDeadline(
+            .seconds(2),
+            { try await ProjectionStatus.read(projections, client: database, store: store, logger: logger) }
+        ) {
             for status in statuses {
-                gauge("spona_projection_events_behind", "Events committed that the projection has not applied yet", labels: [("projection", status.name)]).set(Double(status.eventsBehind))
-                gauge("spona_projection_seconds_behind", "Age of the oldest event the projection has not applied yet", labels: [("projection", status.name)]).set(status.secondsBehind)
-                gauge("spona_projection_events_applied", "Events the projection has applied", labels: [("projection", status.name)]).set(Double(status.eventsApplied))
-                gauge("spona_projection_stopped", "1 when the projection stands still at an event it cannot apply", labels: [("projection", status.name)]).set(Double(status.stoppedAt == nil ? 0 : 1))
+                gauge(
+                    "spona_projection_events_behind",
+                    "Events committed that the projection has not applied yet",
+                    labels: [("projection", status.name)]
+                ).set(Double(status.eventsBehind))
+                gauge(
+                    "spona_projection_seconds_behind",
+                    "Age of the oldest event the projection has not applied yet",
+                    labels: [("projection", status.name)]
+                ).set(status.secondsBehind)
+                gauge("spona_projection_events_applied", "Events the projection has applied", labels: [("projection", status.name)]).set(
+                    Double(status.eventsApplied)
+                )
+                gauge(
+                    "spona_projection_stopped",
+                    "1 when the projection stands still at an event it cannot apply",
+                    labels: [("projection", status.name)]
+                ).set(Double(status.stoppedAt == nil ? 0 : 1))
             }
         }
         do {
@@ -50,7 +70,8 @@ struct MetricsRoutes: Sendable {
             // Left as it was: the database did not answer in time.
         }
         if let last = try? await withDeadline(.seconds(2), { try await store.readStreamBackward(Seal.stream, limit: 1) }),
-           let event = last.first, let sealed = try? Seal(event: event) {
+            let event = last.first, let sealed = try? Seal(event: event)
+        {
             gauge("spona_seal_tree_size", "Events covered by the last seal").set(Double(sealed.treeSize))
             gauge("spona_seal_age_seconds", "Seconds since the last seal").set(Date().timeIntervalSince(sealed.sealedAt))
         }

@@ -1,7 +1,7 @@
 import Foundation
-import Logging
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import PostgresNIO
 import SponaApplication
@@ -31,8 +31,13 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     }
 
     static func unauthorized(_ detail: String) -> Problem {
-        Problem(.unauthorized, type: "urn:spona:problem:unauthorized", title: "Not authenticated", detail: detail,
-                headers: [.wwwAuthenticate: "Bearer realm=\"spona\""])
+        Problem(
+            .unauthorized,
+            type: "urn:spona:problem:unauthorized",
+            title: "Not authenticated",
+            detail: detail,
+            headers: [.wwwAuthenticate: "Bearer realm=\"spona\""]
+        )
     }
 
     static func badRequest(_ detail: String) -> Problem {
@@ -44,15 +49,24 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     }
 
     static let databaseUnavailable = Problem(
-        .serviceUnavailable, type: "urn:spona:problem:database-unavailable", title: "Database unavailable",
-        detail: "The database does not answer; try again shortly.", headers: [.retryAfter: "5"])
+        .serviceUnavailable,
+        type: "urn:spona:problem:database-unavailable",
+        title: "Database unavailable",
+        detail: "The database does not answer; try again shortly.",
+        headers: [.retryAfter: "5"]
+    )
 
     /// A view whose projection stands still at an event it cannot apply: its figures can only
     /// be wrong, so it says so rather than answer them.
     static func viewStopped(_ failure: ProjectionFailure) -> Problem {
-        Problem(.serviceUnavailable, type: "urn:spona:problem:view-stopped", title: "View stopped",
-                detail: "this view's projection (\(failure.projection)) stopped at an event it cannot apply (position \(failure.position)); its operators have been told",
-                headers: [.retryAfter: "60"])
+        Problem(
+            .serviceUnavailable,
+            type: "urn:spona:problem:view-stopped",
+            title: "View stopped",
+            detail:
+                "this view's projection (\(failure.projection)) stopped at an event it cannot apply (position \(failure.position)); its operators have been told",
+            headers: [.retryAfter: "60"]
+        )
     }
 
     private struct Body: Encodable {
@@ -81,8 +95,12 @@ extension Problem {
         case let error as CaseError:
             switch (error, error.kind) {
             case (.caseNotFound, _):
-                return Problem(.notFound, type: "urn:spona:problem:not-found", title: "No such case",
-                               detail: "There is no case with this id that you may see.")
+                return Problem(
+                    .notFound,
+                    type: "urn:spona:problem:not-found",
+                    title: "No such case",
+                    detail: "There is no case with this id that you may see."
+                )
             case (.referralNotFound, _), (.conferenceNotFound, _), (.decisionNotFound, _):
                 return Problem(.notFound, type: "urn:spona:problem:not-found", title: "Not found", detail: error.description)
             case (_, .conflict): return Problem(.conflict, type: "urn:spona:problem:conflict", title: "Not possible now", detail: error.description)
@@ -95,21 +113,53 @@ extension Problem {
             case .subjectKeyDestroyed:
                 return Problem(.conflict, type: "urn:spona:problem:personal-data-erased", title: "Personal data erased", detail: error.description)
             case .sealedDataCorrupt:
-                return Problem(.internalServerError, type: "urn:spona:problem:sealed-data-corrupt", title: "Personal data damaged", detail: error.description)
+                return Problem(
+                    .internalServerError,
+                    type: "urn:spona:problem:sealed-data-corrupt",
+                    title: "Personal data damaged",
+                    detail: error.description
+                )
             case .masterKeyMissing, .masterKeyInvalid, .unknownMasterKey, .keyStoreUnavailable:
-                return Problem(.serviceUnavailable, type: "urn:spona:problem:personal-data-unavailable", title: "Personal data unavailable",
-                               detail: "this server cannot seal or open personal data now; its operators have been told", headers: [.retryAfter: "60"])
+                return Problem(
+                    .serviceUnavailable,
+                    type: "urn:spona:problem:personal-data-unavailable",
+                    title: "Personal data unavailable",
+                    detail: "this server cannot seal or open personal data now; its operators have been told",
+                    headers: [.retryAfter: "60"]
+                )
             }
         case let error as ApplicationError:
             switch error {
-            case .staleVersion: return Problem(.preconditionFailed, type: "urn:spona:problem:version-conflict", title: "The case has changed", detail: error.description)
-            case .versionRequired: return Problem(.preconditionRequired, type: "urn:spona:problem:version-required", title: "If-Match required", detail: error.description)
-            case .idempotencyKeyReused: return Problem(.unprocessableContent, type: "urn:spona:problem:idempotency-key-reused", title: "Idempotency key reused", detail: error.description)
+            case .staleVersion:
+                return Problem(
+                    .preconditionFailed,
+                    type: "urn:spona:problem:version-conflict",
+                    title: "The case has changed",
+                    detail: error.description
+                )
+            case .versionRequired:
+                return Problem(
+                    .preconditionRequired,
+                    type: "urn:spona:problem:version-required",
+                    title: "If-Match required",
+                    detail: error.description
+                )
+            case .idempotencyKeyReused:
+                return Problem(
+                    .unprocessableContent,
+                    type: "urn:spona:problem:idempotency-key-reused",
+                    title: "Idempotency key reused",
+                    detail: error.description
+                )
             }
         case let error as RegistryError:
             if error.isForbidden { return Problem.forbidden(error.description) }
-            if error.isConflict { return Problem(.conflict, type: "urn:spona:problem:conflict", title: "Not possible now", detail: error.description) }
-            if case .notRegistered = error { return Problem(.notFound, type: "urn:spona:problem:not-found", title: "No such institution", detail: error.description) }
+            if error.isConflict {
+                return Problem(.conflict, type: "urn:spona:problem:conflict", title: "Not possible now", detail: error.description)
+            }
+            if case .notRegistered = error {
+                return Problem(.notFound, type: "urn:spona:problem:not-found", title: "No such institution", detail: error.description)
+            }
             return invalid(error.description)
         case let error as AuditService.Problem:
             switch error {
@@ -121,18 +171,30 @@ extension Problem {
         case let error as EventSchemaError:
             // A stored event this code cannot read (a newer version wrote it): the server's
             // side, not the client's, and nothing a retry now would change.
-            return Problem(.serviceUnavailable, type: "urn:spona:problem:history-unreadable", title: "History unreadable by this server",
-                           detail: "\(error.description). Its operators have been told.")
+            return Problem(
+                .serviceUnavailable,
+                type: "urn:spona:problem:history-unreadable",
+                title: "History unreadable by this server",
+                detail: "\(error.description). Its operators have been told."
+            )
         case EventStoreError.orderUntrusted:
-            return Problem(.serviceUnavailable, type: "urn:spona:problem:order-untrusted", title: "Writing is paused",
-                           detail: "this database was restored or moved and its event order has not been carried over yet; its operators have been told",
-                           headers: [.retryAfter: "60"])
+            return Problem(
+                .serviceUnavailable,
+                type: "urn:spona:problem:order-untrusted",
+                title: "Writing is paused",
+                detail: "this database was restored or moved and its event order has not been carried over yet; its operators have been told",
+                headers: [.retryAfter: "60"]
+            )
         case let error as EventStoreError:
             return invalid(error.description)
         case let error as HTTPError:
             if error.status == .contentTooLarge {
-                return Problem(.contentTooLarge, type: "urn:spona:problem:too-large", title: "Request body too large",
-                               detail: "The body is larger than this server accepts (1 MiB).")
+                return Problem(
+                    .contentTooLarge,
+                    type: "urn:spona:problem:too-large",
+                    title: "Request body too large",
+                    detail: "The body is larger than this server accepts (1 MiB)."
+                )
             }
             return Problem(error.status, detail: error.body)
         case let error as PostgresTransactionError where error.beginError == nil && error.commitError == nil && error.rollbackError == nil:
@@ -178,9 +240,13 @@ extension Problem {
 
     /// A server that has just started, whose read models have not reached the history it found.
     static func catchingUp(_ projections: [String]) -> Problem {
-        Problem(.serviceUnavailable, type: "urn:spona:problem:catching-up", title: "Catching up",
-                detail: "the read models (\(projections.joined(separator: ", "))) are catching up with the history as it was when this server started",
-                headers: [.retryAfter: "5"])
+        Problem(
+            .serviceUnavailable,
+            type: "urn:spona:problem:catching-up",
+            title: "Catching up",
+            detail: "the read models (\(projections.joined(separator: ", "))) are catching up with the history as it was when this server started",
+            headers: [.retryAfter: "5"]
+        )
     }
 }
 
@@ -190,8 +256,13 @@ func requireLive(_ projections: [String], database: PostgresClient, logger: Logg
     let stopped = try await ProjectionFailures.all(client: database, logger: logger)
     if let failure = projections.lazy.compactMap({ stopped[$0] }).first { throw Problem.viewStopped(failure) }
     if let rebuilding = try await ProjectionStatus.rebuilding(projections, client: database, logger: logger).first {
-        throw Problem(.serviceUnavailable, type: "urn:spona:problem:view-rebuilding", title: "View rebuilding",
-                      detail: "the view '\(rebuilding)' is being folded again from the whole history after an upgrade changed it; it answers again when that has caught up",
-                      headers: [.retryAfter: "30"])
+        throw Problem(
+            .serviceUnavailable,
+            type: "urn:spona:problem:view-rebuilding",
+            title: "View rebuilding",
+            detail:
+                "the view '\(rebuilding)' is being folded again from the whole history after an upgrade changed it; it answers again when that has caught up",
+            headers: [.retryAfter: "30"]
+        )
     }
 }

@@ -3,8 +3,8 @@ import HTTPTypes
 import Hummingbird
 import PostgresNIO
 import SponaApplication
-import SponaProjections
 import SponaDomain
+import SponaProjections
 
 /// Institutions, trainings, and the reference data clients need to fill their forms.
 struct RegistryRoutes {
@@ -59,10 +59,21 @@ struct RegistryRoutes {
             let body = try await request.decode(as: InstitutionBody.self, context: context)
             let key = try request.idempotencyKey()
             let id = InstitutionID(rawValue: DerivedIDs(caller: caller, key: key).make("institution"))
-            let details = InstitutionEvent.Details(id: id, nameLatin: body.nameLatin, nameCyrillic: body.nameCyrillic, sector: body.sector,
-                                                   municipality: body.municipality, isCenter: body.isCenter ?? false)
-            let (institution, version) = try await registry.handle(.register(details), on: id, actor: caller.actor,
-                                                                   requestID: context.requestIDText, idempotencyKey: key)
+            let details = InstitutionEvent.Details(
+                id: id,
+                nameLatin: body.nameLatin,
+                nameCyrillic: body.nameCyrillic,
+                sector: body.sector,
+                municipality: body.municipality,
+                isCenter: body.isCenter ?? false
+            )
+            let (institution, version) = try await registry.handle(
+                .register(details),
+                on: id,
+                actor: caller.actor,
+                requestID: context.requestIDText,
+                idempotencyKey: key
+            )
             var response = try JSONResponse.make(InstitutionView(institution, geography: geography), status: .created)
             response.headers[.location] = "/v1/institutions/\(id)"
             response.headers[.eTag] = "\"\(version)\""
@@ -73,23 +84,50 @@ struct RegistryRoutes {
             let caller = try context.requireRole(.admin)
             let id = try institutionID(context)
             let body = try await request.decode(as: InstitutionBody.self, context: context)
-            let details = InstitutionEvent.Details(id: id, nameLatin: body.nameLatin, nameCyrillic: body.nameCyrillic, sector: body.sector,
-                                                   municipality: body.municipality, isCenter: body.isCenter ?? false)
-            return try await answer(registry.handle(.update(details), on: id, actor: caller.actor, requestID: context.requestIDText,
-                                                    idempotencyKey: try request.idempotencyKey()))
+            let details = InstitutionEvent.Details(
+                id: id,
+                nameLatin: body.nameLatin,
+                nameCyrillic: body.nameCyrillic,
+                sector: body.sector,
+                municipality: body.municipality,
+                isCenter: body.isCenter ?? false
+            )
+            return try await answer(
+                registry.handle(
+                    .update(details),
+                    on: id,
+                    actor: caller.actor,
+                    requestID: context.requestIDText,
+                    idempotencyKey: try request.idempotencyKey()
+                )
+            )
         }
 
         group.post("institutions/:institution/deactivate") { request, context in
             let caller = try context.requireRole(.admin)
             let body = try await request.decode(as: CaseRequests.Reason.self, context: context)
-            return try await answer(registry.handle(.deactivate(reason: body.reason ?? ""), on: try institutionID(context), actor: caller.actor,
-                                                    requestID: context.requestIDText, idempotencyKey: try request.idempotencyKey()))
+            return try await answer(
+                registry.handle(
+                    .deactivate(reason: body.reason ?? ""),
+                    on: try institutionID(context),
+                    actor: caller.actor,
+                    requestID: context.requestIDText,
+                    idempotencyKey: try request.idempotencyKey()
+                )
+            )
         }
 
         group.post("institutions/:institution/reactivate") { request, context in
             let caller = try context.requireRole(.admin)
-            return try await answer(registry.handle(.reactivate, on: try institutionID(context), actor: caller.actor,
-                                                    requestID: context.requestIDText, idempotencyKey: try request.idempotencyKey()))
+            return try await answer(
+                registry.handle(
+                    .reactivate,
+                    on: try institutionID(context),
+                    actor: caller.actor,
+                    requestID: context.requestIDText,
+                    idempotencyKey: try request.idempotencyKey()
+                )
+            )
         }
 
         group.get("institutions") { request, context in
@@ -108,8 +146,12 @@ struct RegistryRoutes {
                 after = id
             }
             let (institutions, more) = try await InstitutionsProjection.list(
-                .init(district: district, sector: sector, municipality: municipality), after: after, limit: page.limit,
-                on: database, logger: context.logger)
+                .init(district: district, sector: sector, municipality: municipality),
+                after: after,
+                limit: page.limit,
+                on: database,
+                logger: context.logger
+            )
             var response = try JSONResponse.make(institutions.map { InstitutionView($0, geography: geography) }, status: .ok)
             // The list stays a JSON array (as it always was); the cursor travels in headers.
             if more, let last = institutions.last {
@@ -128,14 +170,23 @@ struct RegistryRoutes {
             let body = try await request.decode(as: TrainingBody.self, context: context)
             var bySector: [Sector: Int] = [:]
             for (name, count) in body.participantsBySector ?? [:] {
-                guard let sector = Sector(rawValue: name) else { throw Problem.invalid("field 'participantsBySector.\(name)': '\(name)' is not a sector") }
+                guard let sector = Sector(rawValue: name) else {
+                    throw Problem.invalid("field 'participantsBySector.\(name)': '\(name)' is not a sector")
+                }
                 bySector[sector] = count
             }
             let key = try request.idempotencyKey()
             let training = TrainingHeld(
-                id: TrainingID(rawValue: DerivedIDs(caller: caller, key: key).make("training")), date: body.date, host: body.host,
-                participantsBySector: bySector, participants: body.participants, women: body.women, men: body.men,
-                municipalities: body.municipalities ?? [], institutions: body.institutions ?? [])
+                id: TrainingID(rawValue: DerivedIDs(caller: caller, key: key).make("training")),
+                date: body.date,
+                host: body.host,
+                participantsBySector: bySector,
+                participants: body.participants,
+                women: body.women,
+                men: body.men,
+                municipalities: body.municipalities ?? [],
+                institutions: body.institutions ?? []
+            )
             let written = try await registry.recordTraining(training, caller: caller, requestID: context.requestIDText)
             var response = try JSONResponse.make(training, status: written ? .created : .ok)
             response.headers[.location] = "/v1/trainings/\(training.id)"
@@ -160,13 +211,22 @@ struct RegistryRoutes {
                 guard let sector = Sector(rawValue: String(sectorText)) else { throw Problem.invalid("'\(sectorText)' is not a sector") }
                 indicators = catalogue.checklist(for: sector)
             }
-            struct Catalogue: Encodable { var version: String; var ruleVersion: String; var indicators: [Indicator] }
-            return try JSONResponse.make(Catalogue(version: catalogue.version, ruleVersion: IndicatorCatalogue.ruleVersion, indicators: indicators), status: .ok)
+            struct Catalogue: Encodable {
+                var version: String
+                var ruleVersion: String
+                var indicators: [Indicator]
+            }
+            return try JSONResponse.make(
+                Catalogue(version: catalogue.version, ruleVersion: IndicatorCatalogue.ruleVersion, indicators: indicators),
+                status: .ok
+            )
         }
     }
 
     private func institutionID(_ context: SponaRequestContext) throws -> InstitutionID {
-        guard let id = context.parameters.get("institution").flatMap(InstitutionID.init) else { throw RegistryError.notRegistered(InstitutionID(rawValue: UUID())) }
+        guard let id = context.parameters.get("institution").flatMap(InstitutionID.init) else {
+            throw RegistryError.notRegistered(InstitutionID(rawValue: UUID()))
+        }
         return id
     }
 

@@ -20,12 +20,21 @@ public struct SponaRequestDecoder: RequestDecoder {
         if data.isEmpty {
             data = Data("{}".utf8)
         } else if let contentType = request.headers[.contentType],
-                  !contentType.lowercased().hasPrefix("application/json") {
-            throw Problem(.unsupportedMediaType, type: "urn:spona:problem:media-type", title: "Unsupported media type",
-                          detail: "send the body as application/json")
+            !contentType.lowercased().hasPrefix("application/json")
+        {
+            throw Problem(
+                .unsupportedMediaType,
+                type: "urn:spona:problem:media-type",
+                title: "Unsupported media type",
+                detail: "send the body as application/json"
+            )
         } else if request.headers[.contentType] == nil {
-            throw Problem(.unsupportedMediaType, type: "urn:spona:problem:media-type", title: "Unsupported media type",
-                          detail: "send Content-Type: application/json with the body")
+            throw Problem(
+                .unsupportedMediaType,
+                type: "urn:spona:problem:media-type",
+                title: "Unsupported media type",
+                detail: "send Content-Type: application/json with the body"
+            )
         }
         guard let parsed = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw Problem.badRequest("the body is not valid JSON")
@@ -82,7 +91,9 @@ extension Request {
         guard let value = headers[.ifMatch]?.trimmingCharacters(in: .whitespaces) else { return nil }
         var text = Substring(value)
         if text.hasPrefix("W/") { text = text.dropFirst(2) }
-        text = text.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).isEmpty ? text : Substring(text.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
+        text =
+            text.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).isEmpty
+            ? text : Substring(text.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
         guard let version = Int64(text), version >= 0 else {
             throw Problem.badRequest("If-Match must be the case's ETag, e.g. \"7\"")
         }
@@ -105,8 +116,13 @@ extension Request {
 struct IdempotencyKeyRequired<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.method == .post, request.headers[HTTPField.Name("Idempotency-Key")!] == nil, !request.uri.path.hasSuffix("/audit/seals") {
-            throw Problem(.badRequest, type: "urn:spona:problem:idempotency-key-required", title: "Idempotency-Key required",
-                          detail: "send an Idempotency-Key header (1 to 200 visible ASCII characters, e.g. a new UUID) with every POST; send the same one again when you retry")
+            throw Problem(
+                .badRequest,
+                type: "urn:spona:problem:idempotency-key-required",
+                title: "Idempotency-Key required",
+                detail:
+                    "send an Idempotency-Key header (1 to 200 visible ASCII characters, e.g. a new UUID) with every POST; send the same one again when you retry"
+            )
         }
         return try await next(request, context)
     }

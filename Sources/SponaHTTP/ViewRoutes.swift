@@ -103,7 +103,7 @@ struct ViewRoutes {
             guard let text = request.uri.queryParameters[Substring(name)].map(String.init) else { return fallback }
             let parts = text.split(separator: "-")
             guard parts.count == 2, parts[0].count == 4, parts[1].count == 2, let year = Int(parts[0]), let month = Int(parts[1]),
-                  (1900...9999).contains(year), (1...12).contains(month)
+                (1900...9999).contains(year), (1...12).contains(month)
             else { throw Problem.invalid("'\(name)' must be a month like 2026-01, not '\(text)'") }
             return text
         }
@@ -187,9 +187,13 @@ struct ViewRoutes {
             // reports, then children, high risk, reports by trained staff (subsets of reports);
             // referrals and identifications count other records.
             let (reports, subsets) = disclosure.values(
-                whole: (figures.values[0], figures.keys[0]), parts: [1, 2, 5].map { (figures.values[$0], figures.keys[$0]) })
-            return [reports, subsets[0], subsets[1], disclosure.value(figures.values[3], key: figures.keys[3]),
-                    disclosure.value(figures.values[4], key: figures.keys[4]), subsets[2]]
+                whole: (figures.values[0], figures.keys[0]),
+                parts: [1, 2, 5].map { (figures.values[$0], figures.keys[$0]) }
+            )
+            return [
+                reports, subsets[0], subsets[1], disclosure.value(figures.values[3], key: figures.keys[3]),
+                disclosure.value(figures.values[4], key: figures.keys[4]), subsets[2],
+            ]
         }
         func shown(_ values: [Int]) -> [ViewTable.Value] {
             values.map { .cell(audience.suppressed ? disclosure.cell($0) : .count($0)) }
@@ -209,11 +213,16 @@ struct ViewRoutes {
                     for index in total.indices { total[index] += values[index] }
                     if single == nil || single == place.0 {
                         let name = geography.municipality(place.0).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? place.0.rawValue
-                        table.add(kind: "municipality", [.text(month), .text(district.rawValue), .text(place.0.rawValue), .text(name)] + shown(values))
+                        table.add(
+                            kind: "municipality",
+                            [.text(month), .text(district.rawValue), .text(place.0.rawValue), .text(name)] + shown(values)
+                        )
                     }
                 }
                 // Cities with city municipalities: a row adding up the city and its parts.
-                for city in Set(places.compactMap { geography.municipality($0.0)?.parent } + places.map(\.0).filter { geography.municipality($0)?.kind == .city }).sorted()
+                for city in Set(
+                    places.compactMap { geography.municipality($0.0)?.parent } + places.map(\.0).filter { geography.municipality($0)?.kind == .city }
+                ).sorted()
                 where single == nil || geography.cityAndParts(city).contains(single!) {
                     let parts = Set(geography.cityAndParts(city))
                     guard parts.count > 1 else { continue }
@@ -242,21 +251,30 @@ struct ViewRoutes {
         guard let caller = try? context.requireCaller(), caller.actor.role == .analyst else { return }
         let filters = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first })
         if filters.keys.contains(where: { $0 != "names" }), let wait = await queryLimit.admit(caller.actor.id) {
-            throw Problem(.tooManyRequests, type: "urn:spona:problem:rate-limited", title: "Too many filtered queries",
-                          detail: "an analyst may ask \(queryLimit.perHour) filtered or as-of view queries an hour; try again in \(wait) s",
-                          headers: [.retryAfter: "\(wait)"])
+            throw Problem(
+                .tooManyRequests,
+                type: "urn:spona:problem:rate-limited",
+                title: "Too many filtered queries",
+                detail: "an analyst may ask \(queryLimit.perHour) filtered or as-of view queries an hour; try again in \(wait) s",
+                headers: [.retryAfter: "\(wait)"]
+            )
         }
         try await ReadTrail(store: store).record(.init(view: request.uri.path, filters: filters), caller: caller, requestID: context.requestIDText)
     }
 
     /// Runs a view's queries on the current tables, or — with `?asOf=` — on the projections
     /// replayed up to that moment (``PointInTime``).
-    func at(_ request: Request, _ context: SponaRequestContext, _ projections: [any Projection],
-            _ body: @escaping @Sendable (ViewDatabase) async throws -> Response) async throws -> Response {
+    func at(
+        _ request: Request,
+        _ context: SponaRequestContext,
+        _ projections: [any Projection],
+        _ body: @escaping @Sendable (ViewDatabase) async throws -> Response
+    ) async throws -> Response {
         try await requireLive(projections.map(\.name), database: database, logger: context.logger)
         try await recordAnalystQuery(request, context)
         guard let text = request.uri.queryParameters["asOf"].map(String.init) else {
-            let database = self.database, logger = context.logger
+            let database = self.database
+            let logger = context.logger
             return try await body(ViewDatabase(now: Date()) { try await database.query($0, logger: logger) })
         }
         guard case .time(var moment)? = AuditService.Moment(parsing: text) else {
@@ -274,8 +292,13 @@ struct ViewRoutes {
         // A replay reads the history up to the moment: a few at a time per process, so that
         // past views never crowd out the present ones.
         guard await Self.replays.enter() else {
-            throw Problem(.serviceUnavailable, type: "urn:spona:problem:busy", title: "Busy",
-                          detail: "other views as of past moments are being replayed; try again in a moment", headers: [.retryAfter: "5"])
+            throw Problem(
+                .serviceUnavailable,
+                type: "urn:spona:problem:busy",
+                title: "Busy",
+                detail: "other views as of past moments are being replayed; try again in a moment",
+                headers: [.retryAfter: "5"]
+            )
         }
         do {
             let response = try await PointInTime.withViews(projections, at: moment, client: database, store: store, logger: logger) { connection in
@@ -345,7 +368,10 @@ struct ViewRoutes {
                 }
                 let cyrillic = try Self.cyrillic(request)
                 // Analysts count whole months back from the last closed one; the Center from now.
-                let since = Self.month(monthsBefore: months - 1, from: audience.suppressed ? Self.lastMonthEnd(db.isPast ? db.now : analystNow()) : db.now)
+                let since = Self.month(
+                    monthsBefore: months - 1,
+                    from: audience.suppressed ? Self.lastMonthEnd(db.isPast ? db.now : analystNow()) : db.now
+                )
                 let places = audience.districts.flatMap { geography.municipalities(in: $0) }
                 let last = try await CaseStatisticsProjection.lastReportMonths(places.map(\.code.rawValue), through: audience.lastMonth, read: db.run)
                 var table = ViewTable(columns: ["district", "municipality", "name", "lastReport"])
@@ -354,8 +380,13 @@ struct ViewRoutes {
                     guard latest.map({ $0 < since }) ?? true else { continue }
                     // When a small place last reported could point at one report: the Center's to know.
                     let shown = audience.suppressed ? "" : (latest ?? "never")
-                    table.add(kind: "silent", [.text(place.district.rawValue), .text(place.code.rawValue),
-                                               .text(cyrillic ? place.nameCyrillic : place.nameLatin), .text(shown)])
+                    table.add(
+                        kind: "silent",
+                        [
+                            .text(place.district.rawValue), .text(place.code.rawValue),
+                            .text(cyrillic ? place.nameCyrillic : place.nameLatin), .text(shown),
+                        ]
+                    )
                 }
                 return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
             }
@@ -395,13 +426,16 @@ struct ViewRoutes {
                 let counted = Set(trained.flatMap { geography.cityAndParts(MunicipalityCode(rawValue: $0.code)).map(\.rawValue) })
                 var byPlace: [String: [(month: String, reports: Int, trained: Int)]] = [:]
                 for row in try await CaseStatisticsProjection.reportMonths(Array(counted), through: last, read: db.run) {
-                    let shown = audience.suppressed
+                    let shown =
+                        audience.suppressed
                         ? disclosure.values(whole: (row.reports, row.reportsKey), parts: [(row.byTrained, row.byTrainedKey)])
                         : (whole: row.reports, parts: [row.byTrained])
                     byPlace[row.municipality, default: []].append((row.month, shown.whole, shown.parts[0]))
                 }
-                var table = ViewTable(columns: ["district", "municipality", "name", "trainings", "participants", "firstTraining",
-                                                "reportsBefore", "reportsAfter", "reportsByTrained"])
+                var table = ViewTable(columns: [
+                    "district", "municipality", "name", "trainings", "participants", "firstTraining",
+                    "reportsBefore", "reportsAfter", "reportsByTrained",
+                ])
                 func cell(_ n: Int) -> ViewTable.Value { .cell(audience.suppressed ? disclosure.cell(n) : .count(n)) }
                 for place in trained {
                     guard let municipality = geography.municipality(MunicipalityCode(rawValue: place.code)) else { continue }
@@ -410,10 +444,15 @@ struct ViewRoutes {
                     let before = rows.filter { $0.month >= yearBefore && $0.month < place.first }.map(\.reports).reduce(0, +)
                     let after = rows.filter { $0.month >= place.first && $0.month < yearAfter }.map(\.reports).reduce(0, +)
                     let byTrained = rows.map(\.trained).reduce(0, +)
-                    table.add(kind: "municipality", [.text(municipality.district.rawValue), .text(place.code),
-                                                     .text(cyrillic ? municipality.nameCyrillic : municipality.nameLatin),
-                                                     .cell(.count(place.trainings)), .cell(.count(place.participants)), .text(place.first),
-                                                     cell(before), cell(after), cell(byTrained)])
+                    table.add(
+                        kind: "municipality",
+                        [
+                            .text(municipality.district.rawValue), .text(place.code),
+                            .text(cyrillic ? municipality.nameCyrillic : municipality.nameLatin),
+                            .cell(.count(place.trainings)), .cell(.count(place.participants)), .text(place.first),
+                            cell(before), cell(after), cell(byTrained),
+                        ]
+                    )
                 }
                 return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
             }
@@ -440,7 +479,13 @@ struct ViewRoutes {
                 let cyrillic = try Self.cyrillic(request)
                 let places = audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue)
                 // A flow is shown when either end is in the caller's districts.
-                let flows = try await CaseStatisticsProjection.placeFlows(from: from, to: to, through: audience.lastMonth, places: places, read: db.run)
+                let flows = try await CaseStatisticsProjection.placeFlows(
+                    from: from,
+                    to: to,
+                    through: audience.lastMonth,
+                    places: places,
+                    read: db.run
+                )
                 func name(_ place: String) -> String {
                     if place.hasPrefix("country:") { return String(place.dropFirst(8)) }
                     return geography.municipality(MunicipalityCode(rawValue: place)).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? place
@@ -449,7 +494,10 @@ struct ViewRoutes {
                 for flow in flows {
                     let (fromPlace, toPlace, month) = (flow.from, flow.to, flow.month)
                     let cell: Disclosure.Cell = audience.suppressed ? disclosure.perturbed(flow.cases, key: flow.key) : .count(flow.cases)
-                    table.add(kind: "flow", [.text(month), .text(fromPlace), .text(name(fromPlace)), .text(toPlace), .text(name(toPlace)), .cell(cell)])
+                    table.add(
+                        kind: "flow",
+                        [.text(month), .text(fromPlace), .text(name(fromPlace)), .text(toPlace), .text(name(toPlace)), .cell(cell)]
+                    )
                 }
                 return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
             }
@@ -465,7 +513,9 @@ struct ViewRoutes {
                 let district = request.uri.queryParameters["district"].map(String.init)
                 var codes: [String]? = nil
                 if let district {
-                    guard geography.district(DistrictCode(rawValue: district)) != nil else { throw Problem.invalid("'\(district)' is not a district code; see GET /v1/districts") }
+                    guard geography.district(DistrictCode(rawValue: district)) != nil else {
+                        throw Problem.invalid("'\(district)' is not a district code; see GET /v1/districts")
+                    }
                     codes = geography.municipalities(in: DistrictCode(rawValue: district)).map(\.code.rawValue)
                 }
                 let now = db.now
@@ -473,19 +523,30 @@ struct ViewRoutes {
                 let after = try page.after.map { try KeysetCursor(parsing: $0, numbers: 2) } ?? .start(2)
                 // Keyset paging in the list's order (open before closed, the most urgent first,
                 // then by filing): a page never repeats or skips a case, however many are filed.
-                var table = ViewTable(columns: ["caseId", "municipality", "district", "filedAt", "status", "riskLevel", "urgency",
-                                                "referralsSent", "identification", "openItems", "overdueItems"])
+                var table = ViewTable(columns: [
+                    "caseId", "municipality", "district", "filedAt", "status", "riskLevel", "urgency",
+                    "referralsSent", "identification", "openItems", "overdueItems",
+                ])
                 var keyset = page.keyset
                 for row in try await CaseWorkProjection.caseList(
-                    status: status, municipalities: codes, now: now, after: (after.numbers[0], after.numbers[1], after.id), limit: page.limit + 1,
-                    read: db.run)
-                {
+                    status: status,
+                    municipalities: codes,
+                    now: now,
+                    after: (after.numbers[0], after.numbers[1], after.id),
+                    limit: page.limit + 1,
+                    read: db.run
+                ) {
                     guard keyset.take(KeysetCursor(row.key, row.caseID)) else { break }
                     let districtCode = geography.municipality(MunicipalityCode(rawValue: row.municipality))?.district.rawValue ?? ""
-                    table.add(kind: "case", [.text(row.caseID.uuidString.lowercased()), .text(row.municipality), .text(districtCode),
-                                             .text(ISO8601.string(from: row.filedAt)), .text(row.status), .text(row.riskLevel), .text(row.urgency),
-                                             .cell(.count(row.referralsSent)), .text(row.identification ?? ""),
-                                             .cell(.count(row.openItems)), .cell(.count(row.overdueItems))])
+                    table.add(
+                        kind: "case",
+                        [
+                            .text(row.caseID.uuidString.lowercased()), .text(row.municipality), .text(districtCode),
+                            .text(ISO8601.string(from: row.filedAt)), .text(row.status), .text(row.riskLevel), .text(row.urgency),
+                            .cell(.count(row.referralsSent)), .text(row.identification ?? ""),
+                            .cell(.count(row.openItems)), .cell(.count(row.overdueItems)),
+                        ]
+                    )
                 }
                 table.next = keyset.next
                 return try table.response(csv: Self.wantsCSV(request), suppression: nil)
@@ -503,8 +564,11 @@ struct ViewRoutes {
                 var table = ViewTable(columns: ["month", "sector", "name", "reports", "referralsSent", "referralsReceived"])
                 for row in try await CaseStatisticsProjection.sectorMonths(from: from, to: to, sectors: sectors, read: db.run) {
                     let name = Sector(rawValue: row.sector)?.nameLatin ?? row.sector
-                    table.add(kind: "sector", [.text(row.month), .text(row.sector), .text(name)]
-                        + [row.reports, row.referralsSent, row.referralsReceived].map { .cell(.count($0)) })
+                    table.add(
+                        kind: "sector",
+                        [.text(row.month), .text(row.sector), .text(name)]
+                            + [row.reports, row.referralsSent, row.referralsReceived].map { .cell(.count($0)) }
+                    )
                 }
                 return try table.response(csv: Self.wantsCSV(request), suppression: nil)
             }
@@ -520,7 +584,9 @@ struct ViewTable {
 
         func encode(to encoder: any Encoder) throws {
             switch self {
-            case .text(let text): var container = encoder.singleValueContainer(); try container.encode(text)
+            case .text(let text):
+                var container = encoder.singleValueContainer()
+                try container.encode(text)
             case .cell(let cell): try cell.encode(to: encoder)
             }
         }

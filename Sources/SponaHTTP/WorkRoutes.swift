@@ -2,8 +2,8 @@ import Foundation
 import Hummingbird
 import PostgresNIO
 import SponaApplication
-import SponaProjections
 import SponaDomain
+import SponaProjections
 
 /// What each institution has to do and what became of what it reported: the API's shapes of
 /// the rows `CaseWorkProjection` owns and reads, only ever the caller's own institution's.
@@ -63,13 +63,27 @@ struct WorkRoutes {
             var items: [InboxItem] = []
             var keyset = page.keyset
             for (item, key) in try await CaseWorkProjection.openWork(
-                of: caller.actor.institution, after: (after.numbers[0], after.numbers[1], after.id), limit: page.limit + 1,
-                on: database, logger: context.logger)
-            {
+                of: caller.actor.institution,
+                after: (after.numbers[0], after.numbers[1], after.id),
+                limit: page.limit + 1,
+                on: database,
+                logger: context.logger
+            ) {
                 guard keyset.take(KeysetCursor(key, item.itemID)) else { break }
-                items.append(InboxItem(caseId: item.caseID, kind: item.kind, itemId: item.itemID, fromInstitution: item.fromInstitution,
-                                       detail: item.detail, urgency: item.urgency, status: item.status, due: item.due, since: item.since,
-                                       overdue: item.due.map { $0 < now } ?? false))
+                items.append(
+                    InboxItem(
+                        caseId: item.caseID,
+                        kind: item.kind,
+                        itemId: item.itemID,
+                        fromInstitution: item.fromInstitution,
+                        detail: item.detail,
+                        urgency: item.urgency,
+                        status: item.status,
+                        due: item.due,
+                        since: item.since,
+                        overdue: item.due.map { $0 < now } ?? false
+                    )
+                )
             }
             return Inbox(institution: caller.actor.institution, items: items, next: keyset.next)
         }
@@ -83,14 +97,30 @@ struct WorkRoutes {
             var reports: [ReportProgress] = []
             var keyset = page.keyset
             for (report, key) in try await CaseWorkProjection.reports(
-                of: caller.actor.institution, after: (after.numbers[0], after.id), limit: page.limit + 1, on: database, logger: context.logger)
-            {
+                of: caller.actor.institution,
+                after: (after.numbers[0], after.id),
+                limit: page.limit + 1,
+                on: database,
+                logger: context.logger
+            ) {
                 guard keyset.take(KeysetCursor(key, report.caseID)) else { break }
-                reports.append(ReportProgress(
-                    caseId: report.caseID, municipality: report.municipality, filedAt: report.filedAt, riskLevel: report.riskLevel,
-                    urgency: report.urgency, status: report.status, acknowledgedAt: report.acknowledgedAt, triagedAt: report.triagedAt,
-                    referralsSent: Int(report.referralsSent), conferencesHeld: Int(report.conferencesHeld),
-                    identification: report.identification, assistanceGiven: Int(report.assistanceGiven), closedAt: report.closedAt))
+                reports.append(
+                    ReportProgress(
+                        caseId: report.caseID,
+                        municipality: report.municipality,
+                        filedAt: report.filedAt,
+                        riskLevel: report.riskLevel,
+                        urgency: report.urgency,
+                        status: report.status,
+                        acknowledgedAt: report.acknowledgedAt,
+                        triagedAt: report.triagedAt,
+                        referralsSent: Int(report.referralsSent),
+                        conferencesHeld: Int(report.conferencesHeld),
+                        identification: report.identification,
+                        assistanceGiven: Int(report.assistanceGiven),
+                        closedAt: report.closedAt
+                    )
+                )
             }
             return Reports(institution: caller.actor.institution, reports: reports, next: keyset.next)
         }

@@ -58,42 +58,92 @@ public struct CaseWorkProjection: Projection {
     public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
         let decoded: [(UUID, CaseEvent, Date)] = try events.compactMap { recorded in
             guard let caseID = Streams.caseID(of: recorded.streamID) else { return nil }
-            return (caseID.rawValue, try CaseEvent(typeName: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload, decoder: EventCoding.decoder), EventCoding.occurredAt(of: recorded))
+            return (
+                caseID.rawValue,
+                try CaseEvent(
+                    typeName: recorded.type,
+                    schemaVersion: recorded.schemaVersion,
+                    payload: recorded.payload,
+                    decoder: EventCoding.decoder
+                ), EventCoding.occurredAt(of: recorded)
+            )
         }
         guard !decoded.isEmpty else { return }
         let caseIDs = Array(Set(decoded.map(\.0)))
 
         var reports: [UUID: ReportRow] = [:]
-        let reportRows = try await connection.query("""
+        let reportRows = try await connection.query(
+            """
             SELECT case_id, reporting_institution, municipality, filed_at, risk_level, urgency, status, acknowledged_at, triaged_at,
                    referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at
             FROM case_reports WHERE case_id = ANY(\(caseIDs))
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await row in reportRows {
-            let (id, institution, municipality, filed, risk, urgency, status, acknowledged, triaged, referrals, conferences, identification, assistance, closed, updated) =
+            let (
+                id, institution, municipality, filed, risk, urgency, status, acknowledged, triaged, referrals, conferences, identification,
+                assistance, closed, updated
+            ) =
                 try row.decode((UUID, UUID, String, Date, String, String, String, Date?, Date?, Int32, Int32, String?, Int32, Date?, Date).self)
-            reports[id] = ReportRow(caseID: id, reportingInstitution: institution, municipality: municipality, filedAt: filed, riskLevel: risk,
-                                    urgency: urgency, status: status, acknowledgedAt: acknowledged, triagedAt: triaged, referralsSent: referrals,
-                                    conferencesHeld: conferences, identification: identification, assistanceGiven: assistance, closedAt: closed, updatedAt: updated)
+            reports[id] = ReportRow(
+                caseID: id,
+                reportingInstitution: institution,
+                municipality: municipality,
+                filedAt: filed,
+                riskLevel: risk,
+                urgency: urgency,
+                status: status,
+                acknowledgedAt: acknowledged,
+                triagedAt: triaged,
+                referralsSent: referrals,
+                conferencesHeld: conferences,
+                identification: identification,
+                assistanceGiven: assistance,
+                closedAt: closed,
+                updatedAt: updated
+            )
         }
         var items: [UUID: WorkItem] = [:]
-        let itemRows = try await connection.query("""
+        let itemRows = try await connection.query(
+            """
             SELECT item_id, case_id, kind, institution_id, from_institution, detail, urgency, status, due, since, case_closed
             FROM open_work WHERE case_id = ANY(\(caseIDs))
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await row in itemRows {
             let (item, caseID, kind, institution, from, detail, urgency, status, due, since, closed) =
                 try row.decode((UUID, UUID, String, UUID, UUID?, String, String?, String, Date?, Date, Bool).self)
-            items[item] = WorkItem(itemID: item, caseID: caseID, kind: kind, institutionID: institution, fromInstitution: from, detail: detail,
-                                   urgency: urgency, status: status, due: due, since: since, caseClosed: closed)
+            items[item] = WorkItem(
+                itemID: item,
+                caseID: caseID,
+                kind: kind,
+                institutionID: institution,
+                fromInstitution: from,
+                detail: detail,
+                urgency: urgency,
+                status: status,
+                due: due,
+                since: since,
+                caseClosed: closed
+            )
         }
 
         var touchedReports = Set<UUID>()
         var touchedItems = Set<UUID>()
         var deletedItems = Set<UUID>()
         for (id, event, time) in decoded {
-            fold(event, case: id, at: time, reports: &reports, items: &items, touchedReports: &touchedReports,
-                 touchedItems: &touchedItems, deletedItems: &deletedItems)
+            fold(
+                event,
+                case: id,
+                at: time,
+                reports: &reports,
+                items: &items,
+                touchedReports: &touchedReports,
+                touchedItems: &touchedItems,
+                deletedItems: &deletedItems
+            )
         }
 
         if !deletedItems.isEmpty {
@@ -104,7 +154,8 @@ public struct CaseWorkProjection: Projection {
         let work = touchedItems.compactMap { items[$0] }
         if !work.isEmpty {
             let epoch = Date(timeIntervalSince1970: 0)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO open_work (item_id, case_id, kind, institution_id, from_institution, detail, urgency, status, due, since, case_closed)
                 SELECT item, case_id, kind, institution, CASE WHEN has_from THEN from_institution END, detail, NULLIF(urgency, ''), status,
                        CASE WHEN has_due THEN due END, since, closed
@@ -115,12 +166,15 @@ public struct CaseWorkProjection: Projection {
                             \(work.map(\.since))::timestamptz[], \(work.map(\.caseClosed))::bool[])
                      AS x(item, case_id, kind, institution, from_institution, has_from, detail, urgency, status, due, has_due, since, closed)
                 ON CONFLICT (item_id) DO UPDATE SET status = EXCLUDED.status, since = EXCLUDED.since, case_closed = EXCLUDED.case_closed
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
         let rows = touchedReports.compactMap { reports[$0] }
         if !rows.isEmpty {
             let epoch = Date(timeIntervalSince1970: 0)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO case_reports (case_id, reporting_institution, municipality, filed_at, risk_level, urgency, status, acknowledged_at,
                                           triaged_at, referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at)
                 SELECT id, institution, municipality, filed, risk, urgency, status, CASE WHEN has_ack THEN ack END, CASE WHEN has_triage THEN triage END,
@@ -138,14 +192,22 @@ public struct CaseWorkProjection: Projection {
                     triaged_at = EXCLUDED.triaged_at, referrals_sent = EXCLUDED.referrals_sent, conferences_held = EXCLUDED.conferences_held,
                     identification = EXCLUDED.identification, assistance_given = EXCLUDED.assistance_given, closed_at = EXCLUDED.closed_at,
                     updated_at = EXCLUDED.updated_at
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
     }
 
     /// One event's effect on the rows, as the rules of the two views say.
     private func fold(
-        _ event: CaseEvent, case id: UUID, at time: Date, reports: inout [UUID: ReportRow], items: inout [UUID: WorkItem],
-        touchedReports: inout Set<UUID>, touchedItems: inout Set<UUID>, deletedItems: inout Set<UUID>
+        _ event: CaseEvent,
+        case id: UUID,
+        at time: Date,
+        reports: inout [UUID: ReportRow],
+        items: inout [UUID: WorkItem],
+        touchedReports: inout Set<UUID>,
+        touchedItems: inout Set<UUID>,
+        deletedItems: inout Set<UUID>
     ) {
         func report(_ change: (inout ReportRow) -> Void) {
             guard var row = reports[id] else { return }
@@ -174,31 +236,75 @@ public struct CaseWorkProjection: Projection {
         switch event {
         case .reportFiled(let filed):
             guard reports[id] == nil else { return }
-            reports[id] = ReportRow(caseID: id, reportingInstitution: filed.reportingInstitution.rawValue, municipality: filed.municipality.rawValue,
-                                    filedAt: time, riskLevel: filed.risk.level.rawValue, urgency: filed.urgency.rawValue, status: "reported", updatedAt: time)
+            reports[id] = ReportRow(
+                caseID: id,
+                reportingInstitution: filed.reportingInstitution.rawValue,
+                municipality: filed.municipality.rawValue,
+                filedAt: time,
+                riskLevel: filed.risk.level.rawValue,
+                urgency: filed.urgency.rawValue,
+                status: "reported",
+                updatedAt: time
+            )
             touchedReports.insert(id)
         case .reportAcknowledged:
-            report { $0.acknowledgedAt = time; if $0.status == "reported" { $0.status = "acknowledged" } }
+            report {
+                $0.acknowledgedAt = time
+                if $0.status == "reported" { $0.status = "acknowledged" }
+            }
         case .reportTriaged:
-            report { $0.triagedAt = time; if $0.status != "closed" { $0.status = "triaged" } }
+            report {
+                $0.triagedAt = time
+                if $0.status != "closed" { $0.status = "triaged" }
+            }
         case .referralSent(let sent):
             report { $0.referralsSent += 1 }
-            add(WorkItem(itemID: sent.referral.rawValue, caseID: id, kind: "referral", institutionID: sent.to.rawValue, fromInstitution: sent.from.rawValue,
-                         detail: sent.requestedServices.map(\.rawValue).joined(separator: ", "), urgency: sent.urgency.rawValue, status: "requested",
-                         due: sent.due, since: time, caseClosed: false))
+            add(
+                WorkItem(
+                    itemID: sent.referral.rawValue,
+                    caseID: id,
+                    kind: "referral",
+                    institutionID: sent.to.rawValue,
+                    fromInstitution: sent.from.rawValue,
+                    detail: sent.requestedServices.map(\.rawValue).joined(separator: ", "),
+                    urgency: sent.urgency.rawValue,
+                    status: "requested",
+                    due: sent.due,
+                    since: time,
+                    caseClosed: false
+                )
+            )
         case .referralReceived(let step):
-            item(step.referral.rawValue) { $0.status = "received"; $0.since = time }
+            item(step.referral.rawValue) {
+                $0.status = "received"
+                $0.since = time
+            }
         case .referralAccepted(let step):
-            item(step.referral.rawValue) { $0.status = "accepted"; $0.since = time }
+            item(step.referral.rawValue) {
+                $0.status = "accepted"
+                $0.since = time
+            }
         case .referralDeclined(let step), .referralCompleted(let step), .referralFailed(let step),
-             .referralWithdrawn(let step), .referralEnteredInError(let step):
+            .referralWithdrawn(let step), .referralEnteredInError(let step):
             remove(step.referral.rawValue)
         case .conferenceHeld:
             report { $0.conferencesHeld += 1 }
         case .decisionRecorded(let decision):
-            add(WorkItem(itemID: decision.decision.rawValue, caseID: id, kind: "decision", institutionID: decision.responsible.rawValue,
-                         fromInstitution: nil, detail: decision.type.rawValue, urgency: nil, status: "recorded", due: decision.due, since: time,
-                         caseClosed: false))
+            add(
+                WorkItem(
+                    itemID: decision.decision.rawValue,
+                    caseID: id,
+                    kind: "decision",
+                    institutionID: decision.responsible.rawValue,
+                    fromInstitution: nil,
+                    detail: decision.type.rawValue,
+                    urgency: nil,
+                    status: "recorded",
+                    due: decision.due,
+                    since: time,
+                    caseClosed: false
+                )
+            )
         case .decisionImplemented(let implemented):
             remove(implemented.decision.rawValue)
         case .identificationConcluded(let concluded):
@@ -206,7 +312,10 @@ public struct CaseWorkProjection: Projection {
         case .assistanceProvided:
             report { $0.assistanceGiven += 1 }
         case .caseClosed:
-            report { $0.status = "closed"; $0.closedAt = time }
+            report {
+                $0.status = "closed"
+                $0.closedAt = time
+            }
             for itemID in items.values.filter({ $0.caseID == id }).map(\.itemID) { item(itemID) { $0.caseClosed = true } }
         case .caseReopened:
             report { row in
@@ -215,7 +324,7 @@ public struct CaseWorkProjection: Projection {
             }
             for itemID in items.values.filter({ $0.caseID == id }).map(\.itemID) { item(itemID) { $0.caseClosed = false } }
         case .personalDataErased, .conferenceScheduled, .conferenceCancelled:
-            break // nothing personal is ever in a projection; scheduling changes no open work
+            break  // nothing personal is ever in a projection; scheduling changes no open work
         }
     }
 }
@@ -228,9 +337,14 @@ extension CaseWorkProjection {
     /// the `limit` items after the key `after` (due and waiting time in microseconds, id), each
     /// with its own key for the next page.
     public static func openWork(
-        of institution: InstitutionID, after: (due: Int64, since: Int64, id: UUID), limit: Int, on client: PostgresClient, logger: Logger
+        of institution: InstitutionID,
+        after: (due: Int64, since: Int64, id: UUID),
+        limit: Int,
+        on client: PostgresClient,
+        logger: Logger
     ) async throws -> [(item: WorkItem, key: [Int64])] {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT item_id, case_id, kind, institution_id, from_institution, detail, urgency, status, due, since, due_us, since_us FROM (
                 SELECT w.*, coalesce((extract(epoch FROM due) * 1000000)::bigint, 9223372036854775807) AS due_us,
                        (extract(epoch FROM since) * 1000000)::bigint AS since_us
@@ -240,13 +354,30 @@ extension CaseWorkProjection {
             WHERE (due_us, since_us, item_id) > (\(after.due), \(after.since), \(after.id))
             ORDER BY due_us, since_us, item_id
             LIMIT \(limit)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var items: [(WorkItem, [Int64])] = []
         for try await row in rows {
             let (item, caseID, kind, owner, from, detail, urgency, status, due, since, dueUS, sinceUS) =
                 try row.decode((UUID, UUID, String, UUID, UUID?, String, String?, String, Date?, Date, Int64, Int64).self)
-            items.append((WorkItem(itemID: item, caseID: caseID, kind: kind, institutionID: owner, fromInstitution: from, detail: detail,
-                                   urgency: urgency, status: status, due: due, since: since, caseClosed: false), [dueUS, sinceUS]))
+            items.append(
+                (
+                    WorkItem(
+                        itemID: item,
+                        caseID: caseID,
+                        kind: kind,
+                        institutionID: owner,
+                        fromInstitution: from,
+                        detail: detail,
+                        urgency: urgency,
+                        status: status,
+                        due: due,
+                        since: since,
+                        caseClosed: false
+                    ), [dueUS, sinceUS]
+                )
+            )
         }
         return items
     }
@@ -255,9 +386,14 @@ extension CaseWorkProjection {
     /// (the filing time in microseconds negated, so that keys ascend; the case id), each with
     /// its key.
     public static func reports(
-        of institution: InstitutionID, after: (filed: Int64, id: UUID), limit: Int, on client: PostgresClient, logger: Logger
+        of institution: InstitutionID,
+        after: (filed: Int64, id: UUID),
+        limit: Int,
+        on client: PostgresClient,
+        logger: Logger
     ) async throws -> [(report: ReportRow, key: [Int64])] {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT case_id, reporting_institution, municipality, filed_at, risk_level, urgency, status, acknowledged_at, triaged_at,
                    referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at, key FROM (
                 SELECT r.*, -(extract(epoch FROM filed_at) * 1000000)::bigint AS key
@@ -265,16 +401,39 @@ extension CaseWorkProjection {
             ) r
             WHERE (key, case_id) > (\(after.filed), \(after.id))
             ORDER BY key, case_id LIMIT \(limit)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var reports: [(ReportRow, [Int64])] = []
         for try await row in rows {
-            let (caseID, reporter, municipality, filed, risk, urgency, status, acknowledged, triaged, referrals, conferences, identification,
-                 assistance, closed, updated, key) =
-                try row.decode((UUID, UUID, String, Date, String, String, String, Date?, Date?, Int32, Int32, String?, Int32, Date?, Date, Int64).self)
-            reports.append((ReportRow(caseID: caseID, reportingInstitution: reporter, municipality: municipality, filedAt: filed, riskLevel: risk,
-                                      urgency: urgency, status: status, acknowledgedAt: acknowledged, triagedAt: triaged, referralsSent: referrals,
-                                      conferencesHeld: conferences, identification: identification, assistanceGiven: assistance,
-                                      closedAt: closed, updatedAt: updated), [key]))
+            let (
+                caseID, reporter, municipality, filed, risk, urgency, status, acknowledged, triaged, referrals, conferences, identification,
+                assistance, closed, updated, key
+            ) =
+                try row.decode(
+                    (UUID, UUID, String, Date, String, String, String, Date?, Date?, Int32, Int32, String?, Int32, Date?, Date, Int64).self
+                )
+            reports.append(
+                (
+                    ReportRow(
+                        caseID: caseID,
+                        reportingInstitution: reporter,
+                        municipality: municipality,
+                        filedAt: filed,
+                        riskLevel: risk,
+                        urgency: urgency,
+                        status: status,
+                        acknowledgedAt: acknowledged,
+                        triagedAt: triaged,
+                        referralsSent: referrals,
+                        conferencesHeld: conferences,
+                        identification: identification,
+                        assistanceGiven: assistance,
+                        closedAt: closed,
+                        updatedAt: updated
+                    ), [key]
+                )
+            )
         }
         return reports
     }
@@ -300,10 +459,15 @@ extension CaseWorkProjection {
     /// `after`; items overdue as of `now`. Reads through `read`, so that an as-of replay's
     /// tables answer the same way.
     public static func caseList(
-        status: String?, municipalities: [String]?, now: Date, after: (rank: Int64, filed: Int64, id: UUID), limit: Int,
+        status: String?,
+        municipalities: [String]?,
+        now: Date,
+        after: (rank: Int64, filed: Int64, id: UUID),
+        limit: Int,
         read: @Sendable (PostgresQuery) async throws -> PostgresRowSequence
     ) async throws -> [CaseListRow] {
-        let rows = try await read("""
+        let rows = try await read(
+            """
             WITH ranked AS (
                 SELECT r.*, ((r.status = 'closed')::int * 3
                              + CASE r.urgency WHEN 'immediate' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END) AS rank,
@@ -320,14 +484,27 @@ extension CaseWorkProjection {
             WHERE (r.rank::bigint, r.filed_us, r.case_id) > (\(after.rank), \(after.filed), \(after.id))
             ORDER BY r.rank, r.filed_us, r.case_id
             LIMIT \(limit)
-            """)
+            """
+        )
         var result: [CaseListRow] = []
         for try await (id, municipality, filed, state, risk, urgency, referrals, identification, open, overdue, rank, filedUS)
             in rows.decode((UUID, String, Date, String, String, String, Int32, String?, Int32, Int32, Int32, Int64).self)
         {
-            result.append(CaseListRow(caseID: id, municipality: municipality, filedAt: filed, status: state, riskLevel: risk, urgency: urgency,
-                                      referralsSent: Int(referrals), identification: identification, openItems: Int(open),
-                                      overdueItems: Int(overdue), key: [Int64(rank), filedUS]))
+            result.append(
+                CaseListRow(
+                    caseID: id,
+                    municipality: municipality,
+                    filedAt: filed,
+                    status: state,
+                    riskLevel: risk,
+                    urgency: urgency,
+                    referralsSent: Int(referrals),
+                    identification: identification,
+                    openItems: Int(open),
+                    overdueItems: Int(overdue),
+                    key: [Int64(rank), filedUS]
+                )
+            )
         }
         return result
     }

@@ -22,23 +22,32 @@ public struct InstitutionsProjection: Projection {
     public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
         for event in events {
             guard let id = Streams.institutionID(of: event.streamID) else { continue }
-            let fact = try InstitutionEvent(typeName: event.type, schemaVersion: event.schemaVersion, payload: event.payload, decoder: EventCoding.decoder)
+            let fact = try InstitutionEvent(
+                typeName: event.type,
+                schemaVersion: event.schemaVersion,
+                payload: event.payload,
+                decoder: EventCoding.decoder
+            )
             switch fact {
             case .registered(let details), .updated(let details):
                 let district = details.municipality.flatMap { geography.municipality($0) }?.district.rawValue
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO institutions (id, name_lat, name_cyr, sector, municipality, district, active, is_center, updated_at)
                     VALUES (\(id.rawValue), \(details.nameLatin), \(details.nameCyrillic), \(details.sector.rawValue),
                             \(details.municipality?.rawValue), \(district), true, \(details.isCenter), \(event.recordedAt))
                     ON CONFLICT (id) DO UPDATE SET name_lat = EXCLUDED.name_lat, name_cyr = EXCLUDED.name_cyr,
                         sector = EXCLUDED.sector, municipality = EXCLUDED.municipality, district = EXCLUDED.district,
                         is_center = EXCLUDED.is_center, updated_at = EXCLUDED.updated_at
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             case .deactivated, .reactivated:
                 let active = fact == .reactivated
                 try await connection.query(
                     "UPDATE institutions SET active = \(active), updated_at = \(event.recordedAt) WHERE id = \(id.rawValue)",
-                    logger: logger)
+                    logger: logger
+                )
             }
         }
     }
@@ -63,9 +72,14 @@ extension InstitutionsProjection {
     /// `after` (the last of the previous page), and whether more follow. Ordered by (name,
     /// id), so a page boundary never repeats or skips an institution however many are added.
     public static func list(
-        _ filter: Filter, after: InstitutionID?, limit: Int, on client: PostgresClient, logger: Logger
+        _ filter: Filter,
+        after: InstitutionID?,
+        limit: Int,
+        on client: PostgresClient,
+        logger: Logger
     ) async throws -> (institutions: [Institution], more: Bool) {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT id, name_lat, name_cyr, sector, municipality, active, is_center FROM institutions
             WHERE (\(filter.district)::text IS NULL OR district = \(filter.district))
               AND (\(filter.sector)::text IS NULL OR sector = \(filter.sector))
@@ -73,15 +87,24 @@ extension InstitutionsProjection {
               AND (\(after?.rawValue)::uuid IS NULL
                    OR (name_lat, id) > (SELECT name_lat, id FROM institutions WHERE id = \(after?.rawValue)))
             ORDER BY name_lat, id LIMIT \(limit + 1)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var institutions: [Institution] = []
         for try await (id, nameLatin, nameCyrillic, sector, municipality, active, isCenter)
             in rows.decode((UUID, String, String?, String, String?, Bool, Bool).self)
         {
-            institutions.append(Institution(
-                id: InstitutionID(rawValue: id), nameLatin: nameLatin, nameCyrillic: nameCyrillic,
-                sector: Sector(rawValue: sector) ?? .other, municipality: municipality.map(MunicipalityCode.init(rawValue:)),
-                isActive: active, isCenter: isCenter))
+            institutions.append(
+                Institution(
+                    id: InstitutionID(rawValue: id),
+                    nameLatin: nameLatin,
+                    nameCyrillic: nameCyrillic,
+                    sector: Sector(rawValue: sector) ?? .other,
+                    municipality: municipality.map(MunicipalityCode.init(rawValue:)),
+                    isActive: active,
+                    isCenter: isCenter
+                )
+            )
         }
         let more = institutions.count > limit
         return (Array(institutions.prefix(limit)), more)

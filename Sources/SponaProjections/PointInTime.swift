@@ -10,7 +10,11 @@ import SponaEventStore
 /// point, disclosure control included. The temporary tables go when the body ends.
 public enum PointInTime {
     public static func withViews<Result: Sendable>(
-        _ projections: [any Projection], at moment: Date, client: PostgresClient, store: PostgresEventStore, logger: Logger,
+        _ projections: [any Projection],
+        at moment: Date,
+        client: PostgresClient,
+        store: PostgresEventStore,
+        logger: Logger,
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         try await client.withConnection { connection in

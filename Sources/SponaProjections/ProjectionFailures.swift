@@ -31,8 +31,17 @@ public struct ProjectionFailure: Sendable, Hashable, Encodable {
         self.attempts = 1
     }
 
-    init(projection: String, eventID: UUID, stream: String, version: Int64, position: Int64, type: String, error: String,
-         failedSince: Date?, attempts: Int64) {
+    init(
+        projection: String,
+        eventID: UUID,
+        stream: String,
+        version: Int64,
+        position: Int64,
+        type: String,
+        error: String,
+        failedSince: Date?,
+        attempts: Int64
+    ) {
         self.projection = projection
         self.eventID = eventID
         self.stream = stream
@@ -45,8 +54,10 @@ public struct ProjectionFailure: Sendable, Hashable, Encodable {
     }
 
     var logMetadata: Logger.Metadata {
-        ["projection": "\(projection)", "event.id": "\(eventID)", "event.stream": "\(stream)", "event.version": "\(version)",
-         "event.position": "\(position)", "event.type": "\(type)", "error": "\(error)"]
+        [
+            "projection": "\(projection)", "event.id": "\(eventID)", "event.stream": "\(stream)", "event.version": "\(version)",
+            "event.position": "\(position)", "event.type": "\(type)", "error": "\(error)",
+        ]
     }
 }
 
@@ -54,7 +65,8 @@ public struct ProjectionFailure: Sendable, Hashable, Encodable {
 /// runner writes and clears a projection's row; status, readiness and metrics read it.
 public enum ProjectionFailures {
     static func record(_ failure: ProjectionFailure, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO projection_failures AS f (projection, event_id, stream_id, stream_version, global_position, event_type, error)
             VALUES (\(failure.projection), \(failure.eventID), \(failure.stream), \(failure.version), \(failure.position),
                     \(failure.type), \(failure.error))
@@ -64,7 +76,9 @@ public enum ProjectionFailures {
                 event_id = EXCLUDED.event_id, stream_id = EXCLUDED.stream_id, stream_version = EXCLUDED.stream_version,
                 global_position = EXCLUDED.global_position, event_type = EXCLUDED.event_type, error = EXCLUDED.error,
                 last_attempt_at = now()
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     static func clear(_ projection: String, on connection: PostgresConnection, logger: Logger) async throws {
@@ -99,10 +113,21 @@ public enum ProjectionFailures {
     private static func decode(_ rows: PostgresRowSequence) async throws -> [ProjectionFailure] {
         var result: [ProjectionFailure] = []
         for try await (name, id, stream, version, position, type, error, since, attempts) in rows.decode(
-            (String, UUID, String, Int64, Int64, String, String, Date, Int64).self)
-        {
-            result.append(ProjectionFailure(projection: name, eventID: id, stream: stream, version: version, position: position,
-                                            type: type, error: error, failedSince: since, attempts: attempts))
+            (String, UUID, String, Int64, Int64, String, String, Date, Int64).self
+        ) {
+            result.append(
+                ProjectionFailure(
+                    projection: name,
+                    eventID: id,
+                    stream: stream,
+                    version: version,
+                    position: position,
+                    type: type,
+                    error: error,
+                    failedSince: since,
+                    attempts: attempts
+                )
+            )
         }
         return result
     }
@@ -137,7 +162,9 @@ public struct ProjectionEventSkipped: Codable, Sendable, Hashable {
         var skipped = Set<UUID>()
         for event in try await store.readStream(stream) where event.type == typeName {
             // A skip this version cannot read is no skip: the projection stays stopped.
-            guard let skip = try? EventCoding.decode(ProjectionEventSkipped.self, event, schemas: schemas), skip.projection == projection else { continue }
+            guard let skip = try? EventCoding.decode(ProjectionEventSkipped.self, event, schemas: schemas), skip.projection == projection else {
+                continue
+            }
             skipped.insert(skip.eventID)
         }
         return skipped

@@ -71,16 +71,21 @@ public struct ProjectionRebuild: Sendable {
                         try await connection.withTransaction(logger: logger) { connection in
                             try await projection.apply(kept, on: connection, logger: logger)
                         }
-                    } catch where !ProjectionRunner.isTransient(error) {
+                    } catch  where !ProjectionRunner.isTransient(error) {
                         // Name the event at fault: the batch again, one event at a time.
                         for event in kept {
                             do {
                                 try await connection.withTransaction(logger: logger) { connection in
                                     try await projection.apply([event], on: connection, logger: logger)
                                 }
-                            } catch where !ProjectionRunner.isTransient(error) {
-                                throw RebuildError.eventFailed(ProjectionFailure(projection: projection.name, event: event,
-                                                                                 error: ProjectionRunner.describe(error)))
+                            } catch  where !ProjectionRunner.isTransient(error) {
+                                throw RebuildError.eventFailed(
+                                    ProjectionFailure(
+                                        projection: projection.name,
+                                        event: event,
+                                        error: ProjectionRunner.describe(error)
+                                    )
+                                )
                             }
                         }
                     }
@@ -115,7 +120,13 @@ public struct ProjectionRebuild: Sendable {
 
     /// One transaction: the live tables locked (waiting for a runner's batch to finish), old
     /// tables out, new ones in with the application's grants, the checkpoint moved.
-    private func swap(_ projection: any Projection, schema: String, cursor: EventCursor, applied: Int64, on connection: PostgresConnection) async throws {
+    private func swap(
+        _ projection: any Projection,
+        schema: String,
+        cursor: EventCursor,
+        applied: Int64,
+        on connection: PostgresConnection
+    ) async throws {
         try await connection.withTransaction(logger: logger) { connection in
             func run(_ sql: String) async throws { try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
             try await run("LOCK TABLE \(projection.tables.map { "public.\($0)" }.joined(separator: ", ")) IN ACCESS EXCLUSIVE MODE")
@@ -124,13 +135,16 @@ public struct ProjectionRebuild: Sendable {
                 try await run("ALTER TABLE \(schema).\(table) SET SCHEMA public")
                 try await run("GRANT SELECT, INSERT, UPDATE, DELETE ON public.\(table) TO spona_app")
             }
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO projection_checkpoints (projection, transaction_id, position, events_applied, updated_at, version)
                 VALUES (\(projection.name), \(Int64(cursor.transactionID)), \(cursor.position), \(applied), now(), \(Int32(projection.version)))
                 ON CONFLICT (projection) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,
                     events_applied = EXCLUDED.events_applied, updated_at = now(), version = EXCLUDED.version,
                     rebuilding_until_transaction = NULL, rebuilding_until_position = NULL
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
     }
 }

@@ -40,8 +40,13 @@ public struct ProjectionRunner: Service {
     let logger: Logger
     let retryInterval: Duration
 
-    public init(client: PostgresClient, store: PostgresEventStore, projection: any Projection, logger: Logger,
-                retryInterval: Duration = .seconds(2)) {
+    public init(
+        client: PostgresClient,
+        store: PostgresEventStore,
+        projection: any Projection,
+        logger: Logger,
+        retryInterval: Duration = .seconds(2)
+    ) {
         self.client = client
         self.store = store
         self.projection = projection
@@ -51,7 +56,7 @@ public struct ProjectionRunner: Service {
 
     /// The advisory lock's two-int4 key: a class for "projection runners", and the name's hash.
     /// (The store's per-stream locks use the single-bigint key space, which never collides.)
-    static let lockClass: Int32 = 0x5350_5052 // "SPPR"
+    static let lockClass: Int32 = 0x5350_5052  // "SPPR"
 
     public func run() async throws {
         // On graceful shutdown the batch in flight is rolled back with its checkpoint; the
@@ -94,7 +99,10 @@ public struct ProjectionRunner: Service {
                     wait = .zero
                 } catch {
                     if Task.isCancelled || error is CancellationError { return }
-                    logger.warning("projection runner stopped; retrying", metadata: ["projection": "\(projection.name)", "error.type": "\(type(of: error))"])
+                    logger.warning(
+                        "projection runner stopped; retrying",
+                        metadata: ["projection": "\(projection.name)", "error.type": "\(type(of: error))"]
+                    )
                 }
                 if wait > .zero { try? await Task.sleep(for: wait) }
             }
@@ -118,9 +126,12 @@ public struct ProjectionRunner: Service {
         }
         guard let stored, stored != projection.version else { return true }
         if stored > projection.version {
-            logger.notice("a newer Spona built this projection; this one leaves it alone", metadata: [
-                "projection": "\(projection.name)", "stored.version": "\(stored)", "version": "\(projection.version)",
-            ])
+            logger.notice(
+                "a newer Spona built this projection; this one leaves it alone",
+                metadata: [
+                    "projection": "\(projection.name)", "stored.version": "\(stored)", "version": "\(projection.version)",
+                ]
+            )
             return false
         }
         try await connection.bounded(applyTimeout) { connection in
@@ -129,7 +140,8 @@ public struct ProjectionRunner: Service {
                     try await connection.query(PostgresQuery(unsafeSQL: "DELETE FROM \(table)"), logger: logger)
                 }
                 try await connection.query("DELETE FROM projection_failures WHERE projection = \(projection.name)", logger: logger)
-                try await connection.query("""
+                try await connection.query(
+                    """
                     UPDATE projection_checkpoints AS c
                        SET transaction_id = 0, position = 0, events_applied = 0, version = \(Int32(projection.version)), updated_at = now(),
                            rebuilding_until_transaction = head.transaction_id, rebuilding_until_position = head.global_position
@@ -137,12 +149,17 @@ public struct ProjectionRunner: Service {
                               FROM (SELECT transaction_id, global_position FROM events
                                     ORDER BY transaction_id DESC, global_position DESC LIMIT 1) last) head
                      WHERE c.projection = \(projection.name)
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             }
         }
-        logger.notice("projection rebuilding from the history: its version changed", metadata: [
-            "projection": "\(projection.name)", "from.version": "\(stored)", "to.version": "\(projection.version)",
-        ])
+        logger.notice(
+            "projection rebuilding from the history: its version changed",
+            metadata: [
+                "projection": "\(projection.name)", "from.version": "\(stored)", "to.version": "\(projection.version)",
+            ]
+        )
         return true
     }
 
@@ -196,15 +213,17 @@ public struct ProjectionRunner: Service {
     private func follow(on connection: PostgresConnection) async throws {
         let (name, logger) = (projection.name, self.logger)
         var (cursor, wasStopped) = try await connection.bounded(applyTimeout) { connection in
-            (try await Self.checkpoint(name, connection, logger: logger),
-             try await ProjectionFailures.failure(of: name, on: connection, logger: logger) != nil)
+            (
+                try await Self.checkpoint(name, connection, logger: logger),
+                try await ProjectionFailures.failure(of: name, on: connection, logger: logger) != nil
+            )
         }
         var batches = store.subscribe(after: cursor).batches()
         while let batch = try await batches.next() {
             do {
                 try await apply(batch, from: cursor, on: connection)
                 cursor = batch.last!.cursor
-            } catch where !Self.isTransient(error) {
+            } catch  where !Self.isTransient(error) {
                 cursor = try await applyOneByOne(batch, from: cursor, on: connection)
             }
             if wasStopped {
@@ -224,8 +243,15 @@ public struct ProjectionRunner: Service {
         try await connection.bounded(applyTimeout) { connection in
             try await connection.withTransaction(logger: logger) { connection in
                 try await projection.apply(batch, on: connection, logger: logger)
-                try await Self.advance(projection.name, version: projection.version, connection, from: cursor, to: batch.last!.cursor,
-                                       count: batch.count, logger: logger)
+                try await Self.advance(
+                    projection.name,
+                    version: projection.version,
+                    connection,
+                    from: cursor,
+                    to: batch.last!.cursor,
+                    count: batch.count,
+                    logger: logger
+                )
             }
         }
     }
@@ -236,7 +262,7 @@ public struct ProjectionRunner: Service {
         for event in batch {
             do {
                 try await apply([event], from: cursor, on: connection)
-            } catch where !Self.isTransient(error) {
+            } catch  where !Self.isTransient(error) {
                 if try await ProjectionEventSkipped.recorded(for: projection.name, in: store).contains(event.id) {
                     let (name, version, logger, from) = (projection.name, projection.version, self.logger, cursor)
                     try await connection.bounded(applyTimeout) { connection in
@@ -244,9 +270,12 @@ public struct ProjectionRunner: Service {
                             try await Self.advance(name, version: version, connection, from: from, to: event.cursor, count: 1, logger: logger)
                         }
                     }
-                    logger.notice("projection skipped an event, as recorded in the history", metadata: [
-                        "projection": "\(projection.name)", "event.id": "\(event.id)",
-                    ])
+                    logger.notice(
+                        "projection skipped an event, as recorded in the history",
+                        metadata: [
+                            "projection": "\(projection.name)", "event.id": "\(event.id)",
+                        ]
+                    )
                 } else {
                     let failure = ProjectionFailure(projection: projection.name, event: event, error: Self.describe(error))
                     try await connection.bounded(applyTimeout) { [logger] in try await ProjectionFailures.record(failure, on: $0, logger: logger) }
@@ -316,7 +345,9 @@ public struct ProjectionRunner: Service {
 
     static func checkpoint(_ name: String, _ connection: PostgresConnection, logger: Logger) async throws -> EventCursor {
         let rows = try await connection.query(
-            "SELECT transaction_id, position FROM projection_checkpoints WHERE projection = \(name)", logger: logger)
+            "SELECT transaction_id, position FROM projection_checkpoints WHERE projection = \(name)",
+            logger: logger
+        )
         for try await (transaction, position) in rows.decode((Int64, Int64).self) {
             return EventCursor(transactionID: UInt64(transaction), position: position)
         }
@@ -324,9 +355,17 @@ public struct ProjectionRunner: Service {
     }
 
     /// Moves the checkpoint (and ends a rebuild once it reaches the head it was started at).
-    private static func advance(_ name: String, version: Int, _ connection: PostgresConnection, from old: EventCursor, to new: EventCursor,
-                                count: Int, logger: Logger) async throws {
-        let rows = try await connection.query("""
+    private static func advance(
+        _ name: String,
+        version: Int,
+        _ connection: PostgresConnection,
+        from old: EventCursor,
+        to new: EventCursor,
+        count: Int,
+        logger: Logger
+    ) async throws {
+        let rows = try await connection.query(
+            """
             INSERT INTO projection_checkpoints AS c (projection, transaction_id, position, events_applied, updated_at, version)
             VALUES (\(name), \(Int64(new.transactionID)), \(new.position), \(Int64(count)), now(), \(Int32(version)))
             ON CONFLICT (projection) DO UPDATE
@@ -340,7 +379,9 @@ public struct ProjectionRunner: Service {
                        THEN NULL ELSE c.rebuilding_until_position END
              WHERE c.transaction_id = \(Int64(old.transactionID)) AND c.position = \(old.position)
             RETURNING 1
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await _ in rows { return }
         // Someone else moved the checkpoint: never apply the same events twice.
         throw CheckpointMoved()

@@ -30,8 +30,11 @@ public struct ProjectionStatus: Sendable, Encodable {
         var checkpoints: [String: (EventCursor, Int64, Date, Bool)] = [:]
         let rows = try await client.query(
             "SELECT projection, transaction_id, position, events_applied, updated_at, rebuilding_until_transaction IS NOT NULL, version FROM projection_checkpoints",
-            logger: logger)
-        for try await (name, transaction, position, applied, updated, rebuilding, version) in rows.decode((String, Int64, Int64, Int64, Date, Bool, Int32).self) {
+            logger: logger
+        )
+        for try await (name, transaction, position, applied, updated, rebuilding, version) in rows.decode(
+            (String, Int64, Int64, Int64, Date, Bool, Int32).self
+        ) {
             // A stored version below the code's is a rebuild about to start.
             let stale = Int(version) < (codeVersions[name] ?? 0)
             checkpoints[name] = (EventCursor(transactionID: UInt64(transaction), position: position), applied, updated, rebuilding || stale)
@@ -42,19 +45,30 @@ public struct ProjectionStatus: Sendable, Encodable {
         for name in names {
             let checkpoint = checkpoints[name]
             let (behind, oldest) = try await store.backlog(after: checkpoint?.0 ?? .start)
-            result.append(ProjectionStatus(
-                name: name, eventsApplied: checkpoint?.1 ?? 0, eventsBehind: behind,
-                secondsBehind: oldest.map { max(0, now.timeIntervalSince($0)) } ?? 0, updatedAt: checkpoint?.2,
-                stoppedAt: failures[name], rebuilding: checkpoint?.3 ?? false, checkpoint: checkpoint?.0 ?? .start))
+            result.append(
+                ProjectionStatus(
+                    name: name,
+                    eventsApplied: checkpoint?.1 ?? 0,
+                    eventsBehind: behind,
+                    secondsBehind: oldest.map { max(0, now.timeIntervalSince($0)) } ?? 0,
+                    updatedAt: checkpoint?.2,
+                    stoppedAt: failures[name],
+                    rebuilding: checkpoint?.3 ?? false,
+                    checkpoint: checkpoint?.0 ?? .start
+                )
+            )
         }
         return result
     }
 
     /// Which of `names` are rebuilding now (one small query, for every view request).
     public static func rebuilding(_ names: [String], client: PostgresClient, logger: Logger) async throws -> [String] {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT projection, rebuilding_until_transaction IS NOT NULL, version FROM projection_checkpoints WHERE projection = ANY(\(names))
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var found: [String] = []
         for try await (name, rebuilding, version) in rows.decode((String, Bool, Int32).self)
         where rebuilding || Int(version) < (codeVersions[name] ?? 0) {

@@ -44,7 +44,11 @@ public struct CommandMetadata: Codable, Hashable, Sendable {
     public var occurredAt: Date?
 
     public init(
-        actor: Actor, requestID: String, correlationID: String? = nil, causationID: String? = nil, client: String? = nil,
+        actor: Actor,
+        requestID: String,
+        correlationID: String? = nil,
+        causationID: String? = nil,
+        client: String? = nil,
         occurredAt: Date? = nil
     ) {
         self.actor = actor.id
@@ -93,7 +97,9 @@ public enum EventCoding {
     }
 
     public static func caseEvents(_ recorded: [RecordedEvent]) throws -> [(event: CaseEvent, at: Date)] {
-        try recorded.map { (try CaseEvent(typeName: $0.type, schemaVersion: $0.schemaVersion, payload: $0.payload, decoder: decoder), occurredAt(of: $0)) }
+        try recorded.map {
+            (try CaseEvent(typeName: $0.type, schemaVersion: $0.schemaVersion, payload: $0.payload, decoder: decoder), occurredAt(of: $0))
+        }
     }
 
     /// When the event's fact happened: the metadata's `occurredAt` if it has one, else the
@@ -106,8 +112,9 @@ public enum EventCoding {
         var index = key.upperBound
         while index < bytes.endIndex, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: ":") { index += 1 }
         if index < bytes.endIndex, bytes[index] == UInt8(ascii: "\""),
-           let end = bytes[(index + 1)...].firstIndex(of: UInt8(ascii: "\"")),
-           let time = ISO8601.date(from: String(decoding: bytes[(index + 1)..<end], as: UTF8.self)) {
+            let end = bytes[(index + 1)...].firstIndex(of: UInt8(ascii: "\"")),
+            let time = ISO8601.date(from: String(decoding: bytes[(index + 1)..<end], as: UTF8.self))
+        {
             return time
         }
         return (try? decoder.decode(OccurredAt.self, from: bytes).occurredAt) ?? recorded.recordedAt

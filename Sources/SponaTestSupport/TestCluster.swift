@@ -37,10 +37,15 @@ public struct TestCluster: Sendable {
         for attempt in 1...3 {
             port = 61_000 + Int.random(in: 0..<4_000)
             do {
-                try run(projectRoot.appendingPathComponent("scripts/dev-db.sh").path, ["start"],
-                        environment: ["SPONA_PG_DATA": folder.path, "SPONA_PG_PORT": String(port), "SPONA_PG_EXTRA_CONF": settings.joined(separator: "\n")])
+                try run(
+                    projectRoot.appendingPathComponent("scripts/dev-db.sh").path,
+                    ["start"],
+                    environment: [
+                        "SPONA_PG_DATA": folder.path, "SPONA_PG_PORT": String(port), "SPONA_PG_EXTRA_CONF": settings.joined(separator: "\n"),
+                    ]
+                )
                 break
-            } catch where attempt < 3 {
+            } catch  where attempt < 3 {
                 try? asClusterUser("pg_ctl", ["-D", folder.appendingPathComponent("pg/cluster").path, "-m", "immediate", "stop"])
                 try? FileManager.default.removeItem(at: folder.appendingPathComponent("pg"))
                 try? FileManager.default.removeItem(at: folder.appendingPathComponent("env"))
@@ -54,8 +59,13 @@ public struct TestCluster: Sendable {
             guard pair.count == 2 else { continue }
             values[String(pair[0])] = String(pair[1]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
         }
-        return TestCluster(folder: folder, port: port, adminURL: values["SPONA_ADMIN_DATABASE_URL"] ?? "",
-                           ownerURL: values["SPONA_OWNER_DATABASE_URL"] ?? "", appURL: values["DATABASE_URL"] ?? "")
+        return TestCluster(
+            folder: folder,
+            port: port,
+            adminURL: values["SPONA_ADMIN_DATABASE_URL"] ?? "",
+            ownerURL: values["SPONA_OWNER_DATABASE_URL"] ?? "",
+            appURL: values["DATABASE_URL"] ?? ""
+        )
     }
 
     /// The cluster's data directory.
@@ -76,7 +86,8 @@ public struct TestCluster: Sendable {
     /// and this process would wait for ever for the program to be done.
     static func asClusterUser(_ tool: String, _ arguments: [String]) throws {
         let command = ([bindir + "/" + tool] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        let script = "for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ \"$fd\" -gt 2 ] 2>/dev/null && eval \"exec $fd>&-\" 2>/dev/null; done; exec " + command
+        let script =
+            "for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ \"$fd\" -gt 2 ] 2>/dev/null && eval \"exec $fd>&-\" 2>/dev/null; done; exec " + command
         if isRoot {
             try run("/usr/sbin/runuser", ["-u", osUser, "--", "/bin/bash", "-c", script], environment: [:])
         } else {
@@ -86,7 +97,8 @@ public struct TestCluster: Sendable {
 
     static var bindir: String {
         ProcessInfo.processInfo.environment["SPONA_PG_BINDIR"]
-            ?? ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted().last.map { "/usr/lib/postgresql/\($0)/bin" } ?? "/usr/bin")
+            ?? ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted().last.map { "/usr/lib/postgresql/\($0)/bin" }
+                ?? "/usr/bin")
     }
 
     /// A base backup of the whole cluster (pg_basebackup), its WAL left to the archive.
@@ -134,8 +146,13 @@ public struct TestCluster: Sendable {
     /// Restarts the server: `fast` (sessions ended, a clean shutdown) or `immediate` (as a
     /// crash: recovery from the WAL at start).
     public func restart(mode: String) throws {
-        try Self.asClusterUser("pg_ctl", ["-D", dataDirectory.path, "-m", mode, "-w", "-t", "60", "-l",
-                                          dataDirectory.appendingPathComponent("server.log").path, "restart"])
+        try Self.asClusterUser(
+            "pg_ctl",
+            [
+                "-D", dataDirectory.path, "-m", mode, "-w", "-t", "60", "-l",
+                dataDirectory.appendingPathComponent("server.log").path, "restart",
+            ]
+        )
     }
 
     /// Stops the cluster and removes its folder.

@@ -103,7 +103,9 @@ public struct TestDatabase: Sendable {
     /// A database restored from `dump` (a `pg_dump -Fc` file) into `cluster`, not migrated:
     /// what an operator has after `pg_restore`, before `spona migrate`. Dropped afterwards.
     public static func withRestored<Result: Sendable>(
-        _ dump: URL, into cluster: TestCluster, _ body: (TestDatabase) async throws -> Result
+        _ dump: URL,
+        into cluster: TestCluster,
+        _ body: (TestDatabase) async throws -> Result
     ) async throws -> Result {
         try await withFreshDatabase(pollInterval: .milliseconds(50), cluster: cluster, prepare: .restore(dump), body)
     }
@@ -116,7 +118,9 @@ public struct TestDatabase: Sendable {
     /// The database `name` of `cluster` as it is (one recovered from a backup, say): neither
     /// created, migrated nor dropped.
     public static func withExisting<Result: Sendable>(
-        _ name: String, in cluster: TestCluster, _ body: (TestDatabase) async throws -> Result
+        _ name: String,
+        in cluster: TestCluster,
+        _ body: (TestDatabase) async throws -> Result
     ) async throws -> Result {
         try await connect(name, pollInterval: .milliseconds(50), urls: try urls(cluster), prepare: .none, body)
     }
@@ -129,8 +133,10 @@ public struct TestDatabase: Sendable {
 
     /// The superuser's, the owner's and the server's URLs of a cluster, without a database.
     static func urls(_ cluster: TestCluster?) throws -> (admin: String, owner: String, app: String) {
-        (try cluster?.adminURL ?? environment("SPONA_ADMIN_DATABASE_URL"), try cluster?.ownerURL ?? environment("SPONA_OWNER_DATABASE_URL"),
-         try cluster?.appURL ?? environment("DATABASE_URL"))
+        (
+            try cluster?.adminURL ?? environment("SPONA_ADMIN_DATABASE_URL"), try cluster?.ownerURL ?? environment("SPONA_OWNER_DATABASE_URL"),
+            try cluster?.appURL ?? environment("DATABASE_URL")
+        )
     }
 
     // Every test runs in parallel with the others: small pools for the side connections keep
@@ -167,7 +173,10 @@ public struct TestDatabase: Sendable {
 
     /// Connects to the database `name` as its superuser, owner and server, prepares it, and runs `body`.
     static func connect<Result: Sendable>(
-        _ name: String, pollInterval: Duration, urls: (admin: String, owner: String, app: String), prepare: Preparation,
+        _ name: String,
+        pollInterval: Duration,
+        urls: (admin: String, owner: String, app: String),
+        prepare: Preparation,
         _ body: (TestDatabase) async throws -> Result
     ) async throws -> Result {
         var logger = Logger(label: "spona.test")
@@ -183,18 +192,31 @@ public struct TestDatabase: Sendable {
                 case .migrate:
                     try await SchemaMigrator(directory: schemaDirectory).migrate(client: owner, logger: logger)
                 case .restore(let dump):
-                    try TestCluster.runTool("pg_restore", ["--no-owner", "--role=\(ownerName)", "--exit-on-error",
-                                                           "--dbname=\(url(urls.admin, database: name))", dump.path])
+                    try TestCluster.runTool(
+                        "pg_restore",
+                        [
+                            "--no-owner", "--role=\(ownerName)", "--exit-on-error",
+                            "--dbname=\(url(urls.admin, database: name))", dump.path,
+                        ]
+                    )
                 }
                 return try await withPostgresClient(try configuration(appURL, connections: 12), logger: logger) { app in
                     let store = PostgresEventStore(client: app, logger: logger, pollInterval: pollInterval, readTimeout: .seconds(5))
                     return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
                         group.addTask { try await store.run() }
                         defer { group.cancelAll() }
-                        return try await body(TestDatabase(
-                            name: name, admin: admin, owner: owner, app: app, store: store,
-                            logger: logger, appURL: appURL, ownerURL: ownerURL
-                        ))
+                        return try await body(
+                            TestDatabase(
+                                name: name,
+                                admin: admin,
+                                owner: owner,
+                                app: app,
+                                store: store,
+                                logger: logger,
+                                appURL: appURL,
+                                ownerURL: ownerURL
+                            )
+                        )
                     }
                 }
             }
@@ -209,7 +231,9 @@ public struct TestDatabase: Sendable {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             let rows = try await admin.query(
-                "SELECT count(*) FILTER (WHERE transaction_id < spona_read_horizon()) = count(*) FROM events", logger: logger)
+                "SELECT count(*) FILTER (WHERE transaction_id < spona_read_horizon()) = count(*) FROM events",
+                logger: logger
+            )
             for try await readable in rows.decode(Bool.self) where readable { return true }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -271,5 +295,5 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
 public var sponaExecutable: String {
     ProcessInfo.processInfo.environment["SPONA_BIN"]
         ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/spona").path
+        .deletingLastPathComponent().appendingPathComponent(".build/debug/spona").path
 }

@@ -28,13 +28,22 @@ struct Audit: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
         @Option(help: ArgumentHelp("Verify this export (from `spona audit export`) instead of the database.", valueName: "path"))
         var file: String?
-        @Option(help: ArgumentHelp("The seals' public key: base64, or a file holding it. Repeat it for the keys rotated away from.",
-                                   discussion: "Environment: SPONA_SEAL_PUBLIC_KEY (several separated by commas).", valueName: "key"))
+        @Option(
+            help: ArgumentHelp(
+                "The seals' public key: base64, or a file holding it. Repeat it for the keys rotated away from.",
+                discussion: "Environment: SPONA_SEAL_PUBLIC_KEY (several separated by commas).",
+                valueName: "key"
+            )
+        )
         var publicKey: [String] = []
-        @Option(help: ArgumentHelp(
-            "Seals as they were published (a saved answer of GET /v1/audit/seals): the database must match them too.",
-            discussion: "One it does not match is tampering when it is no newer than the database's last seal, and is reported as a rollback (a restore to an earlier point, exit 0) when it is.",
-            valueName: "path"))
+        @Option(
+            help: ArgumentHelp(
+                "Seals as they were published (a saved answer of GET /v1/audit/seals): the database must match them too.",
+                discussion:
+                    "One it does not match is tampering when it is no newer than the database's last seal, and is reported as a rollback (a restore to an earlier point, exit 0) when it is.",
+                valueName: "path"
+            )
+        )
         var publishedSeals: String?
 
         func run() async throws {
@@ -42,7 +51,9 @@ struct Audit: AsyncParsableCommand {
             var published: [PublishedSeal] = []
             if let publishedSeals {
                 guard let data = FileManager.default.contents(atPath: publishedSeals) else { throw CommandFailure("cannot read \(publishedSeals)") }
-                do { published = try PublishedSeal.decode(data) } catch { throw CommandFailure("\(publishedSeals) is not a list of seals (save GET /v1/audit/seals): \(error)") }
+                do { published = try PublishedSeal.decode(data) } catch {
+                    throw CommandFailure("\(publishedSeals) is not a list of seals (save GET /v1/audit/seals): \(error)")
+                }
             }
             let given = publicKey.isEmpty ? (Environment.value("SPONA_SEAL_PUBLIC_KEY")?.split(separator: ",").map(String.init) ?? []) : publicKey
             let keys = try given.compactMap { try SealKeys.publicKey($0) }
@@ -53,7 +64,9 @@ struct Audit: AsyncParsableCommand {
                 do {
                     let (checked, header) = try ExportFile.verify(url, publicKeys: keys)
                     verifier = checked
-                    scope = header?.complete == true ? "the export \(file)" : "the partial export \(file) (chains from their first line; seals not checked)"
+                    scope =
+                        header?.complete == true
+                        ? "the export \(file)" : "the partial export \(file) (chains from their first line; seals not checked)"
                 } catch {
                     throw CommandFailure("\(error)")
                 }
@@ -63,7 +76,8 @@ struct Audit: AsyncParsableCommand {
                     try await PostgresEventStore(client: client, logger: logger).verifyHistory(publicKeys: keys, published: published)
                 }
             }
-            let summary = "\(verifier.events) events in \(verifier.streams) streams, \(verifier.sealsChecked) seals"
+            let summary =
+                "\(verifier.events) events in \(verifier.streams) streams, \(verifier.sealsChecked) seals"
                 + (keys.isEmpty && verifier.sealsChecked > 0 ? " (signatures NOT checked: no public key given)" : "")
             if !verifier.isIntact {
                 for finding in verifier.findings { print("FAILED: \(finding)") }
@@ -98,8 +112,12 @@ struct Audit: AsyncParsableCommand {
             }
             let url = try database.resolve()
             let seal = try await withPostgresClient(url.configuration, logger: logger) { client in
-                try await HistorySealer(store: PostgresEventStore(client: client, logger: logger), key: key,
-                                        previousKeys: try SealKeys.previousPublicKeys(), logger: logger).seal()
+                try await HistorySealer(
+                    store: PostgresEventStore(client: client, logger: logger),
+                    key: key,
+                    previousKeys: try SealKeys.previousPublicKeys(),
+                    logger: logger
+                ).seal()
             }
             guard let seal else {
                 print("nothing new to seal")
@@ -175,12 +193,14 @@ enum SealKeys {
     static func privateKeyFromEnvironment() throws -> Curve25519.Signing.PrivateKey? {
         var text = Environment.value("SPONA_SEAL_KEY")
         if text == nil, let path = Environment.value("SPONA_SEAL_KEY_FILE") {
-            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("cannot read SPONA_SEAL_KEY_FILE \(path)") }
+            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw CommandFailure("cannot read SPONA_SEAL_KEY_FILE \(path)")
+            }
             text = contents
         }
         guard let text else { return nil }
         guard let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32,
-              let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: bytes)
+            let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: bytes)
         else { throw CommandFailure("the seal key is not base64 of 32 bytes (make one with `spona keys generate-seal-key`)") }
         return key
     }
@@ -194,11 +214,13 @@ enum SealKeys {
     static func publicKey(_ given: String?) throws -> Curve25519.Signing.PublicKey? {
         guard var text = given else { return nil }
         if FileManager.default.fileExists(atPath: text) {
-            guard let contents = try? String(contentsOfFile: text, encoding: .utf8) else { throw CommandFailure("cannot read the public key file \(text)") }
+            guard let contents = try? String(contentsOfFile: text, encoding: .utf8) else {
+                throw CommandFailure("cannot read the public key file \(text)")
+            }
             text = contents
         }
         guard let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32,
-              let key = try? Curve25519.Signing.PublicKey(rawRepresentation: bytes)
+            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: bytes)
         else { throw CommandFailure("the public key is not base64 of 32 bytes") }
         return key
     }

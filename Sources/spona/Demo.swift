@@ -21,7 +21,8 @@ struct Demo: AsyncParsableCommand {
             write, unless --into-real-data is given.
 
             Environment: SPONA_OWNER_DATABASE_URL (else DATABASE_URL), SPONA_REFERENCE_DIR.
-            """)
+            """
+    )
 
     @OptionGroup var database: OwnerDatabaseOptions
     @Option(help: "How many cases to write.") var cases: Int
@@ -53,9 +54,12 @@ struct Demo: AsyncParsableCommand {
             end = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / 86_400).rounded(.down) * 86_400)
         }
         let loader = ReferenceImport(geography: geography)
-        let institutionPlans: [InstitutionEvent.Details], trainingPlans: [TrainingHeld]
+        let institutionPlans: [InstitutionEvent.Details]
+        let trainingPlans: [TrainingHeld]
         do {
-            institutionPlans = try loader.institutions(try Reference.Load.table(institutions ?? directory.appendingPathComponent("institutions-2025.csv").path))
+            institutionPlans = try loader.institutions(
+                try Reference.Load.table(institutions ?? directory.appendingPathComponent("institutions-2025.csv").path)
+            )
             trainingPlans = try loader.trainings(try Reference.Load.table(trainings ?? directory.appendingPathComponent("trainings-2025.csv").path))
         } catch let problem as ReferenceImport.Problem { throw CommandFailure("\(problem)") }
         let known = institutionPlans.map(Institution.init(registered:))
@@ -65,26 +69,36 @@ struct Demo: AsyncParsableCommand {
         } catch { throw CommandFailure("\(error)") }
 
         let terminal = isatty(STDOUT_FILENO) == 1
-        let cases = self.cases, seed = self.seed, concurrency = self.concurrency, intoRealData = self.intoRealData
+        let cases = self.cases
+        let seed = self.seed
+        let concurrency = self.concurrency
+        let intoRealData = self.intoRealData
         try await withPostgresClient(try database.resolve().configuration, logger: logger) { client in
             if !intoRealData {
                 let real = try await client.query(
                     "SELECT count(*) FROM events WHERE stream_id LIKE 'case-%' AND stream_version = 1 AND metadata->>'requestID' NOT LIKE 'demo-%'",
-                    logger: logger)
+                    logger: logger
+                )
                 for try await count in real.decode(Int64.self) where count > 0 {
-                    throw CommandFailure("this database holds \(count) real cases; a demo's invented cases could never be removed from it (pass --into-real-data if you mean it)")
+                    throw CommandFailure(
+                        "this database holds \(count) real cases; a demo's invented cases could never be removed from it (pass --into-real-data if you mean it)"
+                    )
                 }
             }
             let store = PostgresEventStore(client: client, logger: logger)
             try await RegistryService(store: store, geography: geography).load(
-                institutions: institutionPlans, trainings: trainingPlans,
-                actor: Actor(id: "spona-demo", institution: .center, role: .admin), requestID: "demo")
+                institutions: institutionPlans,
+                trainings: trainingPlans,
+                actor: Actor(id: "spona-demo", institution: .center, role: .admin),
+                requestID: "demo"
+            )
 
             // The server's own vault when it is configured (its notes then read as the server's
             // do); else one of the demo's own, whose notes nobody can open afterwards.
             let vault: PersonalDataVault
             do {
-                let configured = ProcessInfo.processInfo.environment["SPONA_MASTER_KEY"] ?? ProcessInfo.processInfo.environment["SPONA_MASTER_KEY_FILE"]
+                let configured =
+                    ProcessInfo.processInfo.environment["SPONA_MASTER_KEY"] ?? ProcessInfo.processInfo.environment["SPONA_MASTER_KEY_FILE"]
                 vault = configured != nil ? try PersonalDataVault.fromEnvironment() : try PersonalDataVault.temporary()
             } catch { throw CommandFailure("\(error)") }
             let service = CaseService(store: store, geography: geography, vault: vault)
@@ -99,8 +113,15 @@ struct Demo: AsyncParsableCommand {
             }
             let seconds = ProgressMeter.seconds(ContinuousClock.now - began)
             if terminal { FileHandle.standardOutput.write(Data("\n".utf8)) }
-            print(String(format: "demo: %d cases, %d commands (%d already there from an earlier run) in %.1f s", summary.cases,
-                         summary.commands, summary.alreadyThere, seconds))
+            print(
+                String(
+                    format: "demo: %d cases, %d commands (%d already there from an earlier run) in %.1f s",
+                    summary.cases,
+                    summary.commands,
+                    summary.alreadyThere,
+                    seconds
+                )
+            )
         }
     }
 
@@ -132,9 +153,12 @@ final class DemoMeter: @unchecked Sendable {
             let rate = elapsed > 0 ? Double(done) / elapsed : 0
             let left = rate > 0 ? Double(total - done) / rate : 0
             if terminal {
-                let width = 30, filled = Int(Double(done) / Double(total) * Double(width))
+                let width = 30
+                let filled = Int(Double(done) / Double(total) * Double(width))
                 let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-                FileHandle.standardOutput.write(Data(("\rdemo \(bar) " + String(format: "%d/%d cases  %.0f cases/s  %.0f s left ", done, total, rate, left)).utf8))
+                FileHandle.standardOutput.write(
+                    Data(("\rdemo \(bar) " + String(format: "%d/%d cases  %.0f cases/s  %.0f s left ", done, total, rate, left)).utf8)
+                )
             } else {
                 print("demo: " + String(format: "%d/%d cases, %.0f cases/s, %.0f s left", done, total, rate, left))
             }

@@ -8,12 +8,15 @@ import SponaApplication
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate a master key, or re-wrap the subjects' keys under a new one; generate the seal key.",
-        subcommands: [Generate.self, Rotate.self, GenerateSealKey.self, SealPublicKey.self])
+        subcommands: [Generate.self, Rotate.self, GenerateSealKey.self, SealPublicKey.self]
+    )
 
     struct Generate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print a new random master key (base64 of 32 bytes).",
-            discussion: "Keep it like a password, e.g. `spona keys generate > /etc/spona/master.key; chmod 600 /etc/spona/master.key` and SPONA_MASTER_KEY_FILE=/etc/spona/master.key.")
+            discussion:
+                "Keep it like a password, e.g. `spona keys generate > /etc/spona/master.key; chmod 600 /etc/spona/master.key` and SPONA_MASTER_KEY_FILE=/etc/spona/master.key."
+        )
 
         func run() async throws {
             print(MasterKey.generate())
@@ -23,7 +26,9 @@ struct Keys: AsyncParsableCommand {
     struct GenerateSealKey: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print a new Ed25519 seal key (base64) on standard output, and its public key on standard error.",
-            discussion: "The server signs seals with it (SPONA_SEAL_KEY_FILE); auditors verify with the public key. E.g. `spona keys generate-seal-key > /etc/spona/seal.key 2> seal.pub.txt`.")
+            discussion:
+                "The server signs seals with it (SPONA_SEAL_KEY_FILE); auditors verify with the public key. E.g. `spona keys generate-seal-key > /etc/spona/seal.key 2> seal.pub.txt`."
+        )
 
         func run() async throws {
             let key = Curve25519.Signing.PrivateKey()
@@ -36,10 +41,13 @@ struct Keys: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "seal-public-key",
             abstract: "Print the public key of the configured seal key, for auditors.",
-            discussion: "Environment: SPONA_SEAL_KEY or SPONA_SEAL_KEY_FILE.")
+            discussion: "Environment: SPONA_SEAL_KEY or SPONA_SEAL_KEY_FILE."
+        )
 
         func run() async throws {
-            guard let key = try SealKeys.privateKeyFromEnvironment() else { throw CommandFailure("no seal key: set SPONA_SEAL_KEY or SPONA_SEAL_KEY_FILE") }
+            guard let key = try SealKeys.privateKeyFromEnvironment() else {
+                throw CommandFailure("no seal key: set SPONA_SEAL_KEY or SPONA_SEAL_KEY_FILE")
+            }
             print(key.publicKey.rawRepresentation.base64EncodedString())
         }
     }
@@ -54,7 +62,8 @@ struct Keys: AsyncParsableCommand {
                 remove the previous key from the configuration and destroy it.
 
                 Environment: SPONA_MASTER_KEY[_FILE], SPONA_PREVIOUS_MASTER_KEY[_FILE], SPONA_KEY_DIR.
-                """)
+                """
+        )
 
         func run() async throws {
             do {

@@ -6,7 +6,11 @@ import SponaEventStore
 struct OwnerDatabaseOptions: ParsableArguments {
     @Option(
         name: .customLong("database-url"),
-        help: ArgumentHelp("The database owner's PostgreSQL URL.", discussion: "Environment: SPONA_OWNER_DATABASE_URL, else DATABASE_URL.", valueName: "url")
+        help: ArgumentHelp(
+            "The database owner's PostgreSQL URL.",
+            discussion: "Environment: SPONA_OWNER_DATABASE_URL, else DATABASE_URL.",
+            valueName: "url"
+        )
     )
     var databaseURL: String?
 

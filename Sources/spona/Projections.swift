@@ -1,7 +1,4 @@
 import ArgumentParser
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PostgresNIO
 import SponaApplication
@@ -11,15 +8,21 @@ import SponaHTTP
 import SponaProjections
 import SponaRecords
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct Projections: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The read models folded from the events.",
-        subcommands: [Status.self, Rebuild.self, Skip.self, Retry.self])
+        subcommands: [Status.self, Rebuild.self, Skip.self, Retry.self]
+    )
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "How far behind the store each projection is (events and seconds).",
-            discussion: "Needs only read access. Environment: DATABASE_URL, SPONA_REFERENCE_DIR.")
+            discussion: "Needs only read access. Environment: DATABASE_URL, SPONA_REFERENCE_DIR."
+        )
 
         @OptionGroup var database: DatabaseOptions
 
@@ -29,31 +32,41 @@ struct Projections: AsyncParsableCommand {
             do { geography = try ReferenceData.geography(in: ReferenceData.defaultDirectory) } catch { throw CommandFailure("\(error)") }
             let names = allProjections(geography: geography).map(\.name)
             let (statuses, holder) = try await withPostgresClient(try database.resolve().configuration, logger: logger) { client in
-                (try await ProjectionStatus.read(names, client: client, store: PostgresEventStore(client: client, logger: logger), logger: logger),
-                 try await ReadHorizon.oldestHolder(client: client, logger: logger))
+                (
+                    try await ProjectionStatus.read(names, client: client, store: PostgresEventStore(client: client, logger: logger), logger: logger),
+                    try await ReadHorizon.oldestHolder(client: client, logger: logger)
+                )
             }
             func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text : text + String(repeating: " ", count: width - text.count) }
             print(pad("projection", 18), pad("applied", 10), pad("behind", 10), "seconds behind")
             for status in statuses {
-                print(pad(status.name, 18), pad("\(status.eventsApplied)", 10), pad("\(status.eventsBehind)", 10),
-                      String(format: "%.1f", status.secondsBehind) + (status.rebuilding ? "  (rebuilding after a version change)" : ""))
+                print(
+                    pad(status.name, 18),
+                    pad("\(status.eventsApplied)", 10),
+                    pad("\(status.eventsBehind)", 10),
+                    String(format: "%.1f", status.secondsBehind) + (status.rebuilding ? "  (rebuilding after a version change)" : "")
+                )
             }
             if let holder, holder.seconds >= 5 {
-                print("""
+                print(
+                    """
 
                     the read horizon is held back by the oldest transaction of the cluster: \(holder)
                       nothing newer reaches the projections and seals until it ends\(holder.pid.map { " (SELECT pg_terminate_backend(\($0)))" } ?? "")
-                    """)
+                    """
+                )
             }
             for status in statuses {
                 guard let failure = status.stoppedAt else { continue }
-                print("""
+                print(
+                    """
 
                     \(failure.projection) STOPPED at event \(failure.eventID) (\(failure.type), stream \(failure.stream) version \(failure.version), \
                     position \(failure.position)), tried \(failure.attempts) time\(failure.attempts == 1 ? "" : "s"): \(failure.error)
                       once the cause is mended: spona projections retry \(failure.projection)
                       if it can never apply:    spona projections skip \(failure.projection) \(failure.eventID) --reason "…"
-                    """)
+                    """
+                )
             }
             if statuses.contains(where: { $0.stoppedAt != nil }) { throw ExitCode(3) }
         }
@@ -68,7 +81,8 @@ struct Projections: AsyncParsableCommand {
                 auditor sees that it did and why. The event stays in the history.
 
                 Environment: DATABASE_URL, SPONA_REFERENCE_DIR.
-                """)
+                """
+        )
 
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "The stopped projection (see `spona projections status`).") var name: String
@@ -93,24 +107,45 @@ struct Projections: AsyncParsableCommand {
                 guard let failure = try await ProjectionFailures.all(client: client, logger: logger)[name], failure.eventID == eventID else {
                     throw CommandFailure("\(name) has not stopped at event \(eventID); only the event a projection stopped at can be skipped")
                 }
-                let skip = ProjectionEventSkipped(projection: name, eventID: eventID, stream: failure.stream, version: failure.version, reason: reason)
-                let metadata = try EventCoding.metadata(CommandMetadata(
-                    actor: Actor(id: "operator:\(actor)", institution: .center, role: .admin), requestID: "spona-projections-skip-\(UUID())"))
+                let skip = ProjectionEventSkipped(
+                    projection: name,
+                    eventID: eventID,
+                    stream: failure.stream,
+                    version: failure.version,
+                    reason: reason
+                )
+                let metadata = try EventCoding.metadata(
+                    CommandMetadata(
+                        actor: Actor(id: "operator:\(actor)", institution: .center, role: .admin),
+                        requestID: "spona-projections-skip-\(UUID())"
+                    )
+                )
                 _ = try await store.append(
-                    to: ProjectionEventSkipped.stream, expected: .any,
-                    events: [EventData(type: ProjectionEventSkipped.typeName, schemaVersion: ProjectionEventSkipped.schemaVersion, payload: try EventCoding.encoder.encode(skip))],
-                    metadata: metadata)
+                    to: ProjectionEventSkipped.stream,
+                    expected: .any,
+                    events: [
+                        EventData(
+                            type: ProjectionEventSkipped.typeName,
+                            schemaVersion: ProjectionEventSkipped.schemaVersion,
+                            payload: try EventCoding.encoder.encode(skip)
+                        )
+                    ],
+                    metadata: metadata
+                )
                 _ = try await ProjectionFailures.retry(name, client: client, logger: logger)
                 return skip
             }
-            print("\(skip.projection) will go on without event \(skip.eventID) (stream \(skip.stream) version \(skip.version)); the skip is recorded in the history")
+            print(
+                "\(skip.projection) will go on without event \(skip.eventID) (stream \(skip.stream) version \(skip.version)); the skip is recorded in the history"
+            )
         }
     }
 
     struct Retry: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a stopped projection try its event again now (after the cause was mended).",
-            discussion: "Environment: DATABASE_URL.")
+            discussion: "Environment: DATABASE_URL."
+        )
 
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "The stopped projection.") var name: String
@@ -132,7 +167,8 @@ struct Projections: AsyncParsableCommand {
                 transaction. On a terminal it shows a progress bar; otherwise a line every few seconds.
 
                 Environment: SPONA_OWNER_DATABASE_URL (it creates and renames tables), SPONA_REFERENCE_DIR.
-                """)
+                """
+        )
 
         @OptionGroup var database: OwnerDatabaseOptions
         @Argument(help: "The projection to rebuild (see `spona projections status`).") var name: String?
@@ -190,12 +226,23 @@ final class ProgressMeter: @unchecked Sendable {
             let left = rate > 0 ? Double(progress.total - progress.applied) / rate : 0
             let fraction = progress.total > 0 ? Double(progress.applied) / Double(progress.total) : 1
             if terminal {
-                let width = 30, filled = Int(fraction * Double(width))
+                let width = 30
+                let filled = Int(fraction * Double(width))
                 let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
                 let line = "\r\(name) \(bar) " + String(format: "%d/%d events  %.0f ev/s  %.0f s left ", progress.applied, progress.total, rate, left)
                 FileHandle.standardOutput.write(Data(line.utf8))
             } else {
-                print("\(name): " + String(format: "%d/%d events (%.0f%%), %.0f ev/s, %.0f s left", progress.applied, progress.total, fraction * 100, rate, left))
+                print(
+                    "\(name): "
+                        + String(
+                            format: "%d/%d events (%.0f%%), %.0f ev/s, %.0f s left",
+                            progress.applied,
+                            progress.total,
+                            fraction * 100,
+                            rate,
+                            left
+                        )
+                )
             }
         }
     }
@@ -203,7 +250,14 @@ final class ProgressMeter: @unchecked Sendable {
     func finish(_ result: ProjectionRebuild.Result) {
         let elapsed = Self.seconds(result.elapsed)
         if terminal { FileHandle.standardOutput.write(Data("\n".utf8)) }
-        print("\(name): " + String(format: "rebuilt from %d events in %.1f s (%.0f ev/s), swapped in", result.events, elapsed,
-                                    elapsed > 0 ? Double(result.events) / elapsed : 0))
+        print(
+            "\(name): "
+                + String(
+                    format: "rebuilt from %d events in %.1f s (%.0f ev/s), swapped in",
+                    result.events,
+                    elapsed,
+                    elapsed > 0 ? Double(result.events) / elapsed : 0
+                )
+        )
     }
 }

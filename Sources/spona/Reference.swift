@@ -21,7 +21,8 @@ struct Reference: AsyncParsableCommand {
                 Trainings: a CSV like trainings-2025.csv.
 
                 Environment: SPONA_OWNER_DATABASE_URL, SPONA_REFERENCE_DIR.
-                """)
+                """
+        )
 
         @OptionGroup var database: OwnerDatabaseOptions
         @Option(help: "A CSV of institutions to import.") var institutions: String?
@@ -54,4 +55,3 @@ struct Reference: AsyncParsableCommand {
         }
     }
 }
-

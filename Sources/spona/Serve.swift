@@ -3,9 +3,9 @@ import Foundation
 import Hummingbird
 import PostgresNIO
 import ServiceLifecycle
-import SponaEventStore
 import SponaApplication
 import SponaDomain
+import SponaEventStore
 import SponaHTTP
 
 struct Serve: AsyncParsableCommand {
@@ -56,7 +56,9 @@ struct Serve: AsyncParsableCommand {
             settings.port = port
         }
         if let text = Environment.value("SPONA_IDLE_TIMEOUT") {
-            guard let seconds = Int(text), (1...3600).contains(seconds) else { throw CommandFailure("SPONA_IDLE_TIMEOUT '\(text)' is not a number of seconds from 1 to 3600") }
+            guard let seconds = Int(text), (1...3600).contains(seconds) else {
+                throw CommandFailure("SPONA_IDLE_TIMEOUT '\(text)' is not a number of seconds from 1 to 3600")
+            }
             settings.idleTimeoutSeconds = seconds
         }
         var configuration = url.configuration
@@ -73,25 +75,35 @@ struct Serve: AsyncParsableCommand {
         let store = PostgresEventStore(client: client, logger: logger)
         var dependencies = Dependencies(database: client, store: store, geography: geography, logger: logger, vault: vault)
         if let text = Environment.value("SPONA_SUPPRESSION_THRESHOLD") {
-            guard let threshold = Int(text), threshold >= 1 else { throw CommandFailure("SPONA_SUPPRESSION_THRESHOLD '\(text)' is not a positive whole number") }
+            guard let threshold = Int(text), threshold >= 1 else {
+                throw CommandFailure("SPONA_SUPPRESSION_THRESHOLD '\(text)' is not a positive whole number")
+            }
             dependencies.suppressionThreshold = threshold
         }
         dependencies.sealKey = try SealKeys.privateKeyFromEnvironment()
         dependencies.previousSealKeys = try SealKeys.previousPublicKeys()
         if let text = Environment.value("SPONA_SEAL_INTERVAL") {
-            guard let minutes = Int(text), minutes >= 0 else { throw CommandFailure("SPONA_SEAL_INTERVAL '\(text)' is not a whole number of minutes") }
+            guard let minutes = Int(text), minutes >= 0 else {
+                throw CommandFailure("SPONA_SEAL_INTERVAL '\(text)' is not a whole number of minutes")
+            }
             dependencies.sealInterval = minutes == 0 ? nil : .seconds(minutes * 60)
         }
         if let text = Environment.value("SPONA_REQUEST_DEADLINE") {
-            guard let seconds = Int(text), (1...3600).contains(seconds) else { throw CommandFailure("SPONA_REQUEST_DEADLINE '\(text)' is not a number of seconds from 1 to 3600") }
+            guard let seconds = Int(text), (1...3600).contains(seconds) else {
+                throw CommandFailure("SPONA_REQUEST_DEADLINE '\(text)' is not a number of seconds from 1 to 3600")
+            }
             dependencies.requestDeadline = .seconds(seconds)
         }
         if let text = Environment.value("SPONA_ANALYST_QUERIES_PER_HOUR") {
-            guard let count = Int(text), (1...100_000).contains(count) else { throw CommandFailure("SPONA_ANALYST_QUERIES_PER_HOUR '\(text)' is not a whole number from 1 to 100000") }
+            guard let count = Int(text), (1...100_000).contains(count) else {
+                throw CommandFailure("SPONA_ANALYST_QUERIES_PER_HOUR '\(text)' is not a whole number from 1 to 100000")
+            }
             dependencies.analystQueriesPerHour = count
         }
         if let text = Environment.value("SPONA_HORIZON_WARNING") {
-            guard let seconds = Int(text), (1...86_400).contains(seconds) else { throw CommandFailure("SPONA_HORIZON_WARNING '\(text)' is not a number of seconds from 1 to 86400") }
+            guard let seconds = Int(text), (1...86_400).contains(seconds) else {
+                throw CommandFailure("SPONA_HORIZON_WARNING '\(text)' is not a number of seconds from 1 to 86400")
+            }
             dependencies.horizonWarning = .seconds(seconds)
         }
         if dependencies.sealKey == nil { logger.notice("no seal key (SPONA_SEAL_KEY_FILE): the history is not being sealed") }

@@ -16,7 +16,8 @@ struct Tokens: AsyncParsableCommand {
     struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Issue a token and print it once. Only its hash is stored.",
-            discussion: "The Center's institution id is \(InstitutionID.center); issue the first admin token for it.")
+            discussion: "The Center's institution id is \(InstitutionID.center); issue the first admin token for it."
+        )
 
         @OptionGroup var database: OwnerDatabaseOptions
         @Option(help: "The institution the token acts for (a UUID).") var institution: String
@@ -27,7 +28,9 @@ struct Tokens: AsyncParsableCommand {
 
         func run() async throws {
             guard let institutionID = InstitutionID(institution) else { throw CommandFailure("--institution '\(institution)' is not a UUID") }
-            guard let role = Role(rawValue: role) else { throw CommandFailure("--role '\(role)' is not one of reporter, coordinator, analyst, auditor, admin") }
+            guard let role = Role(rawValue: role) else {
+                throw CommandFailure("--role '\(role)' is not one of reporter, coordinator, analyst, auditor, admin")
+            }
             for code in district where !(code.count == 5 && code.hasPrefix("RS-") && Int(code.dropFirst(3)) != nil) {
                 throw CommandFailure("--district '\(code)' is not a district code like RS-21")
             }
@@ -36,11 +39,17 @@ struct Tokens: AsyncParsableCommand {
             let logger = try makeLogger(label: "spona.tokens", level: nil)
             let issued = try await withPostgresClient(try database.resolve().configuration, logger: logger) { client in
                 try await AccessTokens(client: client, logger: logger).issue(
-                    institution: institutionID, role: role, districts: district, label: label,
-                    expiresAt: expiresInDays.map { Date().addingTimeInterval(Double($0) * 86_400) })
+                    institution: institutionID,
+                    role: role,
+                    districts: district,
+                    label: label,
+                    expiresAt: expiresInDays.map { Date().addingTimeInterval(Double($0) * 86_400) }
+                )
             }
             print(issued.token)
-            FileHandle.standardError.write(Data("token \(issued.id) issued for \(role.rawValue) of institution \(institutionID); it is shown only now\n".utf8))
+            FileHandle.standardError.write(
+                Data("token \(issued.id) issued for \(role.rawValue) of institution \(institutionID); it is shown only now\n".utf8)
+            )
         }
     }
 
@@ -71,9 +80,13 @@ struct Tokens: AsyncParsableCommand {
             }
             print("id\tinstitution\trole\tdistricts\tcreated\texpires\trevoked\tlabel")
             for token in tokens {
-                print([token.id.uuidString.lowercased(), token.institution.description, token.role.rawValue, token.districts.joined(separator: ","),
-                       ISO8601.string(from: token.createdAt), token.expiresAt.map(ISO8601.string) ?? "-",
-                       token.revokedAt.map(ISO8601.string) ?? "-", token.label].joined(separator: "\t"))
+                print(
+                    [
+                        token.id.uuidString.lowercased(), token.institution.description, token.role.rawValue, token.districts.joined(separator: ","),
+                        ISO8601.string(from: token.createdAt), token.expiresAt.map(ISO8601.string) ?? "-",
+                        token.revokedAt.map(ISO8601.string) ?? "-", token.label,
+                    ].joined(separator: "\t")
+                )
             }
         }
     }

@@ -8,22 +8,28 @@ import Testing
 struct EventSchemaTests {
     /// A made-up history of one type: v2 renamed `place` to `municipality`, v3 added a
     /// required `channel` that every older report is taken to have come by (`unknown`).
-    static let schemas = EventSchemas(family: "test", [
-        "Reported": .init(current: 3, upcasters: [
-            1: { old in
-                var new = old
-                new["municipality"] = old["place"]
-                new["place"] = nil
-                return new
-            },
-            2: { old in
-                var new = old
-                new["channel"] = .string("unknown")
-                return new
-            },
-        ]),
-        "Closed": .init(current: 1),
-    ])
+    static let schemas = EventSchemas(
+        family: "test",
+        [
+            "Reported": .init(
+                current: 3,
+                upcasters: [
+                    1: { old in
+                        var new = old
+                        new["municipality"] = old["place"]
+                        new["place"] = nil
+                        return new
+                    },
+                    2: { old in
+                        var new = old
+                        new["channel"] = .string("unknown")
+                        return new
+                    },
+                ]
+            ),
+            "Closed": .init(current: 1),
+        ]
+    )
 
     struct Reported: Decodable, Equatable {
         var municipality: String

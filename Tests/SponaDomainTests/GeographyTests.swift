@@ -1,6 +1,7 @@
 import Foundation
-@testable import SponaDomain
 import Testing
+
+@testable import SponaDomain
 
 @Suite("The geography the project ships")
 struct GeographyTests {
@@ -56,7 +57,8 @@ struct GeographyTests {
             try Geography(
                 districtsCSV: "code,name_lat,name_cyr\nRS-01,A,А\n",
                 municipalitiesCSV: "code,district,kind,name_lat,name_cyr,parent\nx,RS-99,city,X,Х,\n",
-                aliasesCSV: "alias_lat,alias_cyr,municipality\n")
+                aliasesCSV: "alias_lat,alias_cyr,municipality\n"
+            )
         }
     }
 }

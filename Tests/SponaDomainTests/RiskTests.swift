@@ -1,5 +1,6 @@
-@testable import SponaDomain
 import Testing
+
+@testable import SponaDomain
 
 @Suite("Screening indicators into a risk level")
 struct RiskTests {
@@ -11,14 +12,14 @@ struct RiskTests {
         func present(_ observed: Set<IndicatorID>) -> Bool {
             catalogue.assess(observed, ageGroup: .adult26plus).elementsPresent.contains(.coercionAtDestination)
         }
-        #expect(present(ids("CD-01", "CD-02")))          // two strong
-        #expect(present(ids("CD-01", "CD-05")))          // strong + weak
-        #expect(present(ids("CD-01", "CD-03")))          // strong + medium
+        #expect(present(ids("CD-01", "CD-02")))  // two strong
+        #expect(present(ids("CD-01", "CD-05")))  // strong + weak
+        #expect(present(ids("CD-01", "CD-03")))  // strong + medium
         #expect(present(ids("CD-03", "CD-04", "CD-05")))  // two medium + weak
         let threeMedium = catalogue.assess(ids("EX-03", "EX-04", "EX-06"), ageGroup: .adult26plus)
         #expect(threeMedium.elementsPresent == [.exploitativeConditions])
-        #expect(!present(ids("CD-01")))                  // one strong alone
-        #expect(!present(ids("CD-03", "CD-04")))         // two medium alone
+        #expect(!present(ids("CD-01")))  // one strong alone
+        #expect(!present(ids("CD-03", "CD-04")))  // two medium alone
         #expect(!present(ids("CD-05")))
     }
 

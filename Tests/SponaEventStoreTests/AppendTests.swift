@@ -58,9 +58,13 @@ struct AppendTests {
                     for writer in 0..<32 {
                         group.addTask {
                             do {
-                                return .success(try await db.store.append(
-                                    to: stream, expected: .exactly(expected),
-                                    events: [try event("Written", ["writer": "\(writer)"])]))
+                                return .success(
+                                    try await db.store.append(
+                                        to: stream,
+                                        expected: .exactly(expected),
+                                        events: [try event("Written", ["writer": "\(writer)"])]
+                                    )
+                                )
                             } catch let error as EventStoreError {
                                 return .failure(error)
                             }
@@ -85,7 +89,8 @@ struct AppendTests {
     func concurrentWritersRetrying() async throws {
         try await TestDatabase.withFresh { db in
             let stream: StreamID = "case-busy"
-            let writers = 32, eventsEach = 5
+            let writers = 32
+            let eventsEach = 5
             let conflicts = try await withThrowingTaskGroup(of: Int.self) { group in
                 for writer in 0..<writers {
                     group.addTask {
@@ -95,8 +100,10 @@ struct AppendTests {
                             let current = try await db.store.readStreamBackward(stream, limit: 1).first?.version ?? 0
                             do {
                                 try await db.store.append(
-                                    to: stream, expected: current == 0 ? .noStream : .exactly(current),
-                                    events: [try event("Written", ["writer": "\(writer)", "n": "\(written)"])])
+                                    to: stream,
+                                    expected: current == 0 ? .noStream : .exactly(current),
+                                    events: [try event("Written", ["writer": "\(writer)", "n": "\(written)"])]
+                                )
                                 written += 1
                             } catch EventStoreError.versionConflict(_, let expected, let actual) {
                                 #expect(expected != .exactly(actual))
@@ -205,7 +212,13 @@ struct IdempotencyTests {
             let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in
                 for _ in 0..<12 {
                     group.addTask {
-                        try await db.store.append(to: "case-r", expected: .noStream, events: [try event("ReportFiled")], metadata: .empty, idempotencyKey: "same")
+                        try await db.store.append(
+                            to: "case-r",
+                            expected: .noStream,
+                            events: [try event("ReportFiled")],
+                            metadata: .empty,
+                            idempotencyKey: "same"
+                        )
                     }
                 }
                 return try await group.reduce(into: [AppendResult]()) { $0.append($1) }

@@ -15,10 +15,14 @@ func tamper(_ db: TestDatabase, _ sql: String) async throws {
 }
 
 func writeHistory(_ db: TestDatabase) async throws {
-    try await db.store.append(to: "case-a", expected: .noStream, events: [
-        try event("ReportFiled", ["note": "abc", "place": "Прокупље"]),
-        try event("ReportAcknowledged"),
-    ])
+    try await db.store.append(
+        to: "case-a",
+        expected: .noStream,
+        events: [
+            try event("ReportFiled", ["note": "abc", "place": "Прокупље"]),
+            try event("ReportAcknowledged"),
+        ]
+    )
     try await db.store.append(to: "case-b", expected: .noStream, events: [try event("ReportFiled", ["note": "xyz"])])
     for n in 0..<4 {
         try await db.store.append(to: "case-a", expected: .any, events: [try event("Noted", ["n": "\(n)"])])
@@ -88,7 +92,10 @@ struct IntegrityTests {
             #expect(clean.status == 0, "\(clean.output)\(clean.errorOutput)")
             #expect(clean.output.contains("7 events in 2 streams"))
 
-            try await tamper(db, #"UPDATE events SET payload = jsonb_set(payload, '{note}', '"abd"') WHERE stream_id = 'case-a' AND stream_version = 1"#)
+            try await tamper(
+                db,
+                #"UPDATE events SET payload = jsonb_set(payload, '{note}', '"abd"') WHERE stream_id = 'case-a' AND stream_version = 1"#
+            )
             let result = try runProcess(sponaExecutable, ["audit", "verify"], environment: ["DATABASE_URL": db.appURL])
             #expect(result.status == 1)
             #expect(result.output.contains("stream case-a version 1"), "\(result.output)")

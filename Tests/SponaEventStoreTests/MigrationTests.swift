@@ -1,9 +1,10 @@
 import Foundation
 import PostgresNIO
-@testable import SchemaMigrations
 import SponaEventStore
 import SponaTestSupport
 import Testing
+
+@testable import SchemaMigrations
 
 @Suite("Schema migrations")
 struct MigrationTests {
@@ -11,8 +12,11 @@ struct MigrationTests {
     func migrateTwice() async throws {
         try await TestDatabase.withFresh { db in
             // withFresh migrated already; the binary finds everything applied.
-            let result = try runProcess(sponaExecutable, ["migrate", "--schema-dir", TestDatabase.schemaDirectory.path],
-                                        environment: ["SPONA_OWNER_DATABASE_URL": db.ownerURL])
+            let result = try runProcess(
+                sponaExecutable,
+                ["migrate", "--schema-dir", TestDatabase.schemaDirectory.path],
+                environment: ["SPONA_OWNER_DATABASE_URL": db.ownerURL]
+            )
             #expect(result.status == 0, "\(result.errorOutput)")
             #expect(result.output.contains("schema is up to date"))
         }
@@ -27,8 +31,11 @@ struct MigrationTests {
             let file = copy.appendingPathComponent("0001_event_store.sql")
             try (try String(contentsOf: file, encoding: .utf8) + "\n-- an innocent-looking edit\n").write(to: file, atomically: true, encoding: .utf8)
 
-            let result = try runProcess(sponaExecutable, ["migrate", "--schema-dir", copy.path],
-                                        environment: ["SPONA_OWNER_DATABASE_URL": db.ownerURL])
+            let result = try runProcess(
+                sponaExecutable,
+                ["migrate", "--schema-dir", copy.path],
+                environment: ["SPONA_OWNER_DATABASE_URL": db.ownerURL]
+            )
             #expect(result.status != 0)
             #expect(result.errorOutput.contains("migration 1 (event_store) was changed after it was applied"), "\(result.errorOutput)")
         }

@@ -33,9 +33,12 @@ func subscribe(_ store: PostgresEventStore, after cursor: EventCursor = .start, 
 
 /// Calls `spona_append` inside a transaction the test controls, as another writer would.
 func rawAppend(_ connection: PostgresConnection, stream: String, logger: Logger) async throws -> Int64 {
-    let rows = try await connection.query("""
+    let rows = try await connection.query(
+        """
         SELECT positions[1] FROM spona_append(\(stream), NULL, ARRAY[gen_random_uuid()], ARRAY['Noted'], ARRAY[1], ARRAY['{}'], '{}', NULL, NULL)
-        """, logger: logger)
+        """,
+        logger: logger
+    )
     for try await position in rows.decode(Int64.self) { return position }
     throw CancellationError()
 }
@@ -121,7 +124,8 @@ struct ReadingTests {
             let subscription = subscribe(db.store, into: collector)
             defer { subscription.cancel() }
 
-            let writers = 8, perWriter = 1250
+            let writers = 8
+            let perWriter = 1250
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for writer in 0..<writers {
                     group.addTask {

@@ -58,8 +58,15 @@ struct MerkleTests {
         var rewritten = history
         rewritten[3] = Self.leaves(1, salt: 9)[0]
         let proof = MerkleTree.consistencyProof(from: 8, leaves: rewritten)
-        #expect(!MerkleTree.verifyConsistency(first: 8, firstRoot: MerkleTree.root(history.prefix(8)), second: 20,
-                                              secondRoot: MerkleTree.root(rewritten[...]), proof: proof))
+        #expect(
+            !MerkleTree.verifyConsistency(
+                first: 8,
+                firstRoot: MerkleTree.root(history.prefix(8)),
+                second: 20,
+                secondRoot: MerkleTree.root(rewritten[...]),
+                proof: proof
+            )
+        )
     }
 }
 
@@ -79,7 +86,7 @@ struct SealTests {
         try await db.store.append(to: "case-c", expected: .noStream, events: [try event("ReportFiled", ["note": "late"])])
         try await allReadable(db)
         let second = try #require(try await sealer.seal())
-        #expect(second.treeSize == 9) // 7 events, the first seal, case-c
+        #expect(second.treeSize == 9)  // 7 events, the first seal, case-c
         try await allReadable(db)
         #expect(try await sealer.seal() == nil, "nothing new but the last seal: no seal")
         return sealer
@@ -102,30 +109,51 @@ struct SealTests {
         }
     }
 
-    @Test("each tampering is found and named", arguments: [
-        ("a changed payload byte", #"UPDATE events SET payload = jsonb_set(payload, '{note}', '"abd"') WHERE stream_id = 'case-a' AND stream_version = 1"#,
-         "stream case-a version 1", "hash does not match"),
-        ("a deleted row", "DELETE FROM events WHERE stream_id = 'case-a' AND stream_version = 6",
-         "seal 2", "not the root"),
-        ("a deleted row in the middle", "DELETE FROM events WHERE stream_id = 'case-a' AND stream_version = 3",
-         "stream case-a version 4", "version 3 is missing"),
-        ("a stream's first event deleted", "DELETE FROM events WHERE stream_id = 'case-a' AND stream_version = 1",
-         "stream case-a version 2", "not at version 1"),
-        ("two versions swapped", """
-            UPDATE events SET stream_version = 100 WHERE stream_id = 'case-a' AND stream_version = 2;
-            UPDATE events SET stream_version = 2 WHERE stream_id = 'case-a' AND stream_version = 3;
-            UPDATE events SET stream_version = 3 WHERE stream_id = 'case-a' AND stream_version = 100
-            """, "stream case-a version 2", "swapped"),
-        ("an event inserted in the middle of a stream", """
-            UPDATE events SET stream_version = stream_version + 100 WHERE stream_id = 'case-a' AND stream_version >= 3;
-            UPDATE events SET stream_version = stream_version - 99 WHERE stream_id = 'case-a' AND stream_version > 100;
-            INSERT INTO events (transaction_id, stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at, hash)
-              SELECT transaction_id, stream_id, 3, gen_random_uuid(), 'Noted', 1, '{"n": "forged"}', metadata, recorded_at, hash
-              FROM events WHERE stream_id = 'case-a' AND stream_version = 2
-            """, "stream case-a version 3", "hash does not match"),
-        ("an altered seal", #"UPDATE events SET payload = jsonb_set(payload, '{root}', '"0000000000000000000000000000000000000000000000000000000000000000"') WHERE stream_id = 'seals' AND stream_version = 1"#,
-         "seal 1", "signature does not verify"),
-    ])
+    @Test(
+        "each tampering is found and named",
+        arguments: [
+            (
+                "a changed payload byte",
+                #"UPDATE events SET payload = jsonb_set(payload, '{note}', '"abd"') WHERE stream_id = 'case-a' AND stream_version = 1"#,
+                "stream case-a version 1", "hash does not match"
+            ),
+            (
+                "a deleted row", "DELETE FROM events WHERE stream_id = 'case-a' AND stream_version = 6",
+                "seal 2", "not the root"
+            ),
+            (
+                "a deleted row in the middle", "DELETE FROM events WHERE stream_id = 'case-a' AND stream_version = 3",
+                "stream case-a version 4", "version 3 is missing"
+            ),
+            (
+                "a stream's first event deleted", "DELETE FROM events WHERE stream_id = 'case-a' AND stream_version = 1",
+                "stream case-a version 2", "not at version 1"
+            ),
+            (
+                "two versions swapped",
+                """
+                UPDATE events SET stream_version = 100 WHERE stream_id = 'case-a' AND stream_version = 2;
+                UPDATE events SET stream_version = 2 WHERE stream_id = 'case-a' AND stream_version = 3;
+                UPDATE events SET stream_version = 3 WHERE stream_id = 'case-a' AND stream_version = 100
+                """, "stream case-a version 2", "swapped"
+            ),
+            (
+                "an event inserted in the middle of a stream",
+                """
+                UPDATE events SET stream_version = stream_version + 100 WHERE stream_id = 'case-a' AND stream_version >= 3;
+                UPDATE events SET stream_version = stream_version - 99 WHERE stream_id = 'case-a' AND stream_version > 100;
+                INSERT INTO events (transaction_id, stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at, hash)
+                  SELECT transaction_id, stream_id, 3, gen_random_uuid(), 'Noted', 1, '{"n": "forged"}', metadata, recorded_at, hash
+                  FROM events WHERE stream_id = 'case-a' AND stream_version = 2
+                """, "stream case-a version 3", "hash does not match"
+            ),
+            (
+                "an altered seal",
+                #"UPDATE events SET payload = jsonb_set(payload, '{root}', '"0000000000000000000000000000000000000000000000000000000000000000"') WHERE stream_id = 'seals' AND stream_version = 1"#,
+                "seal 1", "signature does not verify"
+            ),
+        ]
+    )
     func tampering(_ what: String, _ sql: String, _ named: String, _ says: String) async throws {
         try await TestDatabase.withFresh { db in
             _ = try await Self.sealedHistory(db)
@@ -195,7 +223,12 @@ struct SealTests {
             // One character of one payload changed.
             try lines.replacingOccurrences(of: #""note": "xyz""#, with: #""note": "xyw""#).write(to: url, atomically: true, encoding: .utf8)
             let altered = try ExportFile.verify(url, publicKey: Self.key.publicKey).verifier
-            #expect(altered.findings.map(\.subject) == ["stream case-b version 1 (position \(try #require(lines.split(separator: "\n").first { $0.contains(#""stream":"case-b""#) }.flatMap { try? AuditLine.decode(Array($0.utf8)) }).event.position))"], "\(altered.findings)")
+            #expect(
+                altered.findings.map(\.subject) == [
+                    "stream case-b version 1 (position \(try #require(lines.split(separator: "\n").first { $0.contains(#""stream":"case-b""#) }.flatMap { try? AuditLine.decode(Array($0.utf8)) }).event.position))"
+                ],
+                "\(altered.findings)"
+            )
 
             // Filters: one category, one type.
             let cases = try await db.store.auditPage(after: .start, limit: 100, filter: AuditFilter(category: "case", types: ["ReportFiled"]))
@@ -223,7 +256,7 @@ struct AuditCommandTests {
 
             let export = try runProcess(sponaExecutable, ["audit", "export"], environment: ["DATABASE_URL": db.appURL])
             #expect(export.status == 0, "\(export.errorOutput)")
-            #expect(export.output.split(separator: "\n").count == 9) // the header, 7 events, the seal
+            #expect(export.output.split(separator: "\n").count == 9)  // the header, 7 events, the seal
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("history-\(UUID().uuidString).ndjson")
             defer { try? FileManager.default.removeItem(at: file) }
             try export.output.write(to: file, atomically: true, encoding: .utf8)
@@ -240,8 +273,11 @@ struct AuditCommandTests {
             #expect(altered.status == 1)
             #expect(altered.output.contains("FAILED: stream case-a version 1"), "\(altered.output)")
 
-            let wrongKey = try runProcess(sponaExecutable, ["audit", "verify", "--public-key", Curve25519.Signing.PrivateKey().publicKey.rawRepresentation.base64EncodedString()],
-                                          environment: ["DATABASE_URL": db.appURL])
+            let wrongKey = try runProcess(
+                sponaExecutable,
+                ["audit", "verify", "--public-key", Curve25519.Signing.PrivateKey().publicKey.rawRepresentation.base64EncodedString()],
+                environment: ["DATABASE_URL": db.appURL]
+            )
             #expect(wrongKey.status == 1 && wrongKey.output.contains("FAILED: seal 1"), "\(wrongKey.output)")
             let badKey = try runProcess(sponaExecutable, ["audit", "verify", "--public-key", "not-a-key"], environment: ["DATABASE_URL": db.appURL])
             #expect(badKey.status != 0 && badKey.errorOutput.contains("public key"), "\(badKey.errorOutput)")
@@ -256,7 +292,8 @@ struct SealKeyRotationTests {
         try await TestDatabase.withFresh { db in
             try await writeHistory(db)
             try await SealTests.allReadable(db)
-            let old = Curve25519.Signing.PrivateKey(), new = Curve25519.Signing.PrivateKey()
+            let old = Curve25519.Signing.PrivateKey()
+            let new = Curve25519.Signing.PrivateKey()
             #expect(try await HistorySealer(store: db.store, key: old, logger: db.logger).seal() != nil)
             try await db.store.append(to: "case-d", expected: .noStream, events: [try event("ReportFiled")])
             try await SealTests.allReadable(db)

@@ -8,9 +8,10 @@ import NIOCore
 import SponaApplication
 import SponaDomain
 import SponaEventStore
-@testable import SponaHTTP
 import SponaTestSupport
 import Testing
+
+@testable import SponaHTTP
 
 /// The reference data the project ships, read once for all tests.
 let shippedGeography: Geography = {
@@ -48,7 +49,8 @@ struct APIHarness: Sendable {
     /// Runs `body` against a fresh database and the whole router, with a master key and a key
     /// folder of its own. With `logs`, the server logs at trace level into it.
     static func run(
-        logs: LogCapture? = nil, configure: @Sendable (inout Dependencies) -> Void = { _ in },
+        logs: LogCapture? = nil,
+        configure: @Sendable (inout Dependencies) -> Void = { _ in },
         _ body: @Sendable @escaping (APIHarness) async throws -> Void
     ) async throws {
         try await TestDatabase.withFresh(pollInterval: .milliseconds(50)) { db in
@@ -58,14 +60,18 @@ struct APIHarness: Sendable {
 
     /// Runs `body` against `db` as it is (a restored one, say), as a server starting on it does.
     static func run(
-        on db: TestDatabase, logs: LogCapture? = nil, configure: @Sendable (inout Dependencies) -> Void = { _ in },
+        on db: TestDatabase,
+        logs: LogCapture? = nil,
+        configure: @Sendable (inout Dependencies) -> Void = { _ in },
         _ body: @Sendable @escaping (APIHarness) async throws -> Void
     ) async throws {
         do {
             let keyDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("spona-keys-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: keyDirectory) }
-            let vault = PersonalDataVault(keys: MasterKeyring(current: try MasterKey(base64: MasterKey.generate())),
-                                          store: try SubjectKeyStore(directory: keyDirectory))
+            let vault = PersonalDataVault(
+                keys: MasterKeyring(current: try MasterKey(base64: MasterKey.generate())),
+                store: try SubjectKeyStore(directory: keyDirectory)
+            )
             let logger = logs?.logger ?? db.logger
             var configured = Dependencies(database: db.app, store: db.store, geography: shippedGeography, logger: logger, vault: vault)
             configured.sealKey = sealKey
@@ -95,8 +101,14 @@ struct APIHarness: Sendable {
     /// Sends a request. `json` is serialised; `raw` is sent as it is.
     @discardableResult
     func send(
-        _ method: HTTPRequest.Method, _ path: String, token: String?, json: [String: Any]? = nil, raw: String? = nil,
-        ifMatch: String? = nil, idempotencyKey: String? = nil, contentType: String? = "application/json"
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        token: String?,
+        json: [String: Any]? = nil,
+        raw: String? = nil,
+        ifMatch: String? = nil,
+        idempotencyKey: String? = nil,
+        contentType: String? = "application/json"
     ) async throws -> Reply {
         var headers = HTTPFields()
         if let token { headers[.authorization] = "Bearer \(token)" }
@@ -114,8 +126,13 @@ struct APIHarness: Sendable {
             Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body))
         }
         // Every answer of every test keeps the contract the OpenAPI document states.
-        for problem in ContractCheck.shared.problems(method: method.rawValue, path: path, status: Int(reply.status.code),
-                                                     contentType: reply.headers[.contentType], body: reply.body) {
+        for problem in ContractCheck.shared.problems(
+            method: method.rawValue,
+            path: path,
+            status: Int(reply.status.code),
+            contentType: reply.headers[.contentType],
+            body: reply.body
+        ) {
             Issue.record("contract: \(problem)")
         }
         return reply
@@ -152,31 +169,46 @@ struct Network: Sendable {
     static func make(_ api: APIHarness) async throws -> Network {
         let admin = try await api.token(.center, .admin)
         let school = try await api.register("OŠ „Ratko Pavlović Ćićko“", sector: .education, municipality: "prokuplje", admin: admin)
-        let socialWork = try await api.register("Centar za socijalni rad Prokuplje", sector: .socialProtection, municipality: "prokuplje", admin: admin)
+        let socialWork = try await api.register(
+            "Centar za socijalni rad Prokuplje",
+            sector: .socialProtection,
+            municipality: "prokuplje",
+            admin: admin
+        )
         let police = try await api.register("Policijska uprava Prokuplje", sector: .police, municipality: "prokuplje", admin: admin)
         let health = try await api.register("Dom zdravlja Prokuplje", sector: .health, municipality: "prokuplje", admin: admin)
         return Network(
-            api: api, admin: admin, school: school, socialWork: socialWork, police: police, health: health,
-            schoolStaff: try await api.token(school, .reporter), socialWorker: try await api.token(socialWork, .reporter),
-            officer: try await api.token(police, .reporter), doctor: try await api.token(health, .reporter),
-            coordinator: try await api.token(.center, .coordinator))
+            api: api,
+            admin: admin,
+            school: school,
+            socialWork: socialWork,
+            police: police,
+            health: health,
+            schoolStaff: try await api.token(school, .reporter),
+            socialWorker: try await api.token(socialWork, .reporter),
+            officer: try await api.token(police, .reporter),
+            doctor: try await api.token(health, .reporter),
+            coordinator: try await api.token(.center, .coordinator)
+        )
     }
 
     /// The report of the journey: a girl of 15 at risk, recruited online for Germany.
-    static var report: [String: Any] { [
-        "municipality": "prokuplje",
-        "channel": "app",
-        "subject": ["ageGroup": "child_14_17", "gender": "female", "citizenship": "RS"],
-        "locations": [
-            ["role": "residence", "municipality": "prokuplje"],
-            ["role": "recruitment", "municipality": "prokuplje"],
-            ["role": "exploitation", "country": "DE"],
-        ],
-        "exploitation": ["sexual"],
-        "indicators": ["VR-05", "VR-01", "VR-03", "EX-04", "EX-05"],
-        "urgency": "urgent",
-        "reporterTrained": true,
-    ] }
+    static var report: [String: Any] {
+        [
+            "municipality": "prokuplje",
+            "channel": "app",
+            "subject": ["ageGroup": "child_14_17", "gender": "female", "citizenship": "RS"],
+            "locations": [
+                ["role": "residence", "municipality": "prokuplje"],
+                ["role": "recruitment", "municipality": "prokuplje"],
+                ["role": "exploitation", "country": "DE"],
+            ],
+            "exploitation": ["sexual"],
+            "indicators": ["VR-05", "VR-01", "VR-03", "EX-04", "EX-05"],
+            "urgency": "urgent",
+            "reporterTrained": true,
+        ]
+    }
 
     /// Files the report as the school; answers the case's path and ETag.
     func fileReport(key: String? = nil) async throws -> (path: String, etag: String) {
@@ -222,8 +254,10 @@ func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
 extension APIHarness {
     /// Sends `request`, checks its status, problem type and detail, and that no event was written.
     func expectRefused(
-        _ status: HTTPResponse.Status, detailContains: String? = nil,
-        sourceLocation: SourceLocation = #_sourceLocation, _ request: () async throws -> Reply
+        _ status: HTTPResponse.Status,
+        detailContains: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation,
+        _ request: () async throws -> Reply
     ) async throws {
         let before = try await db.eventCount()
         let reply = try await request()

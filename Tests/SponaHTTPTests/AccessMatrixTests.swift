@@ -31,12 +31,25 @@ struct AccessMatrixTests {
                 return reply
             }
             let due = iso(Date().addingTimeInterval(86_400))
-            let referral = try #require(try await step("/referrals", ["to": n.socialWork.rawValue.uuidString, "reason": "assessment", "due": due]).location)
-            let conference = try #require(try await step("/conferences", ["at": due, "invited": [n.school, n.socialWork].map(\.rawValue.uuidString)]).location)
-            _ = try await step(String(conference.dropFirst(path.count)) + "/held", ["attended": [InstitutionID.center, n.school, n.socialWork].map(\.rawValue.uuidString)])
-            let decision = try #require(try await step(String(conference.dropFirst(path.count)) + "/decisions",
-                                                       ["type": "shelter_placement", "responsible": n.socialWork.rawValue.uuidString]).location)
-            let r = String(referral.dropFirst(path.count)), c = String(conference.dropFirst(path.count)), d = String(decision.dropFirst(path.count))
+            let referral = try #require(
+                try await step("/referrals", ["to": n.socialWork.rawValue.uuidString, "reason": "assessment", "due": due]).location
+            )
+            let conference = try #require(
+                try await step("/conferences", ["at": due, "invited": [n.school, n.socialWork].map(\.rawValue.uuidString)]).location
+            )
+            _ = try await step(
+                String(conference.dropFirst(path.count)) + "/held",
+                ["attended": [InstitutionID.center, n.school, n.socialWork].map(\.rawValue.uuidString)]
+            )
+            let decision = try #require(
+                try await step(
+                    String(conference.dropFirst(path.count)) + "/decisions",
+                    ["type": "shelter_placement", "responsible": n.socialWork.rawValue.uuidString]
+                ).location
+            )
+            let r = String(referral.dropFirst(path.count))
+            let c = String(conference.dropFirst(path.count))
+            let d = String(decision.dropFirst(path.count))
 
             // Case B: the police's own report, to guess A's referral and conference ids under.
             let other = try await api.send(.post, "/v1/cases", token: n.officer, json: Network.report)
@@ -93,8 +106,13 @@ struct AccessMatrixTests {
             for caller in callers {
                 for route in routes where route.path != "/erase-personal-data" {
                     guard let expected = caller.expect(route) else { continue }
-                    let reply = try await api.send(route.method, path + route.path, token: caller.token,
-                                                   json: route.method == .post ? route.json : nil, ifMatch: route.method == .post ? etag : nil)
+                    let reply = try await api.send(
+                        route.method,
+                        path + route.path,
+                        token: caller.token,
+                        json: route.method == .post ? route.json : nil,
+                        ifMatch: route.method == .post ? etag : nil
+                    )
                     #expect(reply.status == expected, "\(caller.name) \(route.method) \(route.path): \(reply.status.code) \(reply.text)")
                     if reply.status == .notFound { notFoundBodies.insert(reply.text) }
                 }
@@ -110,8 +128,13 @@ struct AccessMatrixTests {
 
             // A's ids guessed under the police's own case B: nothing there either.
             for suffix in [r + "/accept", c + "/held", d + "/implemented"] {
-                let reply = try await api.send(.post, otherPath + suffix, token: n.officer,
-                                               json: suffix.hasSuffix("held") ? ["attended": [n.police.rawValue.uuidString]] : [:], ifMatch: otherETag)
+                let reply = try await api.send(
+                    .post,
+                    otherPath + suffix,
+                    token: n.officer,
+                    json: suffix.hasSuffix("held") ? ["attended": [n.police.rawValue.uuidString]] : [:],
+                    ifMatch: otherETag
+                )
                 #expect(reply.status == .notFound, "\(suffix): \(reply.text)")
             }
 
@@ -123,8 +146,10 @@ struct AccessMatrixTests {
             let policeInbox = try await api.send(.get, "/v1/inbox", token: n.officer)
             #expect((policeInbox["items"] as? [[String: Any]])?.isEmpty == true)
             let policeReports = try await api.send(.get, "/v1/reports/mine", token: n.officer)
-            #expect((policeReports["reports"] as? [[String: Any]])?.compactMap { ($0["caseId"] as? String)?.lowercased() }
-                    == [String(otherPath.split(separator: "/").last!).lowercased()])
+            #expect(
+                (policeReports["reports"] as? [[String: Any]])?.compactMap { ($0["caseId"] as? String)?.lowercased() }
+                    == [String(otherPath.split(separator: "/").last!).lowercased()]
+            )
             #expect(try await api.send(.get, "/v1/inbox", token: analyst).status == .forbidden)
 
             // Erasure: the admin alone.

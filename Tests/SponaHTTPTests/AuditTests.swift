@@ -25,7 +25,7 @@ struct AuditTests {
             #expect(all.status == .ok)
             #expect(all.headers[.contentType] == "application/x-ndjson")
             let lines = all.text.split(separator: "\n")
-            #expect(lines.count >= stored) // and the record of this very query, once it is below the horizon
+            #expect(lines.count >= stored)  // and the record of this very query, once it is below the horizon
             var verifier = HistoryVerifier(seals: [], publicKey: nil)
             for line in lines {
                 let audited = try AuditLine.decode(Array(line.utf8))
@@ -93,7 +93,10 @@ struct AuditTests {
             let access = try await api.send(.get, "/v1/audit/access?case=\(caseID)", token: auditor)
             #expect(access.status == .ok)
             let records = access["records"] as? [[String: Any]] ?? []
-            #expect(records.filter { $0["role"] as? String == "auditor" && $0["read"] as? String == "history" && $0["reason"] as? String == "audit" }.count == 2)
+            #expect(
+                records.filter { $0["role"] as? String == "auditor" && $0["read"] as? String == "history" && $0["reason"] as? String == "audit" }
+                    .count == 2
+            )
             let staff = try #require(records.first { $0["role"] as? String == "reporter" })
             #expect(staff["read"] as? String == "case")
 

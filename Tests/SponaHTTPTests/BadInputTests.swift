@@ -40,7 +40,13 @@ struct BadInputTests {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: unknownIndicator)
             }
             try await api.expectRefused(.unsupportedMediaType) {
-                try await api.send(.post, "/v1/cases", token: n.schoolStaff, raw: "municipality=prokuplje", contentType: "application/x-www-form-urlencoded")
+                try await api.send(
+                    .post,
+                    "/v1/cases",
+                    token: n.schoolStaff,
+                    raw: "municipality=prokuplje",
+                    contentType: "application/x-www-form-urlencoded"
+                )
             }
             try await api.expectRefused(.badRequest, detailContains: "Idempotency-Key") {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: Network.report, idempotencyKey: String(repeating: "k", count: 201))
@@ -75,7 +81,12 @@ struct BadInputTests {
                 try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: report)
             }
             try await api.expectRefused(.unprocessableContent, detailContains: "atlantis") {
-                try await api.send(.post, "/v1/institutions", token: n.admin, json: ["nameLatin": "Nowhere", "sector": "health", "municipality": "atlantis"])
+                try await api.send(
+                    .post,
+                    "/v1/institutions",
+                    token: n.admin,
+                    json: ["nameLatin": "Nowhere", "sector": "health", "municipality": "atlantis"]
+                )
             }
         }
     }
@@ -84,19 +95,36 @@ struct BadInputTests {
     func referralToInactiveInstitution() async throws {
         try await APIHarness.run { api in
             let n = try await Network.make(api)
-            let deactivated = try await api.send(.post, "/v1/institutions/\(n.health)/deactivate", token: n.admin, json: ["reason": "merged into the hospital"])
+            let deactivated = try await api.send(
+                .post,
+                "/v1/institutions/\(n.health)/deactivate",
+                token: n.admin,
+                json: ["reason": "merged into the hospital"]
+            )
             #expect(deactivated.status == .ok, "\(deactivated.text)")
             let (path, etag) = try await n.fileReport()
             try await api.expectRefused(.unprocessableContent, detailContains: "no longer active") {
-                try await api.send(.post, path + "/referrals", token: n.coordinator, json: [
-                    "to": n.health.rawValue.uuidString, "reason": "medical check", "due": iso(Date().addingTimeInterval(86_400)),
-                ], ifMatch: etag)
+                try await api.send(
+                    .post,
+                    path + "/referrals",
+                    token: n.coordinator,
+                    json: [
+                        "to": n.health.rawValue.uuidString, "reason": "medical check", "due": iso(Date().addingTimeInterval(86_400)),
+                    ],
+                    ifMatch: etag
+                )
             }
             // And to one that does not exist at all.
             try await api.expectRefused(.unprocessableContent) {
-                try await api.send(.post, path + "/referrals", token: n.coordinator, json: [
-                    "to": UUID().uuidString, "reason": "medical check", "due": iso(Date().addingTimeInterval(86_400)),
-                ], ifMatch: etag)
+                try await api.send(
+                    .post,
+                    path + "/referrals",
+                    token: n.coordinator,
+                    json: [
+                        "to": UUID().uuidString, "reason": "medical check", "due": iso(Date().addingTimeInterval(86_400)),
+                    ],
+                    ifMatch: etag
+                )
             }
         }
     }
@@ -109,13 +137,25 @@ struct BadInputTests {
             let acknowledged = try await api.send(.post, path + "/acknowledge", token: n.coordinator, ifMatch: etag)
             #expect(acknowledged.status == .ok)
             try await api.expectRefused(.preconditionFailed, detailContains: "version 2") {
-                try await api.send(.post, path + "/triage", token: n.coordinator, json: ["confirmedRisk": "high", "caseManager": "c-1"], ifMatch: etag)
+                try await api.send(
+                    .post,
+                    path + "/triage",
+                    token: n.coordinator,
+                    json: ["confirmedRisk": "high", "caseManager": "c-1"],
+                    ifMatch: etag
+                )
             }
             try await api.expectRefused(.preconditionRequired) {
                 try await api.send(.post, path + "/triage", token: n.coordinator, json: ["confirmedRisk": "high", "caseManager": "c-1"])
             }
             try await api.expectRefused(.badRequest, detailContains: "If-Match") {
-                try await api.send(.post, path + "/triage", token: n.coordinator, json: ["confirmedRisk": "high", "caseManager": "c-1"], ifMatch: "\"latest\"")
+                try await api.send(
+                    .post,
+                    path + "/triage",
+                    token: n.coordinator,
+                    json: ["confirmedRisk": "high", "caseManager": "c-1"],
+                    ifMatch: "\"latest\""
+                )
             }
         }
     }
@@ -132,9 +172,15 @@ struct BadInputTests {
                 version = reply.etag ?? version
             }
             try await api.expectRefused(.conflict, detailContains: "closed") {
-                try await api.send(.post, path + "/referrals", token: n.coordinator, json: [
-                    "to": n.police.rawValue.uuidString, "reason": "check", "due": iso(Date().addingTimeInterval(86_400)),
-                ], ifMatch: version)
+                try await api.send(
+                    .post,
+                    path + "/referrals",
+                    token: n.coordinator,
+                    json: [
+                        "to": n.police.rawValue.uuidString, "reason": "check", "due": iso(Date().addingTimeInterval(86_400)),
+                    ],
+                    ifMatch: version
+                )
             }
             // To an institution that is no party to it, the case does not exist.
             try await api.expectRefused(.notFound) {

@@ -4,9 +4,9 @@ import SponaApplication
 import SponaDomain
 import SponaEventStore
 import SponaProjections
+import SponaRecords
 import SponaTestSupport
 import Testing
-import SponaRecords
 
 /// No stored event can stop the server: a projection that cannot apply one stands still at
 /// it, says so everywhere an operator looks, and goes on when an operator skips it; the
@@ -27,10 +27,13 @@ struct ContainmentTests {
     /// domain), as an old version of Spona did.
     func appendPoisonedTraining(_ api: APIHarness) async throws -> UUID {
         let id = UUID()
-        let payload = #"{"date": "2026-02-30", "host": "zrenjanin", "participants": 2147483648, "women": 0, "men": 0, "participantsBySector": {}, "municipalities": [], "institutions": [], "id": "\#(id.uuidString.lowercased())"}"#
+        let payload =
+            #"{"date": "2026-02-30", "host": "zrenjanin", "participants": 2147483648, "women": 0, "men": 0, "participantsBySector": {}, "municipalities": [], "institutions": [], "id": "\#(id.uuidString.lowercased())"}"#
         _ = try await api.db.store.append(
-            to: Streams.training(TrainingID(rawValue: id)), expected: .noStream,
-            events: [EventData(type: TrainingHeld.typeName, schemaVersion: 1, payload: Data(payload.utf8))])
+            to: Streams.training(TrainingID(rawValue: id)),
+            expected: .noStream,
+            events: [EventData(type: TrainingHeld.typeName, schemaVersion: 1, payload: Data(payload.utf8))]
+        )
         let stored = try await api.db.store.readStream(Streams.training(TrainingID(rawValue: id)))
         return try #require(stored.first?.id)
     }
@@ -80,12 +83,19 @@ struct ContainmentTests {
             #expect(status.status == 3, "\(status.output)\(status.errorOutput)")
             #expect(status.output.lowercased().contains("case_statistics stopped at event \(poisoned.uuidString.lowercased())"), "\(status.output)")
 
-            let wrongEvent = try runProcess(sponaExecutable, ["projections", "skip", "case_statistics", UUID().uuidString, "--reason", "x"], environment: environment)
+            let wrongEvent = try runProcess(
+                sponaExecutable,
+                ["projections", "skip", "case_statistics", UUID().uuidString, "--reason", "x"],
+                environment: environment
+            )
             #expect(wrongEvent.status != 0)
             #expect(wrongEvent.errorOutput.contains("has not stopped at event"), "\(wrongEvent.errorOutput)")
 
-            let skip = try runProcess(sponaExecutable, ["projections", "skip", "case_statistics", poisoned.uuidString, "--reason", "ticket 42: a training no day had"],
-                                      environment: environment)
+            let skip = try runProcess(
+                sponaExecutable,
+                ["projections", "skip", "case_statistics", poisoned.uuidString, "--reason", "ticket 42: a training no day had"],
+                environment: environment
+            )
             #expect(skip.status == 0, "\(skip.output)\(skip.errorOutput)")
             try await waitFor("case_statistics to go on past the skipped event and count both reports") {
                 guard try await failures(api).isEmpty else { return false }
@@ -125,8 +135,12 @@ struct ContainmentTests {
             let id = CaseID(rawValue: UUID())
             payload["caseID"] = id.rawValue.uuidString
             _ = try await api.db.store.append(
-                to: Streams.case(id), expected: .noStream,
-                events: [EventData(type: filed.type, schemaVersion: filed.schemaVersion, payload: try JSONSerialization.data(withJSONObject: payload))])
+                to: Streams.case(id),
+                expected: .noStream,
+                events: [
+                    EventData(type: filed.type, schemaVersion: filed.schemaVersion, payload: try JSONSerialization.data(withJSONObject: payload))
+                ]
+            )
             let failure = try await statisticsStopped(api)
             #expect(failure.type == "ReportFiled")
             #expect(failure.stream == Streams.case(id).rawValue)
@@ -163,10 +177,13 @@ struct ContainmentTests {
                 // Every connection of the application's login, as a database administrator or
                 // a failover would end them.
                 let login = URLComponents(string: api.db.appURL)?.user ?? "spona_app"
-                let terminated = try await api.db.admin.query("""
+                let terminated = try await api.db.admin.query(
+                    """
                     SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity
                     WHERE datname = \(api.db.name) AND usename = \(login) AND pid <> pg_backend_pid()
-                    """, logger: api.db.logger)
+                    """,
+                    logger: api.db.logger
+                )
                 for try await _ in terminated {}
                 try await Task.sleep(for: .milliseconds(300))
             }
@@ -178,10 +195,13 @@ struct ContainmentTests {
             // whose session was ended finds out by its heartbeat).
             var held = 0
             try await waitFor("each of the three projections to have one runner again") {
-                let rows = try await api.db.admin.query("""
+                let rows = try await api.db.admin.query(
+                    """
                     SELECT count(*)::int FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                     WHERE l.locktype = 'advisory' AND l.classid::bigint = \(Int64(0x5350_5052)) AND a.datname = \(api.db.name) AND l.granted
-                    """, logger: api.db.logger)
+                    """,
+                    logger: api.db.logger
+                )
                 for try await count in rows.decode(Int.self) { held = count }
                 return held == 3
             }

@@ -1,8 +1,9 @@
 import Foundation
 import HTTPTypes
-@testable import SponaHTTP
 import Testing
 import Yams
+
+@testable import SponaHTTP
 
 /// (Immutable after loading, hence @unchecked Sendable: it holds the parsed document.)
 /// Holds every response an HTTP test receives to the OpenAPI document: its status must be one
@@ -33,10 +34,12 @@ final class ContractCheck: @unchecked Sendable {
     /// Problems of a response to `method path` (empty when it keeps the contract).
     func problems(method: String, path: String, status: Int, contentType: String?, body: Data) -> [String] {
         let segments = (path.split(separator: "?").first.map(String.init) ?? path).split(separator: "/").map(String.init)
-        guard let operation = operations.first(where: { candidate in
-            candidate.method == method && candidate.segments.count == segments.count
-                && zip(candidate.segments, segments).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
-        })?.operation else {
+        guard
+            let operation = operations.first(where: { candidate in
+                candidate.method == method && candidate.segments.count == segments.count
+                    && zip(candidate.segments, segments).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+            })?.operation
+        else {
             return ["\(method) \(path) is not in the document"]
         }
         let responses = operation["responses"] as? [String: Any] ?? [:]
@@ -45,7 +48,8 @@ final class ContractCheck: @unchecked Sendable {
         }
         response = resolve(response)
         guard let type = contentType?.split(separator: ";").first.map(String.init),
-              type == "application/json" || type == "application/problem+json" else { return [] }
+            type == "application/json" || type == "application/problem+json"
+        else { return [] }
         guard let content = (response["content"] as? [String: Any])?[type] as? [String: Any] else {
             return ["\(method) \(path) \(status): the document gives no \(type) body"]
         }
@@ -116,7 +120,8 @@ final class ContractCheck: @unchecked Sendable {
             }
         }
         if let text = value as? String, let pattern = schema["pattern"] as? String,
-           text.range(of: pattern, options: .regularExpression) == nil {
+            text.range(of: pattern, options: .regularExpression) == nil
+        {
             problems.append("\(here) '\(text.prefix(60))' does not match \(pattern)")
         }
         return problems

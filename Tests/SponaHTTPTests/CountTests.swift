@@ -15,7 +15,9 @@ struct CountTests {
         return (view["rows"] as? [[String: Any]] ?? []).first { $0["kind"] as? String == "national" }?[metric] as? Int ?? 0
     }
 
-    @Test("identified victims are persons: identifying a case twice counts once, a later 'not a victim' takes it back, and identifying again counts it again")
+    @Test(
+        "identified victims are persons: identifying a case twice counts once, a later 'not a victim' takes it back, and identifying again counts it again"
+    )
     func identifiedVictimsPerPerson() async throws {
         try await APIHarness.run { api in
             let n = try await Network.make(api)
@@ -52,16 +54,31 @@ struct CountTests {
             let n = try await Network.make(api)
             let (path, etag) = try await n.fileReport()
             let due = iso(Date().addingTimeInterval(86_400))
-            let sent = try await api.send(.post, path + "/referrals", token: n.schoolStaff, json: [
-                "to": n.socialWork.rawValue.uuidString, "reason": "assessment", "due": due,
-            ], ifMatch: etag)
+            let sent = try await api.send(
+                .post,
+                path + "/referrals",
+                token: n.schoolStaff,
+                json: [
+                    "to": n.socialWork.rawValue.uuidString, "reason": "assessment", "due": due,
+                ],
+                ifMatch: etag
+            )
             #expect(sent.status == .created, "\(sent.text)")
             try await api.eventually("the referral counted") { try await Self.national(api, n.coordinator, "referralsSent") == 1 }
             let sectors = try await api.send(.get, "/v1/views/sectors?from=\(StatisticsRules.month(Date()))", token: n.coordinator)
-            #expect((sectors["rows"] as? [[String: Any]] ?? []).contains { $0["sector"] as? String == "social_protection" && $0["referralsReceived"] as? Int == 1 })
+            #expect(
+                (sectors["rows"] as? [[String: Any]] ?? []).contains {
+                    $0["sector"] as? String == "social_protection" && $0["referralsReceived"] as? Int == 1
+                }
+            )
 
-            let corrected = try await api.send(.post, try #require(sent.location) + "/entered-in-error", token: n.schoolStaff,
-                                               json: ["reason": "sent for the wrong child"], ifMatch: sent.etag)
+            let corrected = try await api.send(
+                .post,
+                try #require(sent.location) + "/entered-in-error",
+                token: n.schoolStaff,
+                json: ["reason": "sent for the wrong child"],
+                ifMatch: sent.etag
+            )
             #expect(corrected.status == .ok, "\(corrected.text)")
             try await api.eventually("the referral no longer counted") { try await Self.national(api, n.coordinator, "referralsSent") == 0 }
             let after = try await api.send(.get, "/v1/views/sectors?from=\(StatisticsRules.month(Date()))", token: n.coordinator)
@@ -91,15 +108,23 @@ extension CountTests {
                 }
             }
             let today = String(iso(Date()).prefix(10))
-            let training = try await api.send(.post, "/v1/trainings", token: admin, json: [
-                "date": today, "host": "beograd", "participants": 60, "women": 40, "men": 20, "municipalities": ["beograd"],
-            ])
+            let training = try await api.send(
+                .post,
+                "/v1/trainings",
+                token: admin,
+                json: [
+                    "date": today, "host": "beograd", "participants": 60, "women": 40, "men": 20, "municipalities": ["beograd"],
+                ]
+            )
             #expect(training.status == .created, "\(training.text)")
             try await waitForProjections(api, ["case_statistics"])
             let coordinator = try await api.token(.center, .coordinator)
 
             let impact = try await api.send(.get, "/v1/views/trainings?district=RS-00", token: coordinator)
-            let rows = Dictionary((impact["rows"] as? [[String: Any]] ?? []).map { ($0["municipality"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+            let rows = Dictionary(
+                (impact["rows"] as? [[String: Any]] ?? []).map { ($0["municipality"] as? String ?? "", $0) },
+                uniquingKeysWith: { a, _ in a }
+            )
             #expect(rows["beograd"]?["reportsAfter"] as? Int == 6, "the city adds up its parts: \(impact.text.prefix(500))")
             #expect(rows["beograd"]?["reportsByTrained"] as? Int == 6)
             #expect(rows["beograd"]?["participants"] as? Int == 60)
@@ -108,7 +133,9 @@ extension CountTests {
             #expect(rows["beograd-palilula"]?["reportsAfter"] as? Int == 2)
 
             let view = try await api.send(.get, "/v1/views/municipalities?district=RS-00", token: coordinator)
-            let city = (view["rows"] as? [[String: Any]] ?? []).first { $0["kind"] as? String == "city" && $0["municipality"] as? String == "beograd" }
+            let city = (view["rows"] as? [[String: Any]] ?? []).first {
+                $0["kind"] as? String == "city" && $0["municipality"] as? String == "beograd"
+            }
             #expect(city?["reports"] as? Int == 6, "\(view.text.prefix(500))")
             let district = (view["rows"] as? [[String: Any]] ?? []).first { $0["kind"] as? String == "district" }
             #expect(district?["reports"] as? Int == 6)

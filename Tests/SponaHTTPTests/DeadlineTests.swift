@@ -2,8 +2,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-@testable import SponaHTTP
 import Testing
+
+@testable import SponaHTTP
 
 /// No request waits longer than its deadline, whatever it waits for.
 @Suite("Request deadline")

@@ -3,9 +3,9 @@ import SponaApplication
 import SponaDomain
 import SponaEventStore
 import SponaProjections
+import SponaRecords
 import SponaTestSupport
 import Testing
-import SponaRecords
 
 @Suite("The demo history")
 struct DemoTests {
@@ -15,10 +15,18 @@ struct DemoTests {
     /// Registers the shipped institutions and trainings, as `spona demo` does first.
     static func loadReference(_ store: PostgresEventStore) async throws -> (institutions: [Institution], trainings: [TrainingHeld]) {
         let importer = ReferenceImport(geography: shippedGeography)
-        let details = try importer.institutions(try CSVTable(parsing: String(contentsOf: reference.appendingPathComponent("institutions-2025.csv"), encoding: .utf8)))
-        let trainings = try importer.trainings(try CSVTable(parsing: String(contentsOf: reference.appendingPathComponent("trainings-2025.csv"), encoding: .utf8)))
+        let details = try importer.institutions(
+            try CSVTable(parsing: String(contentsOf: reference.appendingPathComponent("institutions-2025.csv"), encoding: .utf8))
+        )
+        let trainings = try importer.trainings(
+            try CSVTable(parsing: String(contentsOf: reference.appendingPathComponent("trainings-2025.csv"), encoding: .utf8))
+        )
         try await RegistryService(store: store, geography: shippedGeography).load(
-            institutions: details, trainings: trainings, actor: Actor(id: "test-admin", institution: .center, role: .admin), requestID: "test")
+            institutions: details,
+            trainings: trainings,
+            actor: Actor(id: "test-admin", institution: .center, role: .admin),
+            requestID: "test"
+        )
         let institutions = details.map(Institution.init(registered:))
         return (institutions, trainings)
     }
@@ -29,7 +37,14 @@ struct DemoTests {
             let (institutions, trainings) = try await Self.loadReference(api.db.store)
             let from = try #require(ISO8601.date(from: "2024-01-01T00:00:00Z"))
             let until = try #require(ISO8601.date(from: "2026-10-31T23:59:59Z"))
-            let history = try DemoHistory(geography: shippedGeography, institutions: institutions, trainings: trainings, from: from, until: until, seed: 7)
+            let history = try DemoHistory(
+                geography: shippedGeography,
+                institutions: institutions,
+                trainings: trainings,
+                from: from,
+                until: until,
+                seed: 7
+            )
             let service = CaseService(store: api.db.store, geography: shippedGeography, vault: api.vault)
             let writer = DemoWriter(service: service, history: history, seed: 7)
 
@@ -80,7 +95,10 @@ struct DemoTests {
                 let day = try #require(ISO8601.date(from: training.date + "T00:00:00Z"))
                 firstTraining[district] = min(firstTraining[district] ?? day, day)
             }
-            var before = 0.0, after = 0.0, monthsBefore = 0.0, monthsAfter = 0.0
+            var before = 0.0
+            var after = 0.0
+            var monthsBefore = 0.0
+            var monthsAfter = 0.0
             for (district, day) in firstTraining {
                 let here = reports.filter { shippedGeography.municipality($0.0.municipality)?.district == district }
                 before += Double(here.filter { $0.1 < day }.count)
@@ -102,9 +120,19 @@ struct DemoTests {
     func largeHistoryVerifies() async throws {
         try await TestDatabase.withFresh { db in
             let (institutions, trainings) = try await Self.loadReference(db.store)
-            let history = try DemoHistory(geography: shippedGeography, institutions: institutions, trainings: trainings,
-                                          from: try #require(ISO8601.date(from: "2024-01-01T00:00:00Z")), until: Date(), seed: 100_000)
-            let writer = DemoWriter(service: CaseService(store: db.store, geography: shippedGeography, vault: try PersonalDataVault.temporary()), history: history, seed: 100_000)
+            let history = try DemoHistory(
+                geography: shippedGeography,
+                institutions: institutions,
+                trainings: trainings,
+                from: try #require(ISO8601.date(from: "2024-01-01T00:00:00Z")),
+                until: Date(),
+                seed: 100_000
+            )
+            let writer = DemoWriter(
+                service: CaseService(store: db.store, geography: shippedGeography, vault: try PersonalDataVault.temporary()),
+                history: history,
+                seed: 100_000
+            )
             var cases = 0
             while try await db.eventCount() < 100_000 {
                 _ = try await writer.writeInBulk(cases: cases..<(cases + 2000))
@@ -124,12 +152,33 @@ struct DemoTests {
     @Test("a demo refuses what cannot be a history")
     func refusals() throws {
         #expect(throws: DemoHistory.Problem.noInstitutions) {
-            try DemoHistory(geography: shippedGeography, institutions: [], trainings: [], from: Date(timeIntervalSince1970: 0), until: Date(), seed: 1)
+            try DemoHistory(
+                geography: shippedGeography,
+                institutions: [],
+                trainings: [],
+                from: Date(timeIntervalSince1970: 0),
+                until: Date(),
+                seed: 1
+            )
         }
-        let school = Institution(id: InstitutionID(), nameLatin: "OŠ", nameCyrillic: nil, sector: .education,
-                                 municipality: MunicipalityCode(rawValue: "blace"), isActive: true, isCenter: false)
+        let school = Institution(
+            id: InstitutionID(),
+            nameLatin: "OŠ",
+            nameCyrillic: nil,
+            sector: .education,
+            municipality: MunicipalityCode(rawValue: "blace"),
+            isActive: true,
+            isCenter: false
+        )
         #expect(throws: DemoHistory.Problem.emptyWindow) {
-            try DemoHistory(geography: shippedGeography, institutions: [school], trainings: [], from: Date(), until: Date(timeIntervalSince1970: 0), seed: 1)
+            try DemoHistory(
+                geography: shippedGeography,
+                institutions: [school],
+                trainings: [],
+                from: Date(),
+                until: Date(timeIntervalSince1970: 0),
+                seed: 1
+            )
         }
     }
 }
@@ -142,14 +191,22 @@ struct DemoCommandTests {
             let n = try await Network.make(api)
             _ = try await n.fileReport()
             let before = try await api.db.eventCount()
-            let real = try runProcess(sponaExecutable, ["demo", "--cases", "1"], environment: ["DATABASE_URL": api.db.ownerURL, "SPONA_OWNER_DATABASE_URL": api.db.ownerURL])
+            let real = try runProcess(
+                sponaExecutable,
+                ["demo", "--cases", "1"],
+                environment: ["DATABASE_URL": api.db.ownerURL, "SPONA_OWNER_DATABASE_URL": api.db.ownerURL]
+            )
             #expect(real.status != 0)
             #expect(real.errorOutput.contains("1 real cases"), "\(real.errorOutput)")
             #expect(try await api.db.eventCount() == before, "nothing written")
 
             let zero = try runProcess(sponaExecutable, ["demo", "--cases", "0"], environment: ["DATABASE_URL": api.db.ownerURL])
             #expect(zero.status != 0 && zero.errorOutput.contains("--cases must be at least 1"), "\(zero.errorOutput)")
-            let badDay = try runProcess(sponaExecutable, ["demo", "--cases", "1", "--from", "yesterday"], environment: ["DATABASE_URL": api.db.ownerURL])
+            let badDay = try runProcess(
+                sponaExecutable,
+                ["demo", "--cases", "1", "--from", "yesterday"],
+                environment: ["DATABASE_URL": api.db.ownerURL]
+            )
             #expect(badDay.status != 0 && badDay.errorOutput.contains("--from 'yesterday' is not a date"), "\(badDay.errorOutput)")
         }
     }

@@ -4,9 +4,10 @@ import SponaApplication
 import SponaDomain
 import SponaEventStore
 import SponaProjections
-@testable import SponaHTTP
-import Testing
 import SponaRecords
+import Testing
+
+@testable import SponaHTTP
 
 /// The analyst who combines everything they may read: every view, every filter, every month's
 /// end, one municipality against its district, the training view against the municipality
@@ -22,8 +23,16 @@ struct DisclosureAttackTests {
         let thisMonth = calendar.date(from: calendar.dateComponents([.year, .month], from: Date()))!
         let from = calendar.date(byAdding: .month, value: -12, to: thisMonth)!
         let until = thisMonth.addingTimeInterval(-60)
-        let history = try DemoHistory(geography: shippedGeography, institutions: institutions, trainings: trainings, from: from, until: until, seed: 18)
-        _ = try await DemoWriter(service: CaseService(store: api.db.store, geography: shippedGeography, vault: api.vault), history: history, seed: 18).write(cases: cases)
+        let history = try DemoHistory(
+            geography: shippedGeography,
+            institutions: institutions,
+            trainings: trainings,
+            from: from,
+            until: until,
+            seed: 18
+        )
+        _ = try await DemoWriter(service: CaseService(store: api.db.store, geography: shippedGeography, vault: api.vault), history: history, seed: 18)
+            .write(cases: cases)
         _ = try await waitForProjections(api, ["case_statistics"])
         return (from, until)
     }
@@ -44,7 +53,7 @@ struct DisclosureAttackTests {
 
             // The truth, as the Center sees it.
             let truth = try await api.send(.get, "/v1/views/municipalities", token: coordinator)
-            var exact: [String: [String: Int]] = [:] // "place|month" → metric → count
+            var exact: [String: [String: Int]] = [:]  // "place|month" → metric → count
             for row in truth["rows"] as? [[String: Any]] ?? [] where row["kind"] as? String == "municipality" {
                 let key = "\(row["municipality"]!)|\(row["month"]!)"
                 exact[key] = Dictionary(uniqueKeysWithValues: ViewRoutes.municipalityMetrics.map(\.key).map { ($0, row[$0] as? Int ?? 0) })
@@ -71,7 +80,11 @@ struct DisclosureAttackTests {
             for moment in moments {
                 answers += (try await ask("/v1/views/municipalities?asOf=\(moment)"))["rows"] as? [[String: Any]] ?? []
             }
-            for district in Set(exact.keys.compactMap { shippedGeography.municipality(MunicipalityCode(rawValue: String($0.split(separator: "|")[0])))?.district.rawValue }).sorted().prefix(4) {
+            for district in Set(
+                exact.keys.compactMap {
+                    shippedGeography.municipality(MunicipalityCode(rawValue: String($0.split(separator: "|")[0])))?.district.rawValue
+                }
+            ).sorted().prefix(4) {
                 answers += (try await ask("/v1/views/municipalities?district=\(district)"))["rows"] as? [[String: Any]] ?? []
             }
             for place in Set(exact.keys.map { String($0.split(separator: "|")[0]) }).sorted().prefix(4) {
@@ -99,19 +112,27 @@ struct DisclosureAttackTests {
             // know: each cell's own range, subsets of reports never above reports, a district's
             // total the sum of its places' shown values (which gives away a lone hidden
             // perturbed value, not the count).
-            var small = 0, recovered = 0, narrowed = 0
+            var small = 0
+            var recovered = 0
+            var narrowed = 0
             for (key, counts) in exact {
                 guard let cell = shown[key] else { continue }
                 let parts = key.split(separator: "|").map(String.init)
                 let place = MunicipalityCode(rawValue: parts[0])
                 let district = shippedGeography.municipality(place)!.district.rawValue
-                let siblings = shown.filter { $0.key.hasSuffix("|\(parts[1])") && shippedGeography.municipality(MunicipalityCode(rawValue: String($0.key.split(separator: "|")[0])))?.district.rawValue == district }
+                let siblings = shown.filter {
+                    $0.key.hasSuffix("|\(parts[1])")
+                        && shippedGeography.municipality(MunicipalityCode(rawValue: String($0.key.split(separator: "|")[0])))?.district.rawValue
+                            == district
+                }
                 for metric in ViewRoutes.municipalityMetrics.map(\.key) where (1...4).contains(counts[metric] ?? 0) {
                     small += 1
                     var candidates = Self.possible(cell[metric]!)
                     // A lone hidden cell in its district: its perturbed value is the total minus the others.
                     let hidden = siblings.filter { $0.value[metric]!.hasPrefix("<") }
-                    if hidden.count == 1, cell[metric]!.hasPrefix("<"), let total = districtTotals["\(district)|\(parts[1])"]?[metric], let sum = Int(total) {
+                    if hidden.count == 1, cell[metric]!.hasPrefix("<"), let total = districtTotals["\(district)|\(parts[1])"]?[metric],
+                        let sum = Int(total)
+                    {
                         let others = siblings.filter { $0.key != key }.compactMap { Int($0.value[metric]!) }.reduce(0, +)
                         let perturbed = sum - others
                         candidates = candidates.intersection(perturbed == 0 ? [0] : Set(max(1, perturbed - 2)...(perturbed + 2)))
@@ -126,15 +147,20 @@ struct DisclosureAttackTests {
                     #expect(candidates.count > 1, "\(key) \(metric) = \(counts[metric]!) recovered from \(cell[metric]!)")
                 }
             }
-            print("disclosure attack on \(cases) cases: \(small) small counts (1–4); recovered exactly \(recovered), narrowed \(narrowed); \(asked) queries")
+            print(
+                "disclosure attack on \(cases) cases: \(small) small counts (1–4); recovered exactly \(recovered), narrowed \(narrowed); \(asked) queries"
+            )
             #expect(small > 10)
 
             // 3. The training view adds up what the municipality view shows: it tells nothing more.
             for row in trainings {
                 guard let place = row["municipality"] as? String, let first = row["firstTraining"] as? String,
-                      let after = row["reportsAfter"] as? Int else { continue }
-                let window = shown.filter { $0.key.hasPrefix("\(place)|") && String($0.key.split(separator: "|")[1]) >= first
-                    && String($0.key.split(separator: "|")[1]) < ViewRoutes.month(first, plus: 12) }
+                    let after = row["reportsAfter"] as? Int
+                else { continue }
+                let window = shown.filter {
+                    $0.key.hasPrefix("\(place)|") && String($0.key.split(separator: "|")[1]) >= first
+                        && String($0.key.split(separator: "|")[1]) < ViewRoutes.month(first, plus: 12)
+                }
                 if window.values.allSatisfy({ Int($0["reports"]!) != nil }) {
                     #expect(window.values.compactMap { Int($0["reports"]!) }.reduce(0, +) == after, "\(place)")
                 }

@@ -4,8 +4,8 @@ import SponaApplication
 import SponaDomain
 import SponaEventStore
 import SponaProjections
-import Testing
 import SponaRecords
+import Testing
 
 /// Histories as earlier versions of Spona wrote them, byte for byte as PostgreSQL gave them
 /// back (`Tests/EventCorpus/*.jsonl`). They must decode, fold and serve for ever: a change to an
@@ -51,10 +51,15 @@ struct EventCorpusTests {
         } else if Streams.trainingID(of: stream) != nil {
             _ = try TrainingHeld.decode(schemaVersion: line.schemaVersion, payload: payload, decoder: EventCoding.decoder)
         } else if line.type == ReadTrail.eventType || line.type == "AuditQueried" || line.type == ReadTrail.ViewQuery.eventType {
-            _ = try EventCoding.decoder.decode(JSONValue.self, from: try ReadTrail.schemas.upcast(type: line.type, version: line.schemaVersion, payload: payload))
+            _ = try EventCoding.decoder.decode(
+                JSONValue.self,
+                from: try ReadTrail.schemas.upcast(type: line.type, version: line.schemaVersion, payload: payload)
+            )
         } else if line.type == ProjectionEventSkipped.typeName {
-            _ = try EventCoding.decoder.decode(ProjectionEventSkipped.self,
-                                               from: try ProjectionEventSkipped.schemas.upcast(type: line.type, version: line.schemaVersion, payload: payload))
+            _ = try EventCoding.decoder.decode(
+                ProjectionEventSkipped.self,
+                from: try ProjectionEventSkipped.schemas.upcast(type: line.type, version: line.schemaVersion, payload: payload)
+            )
         } else {
             Issue.record("the corpus holds \(line.type) in \(line.stream), which no family of events claims")
         }
@@ -83,7 +88,10 @@ struct EventCorpusTests {
         for family in Self.families {
             for type in family.types {
                 for version in 1...family.current(type) {
-                    #expect(present.contains("\(type) v\(version)"), "the corpus has no \(type) v\(version): write a corpus file (see this suite's comment)")
+                    #expect(
+                        present.contains("\(type) v\(version)"),
+                        "the corpus has no \(type) v\(version): write a corpus file (see this suite's comment)"
+                    )
                 }
             }
         }
@@ -95,9 +103,11 @@ struct EventCorpusTests {
             try await APIHarness.run { api in
                 for line in lines where !(line.type == "InstitutionRegistered" && line.stream == Streams.institution(.center).rawValue) {
                     try await api.db.store.append(
-                        to: StreamID(stringLiteral: line.stream), expected: .any,
+                        to: StreamID(stringLiteral: line.stream),
+                        expected: .any,
                         events: [EventData(type: line.type, schemaVersion: line.schemaVersion, payload: Data(line.payload.utf8))],
-                        metadata: EventMetadata(json: Data(line.metadata.utf8)))
+                        metadata: EventMetadata(json: Data(line.metadata.utf8))
+                    )
                 }
                 #expect(try await api.db.waitUntilReadable())
                 try await api.eventually("\(file): every projection caught up") {
@@ -134,9 +144,11 @@ struct EventCorpusTests {
             let stored = try #require(try await api.db.store.readStream(StreamID(stringLiteral: "case-" + path.split(separator: "/").last!)).first)
             let future = CaseID()
             try await api.db.store.append(
-                to: Streams.case(future), expected: .noStream,
+                to: Streams.case(future),
+                expected: .noStream,
                 events: [EventData(type: stored.type, schemaVersion: CaseEvent.schemas.current(stored.type) + 1, payload: stored.payload)],
-                metadata: EventMetadata(json: stored.metadata))
+                metadata: EventMetadata(json: stored.metadata)
+            )
             try await api.eventually("the case projections to stop at the event") {
                 let failures = try await ProjectionFailures.all(client: api.db.app, logger: api.db.logger)
                 return failures.values.contains { $0.error.contains("written by a newer Spona") }
@@ -149,8 +161,10 @@ struct EventCorpusTests {
 
     // MARK: - Writing a corpus file
 
-    @Test("write a corpus file of every event type (only with SPONA_WRITE_EVENT_CORPUS=<name>)",
-          .enabled(if: ProcessInfo.processInfo.environment["SPONA_WRITE_EVENT_CORPUS"] != nil))
+    @Test(
+        "write a corpus file of every event type (only with SPONA_WRITE_EVENT_CORPUS=<name>)",
+        .enabled(if: ProcessInfo.processInfo.environment["SPONA_WRITE_EVENT_CORPUS"] != nil)
+    )
     func writeCorpus() async throws {
         let name = ProcessInfo.processInfo.environment["SPONA_WRITE_EVENT_CORPUS"]!
         try await APIHarness.run { api in
@@ -172,8 +186,14 @@ struct EventCorpusTests {
             try await step("/acknowledge", n.coordinator)
             try await step("/triage", n.coordinator, ["confirmedRisk": "high", "caseManager": "coordinator-7", "note": "urgent"])
             func refer(_ to: InstitutionID) async throws -> String {
-                let sent = try await step("/referrals", n.coordinator, ["to": to.rawValue.uuidString, "reason": "assessment",
-                                                                      "requestedServices": ["assessment"], "urgency": "urgent", "due": due])
+                let sent = try await step(
+                    "/referrals",
+                    n.coordinator,
+                    [
+                        "to": to.rawValue.uuidString, "reason": "assessment",
+                        "requestedServices": ["assessment"], "urgency": "urgent", "due": due,
+                    ]
+                )
                 return String(try #require(sent.location).dropFirst(path.count))
             }
             let completed = try await refer(n.socialWork)
@@ -189,9 +209,13 @@ struct EventCorpusTests {
             let held = try await step("/conferences", n.coordinator, ["at": due, "invited": [n.police.rawValue.uuidString]])
             let conference = String(try #require(held.location).dropFirst(path.count))
             try await step(conference + "/held", n.coordinator, ["attended": [n.police.rawValue.uuidString]])
-            let decision = try await step(conference + "/decisions", n.coordinator, [
-                "type": "shelter_placement", "responsible": n.police.rawValue.uuidString, "due": due, "note": "placement",
-            ])
+            let decision = try await step(
+                conference + "/decisions",
+                n.coordinator,
+                [
+                    "type": "shelter_placement", "responsible": n.police.rawValue.uuidString, "due": due, "note": "placement",
+                ]
+            )
             try await step(String(try #require(decision.location).dropFirst(path.count)) + "/implemented", n.coordinator, ["note": "done"])
             let cancelled = try await step("/conferences", n.coordinator, ["at": due, "invited": [n.police.rawValue.uuidString]])
             try await step(String(try #require(cancelled.location).dropFirst(path.count)) + "/cancel", n.coordinator, ["reason": "moved"])
@@ -204,24 +228,48 @@ struct EventCorpusTests {
             try await step("/erase-personal-data", admin, ["legalBasis": "GDPR Art. 17(1)(a)", "reference": "corpus-1"])
 
             let institution = try await api.register("Dom zdravlja Korpus", sector: .health, municipality: "prokuplje", admin: admin)
-            #expect(try await api.send(.put, "/v1/institutions/\(institution)", token: admin,
-                                       json: ["nameLatin": "Dom zdravlja Korpus II", "sector": "health", "municipality": "prokuplje"]).status == .ok)
+            #expect(
+                try await api.send(
+                    .put,
+                    "/v1/institutions/\(institution)",
+                    token: admin,
+                    json: ["nameLatin": "Dom zdravlja Korpus II", "sector": "health", "municipality": "prokuplje"]
+                ).status == .ok
+            )
             #expect(try await api.send(.post, "/v1/institutions/\(institution)/deactivate", token: admin, json: ["reason": "merged"]).status == .ok)
             #expect(try await api.send(.post, "/v1/institutions/\(institution)/reactivate", token: admin, json: [:]).status == .ok)
-            #expect(try await api.send(.post, "/v1/trainings", token: admin, json: [
-                "date": "2026-03-10", "host": "prokuplje", "participants": 40, "women": 30, "men": 10,
-                "participantsBySector": ["health": 10, "education": 30], "municipalities": ["prokuplje"],
-            ]).status == .created)
+            #expect(
+                try await api.send(
+                    .post,
+                    "/v1/trainings",
+                    token: admin,
+                    json: [
+                        "date": "2026-03-10", "host": "prokuplje", "participants": 40, "women": 30, "men": 10,
+                        "participantsBySector": ["health": 10, "education": 30], "municipalities": ["prokuplje"],
+                    ]
+                ).status == .created
+            )
             #expect(try await api.send(.get, "/v1/audit/events", token: try await api.token(.center, .auditor)).status == .ok)
             let analyst = try await api.token(.center, .analyst, districts: ["RS-21"])
             #expect(try await api.send(.get, "/v1/views/municipalities?district=RS-21", token: analyst).status == .ok)
             let skip = ProjectionEventSkipped(projection: "statistics", eventID: UUID(), stream: "case-x", version: 1, reason: "corpus")
             try await api.db.store.append(
-                to: ProjectionEventSkipped.stream, expected: .any,
-                events: [EventData(type: ProjectionEventSkipped.typeName, schemaVersion: ProjectionEventSkipped.schemaVersion,
-                                   payload: try EventCoding.encoder.encode(skip))],
-                metadata: try EventCoding.metadata(CommandMetadata(actor: Actor(id: "operator:corpus", institution: .center, role: .admin),
-                                                                   requestID: "corpus")))
+                to: ProjectionEventSkipped.stream,
+                expected: .any,
+                events: [
+                    EventData(
+                        type: ProjectionEventSkipped.typeName,
+                        schemaVersion: ProjectionEventSkipped.schemaVersion,
+                        payload: try EventCoding.encoder.encode(skip)
+                    )
+                ],
+                metadata: try EventCoding.metadata(
+                    CommandMetadata(
+                        actor: Actor(id: "operator:corpus", institution: .center, role: .admin),
+                        requestID: "corpus"
+                    )
+                )
+            )
 
             var text = ""
             var cursor = EventCursor.start
@@ -231,8 +279,13 @@ struct EventCorpusTests {
                 let page = try await api.db.store.readAll(after: cursor, limit: 1000)
                 guard let last = page.last else { break }
                 for event in page {
-                    let line = Line(stream: event.streamID.rawValue, type: event.type, schemaVersion: event.schemaVersion,
-                                    payload: String(decoding: event.payload, as: UTF8.self), metadata: String(decoding: event.metadata, as: UTF8.self))
+                    let line = Line(
+                        stream: event.streamID.rawValue,
+                        type: event.type,
+                        schemaVersion: event.schemaVersion,
+                        payload: String(decoding: event.payload, as: UTF8.self),
+                        metadata: String(decoding: event.metadata, as: UTF8.self)
+                    )
                     text += String(decoding: try encoder.encode(line), as: UTF8.self) + "\n"
                 }
                 cursor = last.cursor

@@ -1,6 +1,6 @@
 import Foundation
-import SponaApplication
 import HTTPTypes
+import SponaApplication
 import SponaDomain
 import Testing
 
@@ -15,7 +15,9 @@ struct FuzzTests {
     static let seed: UInt64 = ProcessInfo.processInfo.environment["SPONA_FUZZ_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
     static let rounds = ProcessInfo.processInfo.environment["SPONA_FUZZ_ROUNDS"].flatMap(Int.init) ?? 4
 
-    @Test("random numbers, Unicode, nulls and shapes at every field of every write route: never a 5xx, nothing recorded on refusal, every view still answers")
+    @Test(
+        "random numbers, Unicode, nulls and shapes at every field of every write route: never a 5xx, nothing recorded on refusal, every view still answers"
+    )
     func everyFieldOfEveryRoute() async throws {
         try await APIHarness.run { api in
             let n = try await Network.make(api)
@@ -25,27 +27,54 @@ struct FuzzTests {
             /// The case's version now, sent as If-Match so that a step is judged on its body.
             func version() async throws -> String? { try await api.send(.get, casePath, token: n.coordinator).etag }
             let due = iso(Date().addingTimeInterval(86_400))
-            let referral = try await api.send(.post, casePath + "/referrals", token: n.coordinator, json: [
-                "to": n.socialWork.rawValue.uuidString, "reason": "assessment", "due": due,
-            ], ifMatch: try await version())
+            let referral = try await api.send(
+                .post,
+                casePath + "/referrals",
+                token: n.coordinator,
+                json: [
+                    "to": n.socialWork.rawValue.uuidString, "reason": "assessment", "due": due,
+                ],
+                ifMatch: try await version()
+            )
             let referralPath = try #require(referral.location, "\(referral.text)")
-            let conference = try await api.send(.post, casePath + "/conferences", token: n.coordinator, json: [
-                "at": due, "invited": [n.police.rawValue.uuidString],
-            ], ifMatch: try await version())
+            let conference = try await api.send(
+                .post,
+                casePath + "/conferences",
+                token: n.coordinator,
+                json: [
+                    "at": due, "invited": [n.police.rawValue.uuidString],
+                ],
+                ifMatch: try await version()
+            )
             let conferencePath = try #require(conference.location, "\(conference.text)")
 
             let routes: [(path: String, token: String, body: [String: Any])] = [
                 ("/v1/cases", n.schoolStaff, Network.report.merging(["personalData": ["fullName": "Ana", "narrative": "…"]]) { a, _ in a }),
                 ("/v1/institutions", admin, ["nameLatin": "Dom zdravlja", "sector": "health", "municipality": "prokuplje"]),
-                ("/v1/trainings", admin, ["date": "2026-03-10", "host": "zrenjanin", "participants": 40, "women": 30, "men": 10,
-                                          "participantsBySector": ["health": 10], "municipalities": ["zrenjanin"]]),
+                (
+                    "/v1/trainings", admin,
+                    [
+                        "date": "2026-03-10", "host": "zrenjanin", "participants": 40, "women": 30, "men": 10,
+                        "participantsBySector": ["health": 10], "municipalities": ["zrenjanin"],
+                    ]
+                ),
                 (casePath + "/triage", n.coordinator, ["confirmedRisk": "high", "caseManager": "coordinator-7", "note": "n"]),
-                (casePath + "/referrals", n.coordinator, ["to": n.police.rawValue.uuidString, "reason": "r", "requestedServices": ["assessment"],
-                                                         "urgency": "urgent", "due": due]),
+                (
+                    casePath + "/referrals", n.coordinator,
+                    [
+                        "to": n.police.rawValue.uuidString, "reason": "r", "requestedServices": ["assessment"],
+                        "urgency": "urgent", "due": due,
+                    ]
+                ),
                 (referralPath + "/decline", n.socialWorker, ["reason": "r"]),
                 (referralPath + "/complete", n.socialWorker, ["outcome": "o"]),
-                (conferencePath + "/decisions", n.coordinator, ["type": "shelter_placement", "responsible": n.socialWork.rawValue.uuidString,
-                                                               "due": due, "note": "n"]),
+                (
+                    conferencePath + "/decisions", n.coordinator,
+                    [
+                        "type": "shelter_placement", "responsible": n.socialWork.rawValue.uuidString,
+                        "due": due, "note": "n",
+                    ]
+                ),
                 (conferencePath + "/held", n.coordinator, ["attended": [n.police.rawValue.uuidString]]),
                 (casePath + "/identification", n.coordinator, ["outcome": "identified_victim", "note": "n"]),
                 (casePath + "/assistance", n.coordinator, ["kind": "shelter", "provider": n.socialWork.rawValue.uuidString, "note": "n"]),
@@ -54,13 +83,20 @@ struct FuzzTests {
             var sent = 0
             for route in routes {
                 // The body every draw starts from is a valid one: refusals below are the draw's doing.
-                let control = try await api.send(.post, route.path, token: route.token, raw: Self.serialise(route.body),
-                                                 ifMatch: route.path.hasPrefix(casePath) ? try await version() : nil)
+                let control = try await api.send(
+                    .post,
+                    route.path,
+                    token: route.token,
+                    raw: Self.serialise(route.body),
+                    ifMatch: route.path.hasPrefix(casePath) ? try await version() : nil
+                )
                 #expect(control.status.code < 300 || control.status == .conflict, "\(route.path): \(control.text)")
                 // Bodies of the wrong shape altogether.
                 let valid = Self.serialise(route.body)
-                let shapes = ["", "[]", "null", "\"x\"", "{", String(valid.dropLast()), valid + valid, "{\"a\":1,\"a\":2}",
-                              String(repeating: "[", count: 100_000), String(repeating: "{\"a\":", count: 50_000)]
+                let shapes = [
+                    "", "[]", "null", "\"x\"", "{", String(valid.dropLast()), valid + valid, "{\"a\":1,\"a\":2}",
+                    String(repeating: "[", count: 100_000), String(repeating: "{\"a\":", count: 50_000),
+                ]
                 for raw in shapes {
                     let before = try await api.db.eventCount()
                     let reply = try await api.send(.post, route.path, token: route.token, raw: raw)
@@ -108,7 +144,10 @@ struct FuzzTests {
                         let value = random.queryValue()
                         let reply = try await api.send(.get, "\(path)?\(parameter)=\(value)", token: token)
                         sent += 1
-                        #expect(reply.status.code < 500, "seed \(Self.seed): GET \(path)?\(parameter)=\(value) → \(reply.status.code) \(reply.text.prefix(300))")
+                        #expect(
+                            reply.status.code < 500,
+                            "seed \(Self.seed): GET \(path)?\(parameter)=\(value) → \(reply.status.code) \(reply.text.prefix(300))"
+                        )
                     }
                 }
             }
@@ -118,7 +157,10 @@ struct FuzzTests {
                 let status = try await api.send(.get, "/readyz", token: nil)
                 return status.status == .ok && status["status"] as? String == "ready"
             }
-            for view in ["/v1/views/municipalities", "/v1/views/trainings", "/v1/views/silent", "/v1/views/sectors", "/v1/views/flows/sectors", "/v1/views/flows/places", "/v1/views/cases"] {
+            for view in [
+                "/v1/views/municipalities", "/v1/views/trainings", "/v1/views/silent", "/v1/views/sectors", "/v1/views/flows/sectors",
+                "/v1/views/flows/places", "/v1/views/cases",
+            ] {
                 let reply = try await api.send(.get, view, token: n.coordinator)
                 #expect(reply.status == .ok, "seed \(Self.seed): \(view) → \(reply.text.prefix(300))")
             }

@@ -5,9 +5,10 @@ import Logging
 import PostgresNIO
 import SponaApplication
 import SponaEventStore
-@testable import SponaHTTP
 import SponaTestSupport
 import Testing
+
+@testable import SponaHTTP
 
 @Suite("Operations routes")
 struct HealthTests {
@@ -49,7 +50,9 @@ struct HealthTests {
             let status = try runProcess(sponaExecutable, ["projections", "status"], environment: ["DATABASE_URL": api.db.appURL])
             #expect(status.status == 0, "\(status.errorOutput)")
             #expect(status.output.contains("case_statistics"))
-            #expect(status.output.split(separator: "\n").dropFirst().allSatisfy { $0.split(separator: " ", omittingEmptySubsequences: true)[2] == "0" })
+            #expect(
+                status.output.split(separator: "\n").dropFirst().allSatisfy { $0.split(separator: " ", omittingEmptySubsequences: true)[2] == "0" }
+            )
         }
     }
 
@@ -61,8 +64,12 @@ struct HealthTests {
         let configuration = PostgresClient.Configuration(host: "127.0.0.1", port: 1, username: "nobody", password: nil, database: nil, tls: .disable)
         try await withPostgresClient(configuration, logger: logger) { unreachable in
             let dependencies = Dependencies(
-                database: unreachable, store: PostgresEventStore(client: unreachable, logger: logger),
-                geography: shippedGeography, logger: logger, databaseDeadline: .seconds(1))
+                database: unreachable,
+                store: PostgresEventStore(client: unreachable, logger: logger),
+                geography: shippedGeography,
+                logger: logger,
+                databaseDeadline: .seconds(1)
+            )
             let app = Application(router: buildRouter(dependencies))
             try await app.test(.router) { client in
                 try await client.execute(uri: "/readyz", method: .get) { response in
@@ -120,14 +127,26 @@ struct HealthTests {
         }
     }
 
-    @Test("right after start a server is not ready until every read model has reached the history it found; when it says ready, the registry lists every institution")
+    @Test(
+        "right after start a server is not ready until every read model has reached the history it found; when it says ready, the registry lists every institution"
+    )
     func readyMeansCaughtUp() async throws {
         try await TestDatabase.withFresh(pollInterval: .milliseconds(50)) { db in
             // A history written before this server starts: the shipped registry and a demo.
             let (institutions, trainings) = try await DemoTests.loadReference(db.store)
-            let history = try DemoHistory(geography: shippedGeography, institutions: institutions, trainings: trainings,
-                                          from: Date().addingTimeInterval(-400 * 86_400), until: Date().addingTimeInterval(-86_400), seed: 16)
-            _ = try await DemoWriter(service: CaseService(store: db.store, geography: shippedGeography, vault: try PersonalDataVault.temporary()), history: history, seed: 16).write(cases: 40)
+            let history = try DemoHistory(
+                geography: shippedGeography,
+                institutions: institutions,
+                trainings: trainings,
+                from: Date().addingTimeInterval(-400 * 86_400),
+                until: Date().addingTimeInterval(-86_400),
+                seed: 16
+            )
+            _ = try await DemoWriter(
+                service: CaseService(store: db.store, geography: shippedGeography, vault: try PersonalDataVault.temporary()),
+                history: history,
+                seed: 16
+            ).write(cases: 40)
             try await APIHarness.run(on: db) { api in
                 var sawCatchingUp = false
                 let deadline = ContinuousClock.now + .seconds(30)

@@ -2,8 +2,8 @@ import Foundation
 import HTTPTypes
 import SponaApplication
 import SponaDomain
-import Testing
 import SponaRecords
+import Testing
 
 /// What a fuzzer or a hostile client sends: every value out of its bounds is refused with a
 /// problem naming it, nothing is recorded, and the server goes on answering.
@@ -64,7 +64,9 @@ struct HostileInputTests {
                 }
             }
             // A path with control characters names nothing: the 404 every such route documents.
-            for (path, token) in [("/v1/audit/streams/case-%00", auditor), ("/v1/cases/%C3%BF%05x", auditor), ("/v1/cases/%03%01/events", n.coordinator)] {
+            for (path, token) in [
+                ("/v1/audit/streams/case-%00", auditor), ("/v1/cases/%C3%BF%05x", auditor), ("/v1/cases/%03%01/events", n.coordinator),
+            ] {
                 try await api.expectRefused(.notFound, detailContains: "must not contain") {
                     try await api.send(.get, path, token: token)
                 }
@@ -81,7 +83,10 @@ struct HostileInputTests {
                 try await api.send(.post, "/v1/institutions", token: n.admin, json: ["nameLatin": "Dom \u{1B}[31m", "sector": "health"])
             }
             // Lines are fine where people write notes.
-            #expect(try await api.send(.post, "/v1/institutions", token: n.admin, json: ["nameLatin": "Dom zdravlja\nNiš", "sector": "health"]).status == .created)
+            #expect(
+                try await api.send(.post, "/v1/institutions", token: n.admin, json: ["nameLatin": "Dom zdravlja\nNiš", "sector": "health"]).status
+                    == .created
+            )
         }
     }
 
@@ -196,9 +201,16 @@ struct PagingTests {
             let n = try await Network.make(api)
             for _ in 0..<7 {
                 let (path, etag) = try await n.fileReport()
-                let sent = try await api.send(.post, path + "/referrals", token: n.schoolStaff, json: [
-                    "to": n.socialWork.rawValue.uuidString, "reason": "assessment", "due": ISO8601.string(from: Date().addingTimeInterval(86_400)),
-                ], ifMatch: etag)
+                let sent = try await api.send(
+                    .post,
+                    path + "/referrals",
+                    token: n.schoolStaff,
+                    json: [
+                        "to": n.socialWork.rawValue.uuidString, "reason": "assessment",
+                        "due": ISO8601.string(from: Date().addingTimeInterval(86_400)),
+                    ],
+                    ifMatch: etag
+                )
                 #expect(sent.status == .ok || sent.status == .created, "\(sent.text)")
             }
             try await api.eventually("the projections to show the 7 reports") {
@@ -229,12 +241,17 @@ struct PagingTests {
         try await APIHarness.run { api in
             let admin = try await api.token(.center, .admin)
             // Equal names: the page boundary must still fall between two of them without repeating one.
-            for index in 0..<5 { _ = try await api.register(index < 3 ? "Dom zdravlja" : "Škola \(index)", sector: .health, municipality: "nis-medijana", admin: admin) }
+            for index in 0..<5 {
+                _ = try await api.register(index < 3 ? "Dom zdravlja" : "Škola \(index)", sector: .health, municipality: "nis-medijana", admin: admin)
+            }
             try await api.eventually("the registry to list the 5 institutions") {
                 try await api.send(.get, "/v1/institutions?municipality=nis-medijana", token: admin).array.count == 5
             }
             let whole = try await api.send(.get, "/v1/institutions?municipality=nis-medijana", token: admin)
-            #expect(whole.headers[HTTPField.Name("Spona-Next-Page")!] == nil && whole.headers[HTTPField.Name("Link")!] == nil, "one page is the whole list")
+            #expect(
+                whole.headers[HTTPField.Name("Spona-Next-Page")!] == nil && whole.headers[HTTPField.Name("Link")!] == nil,
+                "one page is the whole list"
+            )
             for limit in [1, 2, 4] {
                 var seen: [String] = []
                 var path: String? = "/v1/institutions?municipality=nis-medijana&limit=\(limit)"

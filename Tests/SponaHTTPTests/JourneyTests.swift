@@ -1,11 +1,12 @@
 import Foundation
 import HTTPTypes
+import SponaEventStore
+import SponaRecords
+import Testing
+
 @testable import SponaApplication
 @testable import SponaDomain
-import SponaEventStore
 @testable import SponaHTTP
-import Testing
-import SponaRecords
 
 /// A whole case over HTTP, as in the source reports: a school in Prokuplje reports a minor at
 /// risk and the network takes it from there, each step by the institution whose step it is.
@@ -20,7 +21,8 @@ struct JourneyTests {
             var etag = firstETag
 
             /// Sends a command to the case with the version it was based on, as a client does.
-            func step(_ suffix: String, _ token: String, _ json: [String: Any] = [:], expect status: HTTPResponse.Status = .ok) async throws -> Reply {
+            func step(_ suffix: String, _ token: String, _ json: [String: Any] = [:], expect status: HTTPResponse.Status = .ok) async throws -> Reply
+            {
                 let reply = try await api.send(.post, path + suffix, token: token, json: json, ifMatch: etag, idempotencyKey: UUID().uuidString)
                 #expect(reply.status == status, "\(suffix): \(reply.text)")
                 if let next = reply.etag { etag = next }
@@ -41,14 +43,24 @@ struct JourneyTests {
 
             // Referrals to the social work centre and to the police.
             let due = iso(Date().addingTimeInterval(3 * 86_400))
-            let toSocialWork = try await step("/referrals", n.coordinator, [
-                "to": n.socialWork.rawValue.uuidString, "reason": "protective assessment of the family",
-                "requestedServices": ["assessment"], "urgency": "urgent", "due": due,
-            ], expect: .created)
+            let toSocialWork = try await step(
+                "/referrals",
+                n.coordinator,
+                [
+                    "to": n.socialWork.rawValue.uuidString, "reason": "protective assessment of the family",
+                    "requestedServices": ["assessment"], "urgency": "urgent", "due": due,
+                ],
+                expect: .created
+            )
             let socialWorkReferral = try #require(toSocialWork.location)
-            let toPolice = try await step("/referrals", n.coordinator, [
-                "to": n.police.rawValue.uuidString, "reason": "check the adult who contacts her online", "urgency": "urgent", "due": due,
-            ], expect: .created)
+            let toPolice = try await step(
+                "/referrals",
+                n.coordinator,
+                [
+                    "to": n.police.rawValue.uuidString, "reason": "check the adult who contacts her online", "urgency": "urgent", "due": due,
+                ],
+                expect: .created
+            )
             let policeReferral = try #require(toPolice.location)
 
             // Both land in the receivers' inboxes.
@@ -61,25 +73,48 @@ struct JourneyTests {
             _ = try await api.send(.get, path, token: n.socialWorker).etag.map { etag = $0 }
             _ = try await step(String(socialWorkReferral.dropFirst(path.count)) + "/receive", n.socialWorker)
             _ = try await step(String(socialWorkReferral.dropFirst(path.count)) + "/accept", n.socialWorker, ["note": "assessment on Monday"])
-            _ = try await step(String(policeReferral.dropFirst(path.count)) + "/decline", n.officer, ["reason": "already investigated under case 12/25"])
+            _ = try await step(
+                String(policeReferral.dropFirst(path.count)) + "/decline",
+                n.officer,
+                ["reason": "already investigated under case 12/25"]
+            )
 
             // A conference of four institutions besides the Center.
-            let conference = try await step("/conferences", n.coordinator, [
-                "at": iso(Date().addingTimeInterval(86_400)),
-                "invited": [n.school, n.socialWork, n.police, n.health].map(\.rawValue.uuidString),
-            ], expect: .created)
+            let conference = try await step(
+                "/conferences",
+                n.coordinator,
+                [
+                    "at": iso(Date().addingTimeInterval(86_400)),
+                    "invited": [n.school, n.socialWork, n.police, n.health].map(\.rawValue.uuidString),
+                ],
+                expect: .created
+            )
             let conferencePath = String(try #require(conference.location).dropFirst(path.count))
-            _ = try await step(conferencePath + "/held", n.coordinator, [
-                "attended": [InstitutionID.center, n.school, n.socialWork, n.police, n.health].map(\.rawValue.uuidString),
-            ])
+            _ = try await step(
+                conferencePath + "/held",
+                n.coordinator,
+                [
+                    "attended": [InstitutionID.center, n.school, n.socialWork, n.police, n.health].map(\.rawValue.uuidString)
+                ]
+            )
 
             // Its decisions, and their implementation by the institutions responsible.
-            let shelter = try await step(conferencePath + "/decisions", n.coordinator, [
-                "type": "shelter_placement", "responsible": n.socialWork.rawValue.uuidString, "due": iso(Date().addingTimeInterval(86_400)),
-            ], expect: .created)
-            let videoLink = try await step(conferencePath + "/decisions", n.coordinator, [
-                "type": "testimony_by_video_link", "responsible": n.police.rawValue.uuidString,
-            ], expect: .created)
+            let shelter = try await step(
+                conferencePath + "/decisions",
+                n.coordinator,
+                [
+                    "type": "shelter_placement", "responsible": n.socialWork.rawValue.uuidString, "due": iso(Date().addingTimeInterval(86_400)),
+                ],
+                expect: .created
+            )
+            let videoLink = try await step(
+                conferencePath + "/decisions",
+                n.coordinator,
+                [
+                    "type": "testimony_by_video_link", "responsible": n.police.rawValue.uuidString,
+                ],
+                expect: .created
+            )
             try await api.eventually("the decision in the police's inbox") {
                 let inbox = try await api.send(.get, "/v1/inbox", token: n.officer)
                 return (inbox["items"] as? [[String: Any]] ?? []).contains { $0["kind"] as? String == "decision" }
@@ -100,8 +135,12 @@ struct JourneyTests {
             let stored = try await api.db.store.readStream(Streams.case(caseID))
             let replayed = try #require(Case.replay(try EventCoding.caseEvents(stored)))
             let reader = Caller(actor: Actor(id: "coordinator-7", institution: .center, role: .coordinator), isCenter: true)
-            let (opened, access) = CaseService(store: api.db.store, geography: shippedGeography, vault: api.vault).openTexts(of: replayed, for: reader)
-            let replayedJSON = try JSONSerialization.jsonObject(with: EventCoding.encoder.encode(CaseResource(opened, texts: access))) as? NSDictionary
+            let (opened, access) = CaseService(store: api.db.store, geography: shippedGeography, vault: api.vault).openTexts(
+                of: replayed,
+                for: reader
+            )
+            let replayedJSON =
+                try JSONSerialization.jsonObject(with: EventCoding.encoder.encode(CaseResource(opened, texts: access))) as? NSDictionary
             #expect(replayedJSON == (try JSONSerialization.jsonObject(with: shown.body) as? NSDictionary))
             #expect(shown.etag == "\"\(stored.count)\"")
             #expect(replayed.referrals.map(\.status) == [.completed, .declined])
@@ -127,7 +166,8 @@ struct JourneyTests {
             try await api.eventually("the school's report shown as closed") {
                 let mine = try await api.send(.get, "/v1/reports/mine", token: n.schoolStaff)
                 let reports = mine["reports"] as? [[String: Any]] ?? []
-                return reports.count == 1 && reports[0]["status"] as? String == "closed" && reports[0]["identification"] as? String == "identified_victim"
+                return reports.count == 1 && reports[0]["status"] as? String == "closed"
+                    && reports[0]["identification"] as? String == "identified_victim"
             }
             // And nothing is left in anyone's inbox.
             try await api.eventually("empty inboxes") {
@@ -162,7 +202,9 @@ struct JourneyTests {
         }
     }
 
-    @Test("a retry is known by a canonical fingerprint: times a fraction of a second apart are two requests, and a fingerprint stored by an earlier release still recognises its retry")
+    @Test(
+        "a retry is known by a canonical fingerprint: times a fraction of a second apart are two requests, and a fingerprint stored by an earlier release still recognises its retry"
+    )
     func canonicalFingerprints() async throws {
         try await APIHarness.run { api in
             let n = try await Network.make(api)
@@ -173,13 +215,37 @@ struct JourneyTests {
             formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             let due = Date().addingTimeInterval(3 * 86_400).timeIntervalSince1970.rounded()
             func referral(_ fraction: Double) -> [String: Any] {
-                ["to": n.socialWork.rawValue.uuidString, "reason": "assessment", "due": formatter.string(from: Date(timeIntervalSince1970: due + fraction))]
+                [
+                    "to": n.socialWork.rawValue.uuidString, "reason": "assessment",
+                    "due": formatter.string(from: Date(timeIntervalSince1970: due + fraction)),
+                ]
             }
-            let sent = try await api.send(.post, path + "/referrals", token: n.coordinator, json: referral(0.1), ifMatch: etag, idempotencyKey: "ref-1")
+            let sent = try await api.send(
+                .post,
+                path + "/referrals",
+                token: n.coordinator,
+                json: referral(0.1),
+                ifMatch: etag,
+                idempotencyKey: "ref-1"
+            )
             #expect(sent.status == .created, "\(sent.text)")
-            let retry = try await api.send(.post, path + "/referrals", token: n.coordinator, json: referral(0.1), ifMatch: etag, idempotencyKey: "ref-1")
+            let retry = try await api.send(
+                .post,
+                path + "/referrals",
+                token: n.coordinator,
+                json: referral(0.1),
+                ifMatch: etag,
+                idempotencyKey: "ref-1"
+            )
             #expect(retry.status == .ok && retry.location == sent.location, "\(retry.text)")
-            let other = try await api.send(.post, path + "/referrals", token: n.coordinator, json: referral(0.4), ifMatch: etag, idempotencyKey: "ref-1")
+            let other = try await api.send(
+                .post,
+                path + "/referrals",
+                token: n.coordinator,
+                json: referral(0.4),
+                ifMatch: etag,
+                idempotencyKey: "ref-1"
+            )
             #expect(other.status == .unprocessableContent, "\(other.text)")
 
             // A step recorded by a release that fingerprinted requests the old way: stored here as
@@ -194,13 +260,24 @@ struct JourneyTests {
             let actor = try EventCoding.decoder.decode(CommandMetadata.self, from: metadata).actor
             let step = CaseEvent.referralAccepted(.init(referral: referralID, by: n.socialWork, note: nil))
             _ = try await api.db.store.append(
-                to: Streams.case(caseID), expected: .exactly(Int64(stored.count)),
-                events: [EventData(type: step.typeName, schemaVersion: step.schemaVersion, payload: try step.encodePayload(with: EventCoding.encoder))],
-                metadata: EventMetadata(json: metadata), idempotencyKey: "\(actor):acc-1",
-                requestFingerprint: CaseService.legacyFingerprint(.acceptReferral(referralID, note: nil), on: caseID))
+                to: Streams.case(caseID),
+                expected: .exactly(Int64(stored.count)),
+                events: [
+                    EventData(type: step.typeName, schemaVersion: step.schemaVersion, payload: try step.encodePayload(with: EventCoding.encoder))
+                ],
+                metadata: EventMetadata(json: metadata),
+                idempotencyKey: "\(actor):acc-1",
+                requestFingerprint: CaseService.legacyFingerprint(.acceptReferral(referralID, note: nil), on: caseID)
+            )
             let accepted = (etag: "\"\(stored.count + 1)\"", status: HTTPResponse.Status.ok)
-            let again = try await api.send(.post, location + "/accept", token: n.socialWorker, json: [:], ifMatch: received.etag,
-                                           idempotencyKey: "acc-1")
+            let again = try await api.send(
+                .post,
+                location + "/accept",
+                token: n.socialWorker,
+                json: [:],
+                ifMatch: received.etag,
+                idempotencyKey: "acc-1"
+            )
             #expect(again.status == .ok && again.etag == accepted.etag, "\(again.text)")
         }
     }

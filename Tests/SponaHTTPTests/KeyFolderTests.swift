@@ -36,8 +36,13 @@ struct KeyFolderTests {
             let copy = try Self.backup(api.vault.keyFolder)
             defer { try? FileManager.default.removeItem(at: copy) }
 
-            let erasure = try await api.send(.post, erasedPath + "/erase-personal-data", token: n.admin,
-                                             json: ["legalBasis": "GDPR Art. 17", "reference": "DPA-7"], ifMatch: erased.etag)
+            let erasure = try await api.send(
+                .post,
+                erasedPath + "/erase-personal-data",
+                token: n.admin,
+                json: ["legalBasis": "GDPR Art. 17", "reference": "DPA-7"],
+                ifMatch: erased.etag
+            )
             #expect(erasure.status == .ok, "\(erasure.text)")
             // The operator restores the key folder from last week's copy.
             try Self.restore(copy, over: api.vault.keyFolder)

@@ -4,9 +4,10 @@ import Logging
 import OpenAPIKit
 import PostgresNIO
 import SponaEventStore
-@testable import SponaHTTP
 import Testing
 import Yams
+
+@testable import SponaHTTP
 
 /// The OpenAPI document is what clients are generated from: it must parse, validate, and
 /// name exactly the routes the server has.
@@ -18,11 +19,17 @@ struct OpenAPITests {
         logger.logLevel = .critical
         // The router is only inspected here; nothing connects to this client.
         let client = PostgresClient(configuration: .init(host: "127.0.0.1", port: 1, username: "nobody", password: nil, database: nil, tls: .disable))
-        let router = buildRouter(Dependencies(database: client, store: PostgresEventStore(client: client, logger: logger), geography: shippedGeography, logger: logger))
-        return Set(router.routes.map { route in
-            let path = route.path.description.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
-            return "\(route.method.rawValue) /\(path)"
-        })
+        let router = buildRouter(
+            Dependencies(database: client, store: PostgresEventStore(client: client, logger: logger), geography: shippedGeography, logger: logger)
+        )
+        return Set(
+            router.routes.map { route in
+                let path = route.path.description.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(
+                    separator: "/"
+                )
+                return "\(route.method.rawValue) /\(path)"
+            }
+        )
     }
 
     func document() throws -> OpenAPI.Document {
@@ -39,9 +46,13 @@ struct OpenAPITests {
 
     @Test("it names every route of the server, and no route the server does not have")
     func matchesRouter() throws {
-        let documented = Set(try document().paths.flatMap { path, item in
-            (item.pathItemValue?.endpoints ?? []).map { "\($0.method.rawValue.uppercased()) /\(path.rawValue.split(separator: "/").joined(separator: "/"))" }
-        })
+        let documented = Set(
+            try document().paths.flatMap { path, item in
+                (item.pathItemValue?.endpoints ?? []).map {
+                    "\($0.method.rawValue.uppercased()) /\(path.rawValue.split(separator: "/").joined(separator: "/"))"
+                }
+            }
+        )
         let served = routerRoutes()
         #expect(served.subtracting(documented).sorted() == [], "served but not documented")
         #expect(documented.subtracting(served).sorted() == [], "documented but not served")
@@ -61,11 +72,19 @@ struct OpenAPITests {
     @Test("the contract check every HTTP test runs catches an undocumented status and a body off its schema")
     func contractCheckCatches() {
         let check = ContractCheck.shared
-        #expect(check.problems(method: "GET", path: "/readyz", status: 200, contentType: "application/json", body: Data(#"{"status":"ready"}"#.utf8)).isEmpty)
+        #expect(
+            check.problems(method: "GET", path: "/readyz", status: 200, contentType: "application/json", body: Data(#"{"status":"ready"}"#.utf8))
+                .isEmpty
+        )
         #expect(!check.problems(method: "GET", path: "/readyz", status: 418, contentType: "application/json", body: Data("{}".utf8)).isEmpty)
-        #expect(!check.problems(method: "GET", path: "/readyz", status: 200, contentType: "application/json", body: Data(#"{"status":7}"#.utf8)).isEmpty)
-        #expect(!check.problems(method: "GET", path: "/readyz", status: 200, contentType: "application/json", body: Data(#"{"database":"ok"}"#.utf8)).isEmpty,
-                "a required member missing")
+        #expect(
+            !check.problems(method: "GET", path: "/readyz", status: 200, contentType: "application/json", body: Data(#"{"status":7}"#.utf8)).isEmpty
+        )
+        #expect(
+            !check.problems(method: "GET", path: "/readyz", status: 200, contentType: "application/json", body: Data(#"{"database":"ok"}"#.utf8))
+                .isEmpty,
+            "a required member missing"
+        )
         #expect(!check.problems(method: "GET", path: "/v1/nowhere", status: 200, contentType: nil, body: Data()).isEmpty)
     }
 }

@@ -5,20 +5,23 @@ import PostgresNIO
 import SponaApplication
 import SponaDomain
 import SponaEventStore
-@testable import SponaHTTP
+import SponaRecords
 import SponaTestSupport
 import Testing
-import SponaRecords
+
+@testable import SponaHTTP
 
 /// The personal data of the journey's girl: names that must never show up anywhere but in
 /// the answer to a read with a reason.
-var personalData: [String: Any] { [
-    "name": "Milica Zdravković-Testna",
-    "birthDate": "2010-03-14",
-    "contacts": ["+381 64 555 0199", "milica.zt@example.org"],
-    "documents": ["LK 009912345"],
-    "narrative": "Upoznala je čoveka preko Instagrama koji joj nudi posao u Minhenu.",
-] }
+var personalData: [String: Any] {
+    [
+        "name": "Milica Zdravković-Testna",
+        "birthDate": "2010-03-14",
+        "contacts": ["+381 64 555 0199", "milica.zt@example.org"],
+        "documents": ["LK 009912345"],
+        "narrative": "Upoznala je čoveka preko Instagrama koji joj nudi posao u Minhenu.",
+    ]
+}
 let personalStrings = ["Milica", "Zdravkovi", "2010-03-14", "555 0199", "milica.zt", "009912345", "Instagram", "Minhen"]
 
 func reportWithPersonalData() -> [String: Any] {
@@ -45,11 +48,14 @@ struct PrivacyTests {
                 return (mine["reports"] as? [[String: Any]])?.count == 1
             }
             for secret in personalStrings {
-                let rows = try await api.db.admin.query("""
+                let rows = try await api.db.admin.query(
+                    """
                     SELECT (SELECT count(*) FROM events WHERE payload::text ILIKE '%' || \(secret) || '%' OR metadata::text ILIKE '%' || \(secret) || '%')
                          + (SELECT count(*) FROM case_reports r WHERE r::text ILIKE '%' || \(secret) || '%')
                          + (SELECT count(*) FROM open_work w WHERE w::text ILIKE '%' || \(secret) || '%')
-                    """, logger: api.db.logger)
+                    """,
+                    logger: api.db.logger
+                )
                 for try await count in rows.decode(Int64.self) { #expect(count == 0, "'\(secret)' found in the database") }
             }
 
@@ -117,18 +123,29 @@ struct PrivacyTests {
             let backup = FileManager.default.temporaryDirectory.appendingPathComponent("spona-backup-\(UUID().uuidString).dump")
             defer { try? FileManager.default.removeItem(at: backup) }
             let adminURL = try #require(ProcessInfo.processInfo.environment["SPONA_ADMIN_DATABASE_URL"])
-            let dump = try runProcess(try postgresTool("pg_dump"), ["--format=custom", "--file", backup.path, TestDatabase.url(adminURL, database: api.db.name)])
+            let dump = try runProcess(
+                try postgresTool("pg_dump"),
+                ["--format=custom", "--file", backup.path, TestDatabase.url(adminURL, database: api.db.name)]
+            )
             #expect(dump.status == 0, "\(dump.errorOutput)")
 
             // Only an admin may erase, and only with a legal basis and a reference.
-            let refused = try await api.send(.post, path + "/erase-personal-data", token: n.coordinator,
-                                             json: ["legalBasis": "GDPR Art. 17", "reference": "DPA-1"])
+            let refused = try await api.send(
+                .post,
+                path + "/erase-personal-data",
+                token: n.coordinator,
+                json: ["legalBasis": "GDPR Art. 17", "reference": "DPA-1"]
+            )
             #expect(refused.status == .notFound)
             let incomplete = try await api.send(.post, path + "/erase-personal-data", token: n.admin, json: ["legalBasis": "GDPR Art. 17"])
             #expect(incomplete.status == .unprocessableContent)
             let before = try await api.db.eventCount()
-            let erased = try await api.send(.post, path + "/erase-personal-data", token: n.admin,
-                                            json: ["legalBasis": "ZZPL čl. 30 (GDPR Art. 17)", "reference": "Poverenik 072-16-1234/2026"])
+            let erased = try await api.send(
+                .post,
+                path + "/erase-personal-data",
+                token: n.admin,
+                json: ["legalBasis": "ZZPL čl. 30 (GDPR Art. 17)", "reference": "Poverenik 072-16-1234/2026"]
+            )
             #expect(erased.status == .ok, "\(erased.text)")
             #expect(erased["personalData"] as? String == "erased")
             #expect(try await api.db.eventCount() == before + 1)
@@ -155,9 +172,13 @@ struct PrivacyTests {
             let restored = api.db.name + "_restored"
             try await api.db.admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(restored)"), logger: api.db.logger)
             do {
-                let restore = try runProcess(try postgresTool("pg_restore"), ["--no-owner", "--dbname", TestDatabase.url(adminURL, database: restored), backup.path])
+                let restore = try runProcess(
+                    try postgresTool("pg_restore"),
+                    ["--no-owner", "--dbname", TestDatabase.url(adminURL, database: restored), backup.path]
+                )
                 #expect(restore.status == 0, "\(restore.errorOutput)")
-                try await withPostgresClient(try DatabaseURL(TestDatabase.url(adminURL, database: restored)).configuration, logger: api.db.logger) { old in
+                try await withPostgresClient(try DatabaseURL(TestDatabase.url(adminURL, database: restored)).configuration, logger: api.db.logger) {
+                    old in
                     let store = PostgresEventStore(client: old, logger: api.db.logger)
                     let history = try EventCoding.caseEvents(try await store.readStream(Streams.case(caseID)))
                     let state = try #require(Case.replay(history))
@@ -168,11 +189,20 @@ struct PrivacyTests {
                     let service = CaseService(store: store, geography: shippedGeography, vault: api.vault)
                     let reader = Caller(actor: Actor(id: "coordinator-1", institution: .center, role: .coordinator), isCenter: true)
                     let reading = try await service.readPersonalData(caseID, caller: reader, reason: "restore check", requestID: "r-1").reading
-                    guard case .erased = reading else { Issue.record("the restored backup revealed personal data"); return }
+                    guard case .erased = reading else {
+                        Issue.record("the restored backup revealed personal data")
+                        return
+                    }
                     // Nor is the erased subject given a new key for a text: it would outlive the erasure.
                     await #expect(throws: PrivacyError.subjectKeyDestroyed) {
-                        try await service.handle(.close(reason: "duplicate of another report"), on: caseID, expectedVersion: 1, caller: reader,
-                                                 requestID: "r-2", idempotencyKey: nil)
+                        try await service.handle(
+                            .close(reason: "duplicate of another report"),
+                            on: caseID,
+                            expectedVersion: 1,
+                            caller: reader,
+                            requestID: "r-2",
+                            idempotencyKey: nil
+                        )
                     }
                     #expect(api.vault.keyStatus(state.report.subject.id) == .missing)
                 }
@@ -196,17 +226,29 @@ struct PrivacyTests {
             }
             let secret = "her uncle Dragan drives her to Novi Pazar on Fridays"
             #expect(try await step("/acknowledge", n.coordinator, [:]).status == .ok)
-            let sent = try await step("/referrals", n.coordinator, [
-                "to": n.socialWork.rawValue.uuidString, "reason": secret, "requestedServices": ["assessment", "shelter"],
-                "due": iso(Date().addingTimeInterval(86_400)),
-            ])
+            let sent = try await step(
+                "/referrals",
+                n.coordinator,
+                [
+                    "to": n.socialWork.rawValue.uuidString, "reason": secret, "requestedServices": ["assessment", "shelter"],
+                    "due": iso(Date().addingTimeInterval(86_400)),
+                ]
+            )
             #expect(sent.status == .created, "\(sent.text)")
             #expect((sent["referrals"] as? [[String: Any]])?.first?["reason"] as? String == secret)
             #expect(try await step("/referrals/x/decline", n.socialWorker, ["reason": "x"]).status == .notFound)
 
             // Nothing in the store holds the text in the clear: not the event, not any table.
-            let dump = try runProcess(try postgresTool("pg_dump"), ["--data-only", TestDatabase.url(
-                try #require(ProcessInfo.processInfo.environment["SPONA_ADMIN_DATABASE_URL"]), database: api.db.name)])
+            let dump = try runProcess(
+                try postgresTool("pg_dump"),
+                [
+                    "--data-only",
+                    TestDatabase.url(
+                        try #require(ProcessInfo.processInfo.environment["SPONA_ADMIN_DATABASE_URL"]),
+                        database: api.db.name
+                    ),
+                ]
+            )
             #expect(dump.status == 0, "\(dump.errorOutput)")
             #expect(!dump.output.contains("Dragan") && dump.output.contains("ReferralSent"))
 
@@ -220,8 +262,13 @@ struct PrivacyTests {
             #expect((audited["referrals"] as? [[String: Any]])?.first?["requestedServices"] as? [String] == ["assessment", "shelter"])
 
             // Erased with the subject: the text can never be read again, and no new text is taken.
-            let erased = try await api.send(.post, path + "/erase-personal-data", token: n.admin,
-                                            json: ["legalBasis": "GDPR Art. 17", "reference": "DPA-7"], ifMatch: etag)
+            let erased = try await api.send(
+                .post,
+                path + "/erase-personal-data",
+                token: n.admin,
+                json: ["legalBasis": "GDPR Art. 17", "reference": "DPA-7"],
+                ifMatch: etag
+            )
             #expect(erased.status == .ok, "\(erased.text)")
             etag = try #require(erased.etag)
             let after = try await api.send(.get, path, token: n.coordinator)
@@ -243,10 +290,12 @@ struct PrivacyTests {
             let filed = try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: reportWithPersonalData(), idempotencyKey: "with-data")
             let path = try #require(filed.location)
             var etag = try #require(filed.etag)
-            for (suffix, token, json) in [("/acknowledge", n.coordinator, [String: Any]()),
-                                          ("/triage", n.coordinator, ["confirmedRisk": "high", "caseManager": "c-1"]),
-                                          ("/identification", n.coordinator, ["outcome": "identified_victim"]),
-                                          ("/close", n.coordinator, ["reason": "assistance plan in place"])] {
+            for (suffix, token, json) in [
+                ("/acknowledge", n.coordinator, [String: Any]()),
+                ("/triage", n.coordinator, ["confirmedRisk": "high", "caseManager": "c-1"]),
+                ("/identification", n.coordinator, ["outcome": "identified_victim"]),
+                ("/close", n.coordinator, ["reason": "assistance plan in place"]),
+            ] {
                 let reply = try await api.send(.post, path + suffix, token: token, json: json, ifMatch: etag)
                 #expect(reply.status == .ok, "\(reply.text)")
                 etag = reply.etag ?? etag

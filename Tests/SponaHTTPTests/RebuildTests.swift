@@ -9,7 +9,8 @@ struct RebuildTests {
     /// Every row of every projection table, as text, sorted.
     func snapshot(_ api: APIHarness) async throws -> [String: [String]] {
         var result: [String: [String]] = [:]
-        for table in ["institutions", "open_work", "case_reports", "stat_cases", "stat_institutions", "view_municipality_month", "view_sector_month"] {
+        for table in ["institutions", "open_work", "case_reports", "stat_cases", "stat_institutions", "view_municipality_month", "view_sector_month"]
+        {
             let rows = try await api.db.admin.query(PostgresQuery(unsafeSQL: "SELECT t::text FROM \(table) t ORDER BY 1"), logger: api.db.logger)
             var lines: [String] = []
             for try await line in rows.decode(String.self) { lines.append(line) }
@@ -29,11 +30,17 @@ struct RebuildTests {
 
             // Damage the read models the way a bug would; the rebuild must bring back the truth.
             try await api.db.admin.query("UPDATE view_municipality_month SET reports = reports + 100", logger: api.db.logger)
-            try await api.db.admin.query("DELETE FROM case_reports WHERE case_id IN (SELECT case_id FROM case_reports LIMIT 3)", logger: api.db.logger)
+            try await api.db.admin.query(
+                "DELETE FROM case_reports WHERE case_id IN (SELECT case_id FROM case_reports LIMIT 3)",
+                logger: api.db.logger
+            )
             #expect(try await snapshot(api) != incremental)
 
-            let rebuild = try runProcess(sponaExecutable, ["projections", "rebuild", "--all"],
-                                         environment: ["SPONA_OWNER_DATABASE_URL": api.db.ownerURL, "DATABASE_URL": api.db.appURL])
+            let rebuild = try runProcess(
+                sponaExecutable,
+                ["projections", "rebuild", "--all"],
+                environment: ["SPONA_OWNER_DATABASE_URL": api.db.ownerURL, "DATABASE_URL": api.db.appURL]
+            )
             #expect(rebuild.status == 0, "\(rebuild.output)\(rebuild.errorOutput)")
             #expect(rebuild.output.contains("case_statistics: rebuilt from"))
             #expect(try await snapshot(api) == incremental)
@@ -47,14 +54,19 @@ struct RebuildTests {
             #expect(mine.status == .ok)
 
             // Bad names are refused with one line and a non-zero exit.
-            let unknown = try runProcess(sponaExecutable, ["projections", "rebuild", "nonsense"],
-                                         environment: ["SPONA_OWNER_DATABASE_URL": api.db.ownerURL])
+            let unknown = try runProcess(
+                sponaExecutable,
+                ["projections", "rebuild", "nonsense"],
+                environment: ["SPONA_OWNER_DATABASE_URL": api.db.ownerURL]
+            )
             #expect(unknown.status != 0)
             #expect(unknown.errorOutput.contains("there is no projection 'nonsense'"))
         }
     }
 
-    @Test("a projection stored by an older version is rebuilt when a server starts: its views answer 'rebuilding' meanwhile, writes go on, and the figures come back whole")
+    @Test(
+        "a projection stored by an older version is rebuilt when a server starts: its views answer 'rebuilding' meanwhile, writes go on, and the figures come back whole"
+    )
     func versionChangeRebuildsOnStart() async throws {
         try await TestDatabase.withFresh(pollInterval: .milliseconds(50)) { db in
             let before = Snapshots()

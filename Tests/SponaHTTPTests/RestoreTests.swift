@@ -11,7 +11,9 @@ import Testing
 /// reordered or flagged.
 @Suite("A history restored into another cluster")
 struct RestoreTests {
-    @Test("pg_dump, pg_restore into a fresh cluster, spona migrate, three more reports: a reader from its old cursor, every projection and the audit see them after the old ones")
+    @Test(
+        "pg_dump, pg_restore into a fresh cluster, spona migrate, three more reports: a reader from its old cursor, every projection and the audit see them after the old ones"
+    )
     func dumpAndRestore() async throws {
         let dump = FileManager.default.temporaryDirectory.appendingPathComponent("spona-dump-\(UUID().uuidString).pgdump")
         defer { try? FileManager.default.removeItem(at: dump) }
@@ -88,8 +90,11 @@ struct RestoreTests {
 
                 // The views rebuilt from the restored history equal the ones carried on.
                 let carried = try await RebuildTests().snapshot(api)
-                let rebuild = try runProcess(sponaExecutable, ["projections", "rebuild", "--all"],
-                                             environment: ["SPONA_OWNER_DATABASE_URL": api.db.ownerURL, "DATABASE_URL": api.db.appURL])
+                let rebuild = try runProcess(
+                    sponaExecutable,
+                    ["projections", "rebuild", "--all"],
+                    environment: ["SPONA_OWNER_DATABASE_URL": api.db.ownerURL, "DATABASE_URL": api.db.appURL]
+                )
                 #expect(rebuild.status == 0, "\(rebuild.output)\(rebuild.errorOutput)")
                 #expect(try await RebuildTests().snapshot(api) == carried)
 
@@ -104,7 +109,9 @@ struct RestoreTests {
         }
     }
 
-    @Test("point-in-time recovery: a base backup, more events, recovery to a moment between; the history verifies, a later published seal reads as a rollback, new reports are served")
+    @Test(
+        "point-in-time recovery: a base backup, more events, recovery to a moment between; the history verifies, a later published seal reads as a rollback, new reports are served"
+    )
     func pointInTimeRecovery() async throws {
         let archive = URL(fileURLWithPath: "/tmp/spona-wal-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: archive, withIntermediateDirectories: true)
@@ -145,7 +152,9 @@ struct RestoreTests {
                 await state.set(name: api.db.name, kept: kept, publicKey: seals["publicKey"] as? String ?? "")
                 // Everything up to now goes to the archive.
                 var segment = ""
-                for try await name in try await api.db.admin.query("SELECT pg_walfile_name(pg_switch_wal())", logger: api.db.logger).decode(String.self) {
+                for try await name in try await api.db.admin.query("SELECT pg_walfile_name(pg_switch_wal())", logger: api.db.logger).decode(
+                    String.self
+                ) {
                     segment = name
                 }
                 let switched = segment
@@ -165,8 +174,11 @@ struct RestoreTests {
             #expect(try await db.eventCount() == kept, "recovered to the moment: the two reports after it are gone")
             let migrated = try runProcess(sponaExecutable, ["migrate"], environment: ["SPONA_OWNER_DATABASE_URL": db.ownerURL])
             #expect(migrated.status == 0, "\(migrated.errorOutput)")
-            let verified = try runProcess(sponaExecutable, ["audit", "verify", "--public-key", publicKey, "--published-seals", published.path],
-                                          environment: ["DATABASE_URL": db.appURL])
+            let verified = try runProcess(
+                sponaExecutable,
+                ["audit", "verify", "--public-key", publicKey, "--published-seals", published.path],
+                environment: ["DATABASE_URL": db.appURL]
+            )
             #expect(verified.status == 0, "\(verified.output) \(verified.errorOutput)")
             #expect(verified.output.contains("rolled back to seal 1"), "\(verified.output)")
             #expect(verified.output.contains("1 of 2 published seals match"), "\(verified.output)")

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import PostgresNIO
 import SponaApplication
@@ -10,6 +7,10 @@ import SponaEventStore
 import SponaProjections
 import SponaTestSupport
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A `spona serve` process of its own, logging to a file.
 final class ServerProcess: @unchecked Sendable {
@@ -23,10 +24,12 @@ final class ServerProcess: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: sponaExecutable)
         process.arguments = ["serve"]
-        process.environment = ProcessInfo.processInfo.environment.merging([
-            "DATABASE_URL": databaseURL, "SPONA_PORT": "\(port)", "SPONA_LOG_LEVEL": "info",
-            "SPONA_MASTER_KEY": MasterKey.generate(), "SPONA_KEY_DIR": keyDirectory.path,
-        ].merging(extra) { _, new in new }) { _, new in new }
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            [
+                "DATABASE_URL": databaseURL, "SPONA_PORT": "\(port)", "SPONA_LOG_LEVEL": "info",
+                "SPONA_MASTER_KEY": MasterKey.generate(), "SPONA_KEY_DIR": keyDirectory.path,
+            ].merging(extra) { _, new in new }
+        ) { _, new in new }
         let handle = try FileHandle(forWritingTo: log)
         process.standardError = handle
         process.standardOutput = handle
@@ -36,9 +39,11 @@ final class ServerProcess: @unchecked Sendable {
     /// The projections this process has been elected to run.
     var elected: Set<String> {
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        return Set(text.split(separator: "\n").filter { $0.contains("projection runner elected") }.compactMap { line in
-            line.split(separator: " ").first { $0.hasPrefix("projection=") }.map { String($0.dropFirst("projection=".count)) }
-        })
+        return Set(
+            text.split(separator: "\n").filter { $0.contains("projection runner elected") }.compactMap { line in
+                line.split(separator: " ").first { $0.hasPrefix("projection=") }.map { String($0.dropFirst("projection=".count)) }
+            }
+        )
     }
 
     /// The last lines of the log, for a failure's message.
@@ -67,8 +72,13 @@ final class ServerProcess: @unchecked Sendable {
     /// GET `path` on this server with curl: the status (0: no answer) and how long it took.
     func get(_ path: String, timeout seconds: Int = 60) -> (status: Int, took: Duration, error: String) {
         let started = ContinuousClock.now
-        let result = try? runProcess("/usr/bin/curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "\(seconds)",
-                                                       "http://127.0.0.1:\(port)\(path)"])
+        let result = try? runProcess(
+            "/usr/bin/curl",
+            [
+                "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "\(seconds)",
+                "http://127.0.0.1:\(port)\(path)",
+            ]
+        )
         return (Int(result?.output ?? "") ?? 0, ContinuousClock.now - started, result?.errorOutput ?? "curl did not run")
     }
 
@@ -90,8 +100,13 @@ struct ServerProcessTests {
         let registry = RegistryService(store: db.store, geography: shippedGeography)
         try await registry.ensureCenter(requestID: "test")
         let school = InstitutionID()
-        try await registry.handle(.register(.init(id: school, nameLatin: "OŠ Prokuplje", sector: .education, municipality: MunicipalityCode(rawValue: "prokuplje"))),
-                                  on: school, actor: Actor(id: "admin", institution: .center, role: .admin), requestID: "test", idempotencyKey: nil)
+        try await registry.handle(
+            .register(.init(id: school, nameLatin: "OŠ Prokuplje", sector: .education, municipality: MunicipalityCode(rawValue: "prokuplje"))),
+            on: school,
+            actor: Actor(id: "admin", institution: .center, role: .admin),
+            requestID: "test",
+            idempotencyKey: nil
+        )
         return school
     }
 
@@ -104,10 +119,19 @@ struct ServerProcessTests {
                 group.addTask {
                     for _ in stride(from: worker, to: count, by: 8) {
                         let report = CaseCommand.FileReport(
-                            municipality: MunicipalityCode(rawValue: ["prokuplje", "blace", "nis"].randomElement()!), channel: .app,
-                            subject: SubjectProfile(ageGroup: .child14to17, gender: .female), urgency: .urgent)
-                        _ = try await cases.handle(.fileReport(report), on: report.caseID, expectedVersion: nil, caller: caller,
-                                                   requestID: "process-test", idempotencyKey: nil)
+                            municipality: MunicipalityCode(rawValue: ["prokuplje", "blace", "nis"].randomElement()!),
+                            channel: .app,
+                            subject: SubjectProfile(ageGroup: .child14to17, gender: .female),
+                            urgency: .urgent
+                        )
+                        _ = try await cases.handle(
+                            .fileReport(report),
+                            on: report.caseID,
+                            expectedVersion: nil,
+                            caller: caller,
+                            requestID: "process-test",
+                            idempotencyKey: nil
+                        )
                     }
                 }
             }
@@ -121,10 +145,17 @@ struct ServerProcessTests {
         var applied: [String: Int64] = [:]
         while ContinuousClock.now < deadline {
             // A query on a connection the restart left half-dead is given up, not waited on.
-            guard let (total, statuses) = try? await withTimeout(.seconds(5), {
-                (Int64(try await db.eventCount()),
-                 try await ProjectionStatus.read(Array(Self.names), client: db.app, store: db.store, logger: db.logger))
-            }) else { continue }
+            guard
+                let (total, statuses) = try? await withTimeout(
+                    .seconds(5),
+                    {
+                        (
+                            Int64(try await db.eventCount()),
+                            try await ProjectionStatus.read(Array(Self.names), client: db.app, store: db.store, logger: db.logger)
+                        )
+                    }
+                )
+            else { continue }
             applied = Dictionary(uniqueKeysWithValues: statuses.map { ($0.name, $0.eventsApplied) })
             if statuses.allSatisfy({ $0.eventsBehind == 0 && $0.eventsApplied == total }) { return applied }
             try await Task.sleep(for: .milliseconds(100))
@@ -181,16 +212,21 @@ struct ServerProcessTests {
 
     /// Which projections hold their runner's lock now, and how many times each (from pg_locks).
     static func heldLocks(_ db: TestDatabase) async throws -> [Int64: Int] {
-        let rows = try await db.admin.query("""
+        let rows = try await db.admin.query(
+            """
             SELECT objid::bigint, count(*)::bigint FROM pg_locks
             WHERE locktype = 'advisory' AND classid = 1397772370 AND granted GROUP BY objid
-            """, logger: db.logger)
+            """,
+            logger: db.logger
+        )
         var held: [Int64: Int] = [:]
         for try await (object, count) in rows.decode((Int64, Int64).self) { held[object] = Int(count) }
         return held
     }
 
-    @Test("PostgreSQL restarted fast, then immediate, under writes and reads: one runner per projection across two servers, every event applied once within seconds, every request answered within the deadline, SIGTERM within 5 s")
+    @Test(
+        "PostgreSQL restarted fast, then immediate, under writes and reads: one runner per projection across two servers, every event applied once within seconds, every request answered within the deadline, SIGTERM within 5 s"
+    )
     func databaseRestarts() async throws {
         let cluster = try TestCluster.start()
         defer { cluster.stop() }
@@ -199,11 +235,14 @@ struct ServerProcessTests {
             let keys = FileManager.default.temporaryDirectory.appendingPathComponent("spona-keys-\(UUID().uuidString)")
             let deadlineSeconds = 5
             let environment = ["SPONA_REQUEST_DEADLINE": "\(deadlineSeconds)"]
-            let servers = [try ServerProcess(databaseURL: db.appURL, keyDirectory: keys, environment: environment),
-                           try ServerProcess(databaseURL: db.appURL, keyDirectory: keys, environment: environment)]
+            let servers = [
+                try ServerProcess(databaseURL: db.appURL, keyDirectory: keys, environment: environment),
+                try ServerProcess(databaseURL: db.appURL, keyDirectory: keys, environment: environment),
+            ]
             defer { for server in servers { server.stop() } }
             let started = ContinuousClock.now
-            while Set(servers.flatMap(\.elected)) != Self.names || !servers.allSatisfy({ $0.listening }), ContinuousClock.now - started < .seconds(20) {
+            while Set(servers.flatMap(\.elected)) != Self.names || !servers.allSatisfy({ $0.listening }), ContinuousClock.now - started < .seconds(20)
+            {
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(Set(servers.flatMap(\.elected)) == Self.names)
@@ -219,13 +258,23 @@ struct ServerProcessTests {
                 let writes = Task {
                     let until = ContinuousClock.now + .seconds(120)
                     for index in 0..<120 {
-                        let report = CaseCommand.FileReport(municipality: MunicipalityCode(rawValue: "prokuplje"), channel: .app,
-                                                            subject: SubjectProfile(ageGroup: .child14to17, gender: .female), urgency: .urgent)
+                        let report = CaseCommand.FileReport(
+                            municipality: MunicipalityCode(rawValue: "prokuplje"),
+                            channel: .app,
+                            subject: SubjectProfile(ageGroup: .child14to17, gender: .female),
+                            urgency: .urgent
+                        )
                         while ContinuousClock.now < until {
                             do {
                                 _ = try await withTimeout(.seconds(10)) {
-                                    try await cases.handle(.fileReport(report), on: report.caseID, expectedVersion: nil, caller: caller,
-                                                           requestID: "restart-\(mode)-\(index)", idempotencyKey: "restart-\(mode)-\(index)")
+                                    try await cases.handle(
+                                        .fileReport(report),
+                                        on: report.caseID,
+                                        expectedVersion: nil,
+                                        caller: caller,
+                                        requestID: "restart-\(mode)-\(index)",
+                                        idempotencyKey: "restart-\(mode)-\(index)"
+                                    )
                                 }
                                 break
                             } catch {

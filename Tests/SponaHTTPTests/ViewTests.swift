@@ -5,8 +5,8 @@ import SponaApplication
 import SponaDomain
 import SponaEventStore
 import SponaProjections
-import Testing
 import SponaRecords
+import Testing
 
 @Suite("Regional views")
 struct ViewTests {
@@ -25,8 +25,10 @@ struct ViewTests {
             // record keys summed into cell keys.
             let places = (0..<Int.random(in: 1...3, using: &random)).map { _ -> (reports: Int, children: Int, keys: (Int64, Int64)) in
                 let reports = Int.random(in: 0...8, using: &random)
-                return (reports, Int.random(in: 0...reports, using: &random),
-                        (Int64.random(in: 0..<(1 << 32), using: &random), Int64.random(in: 0..<(1 << 32), using: &random)))
+                return (
+                    reports, Int.random(in: 0...reports, using: &random),
+                    (Int64.random(in: 0..<(1 << 32), using: &random), Int64.random(in: 0..<(1 << 32), using: &random))
+                )
             }
             // The worst case: the analyst learns every perturbed value exactly (district totals
             // are their sums, so hidden ones can be had by subtraction).
@@ -77,8 +79,10 @@ struct ViewTests {
             let analyst = try await api.token(.center, .analyst, districts: ["RS-21"])
             for _ in 0..<2 { _ = try await n.fileReport() }
             try await waitForProjections(api, ["case_statistics", "case_work"])
-            let paths = ["/v1/views/municipalities", "/v1/views/flows/places", "/v1/views/sectors", "/v1/views/flows/sectors",
-                         "/v1/views/trainings", "/v1/views/cases", "/v1/views/silent?months=1"]
+            let paths = [
+                "/v1/views/municipalities", "/v1/views/flows/places", "/v1/views/sectors", "/v1/views/flows/sectors",
+                "/v1/views/trainings", "/v1/views/cases", "/v1/views/silent?months=1",
+            ]
             var then: [String: String] = [:]
             for path in paths { then[path] = try await api.send(.get, path, token: n.coordinator).text }
             let analystThen = try await api.send(.get, "/v1/views/municipalities", token: analyst).text
@@ -133,16 +137,24 @@ struct ViewTests {
                 }
             }
             let today = String(iso(Date()).prefix(10))
-            let training = try await api.send(.post, "/v1/trainings", token: n.admin, json: [
-                "date": today, "host": "prokuplje", "participants": 50, "women": 28, "men": 22,
-                "participantsBySector": ["social_protection": 17, "education": 12], "municipalities": ["prokuplje", "blace"],
-            ])
+            let training = try await api.send(
+                .post,
+                "/v1/trainings",
+                token: n.admin,
+                json: [
+                    "date": today, "host": "prokuplje", "participants": 50, "women": 28, "men": 22,
+                    "participantsBySector": ["social_protection": 17, "education": 12], "municipalities": ["prokuplje", "blace"],
+                ]
+            )
             #expect(training.status == .created, "\(training.text)")
             try await waitForProjections(api, ["case_statistics"])
 
             let impact = try await api.send(.get, "/v1/views/trainings?district=RS-21", token: n.coordinator)
             #expect(impact.status == .ok, "\(impact.text)")
-            let rows = Dictionary((impact["rows"] as? [[String: Any]] ?? []).map { ($0["municipality"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+            let rows = Dictionary(
+                (impact["rows"] as? [[String: Any]] ?? []).map { ($0["municipality"] as? String ?? "", $0) },
+                uniquingKeysWith: { a, _ in a }
+            )
             #expect(rows["prokuplje"]?["trainings"] as? Int == 1)
             #expect(rows["prokuplje"]?["participants"] as? Int == 50)
             #expect(rows["prokuplje"]?["reportsAfter"] as? Int == 6)
@@ -228,7 +240,8 @@ struct ViewTests {
             var headers = HTTPFields()
             headers[.authorization] = "Bearer \(analyst)"
             headers[.accept] = "text/csv"
-            let csv = try await api.client.execute(uri: "/v1/views/municipalities?district=RS-21&names=cyrillic", method: .get, headers: headers) { response in
+            let csv = try await api.client.execute(uri: "/v1/views/municipalities?district=RS-21&names=cyrillic", method: .get, headers: headers) {
+                response in
                 (response.status, response.headers[.contentType], String(buffer: response.body))
             }
             #expect(csv.0 == .ok)
@@ -280,21 +293,27 @@ func randomHistory(_ api: APIHarness, seed: UInt64, cases: Int) async throws -> 
         report["subject"] = ["ageGroup": ages.randomElement(using: &random)!, "gender": "female"]
         report["indicators"] = indicators.filter { _ in Bool.random(using: &random) }
         let recruitment = places.randomElement(using: &random)!
-    let exploitation = (places + ["country:DE", "country:AT"]).randomElement(using: &random)!
-    report["locations"] = [
-        ["role": "recruitment", "municipality": recruitment],
-        exploitation.hasPrefix("country:") ? ["role": "exploitation", "country": String(exploitation.dropFirst(8))]
-                                           : ["role": "exploitation", "municipality": exploitation],
-    ]
-    report["reporterTrained"] = Bool.random(using: &random)
+        let exploitation = (places + ["country:DE", "country:AT"]).randomElement(using: &random)!
+        report["locations"] = [
+            ["role": "recruitment", "municipality": recruitment],
+            exploitation.hasPrefix("country:")
+                ? ["role": "exploitation", "country": String(exploitation.dropFirst(8))]
+                : ["role": "exploitation", "municipality": exploitation],
+        ]
+        report["reporterTrained"] = Bool.random(using: &random)
         let filed = try await api.send(.post, "/v1/cases", token: reporters.randomElement(using: &random)!, json: report)
         #expect(filed.status == .created, "\(filed.text)")
         guard let path = filed.location, var etag = filed.etag else { continue }
         if Bool.random(using: &random) {
             for _ in 0..<Int.random(in: 1...2, using: &random) {
                 let to = receivers.randomElement(using: &random)!
-                let reply = try await api.send(.post, path + "/referrals", token: n.coordinator,
-                                               json: ["to": to.rawValue.uuidString, "reason": "check", "due": iso(Date().addingTimeInterval(86_400))], ifMatch: etag)
+                let reply = try await api.send(
+                    .post,
+                    path + "/referrals",
+                    token: n.coordinator,
+                    json: ["to": to.rawValue.uuidString, "reason": "check", "due": iso(Date().addingTimeInterval(86_400))],
+                    ifMatch: etag
+                )
                 #expect(reply.status == .created, "\(reply.text)")
                 etag = reply.etag ?? etag
             }
@@ -319,7 +338,9 @@ func waitForProjections(_ api: APIHarness, _ projections: [String]) async throws
     for name in projections {
         try await api.eventually("\(name) at the head") {
             let rows = try await api.db.admin.query(
-                "SELECT transaction_id, position FROM projection_checkpoints WHERE projection = \(name)", logger: api.db.logger)
+                "SELECT transaction_id, position FROM projection_checkpoints WHERE projection = \(name)",
+                logger: api.db.logger
+            )
             for try await (transaction, position) in rows.decode((Int64, Int64).self) {
                 return UInt64(transaction) == head.transactionID && position == head.position
             }
@@ -334,9 +355,16 @@ func foldStatistics(_ events: [RecordedEvent]) throws -> StatisticsFold {
     var fold = StatisticsFold()
     for event in events {
         if let id = Streams.caseID(of: event.streamID) {
-            fold.apply(case: id, try CaseEvent(typeName: event.type, schemaVersion: event.schemaVersion, payload: event.payload, decoder: EventCoding.decoder), at: EventCoding.occurredAt(of: event))
+            fold.apply(
+                case: id,
+                try CaseEvent(typeName: event.type, schemaVersion: event.schemaVersion, payload: event.payload, decoder: EventCoding.decoder),
+                at: EventCoding.occurredAt(of: event)
+            )
         } else if let id = Streams.institutionID(of: event.streamID) {
-            fold.apply(institution: id, try InstitutionEvent(typeName: event.type, schemaVersion: event.schemaVersion, payload: event.payload, decoder: EventCoding.decoder))
+            fold.apply(
+                institution: id,
+                try InstitutionEvent(typeName: event.type, schemaVersion: event.schemaVersion, payload: event.payload, decoder: EventCoding.decoder)
+            )
         }
     }
     return fold
@@ -346,15 +374,22 @@ func foldStatistics(_ events: [RecordedEvent]) throws -> StatisticsFold {
 func storedStatistics(_ api: APIHarness) async throws -> StatisticsFold {
     var stored = StatisticsFold()
     let rows = try await api.db.admin.query(
-        "SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained FROM view_municipality_month", logger: api.db.logger)
-    for try await (municipality, month, reports, children, highRisk, referrals, identified, trained) in rows.decode((String, String, Int64, Int64, Int64, Int64, Int64, Int64).self) {
+        "SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained FROM view_municipality_month",
+        logger: api.db.logger
+    )
+    for try await (municipality, month, reports, children, highRisk, referrals, identified, trained) in rows.decode(
+        (String, String, Int64, Int64, Int64, Int64, Int64, Int64).self
+    ) {
         let key = StatisticsRules.MunicipalityKey(municipality: MunicipalityCode(rawValue: municipality), month: month)
-        for (metric, value) in zip(StatisticsRules.MunicipalityMetric.allCases, [reports, children, highRisk, referrals, identified, trained]) where value != 0 {
+        for (metric, value) in zip(StatisticsRules.MunicipalityMetric.allCases, [reports, children, highRisk, referrals, identified, trained])
+        where value != 0 {
             stored.municipalities[key, default: [:]][metric] = Int(value)
         }
     }
     let sectorRows = try await api.db.admin.query(
-        "SELECT sector, month, reports, referrals_sent, referrals_received FROM view_sector_month", logger: api.db.logger)
+        "SELECT sector, month, reports, referrals_sent, referrals_received FROM view_sector_month",
+        logger: api.db.logger
+    )
     for try await (sector, month, reports, sent, received) in sectorRows.decode((String, String, Int64, Int64, Int64).self) {
         let key = StatisticsRules.SectorKey(sector: Sector(rawValue: sector)!, month: month)
         for (metric, value) in zip(StatisticsRules.SectorMetric.allCases, [reports, sent, received]) where value != 0 {

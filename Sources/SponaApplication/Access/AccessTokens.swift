@@ -50,34 +50,55 @@ public struct AccessTokens: Sendable {
     public func issue(institution: InstitutionID, role: Role, districts: [String], label: String, expiresAt: Date?) async throws -> Issued {
         var random = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &random) }
-        let token = "spona_" + Data(bytes).base64EncodedString()
+        let token =
+            "spona_"
+            + Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         let id = UUID()
-        try await client.query("""
+        try await client.query(
+            """
             INSERT INTO access_tokens (id, token_hash, institution_id, role, districts, label, expires_at)
             VALUES (\(id), \(Self.hash(token)), \(institution.rawValue), \(role.rawValue), \(districts), \(label), \(expiresAt))
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         return Issued(id: id, token: token)
     }
 
     /// True when a token was revoked now; false when there was none to revoke.
     public func revoke(_ id: UUID) async throws -> Bool {
         let rows = try await client.query(
-            "UPDATE access_tokens SET revoked_at = now() WHERE id = \(id) AND revoked_at IS NULL RETURNING id", logger: logger)
+            "UPDATE access_tokens SET revoked_at = now() WHERE id = \(id) AND revoked_at IS NULL RETURNING id",
+            logger: logger
+        )
         for try await _ in rows { return true }
         return false
     }
 
     public func list() async throws -> [Listed] {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT id, institution_id, role, districts, label, created_at, expires_at, revoked_at
             FROM access_tokens ORDER BY created_at
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [Listed] = []
-        for try await (id, institution, role, districts, label, created, expires, revoked) in rows.decode((UUID, UUID, String, [String], String, Date, Date?, Date?).self) {
-            result.append(Listed(
-                id: id, institution: InstitutionID(rawValue: institution), role: Role(rawValue: role) ?? .reporter,
-                districts: districts, label: label, createdAt: created, expiresAt: expires, revokedAt: revoked))
+        for try await (id, institution, role, districts, label, created, expires, revoked) in rows.decode(
+            (UUID, UUID, String, [String], String, Date, Date?, Date?).self
+        ) {
+            result.append(
+                Listed(
+                    id: id,
+                    institution: InstitutionID(rawValue: institution),
+                    role: Role(rawValue: role) ?? .reporter,
+                    districts: districts,
+                    label: label,
+                    createdAt: created,
+                    expiresAt: expires,
+                    revokedAt: revoked
+                )
+            )
         }
         return result
     }
@@ -97,16 +118,19 @@ public struct AccessTokens: Sendable {
     /// whether its institution is the Center and still active.
     public func authenticate(_ token: String, now: Date = Date()) async throws -> Authenticated {
         guard token.hasPrefix("spona_"), token.count < 200 else { throw Refusal.unknown }
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT t.id, t.institution_id, t.role, t.districts, t.expires_at, t.revoked_at,
                    coalesce(i.is_center, false), coalesce(i.active, true)
             FROM access_tokens t LEFT JOIN institutions i ON i.id = t.institution_id
             WHERE t.token_hash = \(Self.hash(token))
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var found: (UUID, UUID, String, [String], Date?, Date?, Bool, Bool)?
         for try await row in rows.decode((UUID, UUID, String, [String], Date?, Date?, Bool, Bool).self) { found = row }
         guard let (id, institutionID, roleText, districts, expires, revoked, isCenter, active) = found,
-              let role = Role(rawValue: roleText)
+            let role = Role(rawValue: roleText)
         else { throw Refusal.unknown }
         if revoked != nil { throw Refusal.revoked }
         if let expires, expires <= now { throw Refusal.expired }
@@ -115,7 +139,8 @@ public struct AccessTokens: Sendable {
         return Authenticated(
             actor: Actor(id: "token-\(id.uuidString.lowercased())", institution: institution, role: role),
             districts: districts.map(DistrictCode.init(rawValue:)),
-            isCenter: isCenter || institution == .center)
+            isCenter: isCenter || institution == .center
+        )
     }
 
     static func hash(_ token: String) -> Data {

@@ -29,10 +29,14 @@ public struct ReadTrail: Sendable {
 
     /// The versions of the access records (reads of cases and auditors' queries), as for
     /// ``CaseEvent/schemas``.
-    public static let schemas = EventSchemas(family: "access", [
-        // Version 2: the reason sealed (``CaseText``); version 1 held it in the clear.
-        eventType: .init(current: 2, upcasters: [1: CaseEvent.clearTexts(["reason"])]), "AuditQueried": .init(current: 1), ViewQuery.eventType: .init(current: 1),
-    ])
+    public static let schemas = EventSchemas(
+        family: "access",
+        [
+            // Version 2: the reason sealed (``CaseText``); version 1 held it in the clear.
+            eventType: .init(current: 2, upcasters: [1: CaseEvent.clearTexts(["reason"])]), "AuditQueried": .init(current: 1),
+            ViewQuery.eventType: .init(current: 1),
+        ]
+    )
 
     /// An analyst's question to a regional view: which view, with which filters. Combined,
     /// such questions are how small counts are attacked, so each is on record for auditors.
@@ -52,23 +56,32 @@ public struct ReadTrail: Sendable {
     public func record(_ query: ViewQuery, caller: Caller, requestID: String) async throws {
         let payload = try EventCoding.encoder.encode(query)
         let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
-        try await store.append(to: Self.viewQueries, expected: .any,
-                               events: [EventData(type: ViewQuery.eventType, schemaVersion: Self.schemas.current(ViewQuery.eventType), payload: payload)],
-                               metadata: metadata)
+        try await store.append(
+            to: Self.viewQueries,
+            expected: .any,
+            events: [EventData(type: ViewQuery.eventType, schemaVersion: Self.schemas.current(ViewQuery.eventType), payload: payload)],
+            metadata: metadata
+        )
     }
 
     public func record(_ read: Read, of id: CaseID, reason: CaseText?, caller: Caller, requestID: String) async throws {
         let payload = try EventCoding.encoder.encode(CaseRead(case: id, read: read, reason: reason))
         let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
-        try await store.append(to: Streams.access(id), expected: .any,
-                               events: [EventData(type: Self.eventType, schemaVersion: Self.schemas.current(Self.eventType), payload: payload)], metadata: metadata)
+        try await store.append(
+            to: Streams.access(id),
+            expected: .any,
+            events: [EventData(type: Self.eventType, schemaVersion: Self.schemas.current(Self.eventType), payload: payload)],
+            metadata: metadata
+        )
     }
 
     /// The records of reads of one case, oldest first.
     public func records(of id: CaseID) async throws -> [(read: CaseRead, metadata: CommandMetadata, at: Date)] {
         try await store.readStream(Streams.access(id)).map {
-            (try EventCoding.decode(CaseRead.self, $0, schemas: Self.schemas),
-             try EventCoding.decoder.decode(CommandMetadata.self, from: $0.metadata), $0.recordedAt)
+            (
+                try EventCoding.decode(CaseRead.self, $0, schemas: Self.schemas),
+                try EventCoding.decoder.decode(CommandMetadata.self, from: $0.metadata), $0.recordedAt
+            )
         }
     }
 }

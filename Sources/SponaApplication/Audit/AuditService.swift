@@ -66,7 +66,12 @@ public struct AuditService: Sendable {
 
     /// Stream `id` up to `moment`, and its state then. Reading a case's stream is recorded in
     /// the case's read trail.
-    public func stream(_ id: StreamID, asOf moment: Moment?, caller: Caller, requestID: String) async throws -> (events: [RecordedEvent], state: State) {
+    public func stream(
+        _ id: StreamID,
+        asOf moment: Moment?,
+        caller: Caller,
+        requestID: String
+    ) async throws -> (events: [RecordedEvent], state: State) {
         guard caller.actor.role == .auditor else { throw Problem.onlyAuditors }
         let events = try await store.readStream(id).filter { moment?.includes($0) ?? true }
         guard !events.isEmpty else { throw Problem.streamNotFound(id.rawValue) }
@@ -107,7 +112,13 @@ public struct AuditService: Sendable {
 
     /// What `actor` read, oldest first: at most `limit` records after `cursor`, and the cursor
     /// to ask for the next ones.
-    public func access(byActor actor: String, after cursor: EventCursor, limit: Int, caller: Caller, requestID: String) async throws -> (records: [AccessRecord], next: EventCursor?) {
+    public func access(
+        byActor actor: String,
+        after cursor: EventCursor,
+        limit: Int,
+        caller: Caller,
+        requestID: String
+    ) async throws -> (records: [AccessRecord], next: EventCursor?) {
         guard caller.actor.role == .auditor else { throw Problem.onlyAuditors }
         try await recordQuery("access", detail: ["actor": actor], caller: caller, requestID: requestID)
         let page = try await store.auditPage(after: cursor, limit: limit, filter: AuditFilter(category: "access", metadata: ["actor": actor]))
@@ -119,8 +130,12 @@ public struct AuditService: Sendable {
     public func recordQuery(_ what: String, detail: [String: String], caller: Caller, requestID: String) async throws {
         let payload = try EventCoding.encoder.encode(AuditQuery(query: what, detail: detail))
         let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
-        try await store.append(to: Self.auditStream, expected: .any,
-                               events: [EventData(type: AuditQuery.eventType, schemaVersion: ReadTrail.schemas.current(AuditQuery.eventType), payload: payload)], metadata: metadata)
+        try await store.append(
+            to: Self.auditStream,
+            expected: .any,
+            events: [EventData(type: AuditQuery.eventType, schemaVersion: ReadTrail.schemas.current(AuditQuery.eventType), payload: payload)],
+            metadata: metadata
+        )
     }
 
     public static let auditStream: StreamID = "access-audit"
@@ -133,8 +148,19 @@ public struct AuditService: Sendable {
 
     func record(_ event: RecordedEvent) -> AccessRecord? {
         guard let metadata = try? EventCoding.decoder.decode(CommandMetadata.self, from: event.metadata) else { return nil }
-        var record = AccessRecord(at: event.recordedAt, case: nil, read: "", reason: nil, reasonStatus: nil, detail: nil, actor: metadata.actor,
-                                  institution: metadata.institution, role: metadata.role, requestID: metadata.requestID, position: event.position)
+        var record = AccessRecord(
+            at: event.recordedAt,
+            case: nil,
+            read: "",
+            reason: nil,
+            reasonStatus: nil,
+            detail: nil,
+            actor: metadata.actor,
+            institution: metadata.institution,
+            role: metadata.role,
+            requestID: metadata.requestID,
+            position: event.position
+        )
         // A record this code cannot read is shown as such, never left out of an audit's answer.
         do {
             switch event.type {

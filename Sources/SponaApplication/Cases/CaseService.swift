@@ -154,8 +154,13 @@ public struct CaseService: Sendable {
             // The store checks the key again, atomically with the append: of two concurrent
             // retries exactly one writes.
             result = try await store.append(
-                to: stream, expected: state.map { .exactly($0.version) } ?? .noStream,
-                events: data, metadata: metadata, idempotencyKey: scopedKey, requestFingerprint: fingerprint)
+                to: stream,
+                expected: state.map { .exactly($0.version) } ?? .noStream,
+                events: data,
+                metadata: metadata,
+                idempotencyKey: scopedKey,
+                requestFingerprint: fingerprint
+            )
         } catch EventStoreError.versionConflict(_, _, let actual) {
             // Someone wrote first; perhaps our own first attempt, still in flight a moment ago.
             if let scopedKey, let previous = try await store.previousAppend(idempotencyKey: scopedKey), sameRequest(previous) {
@@ -181,7 +186,12 @@ public struct CaseService: Sendable {
 
     /// The case as it stands, for someone allowed to see it; to anyone else it does not exist.
     /// The read is recorded in the case's read trail before it is answered.
-    public func read(_ id: CaseID, caller: Caller, recording read: ReadTrail.Read, requestID: String) async throws -> (snapshot: CaseSnapshot, history: [RecordedEvent]) {
+    public func read(
+        _ id: CaseID,
+        caller: Caller,
+        recording read: ReadTrail.Read,
+        requestID: String
+    ) async throws -> (snapshot: CaseSnapshot, history: [RecordedEvent]) {
         let recorded = try await store.readStream(Streams.case(id))
         guard let state = Case.replay(try EventCoding.caseEvents(recorded)), Self.canSee(state, caller) else {
             throw CaseError.caseNotFound
@@ -255,9 +265,10 @@ public struct CaseService: Sendable {
     /// Whether anything of the subject was ever sealed: then their key must exist, and is not
     /// made again when it does not (see ``PersonalDataVault/seal(text:subject:createKey:)``).
     static func sealedAnything(_ state: Case, _ history: [CaseEvent]) -> Bool {
-        state.report.personalData != nil || history.contains { event in
-            event.texts.contains { if case .sealed = $0 { true } else { false } }
-        }
+        state.report.personalData != nil
+            || history.contains { event in
+                event.texts.contains { if case .sealed = $0 { true } else { false } }
+            }
     }
 
     /// What the subject's personal data says, or why it cannot be shown.
@@ -269,7 +280,12 @@ public struct CaseService: Sendable {
 
     /// The subject's personal data, for a party or the Center with a reason (recorded in the
     /// read trail with it). Auditors see the history, never the person.
-    public func readPersonalData(_ id: CaseID, caller: Caller, reason: String, requestID: String) async throws -> (snapshot: CaseSnapshot, reading: PersonalDataReading) {
+    public func readPersonalData(
+        _ id: CaseID,
+        caller: Caller,
+        reason: String,
+        requestID: String
+    ) async throws -> (snapshot: CaseSnapshot, reading: PersonalDataReading) {
         let recorded = try await store.readStream(Streams.case(id))
         let history = try EventCoding.caseEvents(recorded)
         guard let state = Case.replay(history), Self.canSee(state, caller) else {

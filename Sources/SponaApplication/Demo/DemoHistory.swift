@@ -44,7 +44,8 @@ public struct DemoHistory: Sendable {
 
         public var description: String {
             switch self {
-            case .noInstitutions: "a demo history needs registered institutions to report and receive referrals; load the reference institutions first"
+            case .noInstitutions:
+                "a demo history needs registered institutions to report and receive referrals; load the reference institutions first"
             case .emptyWindow: "the demo's period is empty: --from must be before --until"
             }
         }
@@ -124,7 +125,9 @@ public struct DemoHistory: Sendable {
     static let urgencies: [(Urgency, Double)] = [(.routine, 60), (.urgent, 30), (.immediate, 10)]
     static let abroad = ["DE", "AT", "HR", "ME", "BA", "TR", "IT", "AE"]
     static let migrantOrigins = ["AF", "SY", "PK", "IQ", "MA", "BD"]
-    static let coordinators = (1...3).map { Caller(actor: Actor(id: "demo-coordinator-\($0)", institution: .center, role: .coordinator), isCenter: true) }
+    static let coordinators = (1...3).map {
+        Caller(actor: Actor(id: "demo-coordinator-\($0)", institution: .center, role: .coordinator), isCenter: true)
+    }
 
     /// The commands of case number `index` (0, 1, 2, …).
     public func plan(case index: Int) -> Plan {
@@ -138,14 +141,16 @@ public struct DemoHistory: Sendable {
             time = from + random.unit() * until.timeIntervalSince(from)
             // Before a district's first training, half the reports are never made.
         } while firstTraining[district].map({ time < $0 }) == true && random.unit() < 0.5
-        let municipality = municipalitiesByDistrict[district]?.randomElement(using: &random)
+        let municipality =
+            municipalitiesByDistrict[district]?.randomElement(using: &random)
             ?? geography.municipalities[0].code
         let trainedYet = firstTraining[district].map { time >= $0 } ?? false
 
         // Who reports.
         let sector = Self.pick(Self.reporterSectors, &random)
         let nearby = institutionsByMunicipality[municipality] ?? institutionsByDistrict[district] ?? []
-        let reporter = nearby.filter { $0.sector == sector }.randomElement(using: &random)
+        let reporter =
+            nearby.filter { $0.sector == sector }.randomElement(using: &random)
             ?? nearby.randomElement(using: &random)
             ?? institutionsBySector[sector]?.randomElement(using: &random)
             ?? allInstitutions.randomElement(using: &random)!
@@ -156,14 +161,20 @@ public struct DemoHistory: Sendable {
         let ageGroup = Self.pick(Self.ageGroups, &random)
         let isMigrant = random.unit() < 0.1
         let subject = SubjectProfile(
-            id: SubjectID(rawValue: random.uuid()), ageGroup: ageGroup, gender: Self.pick(Self.genders, &random),
-            citizenship: isMigrant ? Self.migrantOrigins.randomElement(using: &random) : "RS", isMigrant: isMigrant,
-            vulnerableGroups: random.unit() < 0.2 ? ["roma"] : [])
+            id: SubjectID(rawValue: random.uuid()),
+            ageGroup: ageGroup,
+            gender: Self.pick(Self.genders, &random),
+            citizenship: isMigrant ? Self.migrantOrigins.randomElement(using: &random) : "RS",
+            isMigrant: isMigrant,
+            vulnerableGroups: random.unit() < 0.2 ? ["roma"] : []
+        )
         var forms: Set<ExploitationForm> = [Self.pick(Self.exploitation, &random)]
         if random.unit() < 0.2 { forms.insert(Self.pick(Self.exploitation, &random)) }
         var locations = [Location(role: .residence, municipality: municipality)]
         let roll = random.unit()
-        locations.append(Location(role: .recruitment, municipality: roll < 0.7 ? municipality : geography.municipalities.randomElement(using: &random)!.code))
+        locations.append(
+            Location(role: .recruitment, municipality: roll < 0.7 ? municipality : geography.municipalities.randomElement(using: &random)!.code)
+        )
         let exploitationPlace = random.unit()
         if exploitationPlace < 0.25 {
             locations.append(Location(role: .exploitation, country: Self.abroad.randomElement(using: &random)!))
@@ -175,9 +186,16 @@ public struct DemoHistory: Sendable {
         let catalogue = IndicatorCatalogue.current.indicators.keys.sorted()
         let indicators = (0..<(2 + Int(random.unit() * 5))).map { _ in catalogue.randomElement(using: &random)! }
         let report = CaseCommand.FileReport(
-            caseID: caseID, municipality: municipality, channel: Self.pick(Self.channels, &random), subject: subject,
-            locations: locations, exploitation: forms.sorted { $0.rawValue < $1.rawValue }, indicators: indicators,
-            urgency: Self.pick(Self.urgencies, &random), reporterTrained: trainedYet ? random.unit() < 0.6 : random.unit() < 0.05)
+            caseID: caseID,
+            municipality: municipality,
+            channel: Self.pick(Self.channels, &random),
+            subject: subject,
+            locations: locations,
+            exploitation: forms.sorted { $0.rawValue < $1.rawValue },
+            indicators: indicators,
+            urgency: Self.pick(Self.urgencies, &random),
+            reporterTrained: trainedYet ? random.unit() < 0.6 : random.unit() < 0.05
+        )
 
         var steps: [Step] = []
         var open: [ReferralID: Caller] = [:]
@@ -195,12 +213,26 @@ public struct DemoHistory: Sendable {
         var parties: [Caller] = [staff]
         func referral(to sector: Sector, accept: Double, decline: Double) {
             let candidates = (institutionsByMunicipality[municipality] ?? []) + (institutionsByDistrict[district] ?? [])
-            guard let receiver = candidates.first(where: { $0.sector == sector && $0.id != reporter.id })
-                ?? institutionsBySector[sector]?.first(where: { $0.id != reporter.id }) else { return }
+            guard
+                let receiver = candidates.first(where: { $0.sector == sector && $0.id != reporter.id })
+                    ?? institutionsBySector[sector]?.first(where: { $0.id != reporter.id })
+            else { return }
             let id = ReferralID(rawValue: random.uuid())
             let clerk = Caller(actor: Actor(id: "demo-staff-\(Self.short(receiver.id))", institution: receiver.id, role: .reporter), isCenter: false)
-            add(.sendReferral(.init(referral: id, to: receiver.id, reason: "assessment and protection", requestedServices: [.assessment],
-                                    urgency: report.urgency, due: time + 14 * 86_400)), coordinator, after: 1...24)
+            add(
+                .sendReferral(
+                    .init(
+                        referral: id,
+                        to: receiver.id,
+                        reason: "assessment and protection",
+                        requestedServices: [.assessment],
+                        urgency: report.urgency,
+                        due: time + 14 * 86_400
+                    )
+                ),
+                coordinator,
+                after: 1...24
+            )
             let outcome = random.unit()
             if outcome < accept {
                 add(.receiveReferral(id), clerk, after: 2...48)
@@ -210,7 +242,7 @@ public struct DemoHistory: Sendable {
             } else if outcome < accept + decline {
                 add(.declineReferral(id, reason: "outside our competence"), clerk, after: 2...96)
             } else {
-                waiting += 1 // never received: stays in the receiver's inbox
+                waiting += 1  // never received: stays in the receiver's inbox
             }
         }
         referral(to: .socialProtection, accept: 0.85, decline: 0.12)
@@ -227,20 +259,30 @@ public struct DemoHistory: Sendable {
             add(.recordConferenceHeld(conference, attended: invited), coordinator, after: 120...168)
             let decision = DecisionID(rawValue: random.uuid())
             let responsible = parties[1]
-            let type: DecisionType = [.shelterPlacement, .preventionProgramme, .healthCare, .legalAid, .schooling, .testimonyByVideoLink].randomElement(using: &random)!
-            add(.recordDecision(conference, decision, type: type, responsible: responsible.actor.institution, due: time + 30 * 86_400, note: nil),
-                coordinator, after: 1...3)
+            let type: DecisionType = [.shelterPlacement, .preventionProgramme, .healthCare, .legalAid, .schooling, .testimonyByVideoLink]
+                .randomElement(using: &random)!
+            add(
+                .recordDecision(conference, decision, type: type, responsible: responsible.actor.institution, due: time + 30 * 86_400, note: nil),
+                coordinator,
+                after: 1...3
+            )
             if random.unit() < 0.8 { add(.markDecisionImplemented(decision, note: nil), responsible, after: 48...600) }
         }
 
         // Identification, assistance, and the end of the referrals and of the case.
         let outcome = random.unit()
-        let identification: IdentificationOutcome? = outcome < 0.2 ? .identifiedVictim : outcome < 0.26 ? .atRiskPrevention
-            : outcome < 0.8 ? .notAVictim : nil
+        let identification: IdentificationOutcome? =
+            outcome < 0.2
+            ? .identifiedVictim
+            : outcome < 0.26
+                ? .atRiskPrevention
+                : outcome < 0.8 ? .notAVictim : nil
         if let identification { add(.concludeIdentification(identification, note: nil), coordinator, after: 72...1000) }
         if random.unit() < 0.6 {
             let provider = parties.count > 1 && random.unit() < 0.7 ? parties[1] : coordinator
-            let kind: AssistanceKind = [.information, .counselling, .shelter, .health, .legal, .reintegration, .education].randomElement(using: &random)!
+            let kind: AssistanceKind = [.information, .counselling, .shelter, .health, .legal, .reintegration, .education].randomElement(
+                using: &random
+            )!
             add(.provideAssistance(kind, provider: provider.actor.institution, note: nil), provider, after: 24...480)
         }
         if identification != nil, random.unit() < 0.7 {
@@ -313,7 +355,11 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         var bytes = withUnsafeBytes(of: next()) { Array($0) } + withUnsafeBytes(of: next()) { Array($0) }
         bytes[6] = (bytes[6] & 0x0F) | 0x40
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        return UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            )
+        )
     }
 }

@@ -64,7 +64,10 @@ public struct DemoWriter: Sendable {
     /// for benchmarks and large test histories (views then count a case's later steps in the
     /// month it was reported). Answers the number of events written.
     public func writeInBulk(cases range: Range<Int>, concurrency: Int = 8) async throws -> Int {
-        let history = self.history, seed = self.seed, store = service.store, service = self.service
+        let history = self.history
+        let seed = self.seed
+        let store = service.store
+        let service = self.service
         return try await withThrowingTaskGroup(of: Int.self) { group in
             for worker in 0..<concurrency {
                 group.addTask {
@@ -78,7 +81,9 @@ public struct DemoWriter: Sendable {
                         let data = try events.map {
                             EventData(type: $0.typeName, schemaVersion: $0.schemaVersion, payload: try $0.encodePayload(with: EventCoding.encoder))
                         }
-                        let metadata = try EventCoding.metadata(CommandMetadata(actor: first.caller.actor, requestID: "demo-\(seed)-\(index)", occurredAt: first.at))
+                        let metadata = try EventCoding.metadata(
+                            CommandMetadata(actor: first.caller.actor, requestID: "demo-\(seed)-\(index)", occurredAt: first.at)
+                        )
                         try await store.append(to: Streams.case(plan.caseID), expected: .noStream, events: data, metadata: metadata)
                         written += data.count
                     }
@@ -96,14 +101,24 @@ public struct DemoWriter: Sendable {
         for (number, step) in plan.steps.enumerated() {
             do {
                 let snapshot = try await service.handle(
-                    step.command, on: plan.caseID, expectedVersion: version, caller: step.caller,
-                    requestID: "demo-\(seed)-\(index)-\(number)", idempotencyKey: "demo-\(seed)-\(index)-\(number)",
-                    occurredAt: step.at)
+                    step.command,
+                    on: plan.caseID,
+                    expectedVersion: version,
+                    caller: step.caller,
+                    requestID: "demo-\(seed)-\(index)-\(number)",
+                    idempotencyKey: "demo-\(seed)-\(index)-\(number)",
+                    occurredAt: step.at
+                )
                 version = snapshot.version
                 summary.commands += 1
                 if snapshot.isReplay { summary.alreadyThere += 1 }
             } catch let error as CaseError {
-                throw Refused(caseIndex: index, step: number, command: "\(step.command)".prefix(while: { $0 != "(" }).description, reason: error.description)
+                throw Refused(
+                    caseIndex: index,
+                    step: number,
+                    command: "\(step.command)".prefix(while: { $0 != "(" }).description,
+                    reason: error.description
+                )
             }
         }
         return summary

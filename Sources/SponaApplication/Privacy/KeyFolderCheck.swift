@@ -48,8 +48,13 @@ public enum KeyFolderCheck {
             let page = try await store.readEvents(ofType: "PersonalDataErased", after: after, limit: 1000)
             guard let last = page.last else { break }
             for recorded in page {
-                guard case .personalDataErased(let erasure) = try CaseEvent(
-                    typeName: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload, decoder: EventCoding.decoder)
+                guard
+                    case .personalDataErased(let erasure) = try CaseEvent(
+                        typeName: recorded.type,
+                        schemaVersion: recorded.schemaVersion,
+                        payload: recorded.payload,
+                        decoder: EventCoding.decoder
+                    )
                 else { continue }
                 erased.insert(erasure.subject)
                 if try vault.erase(erasure.subject) { erasedAgain += 1 }
@@ -59,13 +64,20 @@ public enum KeyFolderCheck {
         if erasedAgain > 0 {
             logger.warning(
                 "destroyed again the keys of subjects whose personal data was erased: the key folder was restored from a copy older than their erasure",
-                metadata: ["keys": "\(erasedAgain)", "folder": "\(vault.keyFolder.path)"])
+                metadata: ["keys": "\(erasedAgain)", "folder": "\(vault.keyFolder.path)"]
+            )
         }
 
-        var checked = 0, missing = 0
+        var checked = 0
+        var missing = 0
         for recorded in try await store.readLatestEvents(ofType: "ReportFiled", limit: sample) {
-            guard case .reportFiled(let report) = try CaseEvent(
-                typeName: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload, decoder: EventCoding.decoder),
+            guard
+                case .reportFiled(let report) = try CaseEvent(
+                    typeName: recorded.type,
+                    schemaVersion: recorded.schemaVersion,
+                    payload: recorded.payload,
+                    decoder: EventCoding.decoder
+                ),
                 report.personalData != nil, !erased.contains(report.subject.id)
             else { continue }
             checked += 1
@@ -81,7 +93,8 @@ public enum KeyFolderCheck {
         if missing > 0 {
             logger.warning(
                 "some of the newest reports' subjects have no key in the key folder: their personal data reads as erased",
-                metadata: ["missing": "\(missing)", "checked": "\(checked)", "folder": "\(vault.keyFolder.path)"])
+                metadata: ["missing": "\(missing)", "checked": "\(checked)", "folder": "\(vault.keyFolder.path)"]
+            )
         }
         return Outcome(erasedAgain: erasedAgain, checked: checked, missing: missing)
     }

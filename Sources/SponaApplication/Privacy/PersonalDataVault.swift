@@ -139,10 +139,14 @@ public struct PersonalDataVault: Sendable {
 
     /// Re-wraps every subject key under the current master key; events are not touched.
     public func rotate() throws(PrivacyError) -> (rewrapped: Int, current: Int) {
-        var rewrapped = 0, current = 0
+        var rewrapped = 0
+        var current = 0
         for subject in try store.subjects() {
             guard var wrapped = try store.read(subject) else { continue }
-            if wrapped.masterKeyID == keys.current.id { current += 1; continue }
+            if wrapped.masterKeyID == keys.current.id {
+                current += 1
+                continue
+            }
             let key = try unwrap(wrapped)
             do {
                 wrapped.wrappedKey = try AES.KeyWrap.wrap(key, using: keys.current.key)
@@ -162,7 +166,10 @@ public struct PersonalDataVault: Sendable {
         let key = SymmetricKey(size: .bits256)
         let wrapped: Data
         do { wrapped = try AES.KeyWrap.wrap(key, using: keys.current.key) } catch { throw .masterKeyInvalid("wrapping failed") }
-        if try store.write(WrappedSubjectKey(subject: subject, masterKeyID: keys.current.id, wrappedKey: wrapped, createdAt: Date()), replacing: false) {
+        if try store.write(
+            WrappedSubjectKey(subject: subject, masterKeyID: keys.current.id, wrappedKey: wrapped, createdAt: Date()),
+            replacing: false
+        ) {
             return (key, true)
         }
         // Another request for the same subject stored its key first: use that one.
@@ -199,7 +206,10 @@ extension PersonalDataVault {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("spona-keys-\(UUID().uuidString.lowercased())")
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            return PersonalDataVault(keys: MasterKeyring(current: try MasterKey(base64: MasterKey.generate())), store: try SubjectKeyStore(directory: folder, durable: false))
+            return PersonalDataVault(
+                keys: MasterKeyring(current: try MasterKey(base64: MasterKey.generate())),
+                store: try SubjectKeyStore(directory: folder, durable: false)
+            )
         } catch let error as PrivacyError {
             throw error
         } catch {
@@ -209,7 +219,9 @@ extension PersonalDataVault {
 
     /// The vault configured by `SPONA_MASTER_KEY`/`SPONA_MASTER_KEY_FILE` (and the previous
     /// key during a rotation) and `SPONA_KEY_DIR`.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(PrivacyError) -> PersonalDataVault {
+    public static func fromEnvironment(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(PrivacyError) -> PersonalDataVault {
         guard let keys = try MasterKeyring.fromEnvironment(environment) else { throw .masterKeyMissing }
         guard let store = try SubjectKeyStore.fromEnvironment(environment) else {
             throw .keyStoreUnavailable("set SPONA_KEY_DIR to the folder that keeps the subjects' keys (outside the database and its backups)")

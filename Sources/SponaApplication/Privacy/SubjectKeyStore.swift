@@ -1,8 +1,9 @@
 import Foundation
+import SponaDomain
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import SponaDomain
 
 /// One subject's data key, wrapped by a master key: what the key store keeps.
 struct WrappedSubjectKey: Codable, Sendable {
@@ -44,7 +45,8 @@ public struct SubjectKeyStore: Sendable {
     }
 
     /// `SPONA_KEY_DIR`, or nil.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(PrivacyError) -> SubjectKeyStore? {
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(PrivacyError) -> SubjectKeyStore?
+    {
         guard let path = environment["SPONA_KEY_DIR"], !path.isEmpty else { return nil }
         return try SubjectKeyStore(directory: URL(fileURLWithPath: path))
     }
@@ -91,7 +93,9 @@ public struct SubjectKeyStore: Sendable {
             try handle.close()
             defer { try? FileManager.default.removeItem(at: temporary) }
             if replacing {
-                guard rename(temporary.path, target.path) == 0 else { throw PrivacyError.keyStoreUnavailable("cannot replace \(target.lastPathComponent)") }
+                guard rename(temporary.path, target.path) == 0 else {
+                    throw PrivacyError.keyStoreUnavailable("cannot replace \(target.lastPathComponent)")
+                }
             } else {
                 guard link(temporary.path, target.path) == 0 else {
                     if errno == EEXIST { return false }

@@ -20,7 +20,12 @@ public struct InstitutionDirectory: Sendable {
         var result: [InstitutionID: Institution] = [:]
         for event in events {
             guard let id = Streams.institutionID(of: event.streamID) else { continue }
-            let fact = try InstitutionEvent(typeName: event.type, schemaVersion: event.schemaVersion, payload: event.payload, decoder: EventCoding.decoder)
+            let fact = try InstitutionEvent(
+                typeName: event.type,
+                schemaVersion: event.schemaVersion,
+                payload: event.payload,
+                decoder: EventCoding.decoder
+            )
             result[id] = InstitutionEvent.evolve(result[id], fact)
         }
         return result
@@ -30,7 +35,10 @@ public struct InstitutionDirectory: Sendable {
         let events = try await store.readStream(Streams.institution(id))
         var state: Institution?
         for event in events {
-            state = InstitutionEvent.evolve(state, try InstitutionEvent(typeName: event.type, schemaVersion: event.schemaVersion, payload: event.payload, decoder: EventCoding.decoder))
+            state = InstitutionEvent.evolve(
+                state,
+                try InstitutionEvent(typeName: event.type, schemaVersion: event.schemaVersion, payload: event.payload, decoder: EventCoding.decoder)
+            )
         }
         return state.map { ($0, Int64(events.count)) }
     }

@@ -24,7 +24,8 @@ public enum ReferenceData {
             return try Geography(
                 districtsCSV: read("districts.csv"),
                 municipalitiesCSV: read("municipalities.csv"),
-                aliasesCSV: read("place-aliases.csv"))
+                aliasesCSV: read("place-aliases.csv")
+            )
         } catch let error as Geography.LoadError {
             throw LoadError.invalid(error.description)
         }

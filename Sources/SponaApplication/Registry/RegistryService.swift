@@ -20,7 +20,11 @@ public struct RegistryService: Sendable {
     /// and its version. A retry with the same idempotency key writes nothing.
     @discardableResult
     public func handle(
-        _ command: InstitutionCommand, on id: InstitutionID, actor: Actor, requestID: String, idempotencyKey: String?
+        _ command: InstitutionCommand,
+        on id: InstitutionID,
+        actor: Actor,
+        requestID: String,
+        idempotencyKey: String?
     ) async throws -> (institution: Institution, version: Int64) {
         let stream = Streams.institution(id)
         let fingerprint = try RequestFingerprint.make(stream.rawValue, command)
@@ -30,7 +34,7 @@ public struct RegistryService: Sendable {
         if let scopedKey, let previous = try await store.previousAppend(idempotencyKey: scopedKey) {
             // A retried request: answer with the institution as it stands, write nothing.
             guard previous.stream == stream, RequestFingerprint.matches(stored: previous.requestHash, current: fingerprint, legacy: legacy),
-                  let current = try await directory.institution(id)
+                let current = try await directory.institution(id)
             else { throw ApplicationError.idempotencyKeyReused }
             return current
         }
@@ -42,8 +46,13 @@ public struct RegistryService: Sendable {
         }
         do {
             try await store.append(
-                to: stream, expected: current.map { .exactly($0.version) } ?? .noStream, events: data, metadata: metadata,
-                idempotencyKey: scopedKey, requestFingerprint: fingerprint)
+                to: stream,
+                expected: current.map { .exactly($0.version) } ?? .noStream,
+                events: data,
+                metadata: metadata,
+                idempotencyKey: scopedKey,
+                requestFingerprint: fingerprint
+            )
         } catch EventStoreError.idempotencyKeyReused {
             throw ApplicationError.idempotencyKeyReused
         } catch EventStoreError.versionConflict(_, _, let actual) {
@@ -57,8 +66,13 @@ public struct RegistryService: Sendable {
     /// exists from the start, because identification and coordination need it before anyone
     /// has registered anything.
     public static let center = InstitutionEvent.Details(
-        id: .center, nameLatin: "Centar za zaštitu žrtava trgovine ljudima", nameCyrillic: "Центар за заштиту жртава трговине људима",
-        sector: .socialProtection, municipality: MunicipalityCode(rawValue: "beograd"), isCenter: true)
+        id: .center,
+        nameLatin: "Centar za zaštitu žrtava trgovine ljudima",
+        nameCyrillic: "Центар за заштиту жртава трговине људима",
+        sector: .socialProtection,
+        municipality: MunicipalityCode(rawValue: "beograd"),
+        isCenter: true
+    )
 
     /// Registers the Center unless it is registered already; true when it was registered now.
     @discardableResult
@@ -68,7 +82,7 @@ public struct RegistryService: Sendable {
         do {
             try await handle(.register(Self.center), on: .center, actor: actor, requestID: requestID, idempotencyKey: nil)
         } catch ApplicationError.staleVersion {
-            return false // another process registered it at the same moment
+            return false  // another process registered it at the same moment
         }
         return true
     }
@@ -77,7 +91,12 @@ public struct RegistryService: Sendable {
     /// records every training not recorded yet: what `spona reference load` and `spona demo`
     /// do first. Safe to run again. Answers how many were written now.
     @discardableResult
-    public func load(institutions: [InstitutionEvent.Details], trainings: [TrainingHeld], actor: Actor, requestID: String) async throws -> (institutions: Int, trainings: Int) {
+    public func load(
+        institutions: [InstitutionEvent.Details],
+        trainings: [TrainingHeld],
+        actor: Actor,
+        requestID: String
+    ) async throws -> (institutions: Int, trainings: Int) {
         var registered = try await ensureCenter(requestID: requestID) ? 1 : 0
         var recorded = 0
         for details in institutions where try await directory.institution(details.id) == nil {
@@ -98,14 +117,18 @@ public struct RegistryService: Sendable {
     public func recordTraining(_ training: TrainingHeld, caller: Caller, requestID: String) async throws -> Bool {
         try training.validate(actor: caller.actor, isCenter: caller.isCenter, geography: geography)
         let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
-        let event = EventData(type: TrainingHeld.typeName, schemaVersion: TrainingHeld.schemaVersion, payload: try EventCoding.encoder.encode(training))
+        let event = EventData(
+            type: TrainingHeld.typeName,
+            schemaVersion: TrainingHeld.schemaVersion,
+            payload: try EventCoding.encoder.encode(training)
+        )
         do {
             try await store.append(to: Streams.training(training.id), expected: .noStream, events: [event], metadata: metadata)
             return true
         } catch EventStoreError.versionConflict {
             let stored = try await store.readStream(Streams.training(training.id)).first
             guard let stored, stored.type == TrainingHeld.typeName,
-                  (try? EventCoding.decode(TrainingHeld.self, stored, schemas: TrainingHeld.schemas)) == training
+                (try? EventCoding.decode(TrainingHeld.self, stored, schemas: TrainingHeld.schemas)) == training
             else { throw ApplicationError.idempotencyKeyReused }
             return false
         }

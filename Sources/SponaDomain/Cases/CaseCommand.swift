@@ -41,9 +41,16 @@ public enum CaseCommand: Hashable, Sendable, Encodable {
         public var reporterTrained: Bool
 
         public init(
-            caseID: CaseID = CaseID(), municipality: MunicipalityCode, channel: ReportChannel, subject: SubjectProfile,
-            personalData: SealedPersonalData? = nil, locations: [Location] = [], exploitation: [ExploitationForm] = [],
-            indicators: [IndicatorID] = [], urgency: Urgency = .routine, reporterTrained: Bool = false
+            caseID: CaseID = CaseID(),
+            municipality: MunicipalityCode,
+            channel: ReportChannel,
+            subject: SubjectProfile,
+            personalData: SealedPersonalData? = nil,
+            locations: [Location] = [],
+            exploitation: [ExploitationForm] = [],
+            indicators: [IndicatorID] = [],
+            urgency: Urgency = .routine,
+            reporterTrained: Bool = false
         ) {
             self.caseID = caseID
             self.municipality = municipality
@@ -66,7 +73,14 @@ public enum CaseCommand: Hashable, Sendable, Encodable {
         public var urgency: Urgency
         public var due: Date
 
-        public init(referral: ReferralID = ReferralID(), to: InstitutionID, reason: String, requestedServices: [RequestedService] = [], urgency: Urgency = .routine, due: Date) {
+        public init(
+            referral: ReferralID = ReferralID(),
+            to: InstitutionID,
+            reason: String,
+            requestedServices: [RequestedService] = [],
+            urgency: Urgency = .routine,
+            due: Date
+        ) {
             self.referral = referral
             self.to = to
             self.reason = reason

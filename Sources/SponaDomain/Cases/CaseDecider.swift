@@ -50,9 +50,19 @@ public enum CaseDecider {
             try requireActive(send.to, context)
             let reason = try required(send.reason, "the reason for the referral", state)
             guard send.due > context.now else { throw .dueInThePast }
-            return [.referralSent(.init(
-                referral: send.referral, from: me, to: send.to, reason: reason,
-                requestedServices: send.requestedServices, urgency: send.urgency, due: send.due))]
+            return [
+                .referralSent(
+                    .init(
+                        referral: send.referral,
+                        from: me,
+                        to: send.to,
+                        reason: reason,
+                        requestedServices: send.requestedServices,
+                        urgency: send.urgency,
+                        due: send.due
+                    )
+                )
+            ]
 
         case .receiveReferral(let id):
             let referral = try referralForReceiver(id, state, context)
@@ -116,9 +126,18 @@ public enum CaseDecider {
                 throw .responsibleDidNotAttend(responsible)
             }
             if let due, due <= context.now { throw .dueInThePast }
-            return [.decisionRecorded(.init(
-                conference: conferenceID, decision: decisionID, type: type, responsible: responsible, due: due,
-                note: try optional(note, "the note", state)))]
+            return [
+                .decisionRecorded(
+                    .init(
+                        conference: conferenceID,
+                        decision: decisionID,
+                        type: type,
+                        responsible: responsible,
+                        due: due,
+                        note: try optional(note, "the note", state)
+                    )
+                )
+            ]
 
         case let .cancelConference(id, reason):
             try requireOpen(state)
@@ -181,7 +200,8 @@ public enum CaseDecider {
             }
         }
         if let citizenship = report.subject.citizenship,
-           !(citizenship.count == 2 && citizenship.allSatisfy({ $0.isASCII && $0.isUppercase })) {
+            !(citizenship.count == 2 && citizenship.allSatisfy({ $0.isASCII && $0.isUppercase }))
+        {
             throw .badCountry(citizenship)
         }
         for indicator in report.indicators where context.catalogue.indicators[indicator] == nil {
@@ -189,12 +209,19 @@ public enum CaseDecider {
         }
         let indicators = Array(Set(report.indicators)).sorted()
         return CaseEvent.ReportFiled(
-            caseID: report.caseID, reportingInstitution: institution.id, municipality: report.municipality,
-            channel: report.channel, subject: report.subject, personalData: report.personalData,
-            locations: report.locations, exploitation: Array(Set(report.exploitation)).sorted { $0.rawValue < $1.rawValue },
+            caseID: report.caseID,
+            reportingInstitution: institution.id,
+            municipality: report.municipality,
+            channel: report.channel,
+            subject: report.subject,
+            personalData: report.personalData,
+            locations: report.locations,
+            exploitation: Array(Set(report.exploitation)).sorted { $0.rawValue < $1.rawValue },
             indicators: indicators,
             risk: context.catalogue.assess(Set(indicators), ageGroup: report.subject.ageGroup),
-            urgency: report.urgency, reporterTrained: report.reporterTrained)
+            urgency: report.urgency,
+            reporterTrained: report.reporterTrained
+        )
     }
 
     // MARK: Rules shared by several commands

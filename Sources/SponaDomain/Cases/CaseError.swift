@@ -57,8 +57,9 @@ public enum CaseError: Error, Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .onlyTheCenter, .onlyReceiver, .onlySender, .onlyResponsible, .notAParty, .roleMayNot: .forbidden
         case .unknownMunicipality, .unknownInstitution, .inactiveInstitution, .unknownIndicator, .badCountry,
-             .locationNeedsOnePlace, .referralToSelf, .dueInThePast, .missingText, .attendeeNotInvited, .responsibleDidNotAttend,
-             .tooLong, .tooMany, .unknownVulnerableGroup, .badActorID: .invalid
+            .locationNeedsOnePlace, .referralToSelf, .dueInThePast, .missingText, .attendeeNotInvited, .responsibleDidNotAttend,
+            .tooLong, .tooMany, .unknownVulnerableGroup, .badActorID:
+            .invalid
         default: .conflict
         }
     }
@@ -82,7 +83,8 @@ public enum CaseError: Error, Hashable, Sendable, CustomStringConvertible {
         case .decisionExists(let id): "decision \(Self.short(id)) is already recorded"
         case .personalDataAlreadyErased(let on): "the personal data of this case was already erased on \(Self.day(on))"
         case let .decisionAlreadyImplemented(id, on): "decision \(Self.short(id)) was already implemented on \(Self.day(on))"
-        case .openReferrals(let count): "\(count) referral\(count == 1 ? " is" : "s are") still open; complete, fail or withdraw \(count == 1 ? "it" : "them") before closing the case"
+        case .openReferrals(let count):
+            "\(count) referral\(count == 1 ? " is" : "s are") still open; complete, fail or withdraw \(count == 1 ? "it" : "them") before closing the case"
         case .onlyTheCenter(let action): "only the Center for Protection of Victims of Trafficking may \(action)"
         case .onlyReceiver(let id): "only the institution referral \(Self.short(id)) was sent to may do this"
         case .onlySender(let id): "only the institution that sent referral \(Self.short(id)) may do this"

@@ -16,7 +16,9 @@ public enum Urgency: String, Codable, Sendable, CaseIterable {
 }
 
 public enum ReportChannel: String, Codable, Sendable, CaseIterable {
-    case app, phone, email, letter, inPerson = "in_person", hotline
+    case app, phone, email, letter
+    case inPerson = "in_person"
+    case hotline
 }
 
 /// Where part of the story happened: recruitment, transit and exploitation are often in
@@ -51,7 +53,14 @@ public struct SubjectProfile: Hashable, Codable, Sendable {
     public var isMigrant: Bool
     public var vulnerableGroups: [String]
 
-    public init(id: SubjectID = SubjectID(), ageGroup: AgeGroup, gender: Gender, citizenship: String? = nil, isMigrant: Bool = false, vulnerableGroups: [String] = []) {
+    public init(
+        id: SubjectID = SubjectID(),
+        ageGroup: AgeGroup,
+        gender: Gender,
+        citizenship: String? = nil,
+        isMigrant: Bool = false,
+        vulnerableGroups: [String] = []
+    ) {
         self.id = id
         self.ageGroup = ageGroup
         self.gender = gender
@@ -268,40 +277,50 @@ extension CaseEvent {
     /// The version each type is written in, and the way from each older one. A change to a
     /// payload's shape raises its type's version here and adds its upcaster (README, "Changing
     /// an event"); the event corpus under `Tests/EventCorpus` must still decode.
-    public static let schemas = EventSchemas(family: "case", [
-        "ReportFiled": .init(current: 1),
-        "ReportAcknowledged": .init(current: 1),
-        // Version 2: texts sealed under the subject's key (``CaseText``), requested services
-        // from a code list (``RequestedService``); version 1 held both in the clear.
-        "ReportTriaged": texts(["note"]),
-        "ReferralSent": .init(current: 2, upcasters: [1: { payload in
-            var payload = try clearTexts(["reason"])(payload)
-            if case .array(let services) = payload["requestedServices"] {
-                payload["requestedServices"] = .array(services.map { service in
-                    guard case .string(let text) = service else { return .string(RequestedService.other.rawValue) }
-                    return .string((RequestedService(rawValue: text) ?? .other).rawValue)
-                })
-            }
-            return payload
-        }]),
-        "ReferralReceived": texts(["note"]),
-        "ReferralAccepted": texts(["note"]),
-        "ReferralDeclined": texts(["note"]),
-        "ReferralCompleted": texts(["note"]),
-        "ReferralFailed": texts(["note"]),
-        "ReferralWithdrawn": texts(["note"]),
-        "ReferralEnteredInError": texts(["note"]),
-        "ConferenceScheduled": .init(current: 1),
-        "ConferenceHeld": .init(current: 1),
-        "DecisionRecorded": texts(["note"]),
-        "DecisionImplemented": texts(["note"]),
-        "ConferenceCancelled": texts(["reason"]),
-        "IdentificationConcluded": texts(["note"]),
-        "AssistanceProvided": texts(["note"]),
-        "CaseClosed": texts(["reason"]),
-        "CaseReopened": texts(["reason"]),
-        "PersonalDataErased": .init(current: 1),
-    ])
+    public static let schemas = EventSchemas(
+        family: "case",
+        [
+            "ReportFiled": .init(current: 1),
+            "ReportAcknowledged": .init(current: 1),
+            // Version 2: texts sealed under the subject's key (``CaseText``), requested services
+            // from a code list (``RequestedService``); version 1 held both in the clear.
+            "ReportTriaged": texts(["note"]),
+            "ReferralSent": .init(
+                current: 2,
+                upcasters: [
+                    1: { payload in
+                        var payload = try clearTexts(["reason"])(payload)
+                        if case .array(let services) = payload["requestedServices"] {
+                            payload["requestedServices"] = .array(
+                                services.map { service in
+                                    guard case .string(let text) = service else { return .string(RequestedService.other.rawValue) }
+                                    return .string((RequestedService(rawValue: text) ?? .other).rawValue)
+                                }
+                            )
+                        }
+                        return payload
+                    }
+                ]
+            ),
+            "ReferralReceived": texts(["note"]),
+            "ReferralAccepted": texts(["note"]),
+            "ReferralDeclined": texts(["note"]),
+            "ReferralCompleted": texts(["note"]),
+            "ReferralFailed": texts(["note"]),
+            "ReferralWithdrawn": texts(["note"]),
+            "ReferralEnteredInError": texts(["note"]),
+            "ConferenceScheduled": .init(current: 1),
+            "ConferenceHeld": .init(current: 1),
+            "DecisionRecorded": texts(["note"]),
+            "DecisionImplemented": texts(["note"]),
+            "ConferenceCancelled": texts(["reason"]),
+            "IdentificationConcluded": texts(["note"]),
+            "AssistanceProvided": texts(["note"]),
+            "CaseClosed": texts(["reason"]),
+            "CaseReopened": texts(["reason"]),
+            "PersonalDataErased": .init(current: 1),
+        ]
+    )
 
     /// Version 2 of a type whose only change from version 1 is that its texts are sealed.
     private static func texts(_ fields: [String]) -> EventSchemas.Schema {
@@ -318,7 +337,8 @@ extension CaseEvent {
         case .reportTriaged(let e): try encoder.encode(e)
         case .referralSent(let e): try encoder.encode(e)
         case .referralReceived(let e), .referralAccepted(let e), .referralDeclined(let e), .referralCompleted(let e),
-             .referralFailed(let e), .referralWithdrawn(let e), .referralEnteredInError(let e): try encoder.encode(e)
+            .referralFailed(let e), .referralWithdrawn(let e), .referralEnteredInError(let e):
+            try encoder.encode(e)
         case .conferenceScheduled(let e): try encoder.encode(e)
         case .conferenceHeld(let e): try encoder.encode(e)
         case .decisionRecorded(let e): try encoder.encode(e)
@@ -335,7 +355,9 @@ extension CaseEvent {
     public enum DecodingProblem: Error, CustomStringConvertible {
         case unknownType(String)
         public var description: String {
-            switch self { case .unknownType(let type): "'\(type)' is not a case event type" }
+            switch self {
+            case .unknownType(let type): "'\(type)' is not a case event type"
+            }
         }
     }
 

@@ -35,10 +35,10 @@ public enum CaseLimits {
         case .receiveReferral, .acknowledge:
             break
         case let .acceptReferral(_, note), let .markDecisionImplemented(_, note), let .concludeIdentification(_, note),
-             let .provideAssistance(_, _, note), let .recordDecision(_, _, _, _, _, note):
+            let .provideAssistance(_, _, note), let .recordDecision(_, _, _, _, _, note):
             try text(note, "the note")
         case let .declineReferral(_, reason), let .failReferral(_, reason), let .markReferralEnteredInError(_, reason),
-             let .cancelConference(_, reason), let .close(reason), let .reopen(reason):
+            let .cancelConference(_, reason), let .close(reason), let .reopen(reason):
             try text(reason, "the reason")
         case let .withdrawReferral(_, reason):
             try text(reason, "the reason")
@@ -76,7 +76,9 @@ public enum CaseLimits {
     /// spaces, so no sentence about anyone fits in it.
     public static func isActorID(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.count <= maxActorIDCharacters
-            && text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "._-:@".unicodeScalars.contains($0)) }
+            && text.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "._-:@".unicodeScalars.contains($0))
+            }
     }
 
     private static func list(_ count: Int, _ limit: Int, _ field: String) throws(CaseError) {

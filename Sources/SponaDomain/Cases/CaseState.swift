@@ -101,10 +101,22 @@ extension Case {
         guard var state else {
             guard case .reportFiled(let report) = event else { return nil }
             return Case(
-                id: report.caseID, status: .reported, filedAt: time, report: report,
-                acknowledgedAt: nil, triage: nil, referrals: [], conferences: [], decisions: [],
-                identification: nil, assistance: [], closedAt: nil, closeReason: nil,
-                parties: [report.reportingInstitution], version: 1)
+                id: report.caseID,
+                status: .reported,
+                filedAt: time,
+                report: report,
+                acknowledgedAt: nil,
+                triage: nil,
+                referrals: [],
+                conferences: [],
+                decisions: [],
+                identification: nil,
+                assistance: [],
+                closedAt: nil,
+                closeReason: nil,
+                parties: [report.reportingInstitution],
+                version: 1
+            )
         }
         state.version += 1
         switch event {
@@ -117,10 +129,21 @@ extension Case {
             state.triage = triage
             if state.status != .closed { state.status = .triaged }
         case .referralSent(let sent):
-            state.referrals.append(Referral(
-                id: sent.referral, from: sent.from, to: sent.to, reason: sent.reason,
-                requestedServices: sent.requestedServices, urgency: sent.urgency, due: sent.due,
-                sentAt: time, status: .requested, statusChangedAt: time, note: nil))
+            state.referrals.append(
+                Referral(
+                    id: sent.referral,
+                    from: sent.from,
+                    to: sent.to,
+                    reason: sent.reason,
+                    requestedServices: sent.requestedServices,
+                    urgency: sent.urgency,
+                    due: sent.due,
+                    sentAt: time,
+                    status: .requested,
+                    statusChangedAt: time,
+                    note: nil
+                )
+            )
             state.parties.insert(sent.from)
             state.parties.insert(sent.to)
         case .referralReceived(let step): state.setReferral(step, .received, at: time)
@@ -131,9 +154,17 @@ extension Case {
         case .referralWithdrawn(let step): state.setReferral(step, .withdrawn, at: time)
         case .referralEnteredInError(let step): state.setReferral(step, .enteredInError, at: time)
         case .conferenceScheduled(let scheduled):
-            state.conferences.append(CaseConference(
-                id: scheduled.conference, convenor: scheduled.convenor, at: scheduled.at,
-                invited: scheduled.invited, attended: [], status: .scheduled, statusChangedAt: time))
+            state.conferences.append(
+                CaseConference(
+                    id: scheduled.conference,
+                    convenor: scheduled.convenor,
+                    at: scheduled.at,
+                    invited: scheduled.invited,
+                    attended: [],
+                    status: .scheduled,
+                    statusChangedAt: time
+                )
+            )
             state.parties.insert(scheduled.convenor)
             state.parties.formUnion(scheduled.invited)
         case .conferenceHeld(let held):
@@ -148,9 +179,17 @@ extension Case {
                 state.conferences[index].statusChangedAt = time
             }
         case .decisionRecorded(let recorded):
-            state.decisions.append(ConferenceDecision(
-                id: recorded.decision, conference: recorded.conference, type: recorded.type,
-                responsible: recorded.responsible, due: recorded.due, note: recorded.note, implementedAt: nil))
+            state.decisions.append(
+                ConferenceDecision(
+                    id: recorded.decision,
+                    conference: recorded.conference,
+                    type: recorded.type,
+                    responsible: recorded.responsible,
+                    due: recorded.due,
+                    note: recorded.note,
+                    implementedAt: nil
+                )
+            )
         case .decisionImplemented(let implemented):
             if let index = state.decisions.firstIndex(where: { $0.id == implemented.decision }) {
                 state.decisions[index].implementedAt = time

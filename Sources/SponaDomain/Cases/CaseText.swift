@@ -37,7 +37,8 @@ extension CaseText: Codable {
         } else {
             self = .sealed(
                 ciphertext: try container.decode(String.self, forKey: .ciphertext),
-                keyID: try container.decode(String.self, forKey: .keyID))
+                keyID: try container.decode(String.self, forKey: .keyID)
+            )
         }
     }
 
@@ -46,7 +47,9 @@ extension CaseText: Codable {
         switch self {
         case .written:
             throw EncodingError.invalidValue(
-                self, .init(codingPath: encoder.codingPath, debugDescription: "a case text must be sealed before it is stored"))
+                self,
+                .init(codingPath: encoder.codingPath, debugDescription: "a case text must be sealed before it is stored")
+            )
         case let .sealed(ciphertext, keyID):
             try container.encode(ciphertext, forKey: .ciphertext)
             try container.encode(keyID, forKey: .keyID)
@@ -123,7 +126,10 @@ extension CaseEvent {
     /// Every text the event carries.
     public var texts: [CaseText] {
         var found: [CaseText] = []
-        _ = mapTexts { found.append($0); return $0 }
+        _ = mapTexts {
+            found.append($0)
+            return $0
+        }
         return found
     }
 

@@ -49,7 +49,13 @@ public struct Indicator: Hashable, Codable, Sendable {
 public enum RiskLevel: String, Codable, Sendable, CaseIterable, Comparable {
     case low, medium, high
 
-    private var rank: Int { switch self { case .low: 0; case .medium: 1; case .high: 2 } }
+    private var rank: Int {
+        switch self {
+        case .low: 0
+        case .medium: 1
+        case .high: 2
+        }
+    }
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
 }
 
@@ -117,8 +123,12 @@ public struct IndicatorCatalogue: Sendable {
         let anyStrong = observed.contains { indicators[$0]?.strength == .strong }
         let level: RiskLevel = possibleVictim ? .high : (!elements.isEmpty || anyStrong) ? .medium : .low
         return RiskAssessment(
-            catalogueVersion: version, ruleVersion: Self.ruleVersion, level: level,
-            elementsPresent: elements, possibleVictim: possibleVictim)
+            catalogueVersion: version,
+            ruleVersion: Self.ruleVersion,
+            level: level,
+            elementsPresent: elements,
+            possibleVictim: possibleVictim
+        )
     }
 
     public static let ruleVersion = "2025.1"

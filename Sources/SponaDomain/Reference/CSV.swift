@@ -33,7 +33,12 @@ public struct CSVTable: Sendable {
             pending = iterator.next()
             if inQuotes {
                 if scalar == "\"" {
-                    if pending == "\"" { field.unicodeScalars.append("\""); pending = iterator.next() } else { inQuotes = false }
+                    if pending == "\"" {
+                        field.unicodeScalars.append("\"")
+                        pending = iterator.next()
+                    } else {
+                        inQuotes = false
+                    }
                 } else {
                     if scalar == "\n" { line += 1 }
                     field.unicodeScalars.append(scalar)
@@ -42,11 +47,17 @@ public struct CSVTable: Sendable {
             }
             switch scalar {
             case "\"": inQuotes = true
-            case ",": record.append(field); field = ""
+            case ",":
+                record.append(field)
+                field = ""
             case "\r": continue
             case "\n":
-                record.append(field); field = ""
-                if !(record.count == 1 && record[0].isEmpty) { records.append(record); lineNumbers.append(recordLine) }
+                record.append(field)
+                field = ""
+                if !(record.count == 1 && record[0].isEmpty) {
+                    records.append(record)
+                    lineNumbers.append(recordLine)
+                }
                 record = []
                 line += 1
                 recordLine = line

@@ -97,9 +97,16 @@ public struct Geography: Sendable {
             guard districtsByCode[district] != nil else { throw .unknownDistrict(municipality: code.rawValue, district: district.rawValue) }
             guard let kind = Municipality.Kind(rawValue: row["kind"]!) else { throw .badKind(municipality: code.rawValue, kind: row["kind"]!) }
             let parent = row["parent"]!.isEmpty ? nil : MunicipalityCode(rawValue: row["parent"]!)
-            municipalities.append(Municipality(
-                code: code, district: district, kind: kind,
-                nameLatin: row["name_lat"]!, nameCyrillic: row["name_cyr"]!, parent: parent))
+            municipalities.append(
+                Municipality(
+                    code: code,
+                    district: district,
+                    kind: kind,
+                    nameLatin: row["name_lat"]!,
+                    nameCyrillic: row["name_cyr"]!,
+                    parent: parent
+                )
+            )
         }
         for municipality in municipalities {
             if let parent = municipality.parent, !codes.contains(parent) {

@@ -11,8 +11,13 @@ public struct Institution: Hashable, Codable, Sendable {
     public var isCenter: Bool
 
     public init(
-        id: InstitutionID, nameLatin: String, nameCyrillic: String? = nil, sector: Sector,
-        municipality: MunicipalityCode?, isActive: Bool = true, isCenter: Bool = false
+        id: InstitutionID,
+        nameLatin: String,
+        nameCyrillic: String? = nil,
+        sector: Sector,
+        municipality: MunicipalityCode?,
+        isActive: Bool = true,
+        isCenter: Bool = false
     ) {
         self.id = id
         self.nameLatin = nameLatin

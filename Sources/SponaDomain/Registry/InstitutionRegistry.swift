@@ -16,7 +16,14 @@ public enum InstitutionEvent: Hashable, Sendable {
         public var municipality: MunicipalityCode?
         public var isCenter: Bool
 
-        public init(id: InstitutionID, nameLatin: String, nameCyrillic: String? = nil, sector: Sector, municipality: MunicipalityCode?, isCenter: Bool = false) {
+        public init(
+            id: InstitutionID,
+            nameLatin: String,
+            nameCyrillic: String? = nil,
+            sector: Sector,
+            municipality: MunicipalityCode?,
+            isCenter: Bool = false
+        ) {
             self.id = id
             self.nameLatin = nameLatin
             self.nameCyrillic = nameCyrillic
@@ -59,12 +66,15 @@ public enum InstitutionEvent: Hashable, Sendable {
     }
 
     /// The version each type is written in, and the way from each older one (see ``CaseEvent/schemas``).
-    public static let schemas = EventSchemas(family: "institution", [
-        "InstitutionRegistered": .init(current: 1),
-        "InstitutionUpdated": .init(current: 1),
-        "InstitutionDeactivated": .init(current: 1),
-        "InstitutionReactivated": .init(current: 1),
-    ])
+    public static let schemas = EventSchemas(
+        family: "institution",
+        [
+            "InstitutionRegistered": .init(current: 1),
+            "InstitutionUpdated": .init(current: 1),
+            "InstitutionDeactivated": .init(current: 1),
+            "InstitutionReactivated": .init(current: 1),
+        ]
+    )
 
     /// The version this event is written in.
     public var schemaVersion: Int32 { Self.schemas.current(typeName) }
@@ -101,7 +111,10 @@ public enum RegistryError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var isForbidden: Bool { self == .onlyAdmin }
     public var isConflict: Bool {
-        switch self { case .alreadyRegistered, .alreadyInState: true; default: false }
+        switch self {
+        case .alreadyRegistered, .alreadyInState: true
+        default: false
+        }
     }
 
     public var description: String {
@@ -128,7 +141,12 @@ public enum InstitutionCommand: Hashable, Sendable, Encodable {
 /// The registry's rules: administrators register and change institutions; a municipality
 /// must be one the project knows (or none, for a national body).
 public enum InstitutionDecider {
-    public static func decide(_ command: InstitutionCommand, on state: Institution?, actor: Actor, geography: Geography) throws(RegistryError) -> [InstitutionEvent] {
+    public static func decide(
+        _ command: InstitutionCommand,
+        on state: Institution?,
+        actor: Actor,
+        geography: Geography
+    ) throws(RegistryError) -> [InstitutionEvent] {
         guard actor.role == .admin else { throw .onlyAdmin }
         switch command {
         case .register(let details):
@@ -178,7 +196,14 @@ extension InstitutionID {
 extension Institution {
     /// The institution as its registration describes it: active.
     public init(registered details: InstitutionEvent.Details) {
-        self.init(id: details.id, nameLatin: details.nameLatin, nameCyrillic: details.nameCyrillic, sector: details.sector,
-                  municipality: details.municipality, isActive: true, isCenter: details.isCenter)
+        self.init(
+            id: details.id,
+            nameLatin: details.nameLatin,
+            nameCyrillic: details.nameCyrillic,
+            sector: details.sector,
+            municipality: details.municipality,
+            isActive: true,
+            isCenter: details.isCenter
+        )
     }
 }

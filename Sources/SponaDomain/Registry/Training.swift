@@ -1,6 +1,9 @@
 import Foundation
 
-public struct TrainingID: Identifier { public let rawValue: UUID; public init(rawValue: UUID) { self.rawValue = rawValue } }
+public struct TrainingID: Identifier {
+    public let rawValue: UUID
+    public init(rawValue: UUID) { self.rawValue = rawValue }
+}
 
 /// A regional training on recognising trafficking: the stream `training-<id>` holds one
 /// `TrainingHeld` event. Regional teams compare reports before and after it.
@@ -18,7 +21,17 @@ public struct TrainingHeld: Hashable, Codable, Sendable {
     public var municipalities: [MunicipalityCode]
     public var institutions: [InstitutionID]
 
-    public init(id: TrainingID = TrainingID(), date: String, host: MunicipalityCode, participantsBySector: [Sector: Int] = [:], participants: Int, women: Int, men: Int, municipalities: [MunicipalityCode] = [], institutions: [InstitutionID] = []) {
+    public init(
+        id: TrainingID = TrainingID(),
+        date: String,
+        host: MunicipalityCode,
+        participantsBySector: [Sector: Int] = [:],
+        participants: Int,
+        women: Int,
+        men: Int,
+        municipalities: [MunicipalityCode] = [],
+        institutions: [InstitutionID] = []
+    ) {
         self.id = id
         self.date = date
         self.host = host
@@ -66,7 +79,7 @@ public struct TrainingHeld: Hashable, Codable, Sendable {
         guard Self.calendarDay(date) != nil else { throw .badTraining("the date must be a real day from 2000 to 2100, written YYYY-MM-DD") }
         let bounds = 0...Self.maxParticipants
         guard bounds.contains(participants), bounds.contains(women), bounds.contains(men),
-              participantsBySector.values.allSatisfy(bounds.contains)
+            participantsBySector.values.allSatisfy(bounds.contains)
         else { throw .badTraining("counts must be whole numbers from 0 to \(Self.maxParticipants)") }
         // Each term is bounded above, so these sums cannot overflow.
         guard women + men <= participants else { throw .badTraining("women and men add up to more than the participants") }
@@ -86,9 +99,9 @@ public struct TrainingHeld: Hashable, Codable, Sendable {
     public static func calendarDay(_ text: String) -> (year: Int, month: Int, day: Int)? {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard text.utf8.count == 10, parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
-              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
-              (2000...2100).contains(year), (1...12).contains(month), day >= 1
+            parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+            (2000...2100).contains(year), (1...12).contains(month), day >= 1
         else { return nil }
         let isLeap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
         let days = [31, isLeap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]

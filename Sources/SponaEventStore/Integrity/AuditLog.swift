@@ -61,15 +61,28 @@ extension PostgresEventStore {
         query.binds.append(filter.from, context: .default)
         query.binds.append(filter.to, context: .default)
         query.binds.append(Int64(max(0, limit)), context: .default)
-        query.binds.append(filter.metadata.isEmpty ? nil : String(decoding: try JSONEncoder().encode(filter.metadata), as: UTF8.self), context: .default)
+        query.binds.append(
+            filter.metadata.isEmpty ? nil : String(decoding: try JSONEncoder().encode(filter.metadata), as: UTF8.self),
+            context: .default
+        )
         let rows = try await client.query(query, logger: logger)
         var page: [AuditedEvent] = []
         for try await (position, transaction, stream, version, id, type, schemaVersion, payload, metadata, recordedAt, hash, previous)
-            in rows.decode((Int64, Int64, String, Int64, UUID, String, Int32, ByteBuffer, ByteBuffer, Int64, ByteBuffer, ByteBuffer?).self) {
+            in rows.decode((Int64, Int64, String, Int64, UUID, String, Int32, ByteBuffer, ByteBuffer, Int64, ByteBuffer, ByteBuffer?).self)
+        {
             let event = RecordedEvent(
-                position: position, transactionID: UInt64(transaction), streamID: StreamID(stored: stream), version: version, id: id,
-                type: type, schemaVersion: schemaVersion, payload: Data(buffer: payload, byteTransferStrategy: .copy), metadata: Data(buffer: metadata, byteTransferStrategy: .copy),
-                recordedAtMicroseconds: recordedAt, hash: Array(buffer: hash))
+                position: position,
+                transactionID: UInt64(transaction),
+                streamID: StreamID(stored: stream),
+                version: version,
+                id: id,
+                type: type,
+                schemaVersion: schemaVersion,
+                payload: Data(buffer: payload, byteTransferStrategy: .copy),
+                metadata: Data(buffer: metadata, byteTransferStrategy: .copy),
+                recordedAtMicroseconds: recordedAt,
+                hash: Array(buffer: hash)
+            )
             page.append(AuditedEvent(event: event, previousHash: previous.map { Array(buffer: $0) }))
         }
         return page
@@ -170,9 +183,18 @@ public enum AuditLine {
         }
         guard let stream = try? StreamID(fields.stream) else { throw Malformed(reason: "'\(fields.stream)' is not a stream id") }
         let event = RecordedEvent(
-            position: fields.position, transactionID: fields.transactionId, streamID: stream, version: fields.version, id: fields.id,
-            type: fields.type, schemaVersion: fields.schemaVersion, payload: Data(bytes[payload]), metadata: Data(bytes[metadata]),
-            recordedAtMicroseconds: fields.recordedAtMicros, hash: hash)
+            position: fields.position,
+            transactionID: fields.transactionId,
+            streamID: stream,
+            version: fields.version,
+            id: fields.id,
+            type: fields.type,
+            schemaVersion: fields.schemaVersion,
+            payload: Data(bytes[payload]),
+            metadata: Data(bytes[metadata]),
+            recordedAtMicroseconds: fields.recordedAtMicros,
+            hash: hash
+        )
         return AuditedEvent(event: event, previousHash: previous)
     }
 
@@ -197,7 +219,9 @@ enum RawJSON {
         var index = 0
         func skipSpace() { while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 } }
         func string() throws(AuditLine.Malformed) -> Range<Int> {
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw AuditLine.Malformed(reason: "expected a string at byte \(index)") }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                throw AuditLine.Malformed(reason: "expected a string at byte \(index)")
+            }
             let start = index
             index += 1
             while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
@@ -215,12 +239,18 @@ enum RawJSON {
             var depth = 0
             while index < bytes.count {
                 let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") { _ = try string(); continue }
+                if byte == UInt8(ascii: "\"") {
+                    _ = try string()
+                    continue
+                }
                 if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") { depth += 1 }
                 if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") {
                     if depth == 0 { break }
                     depth -= 1
-                    if depth == 0 { index += 1; break }
+                    if depth == 0 {
+                        index += 1
+                        break
+                    }
                 }
                 if depth == 0 && byte == UInt8(ascii: ",") { break }
                 index += 1
@@ -244,7 +274,10 @@ enum RawJSON {
             result[key] = try value()
             skipSpace()
             guard index < bytes.count else { throw AuditLine.Malformed(reason: "unterminated object") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
             guard bytes[index] == UInt8(ascii: "}") else { throw AuditLine.Malformed(reason: "expected ',' or '}' at byte \(index)") }
             break
         }

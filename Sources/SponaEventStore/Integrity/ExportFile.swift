@@ -24,7 +24,11 @@ public enum ExportFile {
         }
 
         enum CodingKeys: String, CodingKey {
-            case sponaExport = "spona-export", complete, from, to, exportedAt
+            case sponaExport = "spona-export"
+            case complete
+            case from
+            case to
+            case exportedAt
         }
     }
 

@@ -34,7 +34,8 @@ public struct HistorySealer: Sendable {
             frontier = MerkleFrontier(size: previous.treeSize, subtrees: subtrees)
             // Never build on a seal that is not what this key signed.
             guard subtrees.count == previous.frontier.count, Hex.encode(frontier.root) == previous.root,
-                  ([key.publicKey] + previousKeys).contains(where: { previous.isSigned(by: $0) }) else { throw EventStoreError.corruptSeal(version: last.version) }
+                ([key.publicKey] + previousKeys).contains(where: { previous.isSigned(by: $0) })
+            else { throw EventStoreError.corruptSeal(version: last.version) }
             cursor = previous.lastCursor
         }
         var onlySeals = true
@@ -50,8 +51,12 @@ public struct HistorySealer: Sendable {
         guard !onlySeals || last == nil, frontier.size > 0 else { return nil }
         let seal = try Seal.sign(frontier: frontier, lastCursor: cursor, at: Int64(now.timeIntervalSince1970 * 1_000_000), with: key)
         do {
-            try await store.append(to: Seal.stream, expected: last.map { .exactly($0.version) } ?? .noStream, events: [try seal.eventData()],
-                                   metadata: try EventMetadata(encoding: ["actor": "spona-sealer"]))
+            try await store.append(
+                to: Seal.stream,
+                expected: last.map { .exactly($0.version) } ?? .noStream,
+                events: [try seal.eventData()],
+                metadata: try EventMetadata(encoding: ["actor": "spona-sealer"])
+            )
         } catch EventStoreError.versionConflict {
             logger.debug("another process sealed at the same moment")
             return nil

@@ -73,10 +73,21 @@ public struct HistoryVerifier: Sendable {
             let number = index + 1
             let subject = "seal \(number) (\(seal.treeSize) events, sealed \(seal.sealedAt.formatted(.iso8601)))"
             if !publicKeys.isEmpty, !publicKeys.contains(where: { seal.isSigned(by: $0) }) {
-                early.append(Finding(subject: subject, problem: "its signature does not verify with the public key (key \(publicKeys.map(Seal.keyID).joined(separator: ", "))); the seal was forged or altered"))
+                early.append(
+                    Finding(
+                        subject: subject,
+                        problem:
+                            "its signature does not verify with the public key (key \(publicKeys.map(Seal.keyID).joined(separator: ", "))); the seal was forged or altered"
+                    )
+                )
             }
             if let previous, seal.treeSize < previous.treeSize {
-                early.append(Finding(subject: subject, problem: "covers fewer events than seal \(index) (\(previous.treeSize)); it does not extend the seal before it"))
+                early.append(
+                    Finding(
+                        subject: subject,
+                        problem: "covers fewer events than seal \(index) (\(previous.treeSize)); it does not extend the seal before it"
+                    )
+                )
             }
             if complete { pending.append((number, seal)) }
             previous = seal
@@ -103,7 +114,8 @@ public struct HistoryVerifier: Sendable {
         var previous: [UInt8]?
         if let last {
             if event.version != last.version + 1 {
-                let what = event.version <= last.version
+                let what =
+                    event.version <= last.version
                     ? "comes after version \(last.version): versions were swapped, repeated or renumbered"
                     : "follows version \(last.version): version \(last.version + 1) is missing; an event was removed"
                 record(subject, what)
@@ -117,7 +129,7 @@ public struct HistoryVerifier: Sendable {
                 record(subject, "the stream starts here, not at version 1; its first events were removed")
             }
         } else if case .some(let claimed) = claimedPrevious {
-            previous = claimed // a partial export: the line anchors its own chain
+            previous = claimed  // a partial export: the line anchors its own chain
         }
         if EventHashChain.hash(of: event, previous: previous) != event.hash {
             record(subject, "its hash does not match its content and the previous event's hash; it, or the event before it, was altered or inserted")
@@ -131,8 +143,10 @@ public struct HistoryVerifier: Sendable {
             guard next.seal.treeSize == frontier.size else { continue }
             sealsChecked += 1
             if Hex.encode(frontier.root) != next.seal.root {
-                record("seal \(next.number) (\(next.seal.treeSize) events, sealed \(next.seal.sealedAt.formatted(.iso8601)))",
-                       "its root is not the root of the history's first \(next.seal.treeSize) events: an event under it was altered, removed, inserted or reordered, or the seal does not extend the ones before it")
+                record(
+                    "seal \(next.number) (\(next.seal.treeSize) events, sealed \(next.seal.sealedAt.formatted(.iso8601)))",
+                    "its root is not the root of the history's first \(next.seal.treeSize) events: an event under it was altered, removed, inserted or reordered, or the seal does not extend the ones before it"
+                )
             }
         }
         while let next = publishedPending.first, next.treeSize <= frontier.size {
@@ -151,16 +165,20 @@ public struct HistoryVerifier: Sendable {
             rollback.sealsAfter += 1
             self.rollback = rollback
         } else {
-            record("the published seal of \(seal.treeSize) events\(seal.sealedAt.map { ", sealed \($0.formatted(.iso8601))" } ?? "")",
-                   "\(problem), though the database's own seals reach \(lastStoredSeal.treeSize) events: what it covered was altered or removed")
+            record(
+                "the published seal of \(seal.treeSize) events\(seal.sealedAt.map { ", sealed \($0.formatted(.iso8601))" } ?? "")",
+                "\(problem), though the database's own seals reach \(lastStoredSeal.treeSize) events: what it covered was altered or removed"
+            )
         }
     }
 
     /// Call after the last event: seals that cover more events than there are.
     public mutating func finish() {
         for (number, seal) in pendingSeals {
-            record("seal \(number) (\(seal.treeSize) events, sealed \(seal.sealedAt.formatted(.iso8601)))",
-                   "covers \(seal.treeSize) events but the history has only \(events); events under it were removed")
+            record(
+                "seal \(number) (\(seal.treeSize) events, sealed \(seal.sealedAt.formatted(.iso8601)))",
+                "covers \(seal.treeSize) events but the history has only \(events); events under it were removed"
+            )
         }
         pendingSeals = []
         for seal in publishedPending { unmatched(seal, "it covers \(seal.treeSize) events but the history has only \(events)") }

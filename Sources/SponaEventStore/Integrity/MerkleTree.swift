@@ -70,12 +70,14 @@ public enum MerkleTree {
         // When the first tree is a complete subtree, its root is the proof's implicit start.
         if first & (first - 1) == 0 { path.insert(firstRoot, at: 0) }
         guard !path.isEmpty else { return false }
-        var fn = first - 1, sn = second - 1
+        var fn = first - 1
+        var sn = second - 1
         while fn & 1 == 1 {
             fn >>= 1
             sn >>= 1
         }
-        var fr = path[0], sr = path[0]
+        var fr = path[0]
+        var sr = path[0]
         for c in path.dropFirst() {
             if sn == 0 { return false }
             if fn & 1 == 1 || fn == sn {

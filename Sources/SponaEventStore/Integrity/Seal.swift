@@ -55,9 +55,21 @@ public struct Seal: Sendable, Hashable, Codable {
     }
 
     /// Signs the tree head.
-    public static func sign(frontier: MerkleFrontier, lastCursor: EventCursor, at microseconds: Int64, with key: Curve25519.Signing.PrivateKey) throws -> Seal {
-        var seal = Seal(treeSize: frontier.size, root: Hex.encode(frontier.root), lastCursor: lastCursor, sealedAtMicroseconds: microseconds,
-                        keyID: keyID(key.publicKey), signature: "", frontier: frontier.subtrees.map(Hex.encode))
+    public static func sign(
+        frontier: MerkleFrontier,
+        lastCursor: EventCursor,
+        at microseconds: Int64,
+        with key: Curve25519.Signing.PrivateKey
+    ) throws -> Seal {
+        var seal = Seal(
+            treeSize: frontier.size,
+            root: Hex.encode(frontier.root),
+            lastCursor: lastCursor,
+            sealedAtMicroseconds: microseconds,
+            keyID: keyID(key.publicKey),
+            signature: "",
+            frontier: frontier.subtrees.map(Hex.encode)
+        )
         seal.signature = try key.signature(for: seal.signedBytes).base64EncodedString()
         return seal
     }
@@ -130,8 +142,9 @@ public struct PublishedSeal: Sendable, Hashable, Codable {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
-            guard let date = (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
-                ?? (try? Date.ISO8601FormatStyle().parse(text))
+            guard
+                let date = (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+                    ?? (try? Date.ISO8601FormatStyle().parse(text))
             else { throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 time")) }
             return date
         }

@@ -13,7 +13,10 @@ import SponaRecords
 public struct CaseStatisticsProjection: Projection {
     public static let projectionName = "case_statistics"
     public let name = projectionName
-    public let tables = ["stat_cases", "stat_institutions", "stat_referrals", "view_municipality_month", "view_sector_month", "view_trainings", "view_sector_flows", "view_place_flows"]
+    public let tables = [
+        "stat_cases", "stat_institutions", "stat_referrals", "view_municipality_month", "view_sector_month", "view_trainings", "view_sector_flows",
+        "view_place_flows",
+    ]
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
     /// history on start (see ``Projection/version``).
     public static let currentVersion = 3
@@ -30,15 +33,24 @@ public struct CaseStatisticsProjection: Projection {
         var caseEvents: [Int: (id: CaseID, event: CaseEvent)] = [:]
         for (index, recorded) in events.enumerated() {
             guard let id = Streams.caseID(of: recorded.streamID) else { continue }
-            caseEvents[index] = (id, try CaseEvent(typeName: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload,
-                                                   decoder: EventCoding.decoder))
+            caseEvents[index] = (
+                id,
+                try CaseEvent(
+                    typeName: recorded.type,
+                    schemaVersion: recorded.schemaVersion,
+                    payload: recorded.payload,
+                    decoder: EventCoding.decoder
+                )
+            )
         }
 
         // The lookups this batch needs.
         let caseIDs = Set(caseEvents.values.map(\.id))
         if !caseIDs.isEmpty {
             let rows = try await connection.query(
-                "SELECT case_id, municipality, identified_month FROM stat_cases WHERE case_id = ANY(\(caseIDs.map(\.rawValue)))", logger: logger)
+                "SELECT case_id, municipality, identified_month FROM stat_cases WHERE case_id = ANY(\(caseIDs.map(\.rawValue)))",
+                logger: logger
+            )
             for try await (id, municipality, identified) in rows.decode((UUID, String, String?).self) {
                 municipalityOf[CaseID(rawValue: id)] = MunicipalityCode(rawValue: municipality)
                 if let identified { fold.caseIdentifiedMonth[CaseID(rawValue: id)] = identified }
@@ -51,9 +63,13 @@ public struct CaseStatisticsProjection: Projection {
         }
         if !corrected.isEmpty {
             let rows = try await connection.query(
-                "SELECT referral_id, month, from_sector, to_sector FROM stat_referrals WHERE referral_id = ANY(\(corrected))", logger: logger)
+                "SELECT referral_id, month, from_sector, to_sector FROM stat_referrals WHERE referral_id = ANY(\(corrected))",
+                logger: logger
+            )
             for try await (id, month, from, to) in rows.decode((UUID, String, String?, String?).self) {
-                fold.sentReferrals[ReferralID(rawValue: id)] = .some(.init(month: month, from: from.flatMap(Sector.init(rawValue:)), to: to.flatMap(Sector.init(rawValue:))))
+                fold.sentReferrals[ReferralID(rawValue: id)] = .some(
+                    .init(month: month, from: from.flatMap(Sector.init(rawValue:)), to: to.flatMap(Sector.init(rawValue:)))
+                )
             }
         }
         let sectorRows = try await connection.query("SELECT id, sector FROM stat_institutions", logger: logger)
@@ -80,7 +96,12 @@ public struct CaseStatisticsProjection: Projection {
                 try training.validateFigures()
                 trainings.append(training)
             } else if let id = Streams.institutionID(of: recorded.streamID) {
-                let event = try InstitutionEvent(typeName: recorded.type, schemaVersion: recorded.schemaVersion, payload: recorded.payload, decoder: EventCoding.decoder)
+                let event = try InstitutionEvent(
+                    typeName: recorded.type,
+                    schemaVersion: recorded.schemaVersion,
+                    payload: recorded.payload,
+                    decoder: EventCoding.decoder
+                )
                 fold.apply(institution: id, event)
                 if case .registered(let details) = event { institutionsChanged[id] = details.sector }
                 if case .updated(let details) = event { institutionsChanged[id] = details.sector }
@@ -88,44 +109,59 @@ public struct CaseStatisticsProjection: Projection {
         }
 
         for training in trainings {
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO view_trainings (training_id, held_on, host, participants, municipalities)
                 VALUES (\(training.id.rawValue), \(training.date)::date, \(training.host.rawValue), \(Int64(training.participants)),
                         \(training.municipalities.map(\.rawValue)))
                 ON CONFLICT (training_id) DO NOTHING
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
         if !newCases.isEmpty {
             // One statement for the whole batch's new cases.
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO stat_cases (case_id, municipality)
                 SELECT * FROM unnest(\(newCases.map(\.0))::uuid[], \(newCases.map(\.1))::text[])
                 ON CONFLICT (case_id) DO NOTHING
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
         for (id, sector) in institutionsChanged {
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO stat_institutions (id, sector) VALUES (\(id.rawValue), \(sector.rawValue))
                 ON CONFLICT (id) DO UPDATE SET sector = EXCLUDED.sector
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
         if !fold.identificationChanged.isEmpty {
             let changed = Array(fold.identificationChanged)
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE stat_cases AS c SET identified_month = NULLIF(u.month, '')
                 FROM unnest(\(changed.map(\.rawValue))::uuid[], \(changed.map { fold.caseIdentifiedMonth[$0] ?? "" })::text[]) AS u(case_id, month)
                 WHERE c.case_id = u.case_id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
         let sent = fold.sentReferrals.compactMap { id, counted in counted.map { (id, $0) } }
         if !sent.isEmpty {
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO stat_referrals (referral_id, month, from_sector, to_sector)
                 SELECT u.id, u.month, NULLIF(u.from_sector, ''), NULLIF(u.to_sector, '')
                 FROM unnest(\(sent.map(\.0.rawValue))::uuid[], \(sent.map(\.1.month))::text[],
                             \(sent.map { $0.1.from?.rawValue ?? "" })::text[], \(sent.map { $0.1.to?.rawValue ?? "" })::text[]) AS u(id, month, from_sector, to_sector)
                 ON CONFLICT (referral_id) DO NOTHING
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
         let takenBack = fold.sentReferrals.filter { $0.value == nil }.map(\.key.rawValue)
         if !takenBack.isEmpty {
@@ -137,7 +173,8 @@ public struct CaseStatisticsProjection: Projection {
             let rows = Array(fold.municipalities)
             func column(_ metric: StatisticsRules.MunicipalityMetric) -> [Int64] { rows.map { Int64($0.value[metric] ?? 0) } }
             func key(_ metric: StatisticsRules.MunicipalityMetric) -> [Int64] { rows.map { fold.municipalityKeys[$0.key]?[metric] ?? 0 } }
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO view_municipality_month AS v (municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained,
                     reports_key, children_key, high_risk_key, referrals_sent_key, identified_victims_key, reports_by_trained_key)
                 SELECT * FROM unnest(\(rows.map(\.key.municipality.rawValue))::text[], \(rows.map(\.key.month))::text[],
@@ -156,39 +193,50 @@ public struct CaseStatisticsProjection: Projection {
                     referrals_sent_key = (v.referrals_sent_key + EXCLUDED.referrals_sent_key) % 4294967296,
                     identified_victims_key = (v.identified_victims_key + EXCLUDED.identified_victims_key) % 4294967296,
                     reports_by_trained_key = (v.reports_by_trained_key + EXCLUDED.reports_by_trained_key) % 4294967296
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
         if !fold.sectors.isEmpty {
             let rows = Array(fold.sectors)
             func column(_ metric: StatisticsRules.SectorMetric) -> [Int64] { rows.map { Int64($0.value[metric] ?? 0) } }
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO view_sector_month AS v (sector, month, reports, referrals_sent, referrals_received)
                 SELECT * FROM unnest(\(rows.map(\.key.sector.rawValue))::text[], \(rows.map(\.key.month))::text[],
                                      \(column(.reports))::bigint[], \(column(.referralsSent))::bigint[], \(column(.referralsReceived))::bigint[])
                 ON CONFLICT (sector, month) DO UPDATE SET
                     reports = v.reports + EXCLUDED.reports, referrals_sent = v.referrals_sent + EXCLUDED.referrals_sent,
                     referrals_received = v.referrals_received + EXCLUDED.referrals_received
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
         if !fold.sectorFlows.isEmpty {
             let rows = Array(fold.sectorFlows)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO view_sector_flows AS v (from_sector, to_sector, month, referrals)
                 SELECT * FROM unnest(\(rows.map(\.key.from.rawValue))::text[], \(rows.map(\.key.to.rawValue))::text[],
                                      \(rows.map(\.key.month))::text[], \(rows.map { Int64($0.value) })::bigint[])
                 ON CONFLICT (from_sector, to_sector, month) DO UPDATE SET referrals = v.referrals + EXCLUDED.referrals
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
         if !fold.placeFlows.isEmpty {
             let rows = Array(fold.placeFlows)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO view_place_flows AS v (from_place, to_place, month, cases, cases_key)
                 SELECT * FROM unnest(\(rows.map(\.key.from))::text[], \(rows.map(\.key.to))::text[],
                                      \(rows.map(\.key.month))::text[], \(rows.map { Int64($0.value) })::bigint[],
                                      \(rows.map { fold.placeFlowKeys[$0.key] ?? 0 })::bigint[])
                 ON CONFLICT (from_place, to_place, month) DO UPDATE SET cases = v.cases + EXCLUDED.cases,
                     cases_key = (v.cases_key + EXCLUDED.cases_key) % 4294967296
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
     }
 }

@@ -18,29 +18,43 @@ extension CaseStatisticsProjection {
     }
 
     public static func municipalityMonths(
-        _ municipalities: [String], from: String, to: String, through: String, read: TableReader
+        _ municipalities: [String],
+        from: String,
+        to: String,
+        through: String,
+        read: TableReader
     ) async throws -> [MunicipalityMonth] {
-        let rows = try await read("""
+        let rows = try await read(
+            """
             SELECT municipality, month, reports, children, high_risk, referrals_sent, identified_victims, reports_by_trained,
                    reports_key, children_key, high_risk_key, referrals_sent_key, identified_victims_key, reports_by_trained_key
             FROM view_municipality_month
             WHERE month >= \(from) AND month <= \(to) AND month <= \(through) AND municipality = ANY(\(municipalities))
             ORDER BY month, municipality
-            """)
+            """
+        )
         var result: [MunicipalityMonth] = []
         for try await row in rows.decode((String, String, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self) {
-            result.append(MunicipalityMonth(municipality: row.0, month: row.1, counts: [row.2, row.3, row.4, row.5, row.6, row.7].map(Int.init),
-                                            keys: [row.8, row.9, row.10, row.11, row.12, row.13]))
+            result.append(
+                MunicipalityMonth(
+                    municipality: row.0,
+                    month: row.1,
+                    counts: [row.2, row.3, row.4, row.5, row.6, row.7].map(Int.init),
+                    keys: [row.8, row.9, row.10, row.11, row.12, row.13]
+                )
+            )
         }
         return result
     }
 
     /// The last month (up to `through`) each of `municipalities` had a report in.
     public static func lastReportMonths(_ municipalities: [String], through: String, read: TableReader) async throws -> [String: String] {
-        let rows = try await read("""
+        let rows = try await read(
+            """
             SELECT municipality, max(month) FROM view_municipality_month
             WHERE reports > 0 AND month <= \(through) AND municipality = ANY(\(municipalities)) GROUP BY municipality
-            """)
+            """
+        )
         var last: [String: String] = [:]
         for try await (code, month) in rows.decode((String, String).self) { last[code] = month }
         return last
@@ -75,14 +89,24 @@ extension CaseStatisticsProjection {
     }
 
     public static func reportMonths(_ municipalities: [String], through: String, read: TableReader) async throws -> [ReportMonth] {
-        let rows = try await read("""
+        let rows = try await read(
+            """
             SELECT municipality, month, reports, reports_key, reports_by_trained, reports_by_trained_key FROM view_municipality_month
             WHERE municipality = ANY(\(municipalities)) AND month <= \(through)
-            """)
+            """
+        )
         var result: [ReportMonth] = []
         for try await (code, month, reports, reportsKey, byTrained, byTrainedKey) in rows.decode((String, String, Int64, Int64, Int64, Int64).self) {
-            result.append(ReportMonth(municipality: code, month: month, reports: Int(reports), reportsKey: reportsKey,
-                                      byTrained: Int(byTrained), byTrainedKey: byTrainedKey))
+            result.append(
+                ReportMonth(
+                    municipality: code,
+                    month: month,
+                    reports: Int(reports),
+                    reportsKey: reportsKey,
+                    byTrained: Int(byTrained),
+                    byTrainedKey: byTrainedKey
+                )
+            )
         }
         return result
     }
@@ -96,11 +120,13 @@ extension CaseStatisticsProjection {
 
     /// Referrals between sectors, where either end is one of `sectors`.
     public static func sectorFlows(from: String, to: String, sectors: [String], read: TableReader) async throws -> [SectorFlow] {
-        let rows = try await read("""
+        let rows = try await read(
+            """
             SELECT from_sector, to_sector, month, referrals FROM view_sector_flows
             WHERE month >= \(from) AND month <= \(to) AND (from_sector = ANY(\(sectors)) OR to_sector = ANY(\(sectors)))
             ORDER BY month, from_sector, to_sector
-            """)
+            """
+        )
         var result: [SectorFlow] = []
         for try await (fromSector, toSector, month, referrals) in rows.decode((String, String, String, Int64).self) {
             result.append(SectorFlow(from: fromSector, to: toSector, month: month, referrals: Int(referrals)))
@@ -118,12 +144,14 @@ extension CaseStatisticsProjection {
 
     /// Cases recruited in one place and exploited in another, where either end is one of `places`.
     public static func placeFlows(from: String, to: String, through: String, places: [String], read: TableReader) async throws -> [PlaceFlow] {
-        let rows = try await read("""
+        let rows = try await read(
+            """
             SELECT from_place, to_place, month, cases, cases_key FROM view_place_flows
             WHERE month >= \(from) AND month <= \(to) AND month <= \(through)
               AND (from_place = ANY(\(places)) OR to_place = ANY(\(places)))
             ORDER BY month, from_place, to_place
-            """)
+            """
+        )
         var result: [PlaceFlow] = []
         for try await (fromPlace, toPlace, month, cases, key) in rows.decode((String, String, String, Int64, Int64).self) {
             result.append(PlaceFlow(from: fromPlace, to: toPlace, month: month, cases: Int(cases), key: key))
@@ -140,13 +168,17 @@ extension CaseStatisticsProjection {
     }
 
     public static func sectorMonths(from: String, to: String, sectors: [String], read: TableReader) async throws -> [SectorMonth] {
-        let rows = try await read("""
+        let rows = try await read(
+            """
             SELECT sector, month, reports, referrals_sent, referrals_received FROM view_sector_month
             WHERE month >= \(from) AND month <= \(to) AND sector = ANY(\(sectors)) ORDER BY month, sector
-            """)
+            """
+        )
         var result: [SectorMonth] = []
         for try await (sector, month, reports, sent, received) in rows.decode((String, String, Int64, Int64, Int64).self) {
-            result.append(SectorMonth(sector: sector, month: month, reports: Int(reports), referralsSent: Int(sent), referralsReceived: Int(received)))
+            result.append(
+                SectorMonth(sector: sector, month: month, reports: Int(reports), referralsSent: Int(sent), referralsReceived: Int(received))
+            )
         }
         return result
     }

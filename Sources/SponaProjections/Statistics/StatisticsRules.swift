@@ -8,13 +8,19 @@ import SponaDomain
 public enum StatisticsRules {
     /// A figure of a municipality in a month.
     public enum MunicipalityMetric: String, CaseIterable, Sendable {
-        case reports, children, highRisk = "high_risk", referralsSent = "referrals_sent", identifiedVictims = "identified_victims"
+        case reports
+        case children
+        case highRisk = "high_risk"
+        case referralsSent = "referrals_sent"
+        case identifiedVictims = "identified_victims"
         case reportsByTrained = "reports_by_trained"
     }
 
     /// A figure of a sector in a month.
     public enum SectorMetric: String, CaseIterable, Sendable {
-        case reports, referralsSent = "referrals_sent", referralsReceived = "referrals_received"
+        case reports
+        case referralsSent = "referrals_sent"
+        case referralsReceived = "referrals_received"
     }
 
     public struct MunicipalityKey: Hashable, Sendable {
@@ -117,8 +123,13 @@ public enum StatisticsRules {
     /// victim in (nil: it is not), `sent` how a referral was counted when sent, `sector` an
     /// institution's sector as registered.
     public static func deltas(
-        _ event: CaseEvent, of caseID: CaseID, at time: Date, municipality: MunicipalityCode?, identifiedMonth: String? = nil,
-        sent: (ReferralID) -> SentReferral? = { _ in nil }, sector: (InstitutionID) -> Sector?
+        _ event: CaseEvent,
+        of caseID: CaseID,
+        at time: Date,
+        municipality: MunicipalityCode?,
+        identifiedMonth: String? = nil,
+        sent: (ReferralID) -> SentReferral? = { _ in nil },
+        sector: (InstitutionID) -> Sector?
     ) -> [Delta] {
         let month = month(time)
         let caseKey = recordKey(caseID.rawValue)
@@ -143,8 +154,10 @@ public enum StatisticsRules {
             }
             return deltas
         case .referralSent(let sent):
-            var deltas = [place(.referralsSent, record: recordKey(sent.referral.rawValue)), sectorOf(sent.from, .referralsSent),
-                          sectorOf(sent.to, .referralsReceived)].compactMap { $0 }
+            var deltas = [
+                place(.referralsSent, record: recordKey(sent.referral.rawValue)), sectorOf(sent.from, .referralsSent),
+                sectorOf(sent.to, .referralsReceived),
+            ].compactMap { $0 }
             if let from = sector(sent.from), let to = sector(sent.to) {
                 deltas.append(.sectorFlow(SectorFlowKey(from: from, to: to, month: month), 1))
             }
@@ -156,7 +169,9 @@ public enum StatisticsRules {
             case (true, nil):
                 return [place(.identifiedVictims, record: caseKey)].compactMap { $0 }
             case (false, let counted?):
-                return municipality.map { [.municipality(MunicipalityKey(municipality: $0, month: counted), .identifiedVictims, -1, record: caseKey)] } ?? []
+                return municipality.map {
+                    [.municipality(MunicipalityKey(municipality: $0, month: counted), .identifiedVictims, -1, record: caseKey)]
+                } ?? []
             default:
                 return []
             }
@@ -164,7 +179,8 @@ public enum StatisticsRules {
             // Never sent, in truth: everything its sending added is taken back where it was added.
             guard let counted = sent(step.referral) else { return [] }
             let key = recordKey(step.referral.rawValue)
-            var deltas: [Delta] = municipality.map { [.municipality(MunicipalityKey(municipality: $0, month: counted.month), .referralsSent, -1, record: key)] } ?? []
+            var deltas: [Delta] =
+                municipality.map { [.municipality(MunicipalityKey(municipality: $0, month: counted.month), .referralsSent, -1, record: key)] } ?? []
             if let from = counted.from { deltas.append(.sector(SectorKey(sector: from, month: counted.month), .referralsSent, -1)) }
             if let to = counted.to { deltas.append(.sector(SectorKey(sector: to, month: counted.month), .referralsReceived, -1)) }
             if let from = counted.from, let to = counted.to {
@@ -203,8 +219,15 @@ public struct StatisticsFold: Sendable, Equatable {
         let sectors = institutionSector
         let modulus = StatisticsRules.keyModulus
         let referrals = sentReferrals
-        let deltas = StatisticsRules.deltas(event, of: id, at: time, municipality: caseMunicipality[id], identifiedMonth: caseIdentifiedMonth[id],
-                                            sent: { referrals[$0] ?? nil }, sector: { sectors[$0] })
+        let deltas = StatisticsRules.deltas(
+            event,
+            of: id,
+            at: time,
+            municipality: caseMunicipality[id],
+            identifiedMonth: caseIdentifiedMonth[id],
+            sent: { referrals[$0] ?? nil },
+            sector: { sectors[$0] }
+        )
         switch event {
         case .identificationConcluded(let concluded):
             if concluded.outcome == .identifiedVictim {
@@ -214,7 +237,9 @@ public struct StatisticsFold: Sendable, Equatable {
             }
             identificationChanged.insert(id)
         case .referralSent(let sent):
-            sentReferrals[sent.referral] = .some(StatisticsRules.SentReferral(month: StatisticsRules.month(time), from: sectors[sent.from], to: sectors[sent.to]))
+            sentReferrals[sent.referral] = .some(
+                StatisticsRules.SentReferral(month: StatisticsRules.month(time), from: sectors[sent.from], to: sectors[sent.to])
+            )
         case .referralEnteredInError(let step):
             sentReferrals[step.referral] = .some(nil)
         default:
