@@ -90,7 +90,7 @@ struct RegistryRoutes {
                 nameCyrillic: body.nameCyrillic,
                 sector: body.sector,
                 municipality: body.municipality,
-                isCenter: body.isCenter ?? false
+                isCenter: body.isCenter ?? Institution.isCenter(id)
             )
             return try await answer(
                 registry.handle(

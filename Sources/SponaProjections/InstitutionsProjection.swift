@@ -13,7 +13,8 @@ public struct InstitutionsProjection: Projection {
     public let tables = ["institutions"]
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
     /// history on start (see ``Projection/version``).
-    public static let currentVersion = 1
+    /// 2: `is_center` by the Center's id alone, never by what a registration said.
+    public static let currentVersion = 2
     public var version: Int { Self.currentVersion }
     let geography: Geography
 
@@ -35,7 +36,7 @@ public struct InstitutionsProjection: Projection {
                     """
                     INSERT INTO institutions (id, name_lat, name_cyr, sector, municipality, district, active, is_center, updated_at)
                     VALUES (\(id.rawValue), \(details.nameLatin), \(details.nameCyrillic), \(details.sector.rawValue),
-                            \(details.municipality?.rawValue), \(district), true, \(details.isCenter), \(event.recordedAt))
+                            \(details.municipality?.rawValue), \(district), true, \(Institution.isCenter(details.id)), \(event.recordedAt))
                     ON CONFLICT (id) DO UPDATE SET name_lat = EXCLUDED.name_lat, name_cyr = EXCLUDED.name_cyr,
                         sector = EXCLUDED.sector, municipality = EXCLUDED.municipality, district = EXCLUDED.district,
                         is_center = EXCLUDED.is_center, updated_at = EXCLUDED.updated_at

@@ -31,14 +31,26 @@ struct Tokens: AsyncParsableCommand {
             guard let role = Role(rawValue: role) else {
                 throw CommandFailure("--role '\(role)' is not one of reporter, coordinator, analyst, auditor, admin")
             }
-            for code in district where !(code.count == 5 && code.hasPrefix("RS-") && Int(code.dropFirst(3)) != nil) {
-                throw CommandFailure("--district '\(code)' is not a district code like RS-21")
+            let geography: Geography
+            do { geography = try ReferenceData.geography(in: ReferenceData.defaultDirectory) } catch { throw CommandFailure("\(error)") }
+            let districts = Set(geography.districts.map(\.code.rawValue))
+            for code in district where !districts.contains(code) {
+                throw CommandFailure("--district '\(code)' is not a district (one of \(districts.sorted().joined(separator: ", ")))")
             }
             if role == .analyst && district.isEmpty { throw CommandFailure("an analyst token needs at least one --district") }
             if let days = expiresInDays, days <= 0 { throw CommandFailure("--expires-in-days must be positive") }
             let logger = try makeLogger(label: "spona.tokens", level: nil)
             let issued = try await withPostgresClient(try database.resolve().configuration, logger: logger) { client in
-                try await AccessTokens(client: client, logger: logger).issue(
+                // A token for an institution nobody registered (a typo, a made-up id) would act
+                // for no one the network knows.
+                let store = PostgresEventStore(client: client, logger: logger)
+                guard let (registered, _) = try await InstitutionDirectory(store: store).institution(institutionID) else {
+                    throw CommandFailure("no institution \(institutionID) is registered (GET /v1/institutions lists them)")
+                }
+                guard registered.isActive else {
+                    throw CommandFailure("institution \(institutionID) (\(registered.nameLatin)) is deactivated; reactivate it first")
+                }
+                return try await AccessTokens(client: client, logger: logger).issue(
                     institution: institutionID,
                     role: role,
                     districts: district,

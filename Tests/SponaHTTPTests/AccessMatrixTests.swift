@@ -2,6 +2,9 @@ import Foundation
 import HTTPTypes
 import SponaApplication
 import SponaDomain
+import SponaEventStore
+import SponaRecords
+import SponaTestSupport
 import Testing
 
 /// Who may do what on a case, route by route: a case exists only for its parties, the Center
@@ -158,6 +161,98 @@ struct AccessMatrixTests {
                 #expect(reply.status == .notFound || reply.status == .forbidden, "\(reply.text)")
             }
             #expect(try await api.send(.post, path + "/erase-personal-data", token: n.admin, json: routes.last!.json).status == .ok)
+        }
+    }
+
+    @Test(
+        "the Center's powers are no registry edit: isCenter for another institution is refused, a PUT without it keeps the Center, and a stored registration saying otherwise gives no power"
+    )
+    func centerIsNotARegistryEdit() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            let (path, _) = try await n.fileReport()
+            let made = try await api.send(
+                .put,
+                "/v1/institutions/\(n.police)",
+                token: n.admin,
+                json: ["nameLatin": "PU Prokuplje", "sector": "police", "municipality": "prokuplje", "isCenter": true]
+            )
+            #expect(made.status == .unprocessableContent && made.text.contains("isCenter"), "\(made.text)")
+            let registered = try await api.send(
+                .post,
+                "/v1/institutions",
+                token: n.admin,
+                json: ["nameLatin": "Centar 2", "sector": "social_protection", "isCenter": true]
+            )
+            #expect(registered.status == .unprocessableContent, "\(registered.text)")
+            let kept = try await api.send(
+                .put,
+                "/v1/institutions/\(InstitutionID.center)",
+                token: n.admin,
+                json: ["nameLatin": "Centar za zaštitu žrtava trgovine ljudima", "sector": "social_protection"]
+            )
+            #expect(kept.status == .ok && kept["isCenter"] as? Bool == true, "\(kept.text)")
+            #expect(try await api.send(.get, path, token: n.coordinator).status == .ok, "the Center still reads every case")
+
+            // A registration written straight into the store (by an older release, or by hand)
+            // that calls the police the Center makes it no such thing.
+            let forged = InstitutionEvent.updated(
+                .init(
+                    id: n.police,
+                    nameLatin: "PU Prokuplje",
+                    sector: .police,
+                    municipality: MunicipalityCode(rawValue: "prokuplje"),
+                    isCenter: true
+                )
+            )
+            let stream = Streams.institution(n.police)
+            _ = try await api.db.store.append(
+                to: stream,
+                expected: .any,
+                events: [
+                    EventData(
+                        type: forged.typeName,
+                        schemaVersion: forged.schemaVersion,
+                        payload: try forged.encodePayload(with: EventCoding.encoder)
+                    )
+                ],
+                metadata: try EventCoding.metadata(
+                    CommandMetadata(actor: Actor(id: "forger", institution: .center, role: .admin), requestID: "forged")
+                )
+            )
+            let police = try await api.token(n.police, .coordinator)
+            try await api.eventually("the registry to fold the forged event") {
+                let listed = try await api.send(.get, "/v1/institutions?limit=500", token: n.admin)
+                let police = listed.array.first { $0["id"] as? String == n.police.description }
+                return police?["nameLatin"] as? String == "PU Prokuplje" && police?["isCenter"] as? Bool == false
+            }
+            #expect(try await api.send(.get, path, token: police).status == .notFound, "the police read a case they are no party to")
+        }
+    }
+
+    @Test("spona tokens issue refuses an institution nobody registered and a district that does not exist, in one line")
+    func tokensForNoOne() async throws {
+        try await APIHarness.run { api in
+            _ = try await Network.make(api)
+            let environment = ["DATABASE_URL": api.db.ownerURL, "SPONA_OWNER_DATABASE_URL": api.db.ownerURL]
+            let madeUp = try runProcess(
+                sponaExecutable,
+                ["tokens", "issue", "--institution", UUID().uuidString, "--role", "reporter"],
+                environment: environment
+            )
+            #expect(madeUp.status != 0 && madeUp.errorOutput.contains("is registered"), "\(madeUp.errorOutput)")
+            let district = try runProcess(
+                sponaExecutable,
+                ["tokens", "issue", "--institution", InstitutionID.center.description, "--role", "analyst", "--district", "RS-99"],
+                environment: environment
+            )
+            #expect(district.status != 0 && district.errorOutput.contains("'RS-99' is not a district"), "\(district.errorOutput)")
+            let fine = try runProcess(
+                sponaExecutable,
+                ["tokens", "issue", "--institution", InstitutionID.center.description, "--role", "analyst", "--district", "RS-21"],
+                environment: environment
+            )
+            #expect(fine.status == 0 && fine.output.hasPrefix("spona_"), "\(fine.errorOutput)")
         }
     }
 }

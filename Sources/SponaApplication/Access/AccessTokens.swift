@@ -121,15 +121,15 @@ public struct AccessTokens: Sendable {
         let rows = try await client.query(
             """
             SELECT t.id, t.institution_id, t.role, t.districts, t.expires_at, t.revoked_at,
-                   coalesce(i.is_center, false), coalesce(i.active, true)
+                   coalesce(i.active, true)
             FROM access_tokens t LEFT JOIN institutions i ON i.id = t.institution_id
             WHERE t.token_hash = \(Self.hash(token))
             """,
             logger: logger
         )
-        var found: (UUID, UUID, String, [String], Date?, Date?, Bool, Bool)?
-        for try await row in rows.decode((UUID, UUID, String, [String], Date?, Date?, Bool, Bool).self) { found = row }
-        guard let (id, institutionID, roleText, districts, expires, revoked, isCenter, active) = found,
+        var found: (UUID, UUID, String, [String], Date?, Date?, Bool)?
+        for try await row in rows.decode((UUID, UUID, String, [String], Date?, Date?, Bool).self) { found = row }
+        guard let (id, institutionID, roleText, districts, expires, revoked, active) = found,
             let role = Role(rawValue: roleText)
         else { throw Refusal.unknown }
         if revoked != nil { throw Refusal.revoked }
@@ -139,7 +139,7 @@ public struct AccessTokens: Sendable {
         return Authenticated(
             actor: Actor(id: "token-\(id.uuidString.lowercased())", institution: institution, role: role),
             districts: districts.map(DistrictCode.init(rawValue:)),
-            isCenter: isCenter || institution == .center
+            isCenter: Institution.isCenter(institution)
         )
     }
 

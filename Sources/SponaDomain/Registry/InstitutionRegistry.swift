@@ -108,6 +108,9 @@ public enum RegistryError: Error, Hashable, Sendable, CustomStringConvertible {
     case missingText(field: String)
     case badTraining(String)
     case tooLong(field: String, limit: Int)
+    /// The Center's powers (reading every case and its personal data, identifying victims)
+    /// belong to the one institution with the Center's id; no registry edit gives or takes them.
+    case centerIsNotARegistryEdit(InstitutionID)
 
     public var isForbidden: Bool { self == .onlyAdmin }
     public var isConflict: Bool {
@@ -126,6 +129,10 @@ public enum RegistryError: Error, Hashable, Sendable, CustomStringConvertible {
         case .unknownMunicipality(let code): "'\(code)' is not a municipality code; see GET /v1/municipalities"
         case .missingText(let field): "\(field) must not be empty"
         case let .tooLong(field, limit): "\(field) is longer than \(limit) characters"
+        case .centerIsNotARegistryEdit(let id):
+            id == .center
+                ? "the Center stays the Center: leave out isCenter, or send true"
+                : "isCenter is not a registry edit: the Center is the institution \(InstitutionID.center), and only it"
         case .badTraining(let reason): reason
         }
     }
@@ -174,6 +181,7 @@ public enum InstitutionDecider {
     public static let maxNameCharacters = 300
 
     private static func validate(_ details: InstitutionEvent.Details, _ geography: Geography) throws(RegistryError) {
+        guard details.isCenter == Institution.isCenter(details.id) else { throw .centerIsNotARegistryEdit(details.id) }
         guard !details.nameLatin.trimmingCharacters(in: .whitespaces).isEmpty else { throw .missingText(field: "the name") }
         for (name, field) in [(details.nameLatin, "the Latin name"), (details.nameCyrillic ?? "", "the Cyrillic name")]
         where name.count > maxNameCharacters {
@@ -203,7 +211,11 @@ extension Institution {
             sector: details.sector,
             municipality: details.municipality,
             isActive: true,
-            isCenter: details.isCenter
+            isCenter: Institution.isCenter(details.id)
         )
     }
+
+    /// Whether `id` is the Center: by its id alone. What a stored registration says is not
+    /// asked, so no event, however it got into the history, makes another institution the Center.
+    public static func isCenter(_ id: InstitutionID) -> Bool { id == .center }
 }
