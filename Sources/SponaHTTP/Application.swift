@@ -80,6 +80,7 @@ public struct Dependencies: Sendable {
 public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestContext> {
     let router = Router(context: SponaRequestContext.self)
     // Outermost, so that it counts the answer clients get (a refusal is its 4xx, not an error).
+    router.add(middleware: RequestIDMiddleware())
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: InputBoundsMiddleware())

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import SponaApplication
@@ -141,9 +142,17 @@ struct CaseRoutes {
 
         group.get("cases/:case/personal-data") { request, context in
             let caller = try context.requireCaseRole(.reporter, .coordinator, .auditor)
-            guard let reason = request.uri.queryParameters["reason"].map(String.init), !reason.isEmpty else {
-                throw Problem.invalid("say why you read this person's data: ?reason=… (it is recorded with the read)")
+            // In a header, percent-encoded: a query string lands in every proxy's access log, and
+            // the reason may name the person. `?reason=` is still read, for older clients.
+            let header = request.headers[.sponaReadReason].map { $0.removingPercentEncoding ?? $0 }
+            guard let reason = header ?? request.uri.queryParameters["reason"].map(String.init),
+                !reason.trimmingCharacters(in: .whitespaces).isEmpty
+            else {
+                throw Problem.invalid(
+                    "say why you read this person's data in the Spona-Read-Reason header (percent-encoded UTF-8); it is recorded with the read"
+                )
             }
+            if let problem = InputBounds.textViolation(reason, allowingLines: false) { throw Problem.invalid("Spona-Read-Reason \(problem)") }
             let (snapshot, reading) = try await cases.readPersonalData(
                 try caseID(context),
                 caller: caller,
@@ -451,4 +460,12 @@ enum JSONResponse {
         let data = try EventCoding.encoder.encode(body)
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
+}
+
+extension HTTPField.Name {
+    /// Why personal data is read (`GET /v1/cases/{case}/personal-data`), percent-encoded.
+    static let sponaReadReason = HTTPField.Name("Spona-Read-Reason")!
+    /// The request's id: taken from the proxy when it sends a well-formed one, else made
+    /// here; returned on every answer and carried by every event the request writes.
+    static let requestID = HTTPField.Name("X-Request-ID")!
 }

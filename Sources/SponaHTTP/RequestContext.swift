@@ -53,3 +53,30 @@ public struct SponaRequestContext: RequestContext {
         return caller
     }
 }
+
+/// Takes the request id from the proxy's `X-Request-ID` when it is well formed (1 to 128 of
+/// letters, digits and `. _ : -`: never a sentence about anyone), so that a request can be
+/// followed from the proxy's log to the server's and to the events it wrote; returns it on
+/// every answer, errors included.
+struct RequestIDMiddleware: RouterMiddleware {
+    func handle(
+        _ request: Request,
+        context: SponaRequestContext,
+        next: (Request, SponaRequestContext) async throws -> Response
+    ) async throws -> Response {
+        var context = context
+        if let given = request.headers[.requestID], Self.isWellFormed(given) {
+            context.logger[metadataKey: "hb.request.id"] = .string(given)
+        }
+        var response = try await next(request, context)
+        response.headers[.requestID] = context.requestIDText
+        return response
+    }
+
+    static func isWellFormed(_ id: String) -> Bool {
+        (1...128).contains(id.utf8.count)
+            && id.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "._:-".unicodeScalars.contains($0))
+            }
+    }
+}

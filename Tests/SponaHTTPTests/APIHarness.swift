@@ -108,9 +108,10 @@ struct APIHarness: Sendable {
         raw: String? = nil,
         ifMatch: String? = nil,
         idempotencyKey: String? = nil,
-        contentType: String? = "application/json"
+        contentType: String? = "application/json",
+        headers extra: HTTPFields = [:]
     ) async throws -> Reply {
-        var headers = HTTPFields()
+        var headers = extra
         if let token { headers[.authorization] = "Bearer \(token)" }
         if let ifMatch { headers[.ifMatch] = ifMatch }
         // Every POST carries a key, as the API requires; a test of a missing key sends "".

@@ -83,7 +83,19 @@ struct PrivacyTests {
             #expect(records[0].read.reason?.plain == nil)
             let stored = try await api.db.store.readStream(Streams.access(caseID))
             #expect(!stored.contains { String(decoding: $0.payload, as: UTF8.self).contains("case conference") })
+            // The reason travels best in a header (a query string lands in proxies' logs), in
+            // any language; and the proxy's request id follows the request into the record.
+            let inHeader = try await api.send(
+                .get,
+                path + "/personal-data",
+                token: n.coordinator,
+                headers: [HTTPField.Name("Spona-Read-Reason")!: "priprema%20za%20ro%C4%8Di%C5%A1te", HTTPField.Name("X-Request-ID")!: "proxy-7f3a"]
+            )
+            #expect(inHeader.status == .ok && inHeader.headers[HTTPField.Name("X-Request-ID")!] == "proxy-7f3a", "\(inHeader.text)")
+            let made = try await api.send(.get, path + "/personal-data", token: n.coordinator, headers: [HTTPField.Name("X-Request-ID")!: "a b"])
+            #expect(made.status == .unprocessableContent && made.headers[HTTPField.Name("X-Request-ID")!].map { $0 != "a b" && !$0.isEmpty } == true)
             let trail = try await api.send(.get, "/v1/audit/access?case=\(caseID)", token: auditor)
+            #expect(trail.text.contains("priprema za ročište") && trail.text.contains("proxy-7f3a"), "\(trail.text.prefix(600))")
             #expect(trail.text.contains("preparing the case conference"), "\(trail.text.prefix(400))")
             #expect(records[0].metadata.role == .coordinator)
             #expect(records[0].metadata.institution == .center)
