@@ -81,7 +81,7 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
     let router = Router(context: SponaRequestContext.self)
     // Outermost, so that it counts the answer clients get (a refusal is its 4xx, not an error).
     router.add(middleware: RequestIDMiddleware())
-    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: HTTPMetricsMiddleware(registry: SponaMetrics.registry))
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: InputBoundsMiddleware())
     HealthRoutes(

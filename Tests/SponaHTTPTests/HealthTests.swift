@@ -43,7 +43,9 @@ struct HealthTests {
             #expect(metrics.headers[.contentType]?.hasPrefix("text/plain") == true)
             let lagLine = metrics.text.split(separator: "\n").first { $0.hasPrefix(#"spona_projection_events_behind{projection="case_work"}"#) }
             #expect(lagLine.map { Double($0.split(separator: " ").last ?? "") == 0 } == true, "\(lagLine ?? "no lag line")")
-            #expect(metrics.text.contains("hb_requests{"))
+            #expect(metrics.text.contains("spona_http_requests_total{"), "\(metrics.text.prefix(500))")
+            #expect(metrics.text.contains("spona_http_request_duration_seconds_bucket{"))
+            #expect(metrics.text.contains("spona_database_up 1") && metrics.text.contains("process_open_fds "))
             #expect(metrics.text.contains("/v1/cases/{case}"))
             #expect(!metrics.text.lowercased().contains(api.db.name.lowercased()))
 
