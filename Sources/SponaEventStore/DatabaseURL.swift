@@ -5,21 +5,26 @@ import PostgresNIO
 
 /// A libpq-style connection URL: `postgresql://user:password@host:port/database?sslmode=…`.
 ///
-/// Understood query parameters: `sslmode` (`disable`, `prefer` — the default —, `require`,
-/// `verify-full`) and `host` (a Unix socket directory, as libpq takes it).
+/// Understood query parameters, as libpq reads them: `sslmode` (`disable`, `prefer` — the
+/// default —, `require`, `verify-ca`, `verify-full`), `sslrootcert` (a PEM file of the
+/// certificate authorities to trust, e.g. the operator's own, as CloudNativePG issues; `system`
+/// for the system's), `sslcert` and `sslkey` (a client certificate and its key, PEM), and `host`
+/// (a Unix socket directory).
 public struct DatabaseURL: Sendable, CustomStringConvertible {
     public enum ParseError: Error, CustomStringConvertible {
         case notAURL
         case unsupportedScheme(String)
         case missingUser
         case unsupportedSSLMode(String)
+        case unreadableTLSFile(parameter: String, path: String)
 
         public var description: String {
             switch self {
             case .notAURL: "the database URL is not a URL; expected postgresql://user:password@host:port/database"
             case .unsupportedScheme(let scheme): "the database URL's scheme '\(scheme)' is not postgresql:// or postgres://"
             case .missingUser: "the database URL names no user; expected postgresql://user:password@host:port/database"
-            case .unsupportedSSLMode(let mode): "sslmode '\(mode)' is not one of disable, prefer, require, verify-full"
+            case .unsupportedSSLMode(let mode): "sslmode '\(mode)' is not one of disable, prefer, require, verify-ca, verify-full"
+            case let .unreadableTLSFile(parameter, path): "\(parameter) '\(path)' is not a readable PEM file"
             }
         }
     }
@@ -40,15 +45,38 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         )
         let port = components.port ?? 5432
 
+        var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+        if let path = query["sslrootcert"], path != "system" {
+            guard let roots = try? NIOSSLCertificate.fromPEMFile(path), !roots.isEmpty else {
+                throw .unreadableTLSFile(parameter: "sslrootcert", path: path)
+            }
+            tlsConfiguration.trustRoots = .certificates(roots)
+        }
+        if let path = query["sslcert"] {
+            guard let chain = try? NIOSSLCertificate.fromPEMFile(path), !chain.isEmpty else {
+                throw .unreadableTLSFile(parameter: "sslcert", path: path)
+            }
+            tlsConfiguration.certificateChain = chain.map { .certificate($0) }
+            let keyPath = query["sslkey"] ?? path
+            guard let key = try? NIOSSLPrivateKey(file: keyPath, format: .pem) else {
+                throw .unreadableTLSFile(parameter: "sslkey", path: keyPath)
+            }
+            tlsConfiguration.privateKey = .privateKey(key)
+        }
         let tls: PostgresClient.Configuration.TLS
         switch query["sslmode"] ?? "prefer" {
         case "disable": tls = .disable
-        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
+        case "prefer", "allow": tls = .prefer(tlsConfiguration)
         case "require":
-            var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
-            tlsConfiguration.certificateVerification = .none
+            // libpq: with a root certificate given, `require` verifies the chain as `verify-ca`.
+            tlsConfiguration.certificateVerification = query["sslrootcert"] == nil ? .none : .noHostnameVerification
             tls = .require(tlsConfiguration)
-        case "verify-full", "verify-ca": tls = .require(.makeClientConfiguration())
+        case "verify-ca":
+            tlsConfiguration.certificateVerification = .noHostnameVerification
+            tls = .require(tlsConfiguration)
+        case "verify-full":
+            tlsConfiguration.certificateVerification = .fullVerification
+            tls = .require(tlsConfiguration)
         case let other: throw .unsupportedSSLMode(other)
         }
 
