@@ -306,8 +306,15 @@ public struct PostgresEventStore: EventStore, Service {
         let (client, logger, limit) = (self.client, self.logger, readTimeout)
         // The wait for a connection is bounded with the read: a pool whose connections the
         // server dropped can keep a caller waiting for one as long as a query on one of them.
+        // A cancelled caller (a shutting-down runner, a client gone) stops waiting at once: a
+        // read hung on a dead connection must not hold a SIGTERM up for the whole limit.
         let leased = LeasedConnection()
-        return try await withTimeout(limit, timeout: { DatabaseTimeout(limit: limit) }, onTimeout: { await leased.close() }) {
+        return try await withTimeout(
+            limit,
+            timeout: { DatabaseTimeout(limit: limit) },
+            onTimeout: { await leased.close() },
+            givingUpOnCancel: true
+        ) {
             try await client.withConnection { connection in
                 leased.set(connection)
                 let rows = try await connection.query(query, logger: logger)
