@@ -25,6 +25,12 @@ public enum RequestFingerprint {
         return Data([version]) + Data(SHA256.hash(data: bytes))
     }
 
+    /// The fingerprint requests got before fingerprints were versioned (a hash of the command's
+    /// debug description): only to recognise retries of requests recorded then.
+    static func legacy(_ target: some CustomStringConvertible, _ command: Any) -> Data {
+        Data(SHA256.hash(data: Data("\(target)|\(String(reflecting: command))".utf8)))
+    }
+
     /// Whether a stored fingerprint is the one `current` is, in its own version's encoding.
     /// Fingerprints of 32 bytes were written before they were versioned, by `legacy`.
     static func matches(stored: Data, current: Data, legacy: () -> Data) -> Bool {

@@ -461,11 +461,3 @@ enum JSONResponse {
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
-
-extension HTTPField.Name {
-    /// Why personal data is read (`GET /v1/cases/{case}/personal-data`), percent-encoded.
-    static let sponaReadReason = HTTPField.Name("Spona-Read-Reason")!
-    /// The request's id: taken from the proxy when it sends a well-formed one, else made
-    /// here; returned on every answer and carried by every event the request writes.
-    static let requestID = HTTPField.Name("X-Request-ID")!
-}

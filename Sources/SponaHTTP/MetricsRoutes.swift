@@ -133,6 +133,16 @@ public enum SponaMetrics {
 /// Labels are route templates only (`/v1/cases/{case}`): never an id of a case or a person.
 struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let registry: PrometheusCollectorRegistry
+    /// Made once: looking it up in the registry is a lock and a dictionary on every request.
+    let inFlight: Prometheus.Gauge
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        self.inFlight = registry.makeGauge(
+            descriptor: MetricNameDescriptor(metricName: "spona_http_requests_in_flight", unitName: "", helpText: "Requests being answered now"),
+            labels: []
+        )
+    }
 
     static var buckets: [Duration] {
         [
@@ -143,10 +153,6 @@ struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
-        let inFlight = registry.makeGauge(
-            descriptor: MetricNameDescriptor(metricName: "spona_http_requests_in_flight", unitName: "", helpText: "Requests being answered now"),
-            labels: []
-        )
         inFlight.increment()
         defer { inFlight.decrement() }
         let response: Response

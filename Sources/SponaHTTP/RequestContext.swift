@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import SponaApplication
 import SponaDomain
@@ -79,4 +80,13 @@ struct RequestIDMiddleware: RouterMiddleware {
                 $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "._:-".unicodeScalars.contains($0))
             }
     }
+}
+
+/// The headers of Spona's own the edge reads or writes.
+extension HTTPField.Name {
+    /// Why personal data is read (`GET /v1/cases/{case}/personal-data`), percent-encoded.
+    static let sponaReadReason = HTTPField.Name("Spona-Read-Reason")!
+    /// The request's id: taken from the proxy when it sends a well-formed one, else made
+    /// here; returned on every answer and carried by every event the request writes.
+    static let requestID = HTTPField.Name("X-Request-ID")!
 }

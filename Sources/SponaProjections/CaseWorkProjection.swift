@@ -36,6 +36,13 @@ public struct CaseWorkProjection: Projection {
         public var assistanceGiven: Int32 = 0
         public var closedAt: Date?
         public var updatedAt: Date
+
+        /// The columns a row is read from, in ``init(_:)``'s order: one list for every query.
+        static let columns = """
+            case_id, reporting_institution, municipality, filed_at, risk_level, urgency, status, acknowledged_at, triaged_at, \
+            referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at
+            """
+        static let columnCount = 15
     }
 
     /// A row of `open_work`.
@@ -74,35 +81,13 @@ public struct CaseWorkProjection: Projection {
         var reports: [UUID: ReportRow] = [:]
         let reportRows = try await connection.query(
             """
-            SELECT case_id, reporting_institution, municipality, filed_at, risk_level, urgency, status, acknowledged_at, triaged_at,
-                   referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at
-            FROM case_reports WHERE case_id = ANY(\(caseIDs))
+            SELECT \(unescaped: ReportRow.columns) FROM case_reports WHERE case_id = ANY(\(caseIDs))
             """,
             logger: logger
         )
         for try await row in reportRows {
-            let (
-                id, institution, municipality, filed, risk, urgency, status, acknowledged, triaged, referrals, conferences, identification,
-                assistance, closed, updated
-            ) =
-                try row.decode((UUID, UUID, String, Date, String, String, String, Date?, Date?, Int32, Int32, String?, Int32, Date?, Date).self)
-            reports[id] = ReportRow(
-                caseID: id,
-                reportingInstitution: institution,
-                municipality: municipality,
-                filedAt: filed,
-                riskLevel: risk,
-                urgency: urgency,
-                status: status,
-                acknowledgedAt: acknowledged,
-                triagedAt: triaged,
-                referralsSent: referrals,
-                conferencesHeld: conferences,
-                identification: identification,
-                assistanceGiven: assistance,
-                closedAt: closed,
-                updatedAt: updated
-            )
+            let report = try ReportRow(row.makeRandomAccess())
+            reports[report.caseID] = report
         }
         var items: [UUID: WorkItem] = [:]
         let itemRows = try await connection.query(
@@ -394,8 +379,7 @@ extension CaseWorkProjection {
     ) async throws -> [(report: ReportRow, key: [Int64])] {
         let rows = try await client.query(
             """
-            SELECT case_id, reporting_institution, municipality, filed_at, risk_level, urgency, status, acknowledged_at, triaged_at,
-                   referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at, key FROM (
+            SELECT \(unescaped: ReportRow.columns), key FROM (
                 SELECT r.*, -(extract(epoch FROM filed_at) * 1000000)::bigint AS key
                 FROM case_reports r WHERE reporting_institution = \(institution.rawValue)
             ) r
@@ -406,34 +390,8 @@ extension CaseWorkProjection {
         )
         var reports: [(ReportRow, [Int64])] = []
         for try await row in rows {
-            let (
-                caseID, reporter, municipality, filed, risk, urgency, status, acknowledged, triaged, referrals, conferences, identification,
-                assistance, closed, updated, key
-            ) =
-                try row.decode(
-                    (UUID, UUID, String, Date, String, String, String, Date?, Date?, Int32, Int32, String?, Int32, Date?, Date, Int64).self
-                )
-            reports.append(
-                (
-                    ReportRow(
-                        caseID: caseID,
-                        reportingInstitution: reporter,
-                        municipality: municipality,
-                        filedAt: filed,
-                        riskLevel: risk,
-                        urgency: urgency,
-                        status: status,
-                        acknowledgedAt: acknowledged,
-                        triagedAt: triaged,
-                        referralsSent: referrals,
-                        conferencesHeld: conferences,
-                        identification: identification,
-                        assistanceGiven: assistance,
-                        closedAt: closed,
-                        updatedAt: updated
-                    ), [key]
-                )
-            )
+            let columns = row.makeRandomAccess()
+            reports.append((try ReportRow(columns), [try columns[ReportRow.columnCount].decode(Int64.self)]))
         }
         return reports
     }
@@ -507,5 +465,28 @@ extension CaseWorkProjection {
             )
         }
         return result
+    }
+}
+
+extension CaseWorkProjection.ReportRow {
+    /// The row from the first ``columnCount`` columns of a query selecting ``columns``.
+    init(_ row: PostgresRandomAccessRow) throws {
+        self.init(
+            caseID: try row[0].decode(UUID.self),
+            reportingInstitution: try row[1].decode(UUID.self),
+            municipality: try row[2].decode(String.self),
+            filedAt: try row[3].decode(Date.self),
+            riskLevel: try row[4].decode(String.self),
+            urgency: try row[5].decode(String.self),
+            status: try row[6].decode(String.self),
+            acknowledgedAt: try row[7].decode(Date?.self),
+            triagedAt: try row[8].decode(Date?.self),
+            referralsSent: try row[9].decode(Int32.self),
+            conferencesHeld: try row[10].decode(Int32.self),
+            identification: try row[11].decode(String?.self),
+            assistanceGiven: try row[12].decode(Int32.self),
+            closedAt: try row[13].decode(Date?.self),
+            updatedAt: try row[14].decode(Date.self)
+        )
     }
 }

@@ -107,7 +107,8 @@ public struct AuditService: Sendable {
     public func access(toCase id: CaseID, caller: Caller, requestID: String) async throws -> [AccessRecord] {
         guard caller.actor.role == .auditor else { throw Problem.onlyAuditors }
         try await recordQuery("access", detail: ["case": id.description], caller: caller, requestID: requestID)
-        return try await store.readStream(Streams.access(id)).compactMap { record($0) }
+        let openers = OpenerCache(vault: vault)
+        return try await store.readStream(Streams.access(id)).compactMap { record($0, openers) }
     }
 
     /// What `actor` read, oldest first: at most `limit` records after `cursor`, and the cursor
@@ -122,7 +123,8 @@ public struct AuditService: Sendable {
         guard caller.actor.role == .auditor else { throw Problem.onlyAuditors }
         try await recordQuery("access", detail: ["actor": actor], caller: caller, requestID: requestID)
         let page = try await store.auditPage(after: cursor, limit: limit, filter: AuditFilter(category: "access", metadata: ["actor": actor]))
-        return (page.compactMap { record($0.event) }, page.count == limit ? page.last?.event.cursor : nil)
+        let openers = OpenerCache(vault: vault)
+        return (page.compactMap { record($0.event, openers) }, page.count == limit ? page.last?.event.cursor : nil)
     }
 
     /// An audit query that reads case data in bulk (the events feed, an export, the trail):
@@ -146,7 +148,7 @@ public struct AuditService: Sendable {
         var detail: [String: String]
     }
 
-    func record(_ event: RecordedEvent) -> AccessRecord? {
+    func record(_ event: RecordedEvent, _ openers: OpenerCache) -> AccessRecord? {
         guard let metadata = try? EventCoding.decoder.decode(CommandMetadata.self, from: event.metadata) else { return nil }
         var record = AccessRecord(
             at: event.recordedAt,
@@ -168,7 +170,7 @@ public struct AuditService: Sendable {
                 let read = try EventCoding.decode(ReadTrail.CaseRead.self, event, schemas: ReadTrail.schemas)
                 record.case = read.case
                 record.read = read.read.rawValue
-                (record.reason, record.reasonStatus) = open(read.reason)
+                (record.reason, record.reasonStatus) = openers.open(read.reason)
             case AuditQuery.eventType:
                 let query = try EventCoding.decode(AuditQuery.self, event, schemas: ReadTrail.schemas)
                 record.read = "audit_\(query.query)"
@@ -187,17 +189,27 @@ public struct AuditService: Sendable {
         return record
     }
 
+}
+
+/// Opens the reasons of one answer's records, reading each subject's key once: a page of a
+/// hundred reads of one case is one key file, not a hundred.
+final class OpenerCache {
+    private let vault: PersonalDataVault?
+    private var openers: [String: PersonalDataVault.CaseTextOpener?] = [:]
+
+    init(vault: PersonalDataVault?) { self.vault = vault }
+
     /// A read's reason as auditors see it: opened with the subject's key (the key id names
     /// the subject), or why it cannot be.
-    private func open(_ reason: CaseText?) -> (String?, String?) {
+    func open(_ reason: CaseText?) -> (String?, String?) {
         guard let reason else { return (nil, nil) }
         guard case let .sealed(_, keyID) = reason else { return (reason.plain, nil) }
         guard let vault, let uuid = UUID(uuidString: keyID) else { return (nil, "unreadable") }
-        do {
-            guard let opener = try vault.textOpener(subject: SubjectID(rawValue: uuid)) else { return (nil, "erased") }
-            return (try opener.open(reason), nil)
-        } catch {
-            return (nil, "unreadable")
+        if openers[keyID] == nil {
+            // nil: the key was destroyed (erased); a throw: the key is here and does not open.
+            do { openers[keyID] = .some(try vault.textOpener(subject: SubjectID(rawValue: uuid))) } catch { return (nil, "unreadable") }
         }
+        guard let opener = openers[keyID] ?? nil else { return (nil, "erased") }
+        return (try? opener.open(reason)).map { ($0, nil) } ?? (nil, "unreadable")
     }
 }

@@ -234,12 +234,7 @@ public struct CaseService: Sendable {
     /// What a reader is shown of the case's texts when none is opened: all of them when none
     /// is sealed (none written, or all recorded in the clear before texts were sealed).
     public static func unopenedTexts(of state: Case) -> TextAccess {
-        var sealed = false
-        _ = state.mapTexts { text in
-            if case .sealed = text { sealed = true }
-            return text
-        }
-        guard sealed else { return .readable }
+        guard state.texts.contains(where: \.isSealed) else { return .readable }
         return state.personalDataErasedAt != nil ? .erased : .withheld
     }
 
@@ -265,10 +260,7 @@ public struct CaseService: Sendable {
     /// Whether anything of the subject was ever sealed: then their key must exist, and is not
     /// made again when it does not (see ``PersonalDataVault/seal(text:subject:createKey:)``).
     static func sealedAnything(_ state: Case, _ history: [CaseEvent]) -> Bool {
-        state.report.personalData != nil
-            || history.contains { event in
-                event.texts.contains { if case .sealed = $0 { true } else { false } }
-            }
+        state.report.personalData != nil || history.contains { $0.texts.contains(where: \.isSealed) }
     }
 
     /// What the subject's personal data says, or why it cannot be shown.
@@ -344,10 +336,9 @@ public struct CaseService: Sendable {
         return CaseSnapshot(case: state, isReplay: true)
     }
 
-    /// The fingerprint of requests recorded before fingerprints were versioned (see
-    /// ``RequestFingerprint``): only to recognise their retries.
+    /// The fingerprint of requests recorded before fingerprints were versioned.
     static func legacyFingerprint(_ command: CaseCommand, on id: CaseID) -> Data {
-        Data(SHA256.hash(data: Data("\(id)|\(String(reflecting: command))".utf8)))
+        RequestFingerprint.legacy(id, command)
     }
 
     static func institutions(named command: CaseCommand) -> [InstitutionID] {

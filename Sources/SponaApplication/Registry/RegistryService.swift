@@ -28,8 +28,7 @@ public struct RegistryService: Sendable {
     ) async throws -> (institution: Institution, version: Int64) {
         let stream = Streams.institution(id)
         let fingerprint = try RequestFingerprint.make(stream.rawValue, command)
-        // Recorded before fingerprints were versioned: only to recognise their retries.
-        let legacy = { Data(SHA256.hash(data: Data("\(id)|\(String(reflecting: command))".utf8))) }
+        let legacy = { RequestFingerprint.legacy(id, command) }
         let scopedKey = idempotencyKey.map { "\(actor.id):\($0)" }
         if let scopedKey, let previous = try await store.previousAppend(idempotencyKey: scopedKey) {
             // A retried request: answer with the institution as it stands, write nothing.

@@ -172,4 +172,20 @@ extension Case {
         state.closeReason = try state.closeReason.map(transform)
         return state
     }
+
+    /// Every text the case shows.
+    public var texts: [CaseText] {
+        var found: [CaseText] = []
+        _ = mapTexts {
+            found.append($0)
+            return $0
+        }
+        return found
+    }
+}
+
+extension CaseText {
+    public var isSealed: Bool {
+        if case .sealed = self { true } else { false }
+    }
 }
