@@ -83,6 +83,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -187,6 +188,31 @@ let package = Package(
             dependencies: [
                 "SponaEventStore",
                 "SchemaMigrations",
+                "SponaTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SponaApplicationTests",
+            dependencies: [
+                "SponaApplication",
+                "SponaRecords",
+                "SponaDomain",
+                "SponaEventStore",
+                "SponaTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The projections' folds are pure: most of these tests need no database.
+        .testTarget(
+            name: "SponaProjectionsTests",
+            dependencies: [
+                "SponaProjections",
+                "SponaRecords",
+                "SponaDomain",
+                "SponaEventStore",
                 "SponaTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],

@@ -58,6 +58,9 @@ public struct Dependencies: Sendable {
     public var previousSealKeys: [Curve25519.Signing.PublicKey] = []
     /// How often the server seals (`SPONA_SEAL_INTERVAL`, minutes); nil: only on demand.
     public var sealInterval: Duration? = .seconds(3600)
+    /// Token lookups kept in memory while the database tells of every change (runs as a
+    /// service of ``buildApplication(settings:dependencies:)``; idle, it keeps nothing).
+    public var tokenCache: AccessTokenCache
 
     public init(
         database: PostgresClient,
@@ -73,6 +76,7 @@ public struct Dependencies: Sendable {
         self.geography = geography
         self.logger = logger
         self.databaseDeadline = databaseDeadline
+        self.tokenCache = AccessTokenCache(client: database, logger: logger)
     }
 }
 
@@ -106,7 +110,7 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
     let api = router.group("v1")
         .add(
             middleware: AuthenticationMiddleware(
-                tokens: AccessTokens(client: dependencies.database, logger: dependencies.logger),
+                tokens: AccessTokens(client: dependencies.database, logger: dependencies.logger, cache: dependencies.tokenCache),
                 databaseDeadline: dependencies.databaseDeadline
             )
         )
@@ -159,7 +163,7 @@ public func buildApplication(settings: ServerSettings, dependencies: Dependencie
         // the server's file descriptors for ever.
         server: .http1(configuration: .init(idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "spona"),
-        services: [dependencies.database, dependencies.store] + projectionRunners(dependencies) + sealSchedule(dependencies)
+        services: [dependencies.database, dependencies.store, dependencies.tokenCache] + projectionRunners(dependencies) + sealSchedule(dependencies)
             + [ReadHorizonWatch(client: dependencies.database, threshold: dependencies.horizonWarning, logger: dependencies.logger)],
         logger: dependencies.logger
     )

@@ -111,7 +111,7 @@ struct WorkRoutes {
                         filedAt: report.filedAt,
                         riskLevel: report.riskLevel,
                         urgency: report.urgency,
-                        status: report.status,
+                        status: report.status.rawValue,
                         acknowledgedAt: report.acknowledgedAt,
                         triagedAt: report.triagedAt,
                         referralsSent: Int(report.referralsSent),

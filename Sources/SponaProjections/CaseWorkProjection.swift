@@ -27,7 +27,7 @@ public struct CaseWorkProjection: Projection {
         public var filedAt: Date
         public var riskLevel: String
         public var urgency: String
-        public var status: String
+        public var status: Case.Status
         public var acknowledgedAt: Date?
         public var triagedAt: Date?
         public var referralsSent: Int32 = 0
@@ -115,21 +115,13 @@ public struct CaseWorkProjection: Projection {
             )
         }
 
-        var touchedReports = Set<UUID>()
-        var touchedItems = Set<UUID>()
-        var deletedItems = Set<UUID>()
-        for (id, event, time) in decoded {
-            fold(
-                event,
-                case: id,
-                at: time,
-                reports: &reports,
-                items: &items,
-                touchedReports: &touchedReports,
-                touchedItems: &touchedItems,
-                deletedItems: &deletedItems
-            )
-        }
+        var fold = Fold(reports: reports, items: items)
+        for (id, event, time) in decoded { fold.apply(event, case: id, at: time) }
+        let deletedItems = fold.deletedItems
+        let touchedItems = fold.touchedItems
+        let touchedReports = fold.touchedReports
+        items = fold.items
+        reports = fold.reports
 
         if !deletedItems.isEmpty {
             try await connection.query("DELETE FROM open_work WHERE item_id = ANY(\(Array(deletedItems)))", logger: logger)
@@ -166,7 +158,7 @@ public struct CaseWorkProjection: Projection {
                        referrals, conferences, NULLIF(identification, ''), assistance, CASE WHEN has_closed THEN closed END, updated
                 FROM unnest(\(rows.map(\.caseID))::uuid[], \(rows.map(\.reportingInstitution))::uuid[], \(rows.map(\.municipality))::text[],
                             \(rows.map(\.filedAt))::timestamptz[], \(rows.map(\.riskLevel))::text[], \(rows.map(\.urgency))::text[],
-                            \(rows.map(\.status))::text[], \(rows.map { $0.acknowledgedAt ?? epoch })::timestamptz[], \(rows.map { $0.acknowledgedAt != nil })::bool[],
+                            \(rows.map(\.status.rawValue))::text[], \(rows.map { $0.acknowledgedAt ?? epoch })::timestamptz[], \(rows.map { $0.acknowledgedAt != nil })::bool[],
                             \(rows.map { $0.triagedAt ?? epoch })::timestamptz[], \(rows.map { $0.triagedAt != nil })::bool[],
                             \(rows.map(\.referralsSent))::int[], \(rows.map(\.conferencesHeld))::int[], \(rows.map { $0.identification ?? "" })::text[],
                             \(rows.map(\.assistanceGiven))::int[], \(rows.map { $0.closedAt ?? epoch })::timestamptz[], \(rows.map { $0.closedAt != nil })::bool[],
@@ -183,133 +175,140 @@ public struct CaseWorkProjection: Projection {
         }
     }
 
-    /// One event's effect on the rows, as the rules of the two views say.
-    private func fold(
-        _ event: CaseEvent,
-        case id: UUID,
-        at time: Date,
-        reports: inout [UUID: ReportRow],
-        items: inout [UUID: WorkItem],
-        touchedReports: inout Set<UUID>,
-        touchedItems: inout Set<UUID>,
-        deletedItems: inout Set<UUID>
-    ) {
-        func report(_ change: (inout ReportRow) -> Void) {
-            guard var row = reports[id] else { return }
-            change(&row)
-            row.updatedAt = time
-            reports[id] = row
-            touchedReports.insert(id)
+    /// The two tables' rows a batch touches, and the rules by which events change them: a pure
+    /// fold, tested without a database; ``apply(_:on:logger:)`` reads the rows in and writes
+    /// the touched ones back.
+    public struct Fold: Sendable {
+        public var reports: [UUID: ReportRow]
+        public var items: [UUID: WorkItem]
+        public private(set) var touchedReports = Set<UUID>()
+        public private(set) var touchedItems = Set<UUID>()
+        public private(set) var deletedItems = Set<UUID>()
+
+        public init(reports: [UUID: ReportRow] = [:], items: [UUID: WorkItem] = [:]) {
+            self.reports = reports
+            self.items = items
         }
-        func item(_ itemID: UUID, _ change: (inout WorkItem) -> Void) {
-            guard var row = items[itemID] else { return }
-            change(&row)
-            items[itemID] = row
-            touchedItems.insert(itemID)
-        }
-        func add(_ row: WorkItem) {
-            guard items[row.itemID] == nil else { return }
-            items[row.itemID] = row
-            touchedItems.insert(row.itemID)
-            deletedItems.remove(row.itemID)
-        }
-        func remove(_ itemID: UUID) {
-            items[itemID] = nil
-            touchedItems.remove(itemID)
-            deletedItems.insert(itemID)
-        }
-        switch event {
-        case .reportFiled(let filed):
-            guard reports[id] == nil else { return }
-            reports[id] = ReportRow(
-                caseID: id,
-                reportingInstitution: filed.reportingInstitution.rawValue,
-                municipality: filed.municipality.rawValue,
-                filedAt: time,
-                riskLevel: filed.risk.level.rawValue,
-                urgency: filed.urgency.rawValue,
-                status: "reported",
-                updatedAt: time
-            )
-            touchedReports.insert(id)
-        case .reportAcknowledged:
-            report {
-                $0.acknowledgedAt = time
-                if $0.status == "reported" { $0.status = "acknowledged" }
+
+        /// One event's effect on the rows.
+        public mutating func apply(_ event: CaseEvent, case id: UUID, at time: Date) {
+            func report(_ change: (inout ReportRow) -> Void) {
+                guard var row = reports[id] else { return }
+                change(&row)
+                row.updatedAt = time
+                reports[id] = row
+                touchedReports.insert(id)
             }
-        case .reportTriaged:
-            report {
-                $0.triagedAt = time
-                if $0.status != "closed" { $0.status = "triaged" }
+            func item(_ itemID: UUID, _ change: (inout WorkItem) -> Void) {
+                guard var row = items[itemID] else { return }
+                change(&row)
+                items[itemID] = row
+                touchedItems.insert(itemID)
             }
-        case .referralSent(let sent):
-            report { $0.referralsSent += 1 }
-            add(
-                WorkItem(
-                    itemID: sent.referral.rawValue,
+            func add(_ row: WorkItem) {
+                guard items[row.itemID] == nil else { return }
+                items[row.itemID] = row
+                touchedItems.insert(row.itemID)
+                deletedItems.remove(row.itemID)
+            }
+            func remove(_ itemID: UUID) {
+                items[itemID] = nil
+                touchedItems.remove(itemID)
+                deletedItems.insert(itemID)
+            }
+            switch event {
+            case .reportFiled(let filed):
+                guard reports[id] == nil else { return }
+                reports[id] = ReportRow(
                     caseID: id,
-                    kind: "referral",
-                    institutionID: sent.to.rawValue,
-                    fromInstitution: sent.from.rawValue,
-                    detail: sent.requestedServices.map(\.rawValue).joined(separator: ", "),
-                    urgency: sent.urgency.rawValue,
-                    status: "requested",
-                    due: sent.due,
-                    since: time,
-                    caseClosed: false
+                    reportingInstitution: filed.reportingInstitution.rawValue,
+                    municipality: filed.municipality.rawValue,
+                    filedAt: time,
+                    riskLevel: filed.risk.level.rawValue,
+                    urgency: filed.urgency.rawValue,
+                    status: .reported,
+                    updatedAt: time
                 )
-            )
-        case .referralReceived(let step):
-            item(step.referral.rawValue) {
-                $0.status = "received"
-                $0.since = time
-            }
-        case .referralAccepted(let step):
-            item(step.referral.rawValue) {
-                $0.status = "accepted"
-                $0.since = time
-            }
-        case .referralDeclined(let step), .referralCompleted(let step), .referralFailed(let step),
-            .referralWithdrawn(let step), .referralEnteredInError(let step):
-            remove(step.referral.rawValue)
-        case .conferenceHeld:
-            report { $0.conferencesHeld += 1 }
-        case .decisionRecorded(let decision):
-            add(
-                WorkItem(
-                    itemID: decision.decision.rawValue,
-                    caseID: id,
-                    kind: "decision",
-                    institutionID: decision.responsible.rawValue,
-                    fromInstitution: nil,
-                    detail: decision.type.rawValue,
-                    urgency: nil,
-                    status: "recorded",
-                    due: decision.due,
-                    since: time,
-                    caseClosed: false
+                touchedReports.insert(id)
+            case .reportAcknowledged:
+                report {
+                    $0.status = $0.status.after(event, acknowledged: $0.acknowledgedAt != nil, triaged: $0.triagedAt != nil)
+                    $0.acknowledgedAt = time
+                }
+            case .reportTriaged:
+                report {
+                    $0.status = $0.status.after(event, acknowledged: $0.acknowledgedAt != nil, triaged: $0.triagedAt != nil)
+                    $0.triagedAt = time
+                }
+            case .referralSent(let sent):
+                report { $0.referralsSent += 1 }
+                add(
+                    WorkItem(
+                        itemID: sent.referral.rawValue,
+                        caseID: id,
+                        kind: "referral",
+                        institutionID: sent.to.rawValue,
+                        fromInstitution: sent.from.rawValue,
+                        detail: sent.requestedServices.map(\.rawValue).joined(separator: ", "),
+                        urgency: sent.urgency.rawValue,
+                        status: Referral.Status.requested.rawValue,
+                        due: sent.due,
+                        since: time,
+                        caseClosed: false
+                    )
                 )
-            )
-        case .decisionImplemented(let implemented):
-            remove(implemented.decision.rawValue)
-        case .identificationConcluded(let concluded):
-            report { $0.identification = concluded.outcome.rawValue }
-        case .assistanceProvided:
-            report { $0.assistanceGiven += 1 }
-        case .caseClosed:
-            report {
-                $0.status = "closed"
-                $0.closedAt = time
+            case .referralReceived(let step):
+                item(step.referral.rawValue) {
+                    $0.status = Referral.Status.received.rawValue
+                    $0.since = time
+                }
+            case .referralAccepted(let step):
+                item(step.referral.rawValue) {
+                    $0.status = Referral.Status.accepted.rawValue
+                    $0.since = time
+                }
+            case .referralDeclined(let step), .referralCompleted(let step), .referralFailed(let step),
+                .referralWithdrawn(let step), .referralEnteredInError(let step):
+                remove(step.referral.rawValue)
+            case .conferenceHeld:
+                report { $0.conferencesHeld += 1 }
+            case .decisionRecorded(let decision):
+                add(
+                    WorkItem(
+                        itemID: decision.decision.rawValue,
+                        caseID: id,
+                        kind: "decision",
+                        institutionID: decision.responsible.rawValue,
+                        fromInstitution: nil,
+                        detail: decision.type.rawValue,
+                        urgency: nil,
+                        status: "recorded",
+                        due: decision.due,
+                        since: time,
+                        caseClosed: false
+                    )
+                )
+            case .decisionImplemented(let implemented):
+                remove(implemented.decision.rawValue)
+            case .identificationConcluded(let concluded):
+                report { $0.identification = concluded.outcome.rawValue }
+            case .assistanceProvided:
+                report { $0.assistanceGiven += 1 }
+            case .caseClosed:
+                report {
+                    $0.status = $0.status.after(event, acknowledged: $0.acknowledgedAt != nil, triaged: $0.triagedAt != nil)
+                    $0.closedAt = time
+                }
+                for itemID in items.values.filter({ $0.caseID == id }).map(\.itemID) { item(itemID) { $0.caseClosed = true } }
+            case .caseReopened:
+                report { row in
+                    row.closedAt = nil
+                    row.status = row.status.after(event, acknowledged: row.acknowledgedAt != nil, triaged: row.triagedAt != nil)
+                }
+                for itemID in items.values.filter({ $0.caseID == id }).map(\.itemID) { item(itemID) { $0.caseClosed = false } }
+            case .personalDataErased, .conferenceScheduled, .conferenceCancelled:
+                break  // nothing personal is ever in a projection; scheduling changes no open work
             }
-            for itemID in items.values.filter({ $0.caseID == id }).map(\.itemID) { item(itemID) { $0.caseClosed = true } }
-        case .caseReopened:
-            report { row in
-                row.closedAt = nil
-                row.status = row.triagedAt != nil ? "triaged" : row.acknowledgedAt != nil ? "acknowledged" : "reported"
-            }
-            for itemID in items.values.filter({ $0.caseID == id }).map(\.itemID) { item(itemID) { $0.caseClosed = false } }
-        case .personalDataErased, .conferenceScheduled, .conferenceCancelled:
-            break  // nothing personal is ever in a projection; scheduling changes no open work
         }
     }
 }
@@ -478,7 +477,8 @@ extension CaseWorkProjection.ReportRow {
             filedAt: try row[3].decode(Date.self),
             riskLevel: try row[4].decode(String.self),
             urgency: try row[5].decode(String.self),
-            status: try row[6].decode(String.self),
+            // A status this code does not know (written by a newer release) reads as filed.
+            status: Case.Status(rawValue: try row[6].decode(String.self)) ?? .reported,
             acknowledgedAt: try row[7].decode(Date?.self),
             triagedAt: try row[8].decode(Date?.self),
             referralsSent: try row[9].decode(Int32.self),

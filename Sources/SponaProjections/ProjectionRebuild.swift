@@ -131,10 +131,26 @@ public struct ProjectionRebuild: Sendable {
             func run(_ sql: String) async throws { try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
             try await run("LOCK TABLE \(projection.tables.map { "public.\($0)" }.joined(separator: ", ")) IN ACCESS EXCLUSIVE MODE")
             for table in projection.tables {
+                // The live table's own triggers (those that tell servers of changes) are made
+                // again on the new one: a swap must not silence them.
+                var triggers: [String] = []
+                let rows = try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            SELECT pg_get_triggerdef(oid) FROM pg_trigger
+                            WHERE tgrelid = 'public.\(table)'::regclass AND NOT tgisinternal ORDER BY tgname
+                            """
+                    ),
+                    logger: logger
+                )
+                for try await definition in rows.decode(String.self) { triggers.append(definition) }
                 try await run("DROP TABLE public.\(table)")
                 try await run("ALTER TABLE \(schema).\(table) SET SCHEMA public")
+                for definition in triggers { try await run(definition) }
                 try await run("GRANT SELECT, INSERT, UPDATE, DELETE ON public.\(table) TO spona_app")
             }
+            // Whatever servers kept from the old tables is stale now.
+            try await connection.query("SELECT pg_notify('spona_projection_swapped', \(projection.name))", logger: logger)
             try await connection.query(
                 """
                 INSERT INTO projection_checkpoints (projection, transaction_id, position, events_applied, updated_at, version)

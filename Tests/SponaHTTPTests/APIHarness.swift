@@ -85,7 +85,11 @@ struct APIHarness: Sendable {
             try await RegistryService(store: db.store, geography: shippedGeography).ensureCenter(requestID: "test")
             // As a server does when it starts: readiness waits for the read models to reach this.
             try await dependencies.startupHead.record(db.store)
-            let app = Application(router: buildRouter(dependencies), services: projectionRunners(dependencies), logger: logger)
+            let app = Application(
+                router: buildRouter(dependencies),
+                services: [dependencies.tokenCache] + projectionRunners(dependencies),
+                logger: logger
+            )
             try await app.test(.router) { client in
                 try await body(APIHarness(db: db, client: client, dependencies: dependencies, vault: vault))
             }

@@ -6,15 +6,18 @@ import SponaDomain
 
 /// Bearer tokens: `spona_` and 43 characters of base64url randomness. Only their SHA-256 is
 /// stored, so a copy of the database gives nobody a working token. Issued and revoked by the
-/// `spona tokens` command with the owner's login; the server only reads them, on every
-/// request, so a revocation takes effect on the next one.
+/// `spona tokens` command with the owner's login; the server only reads them. With an
+/// ``AccessTokenCache`` the answers are kept in memory while the database tells the process of
+/// every change, so a revocation still takes effect on the next request after its notification.
 public struct AccessTokens: Sendable {
     let client: PostgresClient
     let logger: Logger
+    let cache: AccessTokenCache?
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, cache: AccessTokenCache? = nil) {
         self.client = client
         self.logger = logger
+        self.cache = cache
     }
 
     public struct Issued: Sendable {
@@ -103,10 +106,8 @@ public struct AccessTokens: Sendable {
         return result
     }
 
-    /// The actor a presented token stands for, checked against the table on every call.
-    /// Throws ``Refusal`` for a token that does not admit, and the database's error when it
-    /// cannot be asked (which the API answers with 503, not 401).
-    /// Who a token speaks for, resolved on every request.
+    /// Who a token speaks for. ``authenticate(_:now:)`` throws ``Refusal`` for a token that
+    /// does not admit, and the database's error when it cannot be asked (the API answers 503).
     public struct Authenticated: Sendable {
         public var actor: Actor
         public var districts: [DistrictCode]
@@ -114,31 +115,66 @@ public struct AccessTokens: Sendable {
         public var isCenter: Bool
     }
 
-    /// Resolves a bearer token in one query: the token, and from the registry's read model
-    /// whether its institution is the Center and still active.
+    /// A token's row as read, with its institution's activity: what a cache may keep.
+    struct Record: Sendable {
+        var id: UUID
+        var institution: UUID
+        var role: Role
+        var districts: [String]
+        var expiresAt: Date?
+        var revokedAt: Date?
+        var institutionActive: Bool
+    }
+
+    /// Resolves a bearer token: from the cache when it holds the answer, else in one query
+    /// (the token, and from the registry's read model whether its institution is active).
     public func authenticate(_ token: String, now: Date = Date()) async throws -> Authenticated {
         guard token.hasPrefix("spona_"), token.count < 200 else { throw Refusal.unknown }
+        let hash = Self.hash(token)
+        let cached = cache?.lookup(hash)
+        if let record = cached?.record { return try Self.admit(record, now: now) }
+        guard let record = try await read(hash) else { throw Refusal.unknown }
+        if let generation = cached?.generation { cache?.keep(record, for: hash, readIn: generation) }
+        return try Self.admit(record, now: now)
+    }
+
+    private func read(_ hash: Data) async throws -> Record? {
         let rows = try await client.query(
             """
             SELECT t.id, t.institution_id, t.role, t.districts, t.expires_at, t.revoked_at,
                    coalesce(i.active, true)
             FROM access_tokens t LEFT JOIN institutions i ON i.id = t.institution_id
-            WHERE t.token_hash = \(Self.hash(token))
+            WHERE t.token_hash = \(hash)
             """,
             logger: logger
         )
-        var found: (UUID, UUID, String, [String], Date?, Date?, Bool)?
-        for try await row in rows.decode((UUID, UUID, String, [String], Date?, Date?, Bool).self) { found = row }
-        guard let (id, institutionID, roleText, districts, expires, revoked, active) = found,
-            let role = Role(rawValue: roleText)
-        else { throw Refusal.unknown }
-        if revoked != nil { throw Refusal.revoked }
-        if let expires, expires <= now { throw Refusal.expired }
-        if !active { throw Refusal.institutionInactive }
-        let institution = InstitutionID(rawValue: institutionID)
+        var found: Record?
+        for try await (id, institution, roleText, districts, expires, revoked, active) in rows.decode(
+            (UUID, UUID, String, [String], Date?, Date?, Bool).self
+        ) {
+            guard let role = Role(rawValue: roleText) else { continue }
+            found = Record(
+                id: id,
+                institution: institution,
+                role: role,
+                districts: districts,
+                expiresAt: expires,
+                revokedAt: revoked,
+                institutionActive: active
+            )
+        }
+        return found
+    }
+
+    /// Whether a token's row admits its bearer now.
+    static func admit(_ record: Record, now: Date) throws -> Authenticated {
+        if record.revokedAt != nil { throw Refusal.revoked }
+        if let expires = record.expiresAt, expires <= now { throw Refusal.expired }
+        if !record.institutionActive { throw Refusal.institutionInactive }
+        let institution = InstitutionID(rawValue: record.institution)
         return Authenticated(
-            actor: Actor(id: "token-\(id.uuidString.lowercased())", institution: institution, role: role),
-            districts: districts.map(DistrictCode.init(rawValue:)),
+            actor: Actor(id: "token-\(record.id.uuidString.lowercased())", institution: institution, role: record.role),
+            districts: record.districts.map(DistrictCode.init(rawValue:)),
             isCenter: Institution.isCenter(institution)
         )
     }

@@ -54,6 +54,20 @@ public struct AssistanceRecord: Hashable, Codable, Sendable {
     public var at: Date
 }
 
+extension Case.Status {
+    /// The status after `event`: the one rule, for the case and for every view that shows it.
+    /// `acknowledged` and `triaged` say whether the case had been, before the event.
+    public func after(_ event: CaseEvent, acknowledged: Bool, triaged: Bool) -> Case.Status {
+        switch event {
+        case .reportAcknowledged: self == .reported ? .acknowledged : self
+        case .reportTriaged: self == .closed ? .closed : .triaged
+        case .caseClosed: .closed
+        case .caseReopened: triaged ? .triaged : acknowledged ? .acknowledged : .reported
+        default: self
+        }
+    }
+}
+
 /// A case as it stands: the fold of its events. Nothing here is stored; it is rebuilt from the
 /// stream whenever it is needed, so it can never disagree with the history.
 public struct Case: Hashable, Sendable {
@@ -123,11 +137,11 @@ extension Case {
         case .reportFiled:
             break
         case .reportAcknowledged:
+            state.status = state.status.after(event, acknowledged: true, triaged: state.triage != nil)
             state.acknowledgedAt = time
-            if state.status == .reported { state.status = .acknowledged }
         case .reportTriaged(let triage):
+            state.status = state.status.after(event, acknowledged: state.acknowledgedAt != nil, triaged: true)
             state.triage = triage
-            if state.status != .closed { state.status = .triaged }
         case .referralSent(let sent):
             state.referrals.append(
                 Referral(
@@ -199,13 +213,13 @@ extension Case {
         case .assistanceProvided(let provided):
             state.assistance.append(AssistanceRecord(kind: provided.kind, provider: provided.provider, at: time))
         case .caseClosed(let closed):
-            state.status = .closed
+            state.status = state.status.after(event, acknowledged: state.acknowledgedAt != nil, triaged: state.triage != nil)
             state.closedAt = time
             state.closeReason = closed.reason
         case .personalDataErased:
             state.personalDataErasedAt = time
         case .caseReopened:
-            state.status = state.triage != nil ? .triaged : state.acknowledgedAt != nil ? .acknowledged : .reported
+            state.status = state.status.after(event, acknowledged: state.acknowledgedAt != nil, triaged: state.triage != nil)
             state.closedAt = nil
             state.closeReason = nil
         }
