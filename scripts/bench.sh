@@ -21,5 +21,18 @@ export SPONA_SCHEMA_DIR="$PWD/Schema"
 export SPONA_REFERENCE_DIR="$PWD/Reference"
 export SPONA_PGBENCH="${SPONA_PGBENCH:-$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -1)}"
 
+# The server is measured from a separate process with wrk (Debian's package).
+if ! command -v wrk >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+    else
+        echo "bench: wrk is not installed (sudo apt-get install wrk); the server figures are skipped" >&2
+    fi
+fi
+export SPONA_WRK="${SPONA_WRK:-$(command -v wrk || true)}"
+[ -n "$SPONA_WRK" ] || unset SPONA_WRK
+
 swift build -c release --product SponaBench
+swift build -c release --product spona
+export SPONA_SERVER_BIN="$PWD/.build/release/spona"
 .build/release/SponaBench "$@"
