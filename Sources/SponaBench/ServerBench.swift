@@ -69,7 +69,9 @@ struct ServerBench {
             try await registry.ensureCenter(requestID: "bench")
             let school = InstitutionID()
             try await registry.handle(
-                .register(.init(id: school, nameLatin: "OŠ Prokuplje (bench)", sector: .education, municipality: MunicipalityCode(rawValue: "prokuplje"))),
+                .register(
+                    .init(id: school, nameLatin: "OŠ Prokuplje (bench)", sector: .education, municipality: MunicipalityCode(rawValue: "prokuplje"))
+                ),
                 on: school,
                 actor: Actor(id: "bench", institution: .center, role: .admin),
                 requestID: "bench",

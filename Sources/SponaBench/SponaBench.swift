@@ -176,7 +176,9 @@ struct SponaBench: AsyncParsableCommand {
                 )
             }
         }
-        if serverClients > 0, let spona = environment["SPONA_SERVER_BIN"], let wrk = environment["SPONA_WRK"], let pgbench = environment["SPONA_PGBENCH"] {
+        if serverClients > 0, let spona = environment["SPONA_SERVER_BIN"], let wrk = environment["SPONA_WRK"],
+            let pgbench = environment["SPONA_PGBENCH"]
+        {
             let figures = try await ServerBench(
                 spona: spona,
                 wrk: wrk,

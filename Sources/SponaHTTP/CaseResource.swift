@@ -1,11 +1,12 @@
 import Foundation
+import Hummingbird
 import SponaApplication
 import SponaDomain
 
 /// A case as the API shows it (`#/components/schemas/Case`). Apart from the domain's ``Case``
 /// so that a field added to the domain never changes the API by itself: each field here is
 /// chosen, and checked against the OpenAPI document by every HTTP test.
-struct CaseResource: Encodable {
+struct CaseResource: ResponseEncodable {
     var id: CaseID
     var status: String
     var filedAt: Date

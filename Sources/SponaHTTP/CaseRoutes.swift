@@ -131,13 +131,13 @@ struct CaseRoutes {
                 }
                 throw error
             }
-            return try respond(snapshot, caller, status: snapshot.isReplay ? .ok : .created, location: "/v1/cases/\(snapshot.case.id)")
+            return respond(snapshot, caller, status: snapshot.isReplay ? .ok : .created, location: "/v1/cases/\(snapshot.case.id)")
         }
 
         group.get("cases/:case") { _, context in
             let caller = try context.requireCaseRole(.reporter, .coordinator, .auditor)
             let (snapshot, _) = try await cases.read(try caseID(context), caller: caller, recording: .case, requestID: context.requestIDText)
-            return try respond(snapshot, caller, status: .ok)
+            return respond(snapshot, caller, status: .ok)
         }
 
         group.get("cases/:case/personal-data") { request, context in
@@ -165,10 +165,7 @@ struct CaseRoutes {
             case .none: body = PersonalDataResponse(status: "none")
             case .erased(let at): body = PersonalDataResponse(status: "erased", erasedAt: at)
             }
-            var response = try JSONResponse.make(body, status: .ok)
-            response.headers[.eTag] = "\"\(snapshot.version)\""
-            response.headers[.cacheControl] = "no-store"
-            return response
+            return EditedResponse(headers: [.eTag: "\"\(snapshot.version)\"", .cacheControl: "no-store"], response: body)
         }
 
         group.post("cases/:case/erase-personal-data") { request, context in
@@ -183,16 +180,10 @@ struct CaseRoutes {
                 idempotencyKey: try request.idempotencyKey()
             )
             // The admin does not see the case: only what was done.
-            var response = try JSONResponse.make(
-                ErasureResponse(
-                    case: snapshot.case.id,
-                    personalData: "erased",
-                    erasedAt: snapshot.case.personalDataErasedAt
-                ),
-                status: .ok
+            return EditedResponse(
+                headers: [.eTag: "\"\(snapshot.version)\""],
+                response: ErasureResponse(case: snapshot.case.id, personalData: "erased", erasedAt: snapshot.case.personalDataErasedAt)
             )
-            response.headers[.eTag] = "\"\(snapshot.version)\""
-            return response
         }
 
         group.get("cases/:case/events") { _, context in
@@ -347,7 +338,7 @@ struct CaseRoutes {
         _ request: Request,
         _ context: SponaRequestContext,
         created: (@Sendable (CaseSnapshot, CaseCommand) -> String?)? = nil
-    ) async throws -> Response {
+    ) async throws -> EditedResponse<CaseResource> {
         let caller = try context.requireCaseRole(.reporter, .coordinator)
         let snapshot = try await cases.handle(
             command,
@@ -358,17 +349,21 @@ struct CaseRoutes {
             idempotencyKey: try request.idempotencyKey()
         )
         if let created, let location = created(snapshot, command) {
-            return try respond(snapshot, caller, status: snapshot.isReplay ? .ok : .created, location: location)
+            return respond(snapshot, caller, status: snapshot.isReplay ? .ok : .created, location: location)
         }
-        return try respond(snapshot, caller, status: .ok)
+        return respond(snapshot, caller, status: .ok)
     }
 
     /// The case as the caller is shown it, with its version as the ETag.
-    private func respond(_ snapshot: CaseSnapshot, _ caller: Caller, status: HTTPResponse.Status, location: String? = nil) throws -> Response {
-        var response = try JSONResponse.make(CaseResource(snapshot, caller: caller, cases: cases), status: status)
-        response.headers[.eTag] = "\"\(snapshot.version)\""
-        if let location { response.headers[.location] = location }
-        return response
+    private func respond(
+        _ snapshot: CaseSnapshot,
+        _ caller: Caller,
+        status: HTTPResponse.Status,
+        location: String? = nil
+    ) -> EditedResponse<CaseResource> {
+        var headers: HTTPFields = [.eTag: "\"\(snapshot.version)\""]
+        if let location { headers[.location] = location }
+        return EditedResponse(status: status, headers: headers, response: CaseResource(snapshot, caller: caller, cases: cases))
     }
 }
 
@@ -431,13 +426,13 @@ enum HistoryResponse {
     }
 }
 
-struct PersonalDataResponse: Encodable {
+struct PersonalDataResponse: ResponseEncodable {
     var status: String
     var personalData: PersonalData?
     var erasedAt: Date?
 }
 
-struct ErasureResponse: Encodable {
+struct ErasureResponse: ResponseEncodable {
     var `case`: CaseID
     var personalData: String
     var erasedAt: Date?
@@ -445,8 +440,8 @@ struct ErasureResponse: Encodable {
 
 /// How every answer is written (Hummingbird's `ResponseEncoder`, set on
 /// ``SponaRequestContext``): JSON as the history stores it (``EventCoding/encoder``: times in
-/// UTC with milliseconds, keys sorted). Routes return `ResponseEncodable` API types, or, where
-/// they set a status or headers of their own, the response ``JSONResponse`` makes.
+/// UTC with milliseconds, keys sorted). Routes return `ResponseEncodable` API types, wrapped in
+/// Hummingbird's `EditedResponse` where they set a status or headers of their own.
 public struct SponaResponseEncoder: ResponseEncoder {
     public init() {}
 

@@ -20,7 +20,7 @@ struct RegistryRoutes {
         var isCenter: Bool?
     }
 
-    struct InstitutionView: Encodable {
+    struct InstitutionView: ResponseEncodable {
         var id: InstitutionID
         var nameLatin: String
         var nameCyrillic: String?
@@ -74,10 +74,11 @@ struct RegistryRoutes {
                 requestID: context.requestIDText,
                 idempotencyKey: key
             )
-            var response = try JSONResponse.make(InstitutionView(institution, geography: geography), status: .created)
-            response.headers[.location] = "/v1/institutions/\(id)"
-            response.headers[.eTag] = "\"\(version)\""
-            return response
+            return EditedResponse(
+                status: .created,
+                headers: [.location: "/v1/institutions/\(id)", .eTag: "\"\(version)\""],
+                response: InstitutionView(institution, geography: geography)
+            )
         }
 
         group.put("institutions/:institution") { request, context in
@@ -152,17 +153,17 @@ struct RegistryRoutes {
                 on: database,
                 logger: context.logger
             )
-            var response = try JSONResponse.make(institutions.map { InstitutionView($0, geography: geography) }, status: .ok)
             // The list stays a JSON array (as it always was); the cursor travels in headers.
+            var headers: HTTPFields = [:]
             if more, let last = institutions.last {
                 let next = last.id.rawValue.uuidString.lowercased()
-                response.headers[HTTPField.Name("Spona-Next-Page")!] = next
+                headers[HTTPField.Name("Spona-Next-Page")!] = next
                 func encoded(_ text: Substring) -> String { text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
                 var query = request.uri.queryParameters.filter { $0.key != "after" }.map { "\(encoded($0.key))=\(encoded($0.value))" }
                 query.append("after=\(next)")
-                response.headers[.link] = "</v1/institutions?\(query.joined(separator: "&"))>; rel=\"next\""
+                headers[.link] = "</v1/institutions?\(query.joined(separator: "&"))>; rel=\"next\""
             }
-            return response
+            return EditedResponse(headers: headers, response: institutions.map { InstitutionView($0, geography: geography) })
         }
 
         group.post("trainings") { request, context in
@@ -188,19 +189,21 @@ struct RegistryRoutes {
                 institutions: body.institutions ?? []
             )
             let written = try await registry.recordTraining(training, caller: caller, requestID: context.requestIDText)
-            var response = try JSONResponse.make(training, status: written ? .created : .ok)
-            response.headers[.location] = "/v1/trainings/\(training.id)"
-            return response
+            return EditedResponse(
+                status: written ? .created : .ok,
+                headers: [.location: "/v1/trainings/\(training.id)"],
+                response: TrainingResource(training)
+            )
         }
 
         group.get("municipalities") { _, context in
             _ = try context.requireCaller()
-            return try JSONResponse.make(geography.municipalities, status: .ok)
+            return geography.municipalities.map(MunicipalityResource.init)
         }
 
         group.get("districts") { _, context in
             _ = try context.requireCaller()
-            return try JSONResponse.make(geography.districts, status: .ok)
+            return geography.districts.map(DistrictResource.init)
         }
 
         group.get("indicators") { request, context in
@@ -211,14 +214,10 @@ struct RegistryRoutes {
                 guard let sector = Sector(rawValue: String(sectorText)) else { throw Problem.invalid("'\(sectorText)' is not a sector") }
                 indicators = catalogue.checklist(for: sector)
             }
-            struct Catalogue: Encodable {
-                var version: String
-                var ruleVersion: String
-                var indicators: [Indicator]
-            }
-            return try JSONResponse.make(
-                Catalogue(version: catalogue.version, ruleVersion: IndicatorCatalogue.ruleVersion, indicators: indicators),
-                status: .ok
+            return IndicatorCatalogueResource(
+                version: catalogue.version,
+                ruleVersion: IndicatorCatalogue.ruleVersion,
+                indicators: indicators.map(IndicatorCatalogueResource.Item.init)
             )
         }
     }
@@ -230,14 +229,95 @@ struct RegistryRoutes {
         return id
     }
 
-    private func answer(_ result: (institution: Institution, version: Int64)) throws -> Response {
-        var response = try JSONResponse.make(InstitutionView(result.institution, geography: geography), status: .ok)
-        response.headers[.eTag] = "\"\(result.version)\""
-        return response
+    private func answer(_ result: (institution: Institution, version: Int64)) -> EditedResponse<InstitutionView> {
+        EditedResponse(headers: [.eTag: "\"\(result.version)\""], response: InstitutionView(result.institution, geography: geography))
     }
 }
 
 extension HTTPField.Name {
     /// RFC 8288: where the next page of a list is.
     static let link = Self("Link")!
+}
+
+// MARK: - The registry's and the reference data's API types
+
+/// A training as the API shows it (`#/components/schemas/Training`).
+struct TrainingResource: ResponseEncodable {
+    var id: TrainingID
+    var date: String
+    var host: MunicipalityCode
+    var participantsBySector: [String: Int]
+    var participants: Int
+    var women: Int
+    var men: Int
+    var municipalities: [MunicipalityCode]
+    var institutions: [InstitutionID]
+
+    init(_ training: TrainingHeld) {
+        id = training.id
+        date = training.date
+        host = training.host
+        participantsBySector = Dictionary(uniqueKeysWithValues: training.participantsBySector.map { ($0.key.rawValue, $0.value) })
+        participants = training.participants
+        women = training.women
+        men = training.men
+        municipalities = training.municipalities
+        institutions = training.institutions
+    }
+}
+
+/// A municipality of the reference data (`#/components/schemas/Municipality`).
+struct MunicipalityResource: ResponseEncodable {
+    var code: MunicipalityCode
+    var district: DistrictCode
+    var kind: String
+    var nameLatin: String
+    var nameCyrillic: String
+    var parent: MunicipalityCode?
+
+    init(_ municipality: Municipality) {
+        code = municipality.code
+        district = municipality.district
+        kind = municipality.kind.rawValue
+        nameLatin = municipality.nameLatin
+        nameCyrillic = municipality.nameCyrillic
+        parent = municipality.parent
+    }
+}
+
+/// A district (`#/components/schemas/District`).
+struct DistrictResource: ResponseEncodable {
+    var code: DistrictCode
+    var nameLatin: String
+    var nameCyrillic: String
+
+    init(_ district: District) {
+        code = district.code
+        nameLatin = district.nameLatin
+        nameCyrillic = district.nameCyrillic
+    }
+}
+
+/// The indicator catalogue a checklist is drawn from (`#/components/schemas/IndicatorCatalogue`).
+struct IndicatorCatalogueResource: ResponseEncodable {
+    var version: String
+    var ruleVersion: String
+    var indicators: [Item]
+
+    struct Item: Encodable {
+        var id: IndicatorID
+        var element: String
+        var strength: String
+        var text: String
+        /// Sorted: the same catalogue always gives the same bytes.
+        var sectors: [Sector]
+
+        init(_ indicator: Indicator) {
+            id = indicator.id
+            element = indicator.element.rawValue
+            strength = indicator.strength.rawValue
+            text = indicator.text
+            sectors = indicator.sectors.sorted { $0.rawValue < $1.rawValue }
+        }
+    }
 }

@@ -636,12 +636,19 @@ struct ViewTable {
         var next: String?
     }
 
+    /// One CSV cell, safe to open in a spreadsheet: quoted when it holds a separator, a quote
+    /// or a line break, and never read as a formula (OWASP's advice: a cell that begins with
+    /// `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading apostrophe).
+    static func csvField(_ field: String) -> String {
+        var field = field
+        if let first = field.first, "=+-@\t\r".contains(first) { field = "'" + field }
+        return field.contains(where: { $0 == "," || $0 == ";" || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+            ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
+    }
+
     func response(csv: Bool, suppression: Int?) throws -> Response {
         if csv {
-            func quote(_ field: String) -> String {
-                field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-                    ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
-            }
+            let quote = Self.csvField
             var text = (["kind"] + columns).joined(separator: ",") + "\r\n"
             for row in rows {
                 text += ([row.kind] + row.values.map(\.csv)).map(quote).joined(separator: ",") + "\r\n"

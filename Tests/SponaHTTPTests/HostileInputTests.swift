@@ -5,6 +5,8 @@ import SponaDomain
 import SponaRecords
 import Testing
 
+@testable import SponaHTTP
+
 /// What a fuzzer or a hostile client sends: every value out of its bounds is refused with a
 /// problem naming it, nothing is recorded, and the server goes on answering.
 @Suite("Hostile input")
@@ -269,5 +271,20 @@ struct PagingTests {
                 try await api.send(.get, "/v1/institutions?after=\(UUID().uuidString)", token: admin)
             }
         }
+    }
+}
+
+@Suite("CSV cells that open safely in a spreadsheet")
+struct CSVCellTests {
+    @Test("a cell beginning like a formula is never read as one, and separators are quoted")
+    func formulasNeutralised() {
+        #expect(ViewTable.csvField("=HYPERLINK(\"http://x\")") == "\"'=HYPERLINK(\"\"http://x\"\")\"")
+        #expect(ViewTable.csvField("+381") == "'+381")
+        #expect(ViewTable.csvField("-1") == "'-1")
+        #expect(ViewTable.csvField("@SUM(A1)") == "'@SUM(A1)")
+        #expect(ViewTable.csvField("Novi Sad; Zrenjanin") == "\"Novi Sad; Zrenjanin\"")
+        #expect(ViewTable.csvField("<5") == "<5")
+        #expect(ViewTable.csvField("2026-11") == "2026-11")
+        #expect(ViewTable.csvField("Ниш") == "Ниш")
     }
 }
