@@ -30,7 +30,7 @@ final class AppendNotifier: Sendable {
 
     /// At most one NOTIFY per interval: under load, appends arrive far faster than subscribers
     /// need waking, and each NOTIFY costs the database a transaction of its own.
-    static let minimumInterval: Duration = .milliseconds(5)
+    static let minimumInterval: Duration = .milliseconds(25)
 
     func run() async {
         for await _ in wakeups.cancelOnGracefulShutdown() {

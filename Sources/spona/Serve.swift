@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
 import SponaApplication
@@ -48,6 +49,9 @@ struct Serve: AsyncParsableCommand {
     var port: Int?
 
     func run() async throws {
+        // Async work runs on the event loops that do the I/O (Hummingbird's and PostgresNIO's
+        // shared group) instead of hopping to Swift's own pool and back at every await.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let logger = try makeLogger(label: "spona", level: nil)
         let url = try database.resolve()
         var settings = ServerSettings()
