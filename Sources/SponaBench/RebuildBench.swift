@@ -69,6 +69,9 @@ struct RebuildBench {
             let result = try await ProjectionRebuild(owner: owner, store: store, logger: logger).rebuild(projection)
             rebuilds.append((projection.name, Self.seconds(result.elapsed)))
         }
+        // `spona projections rebuild --all`: every view in one pass over the history.
+        let onePass = try await ProjectionRebuild(owner: owner, store: store, logger: logger).rebuild(allProjections(geography: geography))
+        rebuilds.append(("all, one pass", Self.seconds(onePass.elapsed)))
         sampler.cancel()
         let peak = max(await sampler.value, before)
 

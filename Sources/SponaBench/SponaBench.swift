@@ -317,7 +317,7 @@ struct SponaBench: AsyncParsableCommand {
             if let raw, let seconds = result.rawSeconds {
                 emit("raw read (psql COPY in gap-safe order to /dev/null): \(String(format: "%.1f", seconds)) s, \(String(format: "%.0f", raw)) ev/s")
             }
-            emit(pad("projection", 18), pad("seconds", 9), pad("ev/s", 9), "vs raw read")
+            emit(pad("projection", 18), pad("seconds", 9), pad("ev/s", 9), "vs raw read (ev/s counts every event of the history)")
             for (name, seconds) in result.rebuilds {
                 let rate = Double(result.events) / seconds
                 emit(
@@ -327,9 +327,9 @@ struct SponaBench: AsyncParsableCommand {
                     raw.map { String(format: "%.0f%%", 100 * rate / $0) } ?? "-"
                 )
             }
-            let all = result.rebuilds.map(\.seconds).reduce(0, +)
+            let all = result.rebuilds.dropLast().map(\.seconds).reduce(0, +)
             emit(
-                pad("all three", 18),
+                pad("one after another", 18),
                 pad(String(format: "%.1f", all), 9),
                 pad(String(format: "%.0f", Double(result.events) / all), 9),
                 raw.map { String(format: "%.0f%%", 100 * (Double(result.events) / all) / $0) } ?? "-"

@@ -205,11 +205,13 @@ public struct PostgresEventStore: EventStore, Service {
 
     /// How far a reader at `cursor` is behind: the events after it (committed or not yet
     /// below the read horizon) and the recording time of the oldest of them.
-    public func backlog(after cursor: EventCursor) async throws -> (events: Int64, oldest: Date?) {
+    public func backlog(after cursor: EventCursor, categories: Set<String>? = nil) async throws -> (events: Int64, oldest: Date?) {
+        let categories = categories.map { Array($0).sorted() }
         let rows = try await client.query(
             """
             SELECT count(*)::bigint, min(recorded_at) FROM events
             WHERE (transaction_id, global_position) > (\(String(cursor.transactionID))::xid8, \(cursor.position))
+              AND (\(categories)::text[] IS NULL OR split_part(stream_id, '-', 1) = ANY(\(categories)::text[]))
             """,
             logger: logger
         )
@@ -275,6 +277,14 @@ public struct PostgresEventStore: EventStore, Service {
         try await page(after: cursor, limit: limit, belowHorizon: true, recordedUpTo: nil)
     }
 
+    /// Like ``readAll(after:limit:)``, only events of streams of the given categories
+    /// (``StreamID/category``): a reader that folds cases never fetches the read trail. The
+    /// last event returned is the cursor to go on from; the events of other categories
+    /// before it are passed over in the database.
+    public func readAll(after cursor: EventCursor, limit: Int, categories: Set<String>) async throws -> [RecordedEvent] {
+        try await page(after: cursor, limit: limit, belowHorizon: true, recordedUpTo: nil, categories: categories)
+    }
+
     /// Like ``readAll(after:limit:)``, only events recorded at or before `moment`: a history
     /// cut at a past moment, for views as they stood then.
     public func readAll(after cursor: EventCursor, limit: Int, recordedUpTo moment: Date) async throws -> [RecordedEvent] {
@@ -283,13 +293,21 @@ public struct PostgresEventStore: EventStore, Service {
 
     /// Events after `cursor` in (transaction id, position) order. Readers stay below the read
     /// horizon; only verification, which must see every committed event, reads past it.
-    func page(after cursor: EventCursor, limit: Int, belowHorizon: Bool, recordedUpTo moment: Date?) async throws -> [RecordedEvent] {
-        try await fetch(
+    func page(
+        after cursor: EventCursor,
+        limit: Int,
+        belowHorizon: Bool,
+        recordedUpTo moment: Date?,
+        categories: Set<String>? = nil
+    ) async throws -> [RecordedEvent] {
+        let categories = categories.map { Array($0).sorted() }
+        return try await fetch(
             """
             SELECT \(unescaped: Self.eventColumns) FROM events
             WHERE (transaction_id, global_position) > (\(String(cursor.transactionID))::xid8, \(cursor.position))
               AND (NOT \(belowHorizon) OR transaction_id < spona_read_horizon())
               AND (\(moment)::timestamptz IS NULL OR recorded_at <= \(moment))
+              AND (\(categories)::text[] IS NULL OR split_part(stream_id, '-', 1) = ANY(\(categories)::text[]))
             -- Qualified: the bare name would sort by the output column transaction_id (the
             -- cast to bigint), which no index has, and every batch would scan the whole table.
             ORDER BY events.transaction_id, events.global_position

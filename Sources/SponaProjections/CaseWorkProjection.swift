@@ -12,6 +12,7 @@ public struct CaseWorkProjection: Projection {
     public static let projectionName = "case_work"
     public let name = projectionName
     public let tables = ["open_work", "case_reports"]
+    public var categories: Set<String>? { [Streams.Category.cases] }
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
     /// history on start (see ``Projection/version``).
     public static let currentVersion = 1

@@ -11,6 +11,7 @@ public struct InstitutionsProjection: Projection {
     public static let projectionName = "institutions"
     public let name = projectionName
     public let tables = ["institutions"]
+    public var categories: Set<String>? { [Streams.Category.institutions] }
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
     /// history on start (see ``Projection/version``).
     /// 2: `is_center` by the Center's id alone, never by what a registration said.

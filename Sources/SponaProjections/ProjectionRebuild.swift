@@ -47,45 +47,77 @@ public struct ProjectionRebuild: Sendable {
     }
 
     public func rebuild(_ projection: any Projection, progress: @Sendable (Progress) -> Void = { _ in }) async throws -> Result {
-        let schema = "rebuild_\(projection.name)"
+        try await rebuild([projection], progress: progress)
+    }
+
+    /// Rebuilds several projections in one pass over the history: each batch is read once
+    /// (only the stream categories some of them fold) and handed to each projection that
+    /// folds it, in one transaction per batch; at the end one transaction swaps them all in.
+    public func rebuild(_ projections: [any Projection], progress: @Sendable (Progress) -> Void = { _ in }) async throws -> Result {
+        guard let first = projections.first else { return Result(events: 0, elapsed: .zero) }
+        let schema = projections.count == 1 ? "rebuild_\(first.name)" : "rebuild_all"
         let clock = ContinuousClock()
         let started = clock.now
-        let total = try await store.backlog(after: .start).events
+        // Nil when some projection folds every stream.
+        var categories: Set<String>? = []
+        for projection in projections {
+            guard let own = projection.categories, let so = categories else {
+                categories = nil
+                break
+            }
+            categories = so.union(own)
+        }
+        let total = try await store.backlog(after: .start, categories: categories).events
+        var skipped: [String: Set<UUID>] = [:]
+        for projection in projections {
+            skipped[projection.name] = try await ProjectionEventSkipped.recorded(for: projection.name, in: store)
+        }
         return try await owner.withConnection { connection in
             func run(_ sql: String) async throws { try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
             try await run("DROP SCHEMA IF EXISTS \(schema) CASCADE")
             try await run("CREATE SCHEMA \(schema)")
-            for table in projection.tables {
+            for table in projections.flatMap(\.tables) {
                 try await run("CREATE TABLE \(schema).\(table) (LIKE public.\(table) INCLUDING ALL)")
             }
             do {
                 try await run("SET search_path TO \(schema), public")
                 var cursor = EventCursor.start
                 var applied: Int64 = 0
-                let skipped = try await ProjectionEventSkipped.recorded(for: projection.name, in: store)
                 while true {
-                    let batch = try await store.readAll(after: cursor, limit: batchSize)
+                    let batch =
+                        if let categories {
+                            try await store.readAll(after: cursor, limit: batchSize, categories: categories)
+                        } else {
+                            try await store.readAll(after: cursor, limit: batchSize)
+                        }
                     guard let last = batch.last else { break }
-                    let kept = skipped.isEmpty ? batch : batch.filter { !skipped.contains($0.id) }
+                    let shares = projections.map { projection in
+                        let skip = skipped[projection.name] ?? []
+                        return (projection, batch.filter { projection.folds($0.streamID) && !skip.contains($0.id) })
+                    }
                     do {
                         try await connection.withTransaction(logger: logger) { connection in
-                            try await projection.apply(kept, on: connection, logger: logger)
+                            for (projection, share) in shares where !share.isEmpty {
+                                try await projection.apply(share, on: connection, logger: logger)
+                            }
                         }
                     } catch  where !ProjectionRunner.isTransient(error) {
                         // Name the event at fault: the batch again, one event at a time.
-                        for event in kept {
-                            do {
-                                try await connection.withTransaction(logger: logger) { connection in
-                                    try await projection.apply([event], on: connection, logger: logger)
-                                }
-                            } catch  where !ProjectionRunner.isTransient(error) {
-                                throw RebuildError.eventFailed(
-                                    ProjectionFailure(
-                                        projection: projection.name,
-                                        event: event,
-                                        error: ProjectionRunner.describe(error)
+                        for (projection, share) in shares {
+                            for event in share {
+                                do {
+                                    try await connection.withTransaction(logger: logger) { connection in
+                                        try await projection.apply([event], on: connection, logger: logger)
+                                    }
+                                } catch  where !ProjectionRunner.isTransient(error) {
+                                    throw RebuildError.eventFailed(
+                                        ProjectionFailure(
+                                            projection: projection.name,
+                                            event: event,
+                                            error: ProjectionRunner.describe(error)
+                                        )
                                     )
-                                )
+                                }
                             }
                         }
                     }
@@ -99,12 +131,15 @@ public struct ProjectionRebuild: Sendable {
                 var attempt = 0
                 while true {
                     do {
-                        try await swap(projection, schema: schema, cursor: cursor, applied: applied, on: connection)
+                        try await swap(projections, schema: schema, cursor: cursor, applied: applied, on: connection)
                         break
                     } catch {
                         attempt += 1
                         if attempt >= 5 { throw error }
-                        logger.warning("projection swap retried", metadata: ["projection": "\(projection.name)", "error.type": "\(type(of: error))"])
+                        logger.warning(
+                            "projection swap retried",
+                            metadata: ["projections": "\(projections.map(\.name))", "error.type": "\(type(of: error))"]
+                        )
                         try await Task.sleep(for: .milliseconds(200 * attempt))
                     }
                 }
@@ -121,7 +156,7 @@ public struct ProjectionRebuild: Sendable {
     /// One transaction: the live tables locked (waiting for a runner's batch to finish), old
     /// tables out, new ones in with the application's grants, the checkpoint moved.
     private func swap(
-        _ projection: any Projection,
+        _ projections: [any Projection],
         schema: String,
         cursor: EventCursor,
         applied: Int64,
@@ -129,8 +164,9 @@ public struct ProjectionRebuild: Sendable {
     ) async throws {
         try await connection.withTransaction(logger: logger) { connection in
             func run(_ sql: String) async throws { try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
-            try await run("LOCK TABLE \(projection.tables.map { "public.\($0)" }.joined(separator: ", ")) IN ACCESS EXCLUSIVE MODE")
-            for table in projection.tables {
+            let tables = projections.flatMap(\.tables)
+            try await run("LOCK TABLE \(tables.map { "public.\($0)" }.joined(separator: ", ")) IN ACCESS EXCLUSIVE MODE")
+            for table in tables {
                 // The live table's own triggers (those that tell servers of changes) are made
                 // again on the new one: a swap must not silence them.
                 var triggers: [String] = []
@@ -149,18 +185,20 @@ public struct ProjectionRebuild: Sendable {
                 for definition in triggers { try await run(definition) }
                 try await run("GRANT SELECT, INSERT, UPDATE, DELETE ON public.\(table) TO spona_app")
             }
-            // Whatever servers kept from the old tables is stale now.
-            try await connection.query("SELECT pg_notify('spona_projection_swapped', \(projection.name))", logger: logger)
-            try await connection.query(
-                """
-                INSERT INTO projection_checkpoints (projection, transaction_id, position, events_applied, updated_at, version)
-                VALUES (\(projection.name), \(Int64(cursor.transactionID)), \(cursor.position), \(applied), now(), \(Int32(projection.version)))
-                ON CONFLICT (projection) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,
-                    events_applied = EXCLUDED.events_applied, updated_at = now(), version = EXCLUDED.version,
-                    rebuilding_until_transaction = NULL, rebuilding_until_position = NULL
-                """,
-                logger: logger
-            )
+            for projection in projections {
+                // Whatever servers kept from the old tables is stale now.
+                try await connection.query("SELECT pg_notify('spona_projection_swapped', \(projection.name))", logger: logger)
+                try await connection.query(
+                    """
+                    INSERT INTO projection_checkpoints (projection, transaction_id, position, events_applied, updated_at, version)
+                    VALUES (\(projection.name), \(Int64(cursor.transactionID)), \(cursor.position), \(applied), now(), \(Int32(projection.version)))
+                    ON CONFLICT (projection) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,
+                        events_applied = EXCLUDED.events_applied, updated_at = now(), version = EXCLUDED.version,
+                        rebuilding_until_transaction = NULL, rebuilding_until_position = NULL
+                    """,
+                    logger: logger
+                )
+            }
         }
     }
 }

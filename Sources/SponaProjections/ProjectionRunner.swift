@@ -19,10 +19,20 @@ public protocol Projection: Sendable {
     /// stored empties the tables and folds the whole history again on start; its views answer
     /// "rebuilding" until that has caught up. An older server leaves a newer projection alone.
     var version: Int { get }
+    /// The stream categories it folds (``StreamID/category``: `case`, `institution`, …); nil:
+    /// every stream. A rebuild reads only these, so that the read trail, which grows with
+    /// every read of a case, is never fetched for views that do not fold it.
+    var categories: Set<String>? { get }
 }
 
 extension Projection {
     public var version: Int { 1 }
+    public var categories: Set<String>? { nil }
+
+    /// Whether this projection folds events of `stream`.
+    func folds(_ stream: StreamID) -> Bool {
+        categories.map { $0.contains(String(stream.category)) } ?? true
+    }
 }
 
 /// Runs one projection: exactly one runner per projection across every server process on

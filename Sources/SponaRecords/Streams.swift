@@ -10,6 +10,15 @@ public enum Streams {
     /// The read trail of one case: who read it, when, why.
     public static func access(_ id: CaseID) -> StreamID { StreamID(stringLiteral: "access-case-\(id)") }
 
+    /// The categories of these streams (``StreamID/category``), for readers that fold only some.
+    public enum Category {
+        public static let cases = "case"
+        public static let institutions = "institution"
+        public static let trainings = "training"
+        /// The read trail: never folded by a view.
+        public static let access = "access"
+    }
+
     /// The case a stream belongs to, if it is a case stream.
     public static func caseID(of stream: StreamID) -> CaseID? {
         guard stream.rawValue.hasPrefix("case-") else { return nil }

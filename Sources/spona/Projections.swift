@@ -190,11 +190,10 @@ struct Projections: AsyncParsableCommand {
             let terminal = isatty(STDOUT_FILENO) == 1
             try await withPostgresClient(try database.resolve().configuration, logger: logger) { owner in
                 let store = PostgresEventStore(client: owner, logger: logger)
-                for projection in chosen {
-                    let meter = ProgressMeter(name: projection.name, terminal: terminal)
-                    let result = try await ProjectionRebuild(owner: owner, store: store, logger: logger).rebuild(projection) { meter.show($0) }
-                    meter.finish(result)
-                }
+                // All of them in one pass: the history is read once, not once per projection.
+                let meter = ProgressMeter(name: chosen.map(\.name).joined(separator: ", "), terminal: terminal)
+                let result = try await ProjectionRebuild(owner: owner, store: store, logger: logger).rebuild(chosen) { meter.show($0) }
+                meter.finish(result)
             }
         }
     }

@@ -175,4 +175,27 @@ struct ReadingTests {
         #expect(throws: EventStoreError.self) { try EventCursor(parsing: "a-b") }
         #expect(throws: EventStoreError.self) { try EventCursor(parsing: "1--2") }
     }
+
+    @Test("a reader of some categories gets only their streams' events, in order, and pages on from the last one")
+    func readingByCategory() async throws {
+        try await TestDatabase.withFresh { db in
+            for n in 1...5 {
+                try await db.store.append(to: try StreamID("case-\(n)"), expected: .noStream, events: [try event("Filed")])
+                try await db.store.append(to: try StreamID("access-case-\(n)"), expected: .any, events: [try event("Read"), try event("Read")])
+                try await db.store.append(to: try StreamID("institution-\(n)"), expected: .noStream, events: [try event("Registered")])
+            }
+            var cursor = EventCursor.start
+            var read: [RecordedEvent] = []
+            while true {
+                let page = try await db.store.readAll(after: cursor, limit: 3, categories: ["case", "institution"])
+                guard let last = page.last else { break }
+                read += page
+                cursor = last.cursor
+            }
+            #expect(read.map(\.streamID.rawValue) == (1...5).flatMap { ["case-\($0)", "institution-\($0)"] })
+            #expect(read.map(\.position) == read.map(\.position).sorted())
+            #expect(try await db.store.backlog(after: .start, categories: ["access"]).events == 10)
+            #expect(try await db.store.backlog(after: .start).events == 20)
+        }
+    }
 }

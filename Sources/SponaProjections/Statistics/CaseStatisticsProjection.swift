@@ -17,6 +17,7 @@ public struct CaseStatisticsProjection: Projection {
         "stat_cases", "stat_institutions", "stat_referrals", "view_municipality_month", "view_sector_month", "view_trainings", "view_sector_flows",
         "view_place_flows",
     ]
+    public var categories: Set<String>? { [Streams.Category.cases, Streams.Category.trainings, Streams.Category.institutions] }
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
     /// history on start (see ``Projection/version``).
     public static let currentVersion = 3
