@@ -184,6 +184,8 @@ struct ReadingTests {
                 try await db.store.append(to: try StreamID("access-case-\(n)"), expected: .any, events: [try event("Read"), try event("Read")])
                 try await db.store.append(to: try StreamID("institution-\(n)"), expected: .noStream, events: [try event("Registered")])
             }
+            // The horizon is cluster-wide: wait until every event is readable, then page.
+            #expect(try await readAllEventually(db.store, count: 20).count == 20)
             var cursor = EventCursor.start
             var read: [RecordedEvent] = []
             while true {
