@@ -287,8 +287,14 @@ public struct PostgresEventStore: EventStore, Service {
 
     /// Like ``readAll(after:limit:)``, only events recorded at or before `moment`: a history
     /// cut at a past moment, for views as they stood then.
-    public func readAll(after cursor: EventCursor, limit: Int, recordedUpTo moment: Date) async throws -> [RecordedEvent] {
-        try await page(after: cursor, limit: limit, belowHorizon: true, recordedUpTo: moment)
+    /// Only streams of `categories` too, when given.
+    public func readAll(
+        after cursor: EventCursor,
+        limit: Int,
+        recordedUpTo moment: Date,
+        categories: Set<String>? = nil
+    ) async throws -> [RecordedEvent] {
+        try await page(after: cursor, limit: limit, belowHorizon: true, recordedUpTo: moment, categories: categories)
     }
 
     /// Events after `cursor` in (transaction id, position) order. Readers stay below the read

@@ -65,16 +65,7 @@ public struct CaseWorkProjection: Projection {
     /// written back in one statement per table: a rebuild costs a few statements per batch.
     public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
         let decoded: [(UUID, CaseEvent, Date)] = try events.compactMap { recorded in
-            guard let caseID = Streams.caseID(of: recorded.streamID) else { return nil }
-            return (
-                caseID.rawValue,
-                try CaseEvent(
-                    typeName: recorded.type,
-                    schemaVersion: recorded.schemaVersion,
-                    payload: recorded.payload,
-                    decoder: EventCoding.decoder
-                ), EventCoding.occurredAt(of: recorded)
-            )
+            try DecodedCaseEvents.decode(recorded).map { ($0.id.rawValue, $0.event, $0.occurredAt) }
         }
         guard !decoded.isEmpty else { return }
         let caseIDs = Array(Set(decoded.map(\.0)))

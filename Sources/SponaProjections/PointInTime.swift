@@ -29,16 +29,28 @@ public enum PointInTime {
                     skipped[projection.name] = try await ProjectionEventSkipped.recorded(for: projection.name, in: store)
                 }
                 var cursor = EventCursor.start
+                var batches = 0
+                let tables = Set(projections.flatMap(\.tables)).sorted()
                 while true {
-                    let batch = try await store.readAll(after: cursor, limit: 5000, recordedUpTo: moment)
+                    let batch = try await store.readAll(
+                        after: cursor,
+                        limit: 5000,
+                        recordedUpTo: moment,
+                        categories: ProjectionRebuild.categories(of: projections)
+                    )
                     guard let last = batch.last else { break }
-                    try await connection.withTransaction(logger: logger) { connection in
-                        for projection in projections {
-                            let skip = skipped[projection.name] ?? []
-                            try await projection.apply(skip.isEmpty ? batch : batch.filter { !skip.contains($0.id) }, on: connection, logger: logger)
+                    try await DecodedCaseEvents.sharing {
+                        try await connection.withTransaction(logger: logger) { connection in
+                            for projection in projections {
+                                let skip = skipped[projection.name] ?? []
+                                let share = batch.filter { projection.folds($0.streamID) && !skip.contains($0.id) }
+                                if !share.isEmpty { try await projection.apply(share, on: connection, logger: logger) }
+                            }
                         }
                     }
                     cursor = last.cursor
+                    batches += 1
+                    try await ProjectionRebuild.analyzeIfDue(after: batches, tables: tables, on: connection, logger: logger)
                 }
                 let result = try await body(connection)
                 try await run("DISCARD TEMP")

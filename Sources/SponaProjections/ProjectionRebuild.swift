@@ -58,15 +58,7 @@ public struct ProjectionRebuild: Sendable {
         let schema = projections.count == 1 ? "rebuild_\(first.name)" : "rebuild_all"
         let clock = ContinuousClock()
         let started = clock.now
-        // Nil when some projection folds every stream.
-        var categories: Set<String>? = []
-        for projection in projections {
-            guard let own = projection.categories, let so = categories else {
-                categories = nil
-                break
-            }
-            categories = so.union(own)
-        }
+        let categories = Self.categories(of: projections)
         let total = try await store.backlog(after: .start, categories: categories).events
         var skipped: [String: Set<UUID>] = [:]
         for projection in projections {
@@ -74,6 +66,9 @@ public struct ProjectionRebuild: Sendable {
         }
         return try await owner.withConnection { connection in
             func run(_ sql: String) async throws { try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
+            // Fresh statistics of the history (a restored database has none until autovacuum
+            // comes by), so that reading by category walks the index in order (migration 0014).
+            try await run("ANALYZE events")
             try await run("DROP SCHEMA IF EXISTS \(schema) CASCADE")
             try await run("CREATE SCHEMA \(schema)")
             for table in projections.flatMap(\.tables) {
@@ -83,22 +78,29 @@ public struct ProjectionRebuild: Sendable {
                 try await run("SET search_path TO \(schema), public")
                 var cursor = EventCursor.start
                 var applied: Int64 = 0
-                while true {
-                    let batch =
-                        if let categories {
-                            try await store.readAll(after: cursor, limit: batchSize, categories: categories)
-                        } else {
-                            try await store.readAll(after: cursor, limit: batchSize)
-                        }
-                    guard let last = batch.last else { break }
+                var batches = 0
+                let (store, batchSize) = (self.store, self.batchSize)
+                @Sendable func read(after cursor: EventCursor) async throws -> [RecordedEvent] {
+                    if let categories {
+                        try await store.readAll(after: cursor, limit: batchSize, categories: categories)
+                    } else {
+                        try await store.readAll(after: cursor, limit: batchSize)
+                    }
+                }
+                var batch = try await read(after: cursor)
+                while let last = batch.last {
+                    // The next batch is read (on another connection) while this one is folded.
+                    async let nextBatch = read(after: last.cursor)
                     let shares = projections.map { projection in
                         let skip = skipped[projection.name] ?? []
                         return (projection, batch.filter { projection.folds($0.streamID) && !skip.contains($0.id) })
                     }
                     do {
-                        try await connection.withTransaction(logger: logger) { connection in
-                            for (projection, share) in shares where !share.isEmpty {
-                                try await projection.apply(share, on: connection, logger: logger)
+                        try await DecodedCaseEvents.sharing {
+                            try await connection.withTransaction(logger: logger) { connection in
+                                for (projection, share) in shares where !share.isEmpty {
+                                    try await projection.apply(share, on: connection, logger: logger)
+                                }
                             }
                         }
                     } catch  where !ProjectionRunner.isTransient(error) {
@@ -123,6 +125,9 @@ public struct ProjectionRebuild: Sendable {
                     }
                     cursor = last.cursor
                     applied += Int64(batch.count)
+                    batches += 1
+                    try await Self.analyzeIfDue(after: batches, tables: projections.flatMap(\.tables), on: connection, logger: logger)
+                    batch = try await nextBatch
                     progress(Progress(applied: applied, total: max(total, applied), elapsed: clock.now - started))
                 }
                 try await run("SET search_path TO public")
@@ -150,6 +155,28 @@ public struct ProjectionRebuild: Sendable {
                 _ = try? await run("DROP SCHEMA IF EXISTS \(schema) CASCADE")
                 throw error
             }
+        }
+    }
+
+    /// The stream categories some of `projections` fold; nil when one folds every stream.
+    static func categories(of projections: [any Projection]) -> Set<String>? {
+        var categories: Set<String> = []
+        for projection in projections {
+            guard let own = projection.categories else { return nil }
+            categories.formUnion(own)
+        }
+        return categories
+    }
+
+    /// Fresh tables have no statistics, and autovacuum may not look at them for a minute (at
+    /// temporary tables it never looks): the planner then scans a whole table for each batch's
+    /// lookup of the rows it touches, and a replay grows with the square of the history. The
+    /// tables are analyzed after batches 1, 2, 4, 8, …: a handful of times in all, and each
+    /// time the table has at most doubled.
+    static func analyzeIfDue(after batches: Int, tables: [String], on connection: PostgresConnection, logger: Logger) async throws {
+        guard batches > 0, batches & (batches - 1) == 0 else { return }
+        for table in tables {
+            try await connection.query(PostgresQuery(unsafeSQL: "ANALYZE \(table)"), logger: logger)
         }
     }
 

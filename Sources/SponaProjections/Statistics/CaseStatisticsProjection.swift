@@ -31,18 +31,9 @@ public struct CaseStatisticsProjection: Projection {
         var fold = StatisticsFold()
 
         // The batch's case events, decoded once.
-        var caseEvents: [Int: (id: CaseID, event: CaseEvent)] = [:]
+        var caseEvents: [Int: (id: CaseID, event: CaseEvent, occurredAt: Date)] = [:]
         for (index, recorded) in events.enumerated() {
-            guard let id = Streams.caseID(of: recorded.streamID) else { continue }
-            caseEvents[index] = (
-                id,
-                try CaseEvent(
-                    typeName: recorded.type,
-                    schemaVersion: recorded.schemaVersion,
-                    payload: recorded.payload,
-                    decoder: EventCoding.decoder
-                )
-            )
+            caseEvents[index] = try DecodedCaseEvents.decode(recorded)
         }
 
         // The lookups this batch needs.
@@ -84,13 +75,13 @@ public struct CaseStatisticsProjection: Projection {
         var newCases: [(UUID, String)] = []
         var institutionsChanged: [InstitutionID: Sector] = [:]
         for (index, recorded) in events.enumerated() {
-            if let (id, event) = caseEvents[index] {
+            if let (id, event, occurredAt) = caseEvents[index] {
                 if case .reportFiled(let report) = event {
                     // A report stored before today's limits could make a million place flows.
                     try CaseLimits.checkStored(report)
                     newCases.append((id.rawValue, report.municipality.rawValue))
                 }
-                fold.apply(case: id, event, at: EventCoding.occurredAt(of: recorded))
+                fold.apply(case: id, event, at: occurredAt)
             } else if Streams.trainingID(of: recorded.streamID) != nil, recorded.type == TrainingHeld.typeName {
                 let training = try TrainingHeld.decode(schemaVersion: recorded.schemaVersion, payload: recorded.payload, decoder: EventCoding.decoder)
                 // Trainings recorded before today's rules may hold figures no view can show.

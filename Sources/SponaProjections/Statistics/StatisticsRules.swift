@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SponaDomain
+import SponaRecords
 
 /// What each event adds to the regional statistics: a pure function shared by the projection
 /// (which applies it to tables) and by anyone who needs the same figures from a fold in memory
@@ -96,15 +97,11 @@ public enum StatisticsRules {
 
     /// The month an event counts in: its recording time's calendar month in UTC, "2026-11".
     public static func month(_ date: Date) -> String {
-        let components = utc.dateComponents([.year, .month], from: date)
-        return String(format: "%04d-%02d", components.year ?? 0, components.month ?? 0)
+        // Arithmetic, not Calendar and String(format:): every event of a rebuild asks it.
+        let (year, month) = CivilCalendar.yearMonth(of: date)
+        let yearText = String(year)
+        return String(repeating: "0", count: max(0, 4 - yearText.count)) + yearText + (month < 10 ? "-0" : "-") + String(month)
     }
-
-    private static let utc: Calendar = {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar
-    }()
 
     /// A referral as it was counted when sent: what its correction takes back.
     public struct SentReferral: Hashable, Sendable {
