@@ -80,19 +80,8 @@ struct RebuildBench {
         let exportSampler = Self.samplePeakMemory()
         let exportBefore = Self.residentMegabytes()
         let exportStarted = clock.now
-        var cursor = EventCursor.start
-        var exported = 0
-        var buffer = ByteBuffer()
         let sink = FileHandle(forWritingAtPath: "/dev/null")
-        while true {
-            let page = try await store.auditPage(after: cursor, limit: 2000)
-            guard let last = page.last else { break }
-            buffer.clear()
-            for audited in page { AuditLine.encode(audited, into: &buffer) }
-            sink?.write(Data(buffer.readableBytesView))
-            exported += page.count
-            cursor = last.event.cursor
-        }
+        let exported = try await store.exportAuditLines { lines in sink?.write(Data(lines.readableBytesView)) }
         let exportSeconds = Self.seconds(clock.now - exportStarted)
         let key = Curve25519.Signing.PrivateKey()
         try await HistorySealer(store: store, key: key, logger: logger).seal()

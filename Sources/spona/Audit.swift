@@ -160,19 +160,9 @@ struct Audit: AsyncParsableCommand {
             let written = try await withPostgresClient(url.configuration, logger: logger) { client in
                 let store = PostgresEventStore(client: client, logger: logger)
                 let filter = AuditFilter(from: fromDate, to: toDate)
-                var cursor = EventCursor.start
-                var count = 0
-                var buffer = ByteBuffer()
-                while true {
-                    let page = try await store.auditPage(after: cursor, limit: 2000, filter: filter)
-                    guard let last = page.last else { break }
-                    buffer.clear()
-                    for audited in page { AuditLine.encode(audited, into: &buffer) }
-                    output.write(Data(buffer.readableBytesView))
-                    count += page.count
-                    cursor = last.event.cursor
+                return try await store.exportAuditLines(filter: filter) { lines in
+                    output.write(Data(lines.readableBytesView))
                 }
-                return count
             }
             FileHandle.standardError.write(Data("exported \(written) events\n".utf8))
         }

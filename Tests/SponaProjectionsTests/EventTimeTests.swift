@@ -1,4 +1,5 @@
 import Foundation
+import SponaEventStore
 import Testing
 
 @testable import SponaProjections
@@ -58,6 +59,21 @@ struct EventTimeTests {
             let expected = String(format: "%04d-%02d", components.year ?? 0, components.month ?? 0)
             #expect(StatisticsRules.month(moment) == expected, "\(moment.timeIntervalSince1970)")
         }
+    }
+
+    @Test("an export's recorded-at text is Foundation's, to the millisecond it truncates to")
+    func timestampsAsFoundation() {
+        let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        var generator = SystemRandomNumberGenerator()
+        var moments = [Date(timeIntervalSinceReferenceDate: 0), Date(timeIntervalSince1970: 1_747_857_554.931)]
+        for _ in 0..<200_000 {
+            let microseconds = Int64.random(in: 978_307_200_000_000...4_000_000_000_000_000, using: &generator)
+            moments.append(Date(timeIntervalSince1970: Double(microseconds) / 1_000_000))
+        }
+        for moment in moments {
+            #expect(CivilCalendar.timestamp(moment) == moment.formatted(style), "\(moment.timeIntervalSince1970)")
+        }
+        #expect(CivilCalendar.timestamp(Date(timeIntervalSinceReferenceDate: -1)) == nil)
     }
 
     private func pad(_ number: Int) -> String { number < 10 ? "0\(number)" : "\(number)" }

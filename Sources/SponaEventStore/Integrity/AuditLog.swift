@@ -35,6 +35,29 @@ public struct AuditFilter: Sendable, Hashable {
 }
 
 extension PostgresEventStore {
+    /// Every event `filter` selects, in the gap-safe order, as audit lines (``AuditLine``),
+    /// handed to `write` a page at a time. The next page is read (on another connection)
+    /// while this one is formatted and written, so an export runs at about the pace of the
+    /// slower of the two. Memory holds two pages. Returns how many events were written.
+    public func exportAuditLines(
+        filter: AuditFilter = AuditFilter(),
+        pageSize: Int = 2000,
+        write: (ByteBuffer) async throws -> Void
+    ) async throws -> Int {
+        var count = 0
+        var buffer = ByteBuffer()
+        var page = try await auditPage(after: .start, limit: pageSize, filter: filter)
+        while let last = page.last {
+            async let nextPage = auditPage(after: last.event.cursor, limit: pageSize, filter: filter)
+            buffer.clear()
+            for audited in page { AuditLine.encode(audited, into: &buffer) }
+            try await write(buffer)
+            count += page.count
+            page = try await nextPage
+        }
+        return count
+    }
+
     /// Events after `cursor` in the gap-safe order, each with its stream's previous hash,
     /// filtered; at most `limit`. Pages of a complete export are contiguous: an empty answer
     /// means nothing more below the read horizon.
@@ -123,7 +146,7 @@ public enum AuditLine {
         buffer.writeString(#","schemaVersion":"#)
         buffer.writeString(String(event.schemaVersion))
         buffer.writeString(#","recordedAt":""#)
-        buffer.writeString(event.recordedAt.formatted(timeStyle))
+        buffer.writeString(CivilCalendar.timestamp(event.recordedAt) ?? event.recordedAt.formatted(timeStyle))
         buffer.writeString(#"","recordedAtMicros":"#)
         buffer.writeString(String(event.recordedAtMicroseconds))
         buffer.writeString(#","hash":""#)

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SponaDomain
+import SponaEventStore
 import SponaRecords
 
 /// What each event adds to the regional statistics: a pure function shared by the projection
