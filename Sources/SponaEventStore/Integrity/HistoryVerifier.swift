@@ -202,12 +202,12 @@ extension PostgresEventStore {
 
     public func verifyHistory(publicKeys: [Curve25519.Signing.PublicKey], published: [PublishedSeal] = []) async throws -> HistoryVerifier {
         var verifier = HistoryVerifier(seals: try await seals(), publicKeys: publicKeys, published: published)
-        var cursor = EventCursor.start
-        while true {
-            let page = try await page(after: cursor, limit: 5000, belowHorizon: false, recordedUpTo: nil)
-            guard let last = page.last else { break }
+        // The next page is read (on another connection) while this one's hashes are checked.
+        var page = try await page(after: .start, limit: 5000, belowHorizon: false, recordedUpTo: nil)
+        while let last = page.last {
+            async let nextPage = self.page(after: last.cursor, limit: 5000, belowHorizon: false, recordedUpTo: nil)
             for event in page { verifier.check(event) }
-            cursor = last.cursor
+            page = try await nextPage
         }
         verifier.finish()
         return verifier
