@@ -8,7 +8,7 @@ import PackageDescription
 //            /                         \
 //   SponaApplication (commands)     SponaProjections (read models)
 //            \                         /
-//                SponaHTTP, spona (the command)
+//                SponaHTTP, spona (the command)      SponaIdentity (sign-in: domain + JWT)
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny")
 ]
@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         // Tests only: the OpenAPI document is parsed and validated as a client generator would.
         .package(url: "https://github.com/mattpolzin/OpenAPIKit.git", from: "6.4.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -103,11 +104,25 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Who is calling: the network's identity provider's access tokens (OpenID Connect),
+        // checked against its published keys and mapped to a person, institution and role.
+        .target(
+            name: "SponaIdentity",
+            dependencies: [
+                "SponaDomain",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The HTTP API (Hummingbird 2).
         .target(
             name: "SponaHTTP",
             dependencies: [
                 "SponaApplication",
+                "SponaIdentity",
                 "SponaProjections",
                 "SponaRecords",
                 "SponaEventStore",
@@ -129,6 +144,7 @@ let package = Package(
             name: "spona",
             dependencies: [
                 "SponaHTTP",
+                "SponaIdentity",
                 "SponaProjections",
                 "SchemaMigrations",
                 "SponaEventStore",
@@ -223,6 +239,7 @@ let package = Package(
             name: "SponaHTTPTests",
             dependencies: [
                 "SponaHTTP",
+                "SponaIdentity",
                 "SponaApplication",
                 "SponaRecords",
                 "SponaProjections",
@@ -230,6 +247,7 @@ let package = Package(
                 "SponaEventStore",
                 "SponaTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "OpenAPIKit", package: "OpenAPIKit"),
                 .product(name: "Yams", package: "Yams"),
             ],

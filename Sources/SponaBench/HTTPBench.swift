@@ -56,8 +56,20 @@ struct HTTPBench {
         let school = try await register("OŠ Prokuplje (bench)", .education)
         let socialWork = try await register("CSR Prokuplje (bench)", .socialProtection)
         let tokens = AccessTokens(client: owner, logger: logger)
-        let reporter = try await tokens.issue(institution: school, role: .reporter, districts: [], label: "bench", expiresAt: nil).token
-        let coordinator = try await tokens.issue(institution: .center, role: .coordinator, districts: [], label: "bench", expiresAt: nil).token
+        let reporter = try await tokens.issue(
+            institution: school,
+            role: .reporter,
+            districts: [],
+            label: "bench",
+            expiresAt: Date().addingTimeInterval(86_400)
+        ).token
+        let coordinator = try await tokens.issue(
+            institution: .center,
+            role: .coordinator,
+            districts: [],
+            label: "bench",
+            expiresAt: Date().addingTimeInterval(86_400)
+        ).token
 
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let server = Application(

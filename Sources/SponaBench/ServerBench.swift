@@ -78,7 +78,7 @@ struct ServerBench {
                 idempotencyKey: nil
             )
             return try await AccessTokens(client: owner, logger: logger)
-                .issue(institution: school, role: .reporter, districts: [], label: "bench", expiresAt: nil).token
+                .issue(institution: school, role: .reporter, districts: [], label: "bench", expiresAt: Date().addingTimeInterval(86_400)).token
         }
 
         let port = 18_000 + Int.random(in: 0..<2000)

@@ -72,13 +72,18 @@ public enum Role: String, Codable, Sendable, CaseIterable {
 
 /// Who is acting: recorded in every event's metadata.
 public struct Actor: Hashable, Codable, Sendable {
-    /// The token's or user's id: never a name.
+    /// Who: `person:<sub>` for someone signed in at the identity provider, `token-<id>` for
+    /// a service account. Stable; what audits search by.
     public var id: String
+    /// The person's name as the identity provider gives it, so that the trail names a person
+    /// an auditor can ask; nil for service accounts. Never used to decide anything.
+    public var name: String?
     public var institution: InstitutionID
     public var role: Role
 
-    public init(id: String, institution: InstitutionID, role: Role) {
+    public init(id: String, name: String? = nil, institution: InstitutionID, role: Role) {
         self.id = id
+        self.name = name
         self.institution = institution
         self.role = role
     }

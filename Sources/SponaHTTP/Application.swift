@@ -7,6 +7,7 @@ import ServiceLifecycle
 import SponaApplication
 import SponaDomain
 import SponaEventStore
+import SponaIdentity
 import SponaProjections
 
 /// Everything the HTTP server needs, read once at start-up.
@@ -46,6 +47,15 @@ public struct Dependencies: Sendable {
     /// How many filtered or as-of view queries an analyst may make an hour, per process
     /// (`SPONA_ANALYST_QUERIES_PER_HOUR`, default 300).
     public var analystQueriesPerHour = 300
+    /// The network's identity provider (`SPONA_OIDC_*`); nil: only service tokens sign in.
+    public var identityProvider: IdentityProvider?
+    /// Failed sign-ins one address may make in a minute before it is answered 429
+    /// (`SPONA_FAILED_SIGNINS_PER_MINUTE`, default 20).
+    public var failedSignInsPerMinute = 20
+    /// Reads of personal data one person (or service account) may make in an hour, per process
+    /// (`SPONA_PERSONAL_DATA_READS_PER_HOUR`, default 30): bulk reading of victims' files is
+    /// refused, and the refusal is on the case's read trail.
+    public var personalDataReadsPerHour = 30
     /// Seals and opens personal data; without it the server accepts none.
     public var vault: PersonalDataVault?
     /// Counts below this are hidden from analysts (`SPONA_SUPPRESSION_THRESHOLD`, default 5).
@@ -111,11 +121,16 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
         .add(
             middleware: AuthenticationMiddleware(
                 tokens: AccessTokens(client: dependencies.database, logger: dependencies.logger, cache: dependencies.tokenCache),
+                identityProvider: dependencies.identityProvider,
+                failures: SlidingWindowLimit(most: dependencies.failedSignInsPerMinute, per: .seconds(60)),
                 databaseDeadline: dependencies.databaseDeadline
             )
         )
         .add(middleware: IdempotencyKeyRequired())
-    CaseRoutes(cases: CaseService(store: store, geography: dependencies.geography, vault: dependencies.vault)).register(on: api)
+    CaseRoutes(
+        cases: CaseService(store: store, geography: dependencies.geography, vault: dependencies.vault),
+        personalDataReads: SlidingWindowLimit(most: dependencies.personalDataReadsPerHour, per: .seconds(3600))
+    ).register(on: api)
     WorkRoutes(database: dependencies.database).register(on: api)
     ViewRoutes(
         database: dependencies.database,
@@ -123,7 +138,7 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
         geography: dependencies.geography,
         disclosure: Disclosure(threshold: dependencies.suppressionThreshold),
         analystNow: dependencies.analystNow,
-        queryLimit: .init(perHour: dependencies.analystQueriesPerHour)
+        queryLimit: SlidingWindowLimit(most: dependencies.analystQueriesPerHour, per: .seconds(3600))
     ).register(on: api)
     AuditRoutes(
         audit: AuditService(store: store, vault: dependencies.vault),

@@ -1,13 +1,25 @@
 import Foundation
 import Hummingbird
+import Prometheus
 import SponaApplication
 import SponaDomain
+import SponaIdentity
 
-/// Resolves `Authorization: Bearer <token>` to the caller, on every request (a revoked token
-/// stops working at once). Requests without a valid token go no further: 401.
+/// Resolves `Authorization: Bearer <token>` to the caller on every request: a person's access
+/// token from the network's identity provider (a JWT: ``IdentityProvider``), or a service
+/// account's `spona_` token (``AccessTokens``; a revoked one stops working at once). Either
+/// way the institution must be registered and active. Requests without a caller go no
+/// further: 401, and nothing is recorded.
+///
+/// Failed sign-ins are counted per client address (`spona_authentication_failures_total`);
+/// an address that fails too often in a minute is answered 429 with `Retry-After` before its
+/// tokens are even looked at, so guessing is slow and seen.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = SponaRequestContext
     let tokens: AccessTokens
+    let identityProvider: IdentityProvider?
+    /// Failed sign-ins per address in a sliding minute.
+    let failures: SlidingWindowLimit
     /// How long the token lookup (every request's first database access) may wait for the database.
     let databaseDeadline: Duration
 
@@ -15,17 +27,72 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization] else {
             throw Problem.unauthorized(AccessTokens.Refusal.missing.description)
         }
+        let address = context.remoteAddress?.ipAddress ?? "unknown"
+        if let wait = await failures.wait(address) {
+            throw Problem(
+                .tooManyRequests,
+                type: "urn:spona:problem:rate-limited",
+                title: "Too many failed sign-ins",
+                detail: "this address failed to sign in \(failures.most) times within a minute; try again in \(wait) s",
+                headers: [.retryAfter: "\(wait)"]
+            )
+        }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw Problem.unauthorized(AccessTokens.Refusal.missing.description)
         }
         let token = String(parts[1])
-        let tokens = self.tokens
-        let found = try await withDeadline(databaseDeadline) { try await tokens.authenticate(token) }
+        let found: AccessTokens.Authenticated
+        do {
+            found = try await authenticate(token)
+        } catch let refusal as AccessTokens.Refusal {
+            await failed(address, kind: "token")
+            throw refusal
+        } catch let refusal as SignInRefusal where refusal != .keysUnavailable {
+            await failed(address, kind: "identity_provider")
+            throw Problem.unauthorized(refusal.description)
+        } catch SignInRefusal.keysUnavailable {
+            throw Problem(
+                .serviceUnavailable,
+                type: "urn:spona:problem:unavailable",
+                title: "Sign-in unavailable",
+                detail: SignInRefusal.keysUnavailable.description,
+                headers: [.retryAfter: "5"]
+            )
+        }
         // Only a coordinator of the Center acts as the Center; its other staff are reporters.
         let isCenter = found.actor.role == .coordinator && found.isCenter
         var context = context
         context.caller = Caller(actor: found.actor, isCenter: isCenter, districts: found.districts)
         return try await next(request, context)
+    }
+
+    private func authenticate(_ token: String) async throws -> AccessTokens.Authenticated {
+        let tokens = self.tokens
+        if token.hasPrefix("spona_") || identityProvider == nil || !IdentityProvider.looksLikeJWT(token) {
+            return try await withDeadline(databaseDeadline) { try await tokens.authenticate(token) }
+        }
+        let person = try await identityProvider!.signIn(token)
+        return try await withDeadline(databaseDeadline) {
+            try await tokens.admitPerson(
+                id: person.actorID,
+                name: person.name,
+                institution: person.institution,
+                role: person.role,
+                districts: person.districts
+            )
+        }
+    }
+
+    private func failed(_ address: String, kind: String) async {
+        await failures.record(address)
+        SponaMetrics.registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "spona_authentication_failures",
+                unitName: "total",
+                helpText: "Bearer tokens refused (kind: token or identity_provider)"
+            ),
+            labels: [("kind", kind)]
+        ).increment()
     }
 }

@@ -77,6 +77,12 @@ enum CaseRequests {
 struct CaseRoutes {
     let cases: CaseService
 
+    init(cases: CaseService, personalDataReads: SlidingWindowLimit? = nil) {
+        var cases = cases
+        cases.personalDataReads = personalDataReads
+        self.cases = cases
+    }
+
     func register(on group: RouterGroup<SponaRequestContext>) {
         group.post("cases") { request, context in
             let caller = try context.requireRole(.reporter, .coordinator)

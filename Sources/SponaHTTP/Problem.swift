@@ -168,6 +168,14 @@ extension Problem {
             }
         case let error as AccessTokens.Refusal:
             return unauthorized(error.description)
+        case let error as PersonalDataReadLimited:
+            return Problem(
+                .tooManyRequests,
+                type: "urn:spona:problem:rate-limited",
+                title: "Too many reads of personal data",
+                detail: error.description,
+                headers: [.retryAfter: "\(error.retryAfterSeconds)"]
+            )
         case let error as EventSchemaError:
             // A stored event this code cannot read (a newer version wrote it): the server's
             // side, not the client's, and nothing a retry now would change.

@@ -1,18 +1,22 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import SponaApplication
 import SponaDomain
 
 /// Every request's context: who is calling (set by ``AuthenticationMiddleware``) and the
 /// request id that every event written on its behalf carries.
-public struct SponaRequestContext: RequestContext {
+public struct SponaRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var caller: Caller?
+    /// The client's address (the proxy's, behind one): what failed sign-ins are counted by.
+    public let remoteAddress: SocketAddress?
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.caller = nil
+        self.remoteAddress = source.channel.remoteAddress
     }
 
     /// Bodies are read with an explicit limit (``ServerSettings/requestBodyLimit``) so an

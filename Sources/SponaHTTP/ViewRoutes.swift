@@ -30,7 +30,8 @@ struct ViewRoutes {
     /// The present as analysts' closed periods see it (tests move it on to close this month).
     var analystNow: @Sendable () -> Date = { Date() }
     /// Analysts' filtered and as-of queries, counted per analyst.
-    let queryLimit: AnalystQueryLimit
+    /// Each analyst's filtered or as-of queries in a sliding hour.
+    let queryLimit: SlidingWindowLimit
 
     static let municipalityMetrics: [(column: String, key: String)] = [
         ("reports", "reports"), ("children", "children"), ("high_risk", "highRisk"),
@@ -255,7 +256,7 @@ struct ViewRoutes {
                 .tooManyRequests,
                 type: "urn:spona:problem:rate-limited",
                 title: "Too many filtered queries",
-                detail: "an analyst may ask \(queryLimit.perHour) filtered or as-of view queries an hour; try again in \(wait) s",
+                detail: "an analyst may ask \(queryLimit.most) filtered or as-of view queries an hour; try again in \(wait) s",
                 headers: [.retryAfter: "\(wait)"]
             )
         }
@@ -313,27 +314,6 @@ struct ViewRoutes {
     }
 
     static let replays = ReplayLimit(most: 2)
-
-    /// A sliding hour of each analyst's filtered queries, in this process (several processes
-    /// each allow as many: set the limit with that in mind).
-    actor AnalystQueryLimit {
-        nonisolated let perHour: Int
-        private var asked: [String: [ContinuousClock.Instant]] = [:]
-        init(perHour: Int) { self.perHour = perHour }
-
-        /// Nil when `actor` may ask now (and it is counted); else the seconds to wait.
-        func admit(_ actor: String) -> Int? {
-            let now = ContinuousClock.now
-            var times = (asked[actor] ?? []).filter { now - $0 < .seconds(3600) }
-            guard times.count < perHour else {
-                asked[actor] = times
-                return max(1, Int((times[0] + .seconds(3600) - now).components.seconds) + 1)
-            }
-            times.append(now)
-            asked[actor] = times
-            return nil
-        }
-    }
 
     /// How many as-of replays may run at once in this process.
     actor ReplayLimit {

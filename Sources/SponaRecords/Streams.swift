@@ -40,6 +40,8 @@ public enum Streams {
 /// data of the people in cases).
 public struct CommandMetadata: Codable, Hashable, Sendable {
     public var actor: String
+    /// The person's name when the actor is a person signed in at the identity provider.
+    public var actorName: String?
     public var institution: InstitutionID
     public var role: Role
     public var requestID: String
@@ -61,6 +63,7 @@ public struct CommandMetadata: Codable, Hashable, Sendable {
         occurredAt: Date? = nil
     ) {
         self.actor = actor.id
+        self.actorName = actor.name
         self.institution = actor.institution
         self.role = actor.role
         self.requestID = requestID

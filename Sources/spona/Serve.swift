@@ -8,6 +8,7 @@ import SponaApplication
 import SponaDomain
 import SponaEventStore
 import SponaHTTP
+import SponaIdentity
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -109,6 +110,30 @@ struct Serve: AsyncParsableCommand {
                 throw CommandFailure("SPONA_HORIZON_WARNING '\(text)' is not a number of seconds from 1 to 86400")
             }
             dependencies.horizonWarning = .seconds(seconds)
+        }
+        for (name, range, keyPath) in [
+            ("SPONA_FAILED_SIGNINS_PER_MINUTE", 1...10_000, \Dependencies.failedSignInsPerMinute),
+            ("SPONA_PERSONAL_DATA_READS_PER_HOUR", 1...100_000, \Dependencies.personalDataReadsPerHour),
+        ] as [(String, ClosedRange<Int>, WritableKeyPath<Dependencies, Int>)] {
+            guard let text = Environment.value(name) else { continue }
+            guard let count = Int(text), range.contains(count) else {
+                throw CommandFailure("\(name) '\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            dependencies[keyPath: keyPath] = count
+        }
+        do {
+            if let provider = try IdentityProviderSettings.fromEnvironment() {
+                dependencies.identityProvider = IdentityProvider(
+                    settings: provider,
+                    knownDistricts: Set(geography.districts.map(\.code.rawValue)),
+                    logger: logger
+                )
+                logger.info("people sign in through the identity provider", metadata: ["issuer": "\(provider.issuer)"])
+            } else {
+                logger.notice("no identity provider (SPONA_OIDC_ISSUER): only service tokens sign in")
+            }
+        } catch {
+            throw CommandFailure("\(error)")
         }
         if dependencies.sealKey == nil { logger.notice("no seal key (SPONA_SEAL_KEY_FILE): the history is not being sealed") }
         let app = buildApplication(settings: settings, dependencies: dependencies)

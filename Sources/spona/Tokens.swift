@@ -8,7 +8,7 @@ import SponaRecords
 
 struct Tokens: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Issue, revoke and list API tokens.",
+        abstract: "Issue, revoke and list service accounts' tokens (people sign in through the identity provider).",
         discussion: "Runs with the owner's login (SPONA_OWNER_DATABASE_URL): the server itself can only read tokens.",
         subcommands: [Issue.self, Revoke.self, List.self]
     )
@@ -24,7 +24,7 @@ struct Tokens: AsyncParsableCommand {
         @Option(help: "reporter, coordinator, analyst, auditor or admin.") var role: String
         @Option(help: "For analysts: a district (ISO 3166-2:RS, e.g. RS-21) the token may see; repeat for more.") var district: [String] = []
         @Option(help: "A note saying whose token this is (no personal data of people in cases).") var label: String = ""
-        @Option(help: "Days until the token expires; none for no expiry.") var expiresInDays: Int?
+        @Option(help: "Days until the token expires, 1 to 90: a service account's token always expires.") var expiresInDays: Int = 30
 
         func run() async throws {
             guard let institutionID = InstitutionID(institution) else { throw CommandFailure("--institution '\(institution)' is not a UUID") }
@@ -38,7 +38,9 @@ struct Tokens: AsyncParsableCommand {
                 throw CommandFailure("--district '\(code)' is not a district (one of \(districts.sorted().joined(separator: ", ")))")
             }
             if role == .analyst && district.isEmpty { throw CommandFailure("an analyst token needs at least one --district") }
-            if let days = expiresInDays, days <= 0 { throw CommandFailure("--expires-in-days must be positive") }
+            guard (1...90).contains(expiresInDays) else {
+                throw CommandFailure("--expires-in-days \(expiresInDays) is not from 1 to 90: a service account's token expires within 90 days")
+            }
             let logger = try makeLogger(label: "spona.tokens", level: nil)
             let issued = try await withPostgresClient(try database.resolve().configuration, logger: logger) { client in
                 // A token for an institution nobody registered (a typo, a made-up id) would act
@@ -55,7 +57,7 @@ struct Tokens: AsyncParsableCommand {
                     role: role,
                     districts: district,
                     label: label,
-                    expiresAt: expiresInDays.map { Date().addingTimeInterval(Double($0) * 86_400) }
+                    expiresAt: Date().addingTimeInterval(Double(expiresInDays) * 86_400)
                 )
             }
             print(issued.token)
@@ -90,13 +92,13 @@ struct Tokens: AsyncParsableCommand {
             let tokens = try await withPostgresClient(try database.resolve().configuration, logger: logger) { client in
                 try await AccessTokens(client: client, logger: logger).list()
             }
-            print("id\tinstitution\trole\tdistricts\tcreated\texpires\trevoked\tlabel")
+            print("id\tinstitution\trole\tdistricts\tcreated\texpires\trevoked\tlast_used\tlabel")
             for token in tokens {
                 print(
                     [
                         token.id.uuidString.lowercased(), token.institution.description, token.role.rawValue, token.districts.joined(separator: ","),
-                        ISO8601.string(from: token.createdAt), token.expiresAt.map(ISO8601.string) ?? "-",
-                        token.revokedAt.map(ISO8601.string) ?? "-", token.label,
+                        ISO8601.string(from: token.createdAt), token.expiresAt.map(ISO8601.string) ?? "never (replace it)",
+                        token.revokedAt.map(ISO8601.string) ?? "-", token.lastUsedAt.map(ISO8601.string) ?? "never", token.label,
                     ].joined(separator: "\t")
                 )
             }

@@ -48,7 +48,13 @@ struct AccessTokenCacheTests {
         try await TestDatabase.withFresh { db in
             let issuer = AccessTokens(client: db.owner, logger: db.logger)
             let institution = InstitutionID()
-            let issued = try await issuer.issue(institution: institution, role: .reporter, districts: [], label: "leaving", expiresAt: nil)
+            let issued = try await issuer.issue(
+                institution: institution,
+                role: .reporter,
+                districts: [],
+                label: "leaving",
+                expiresAt: Date().addingTimeInterval(86_400)
+            )
             try await Self.withListeningCache(db) { tokens, _ in
                 // Kept: the second answer needs no database, and both admit.
                 #expect(try await tokens.authenticate(issued.token).actor.institution == institution)
@@ -74,7 +80,13 @@ struct AccessTokenCacheTests {
                 logger: db.logger
             )
             let issued = try await AccessTokens(client: db.owner, logger: db.logger)
-                .issue(institution: InstitutionID(rawValue: institution), role: .reporter, districts: [], label: "staff", expiresAt: nil)
+                .issue(
+                    institution: InstitutionID(rawValue: institution),
+                    role: .reporter,
+                    districts: [],
+                    label: "staff",
+                    expiresAt: Date().addingTimeInterval(86_400)
+                )
             try await Self.withListeningCache(db) { tokens, _ in
                 _ = try await tokens.authenticate(issued.token)
                 try await db.owner.query("UPDATE institutions SET active = false WHERE id = \(institution)", logger: db.logger)
@@ -108,7 +120,13 @@ struct AccessTokenCacheTests {
     func withoutListeningNothingIsKept() async throws {
         try await TestDatabase.withFresh { db in
             let issuer = AccessTokens(client: db.owner, logger: db.logger)
-            let issued = try await issuer.issue(institution: InstitutionID(), role: .reporter, districts: [], label: "x", expiresAt: nil)
+            let issued = try await issuer.issue(
+                institution: InstitutionID(),
+                role: .reporter,
+                districts: [],
+                label: "x",
+                expiresAt: Date().addingTimeInterval(86_400)
+            )
             let cache = AccessTokenCache(client: db.app, logger: db.logger)
             let tokens = AccessTokens(client: db.app, logger: db.logger, cache: cache)
             #expect(!cache.isListening)

@@ -45,16 +45,20 @@ struct APIHarness: Sendable {
     let dependencies: Dependencies
     /// This test's subject key store and master key.
     let vault: PersonalDataVault
+    /// When set, ``token(_:_:districts:expiresAt:)`` signs people in through it (JWTs), as a
+    /// network with an identity provider does; else it issues service tokens.
+    var people: TestIdentityProvider? = nil
 
     /// Runs `body` against a fresh database and the whole router, with a master key and a key
     /// folder of its own. With `logs`, the server logs at trace level into it.
     static func run(
         logs: LogCapture? = nil,
+        people: TestIdentityProvider? = nil,
         configure: @Sendable (inout Dependencies) -> Void = { _ in },
         _ body: @Sendable @escaping (APIHarness) async throws -> Void
     ) async throws {
         try await TestDatabase.withFresh(pollInterval: .milliseconds(50)) { db in
-            try await run(on: db, logs: logs, configure: configure, body)
+            try await run(on: db, logs: logs, people: people, configure: configure, body)
         }
     }
 
@@ -62,6 +66,7 @@ struct APIHarness: Sendable {
     static func run(
         on db: TestDatabase,
         logs: LogCapture? = nil,
+        people: TestIdentityProvider? = nil,
         configure: @Sendable (inout Dependencies) -> Void = { _ in },
         _ body: @Sendable @escaping (APIHarness) async throws -> Void
     ) async throws {
@@ -80,6 +85,11 @@ struct APIHarness: Sendable {
             // Analysts see closed months only; the tests' reports are filed now, so for them
             // this month has closed (the disclosure tests put the clock back).
             configured.analystNow = { Date().addingTimeInterval(40 * 86_400) }
+            // Tests send many refused tokens from one (unknown) address and read much personal
+            // data; the limits' own tests set them low.
+            configured.failedSignInsPerMinute = 1_000_000
+            configured.personalDataReadsPerHour = 1_000_000
+            if let people { configured.identityProvider = people.provider(geography: shippedGeography, logger: logger) }
             configure(&configured)
             let dependencies = configured
             try await RegistryService(store: db.store, geography: shippedGeography).ensureCenter(requestID: "test")
@@ -91,15 +101,29 @@ struct APIHarness: Sendable {
                 logger: logger
             )
             try await app.test(.router) { client in
-                try await body(APIHarness(db: db, client: client, dependencies: dependencies, vault: vault))
+                try await body(APIHarness(db: db, client: client, dependencies: dependencies, vault: vault, people: people))
             }
         }
     }
 
     /// A bearer token for a person of `institution` acting as `role` (issued as `spona tokens issue` does).
+    /// With ``people``, a person's access token from the test's identity provider instead.
     func token(_ institution: InstitutionID, _ role: Role, districts: [String] = [], expiresAt: Date? = nil) async throws -> String {
-        try await AccessTokens(client: db.owner, logger: db.logger)
-            .issue(institution: institution, role: role, districts: districts, label: "test", expiresAt: expiresAt).token
+        if let people {
+            return try people.token(
+                subject: "staff-\(UUID().uuidString.prefix(8))",
+                institution: institution,
+                role: role,
+                districts: districts,
+                // Expired beyond the clock leeway a server allows the provider.
+                expiresAt: expiresAt.map { $0 < Date() ? $0 - 120 : $0 } ?? Date().addingTimeInterval(300)
+            )
+        }
+        let expiry = expiresAt ?? Date().addingTimeInterval(30 * 86_400)
+        // A token that has already expired was issued a while before.
+        return try await AccessTokens(client: db.owner, logger: db.logger)
+            .issue(institution: institution, role: role, districts: districts, label: "test", expiresAt: expiry, now: min(Date(), expiry - 60))
+            .token
     }
 
     /// Sends a request. `json` is serialised; `raw` is sent as it is.

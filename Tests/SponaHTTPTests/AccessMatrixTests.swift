@@ -19,9 +19,9 @@ struct AccessMatrixTests {
         var reads: Bool { method == .get }
     }
 
-    @Test("every role against every case route")
-    func matrix() async throws {
-        try await APIHarness.run { api in
+    @Test("every role against every case route, with service tokens and with people signed in at the identity provider", arguments: [false, true])
+    func matrix(signedIn: Bool) async throws {
+        try await withHarness(signedIn: signedIn) { api in
             let n = try await Network.make(api)
             // Case A: the school's report, referred to social work, a conference held with a decision.
             let filed = try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: reportWithPersonalData())
@@ -86,7 +86,7 @@ struct AccessMatrixTests {
             ]
 
             let revoked = try await AccessTokens(client: api.db.owner, logger: api.db.logger)
-                .issue(institution: n.school, role: .reporter, districts: [], label: "revoked", expiresAt: nil)
+                .issue(institution: n.school, role: .reporter, districts: [], label: "revoked", expiresAt: Date().addingTimeInterval(86_400))
             _ = try await AccessTokens(client: api.db.owner, logger: api.db.logger).revoke(revoked.id)
             let expired = try await api.token(n.school, .reporter, expiresAt: Date().addingTimeInterval(-1))
             let auditor = try await api.token(.center, .auditor)
@@ -253,6 +253,26 @@ struct AccessMatrixTests {
                 environment: environment
             )
             #expect(fine.status == 0 && fine.output.hasPrefix("spona_"), "\(fine.errorOutput)")
+            // A service account's token always expires, within 90 days.
+            for days in ["0", "91", "3650"] {
+                let forever = try runProcess(
+                    sponaExecutable,
+                    ["tokens", "issue", "--institution", InstitutionID.center.description, "--role", "admin", "--expires-in-days", days],
+                    environment: environment
+                )
+                #expect(forever.status != 0 && forever.errorOutput.contains("within 90 days"), "\(forever.errorOutput)")
+            }
+            let listed = try runProcess(sponaExecutable, ["tokens", "list"], environment: environment)
+            #expect(listed.status == 0 && listed.output.contains("last_used"), "\(listed.errorOutput)")
         }
+    }
+}
+
+/// The harness with service tokens, or with people signed in through a test identity provider.
+func withHarness(signedIn: Bool, _ body: @Sendable @escaping (APIHarness) async throws -> Void) async throws {
+    if signedIn {
+        try await TestIdentityProvider.run { people in try await APIHarness.run(people: people, body) }
+    } else {
+        try await APIHarness.run(body)
     }
 }

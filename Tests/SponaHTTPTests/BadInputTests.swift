@@ -200,7 +200,13 @@ struct BadInputTests {
                 try await api.send(.post, "/v1/cases", token: "spona_not-a-token", json: Network.report)
             }
             let tokens = AccessTokens(client: api.db.owner, logger: api.db.logger)
-            let issued = try await tokens.issue(institution: n.school, role: .reporter, districts: [], label: "leaving", expiresAt: nil)
+            let issued = try await tokens.issue(
+                institution: n.school,
+                role: .reporter,
+                districts: [],
+                label: "leaving",
+                expiresAt: Date().addingTimeInterval(86_400)
+            )
             #expect(try await api.send(.get, "/v1/inbox", token: issued.token).status == .ok)
             #expect(try await tokens.revoke(issued.id))
             // The server keeps token lookups only while it hears of every change: the

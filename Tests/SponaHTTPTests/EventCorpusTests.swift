@@ -50,7 +50,7 @@ struct EventCorpusTests {
             _ = try InstitutionEvent(typeName: line.type, schemaVersion: line.schemaVersion, payload: payload, decoder: EventCoding.decoder)
         } else if Streams.trainingID(of: stream) != nil {
             _ = try TrainingHeld.decode(schemaVersion: line.schemaVersion, payload: payload, decoder: EventCoding.decoder)
-        } else if line.type == ReadTrail.eventType || line.type == "AuditQueried" || line.type == ReadTrail.ViewQuery.eventType {
+        } else if [ReadTrail.eventType, "AuditQueried", ReadTrail.ViewQuery.eventType, ReadTrail.ReadRefused.eventType].contains(line.type) {
             _ = try EventCoding.decoder.decode(
                 JSONValue.self,
                 from: try ReadTrail.schemas.upcast(type: line.type, version: line.schemaVersion, payload: payload)
@@ -167,7 +167,12 @@ struct EventCorpusTests {
     )
     func writeCorpus() async throws {
         let name = ProcessInfo.processInfo.environment["SPONA_WRITE_EVENT_CORPUS"]!
-        try await APIHarness.run { api in
+        // As a network with an identity provider writes it: people in the metadata.
+        try await TestIdentityProvider.run { people in try await Self.writeCorpus(name, people: people) }
+    }
+
+    static func writeCorpus(_ name: String, people: TestIdentityProvider) async throws {
+        try await APIHarness.run(people: people, configure: { $0.personalDataReadsPerHour = 1 }) { api in
             let n = try await Network.make(api)
             let admin = n.admin
             var report = Network.report
@@ -225,6 +230,8 @@ struct EventCorpusTests {
             try await step("/reopen", n.coordinator, ["reason": "new information"])
             #expect(try await api.send(.get, path, token: n.coordinator).status == .ok)
             #expect(try await api.send(.get, path + "/personal-data?reason=corpus%20check", token: n.coordinator).status == .ok)
+            // A second read in the hour is over this corpus's limit: refused, and on the trail.
+            #expect(try await api.send(.get, path + "/personal-data?reason=again", token: n.coordinator).status == .tooManyRequests)
             try await step("/erase-personal-data", admin, ["legalBasis": "GDPR Art. 17(1)(a)", "reference": "corpus-1"])
 
             let institution = try await api.register("Dom zdravlja Korpus", sector: .health, municipality: "prokuplje", admin: admin)

@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import PostgresNIO
 import SponaDomain
+import SponaEventStore
+import Synchronization
 
 /// Bearer tokens: `spona_` and 43 characters of base64url randomness. Only their SHA-256 is
 /// stored, so a copy of the database gives nobody a working token. Issued and revoked by the
@@ -13,11 +15,48 @@ public struct AccessTokens: Sendable {
     let client: PostgresClient
     let logger: Logger
     let cache: AccessTokenCache?
+    let uses = UseLog()
 
     public init(client: PostgresClient, logger: Logger, cache: AccessTokenCache? = nil) {
         self.client = client
         self.logger = logger
         self.cache = cache
+    }
+
+    /// When this process last wrote down each token's use: at most every
+    /// ``useRecordInterval``, so that use costs no write per request. Bounded like the cache.
+    final class UseLog: Sendable {
+        private let written = Mutex([UUID: ContinuousClock.Instant]())
+
+        func due(_ id: UUID, now: ContinuousClock.Instant = .now) -> Bool {
+            written.withLock { written in
+                if let last = written[id], now - last < AccessTokens.useRecordInterval { return false }
+                if written.count >= 10_000 { written.removeAll(keepingCapacity: true) }
+                written[id] = now
+                return true
+            }
+        }
+    }
+
+    /// Writes down that token `id` signed a request in, in the background: bookkeeping for
+    /// `spona tokens list`, never a reason to fail or slow the request.
+    private func noteUse(_ id: UUID) {
+        guard uses.due(id) else { return }
+        let client = self.client
+        let logger = self.logger
+        Task {
+            do {
+                try await client.query(
+                    """
+                    INSERT INTO access_token_use (token_id, last_used_at) VALUES (\(id), now())
+                    ON CONFLICT (token_id) DO UPDATE SET last_used_at = excluded.last_used_at
+                    """,
+                    logger: logger
+                )
+            } catch {
+                logger.debug("a token's last use was not written down", metadata: ["error": "\(String(reflecting: error))"])
+            }
+        }
     }
 
     public struct Issued: Sendable {
@@ -35,12 +74,31 @@ public struct AccessTokens: Sendable {
         public var createdAt: Date
         public var expiresAt: Date?
         public var revokedAt: Date?
+        /// The last request it signed in (recorded at most every ``useRecordInterval``).
+        public var lastUsedAt: Date?
+    }
+
+    /// The longest a service account's token may live.
+    public static let longestLife: TimeInterval = 90 * 86_400
+
+    /// How often a token's use is written down, at most, per token and process.
+    public static let useRecordInterval: Duration = .seconds(300)
+
+    public enum IssueRefusal: Error, Equatable, CustomStringConvertible {
+        case lifeTooLong, alreadyExpired
+        public var description: String {
+            switch self {
+            case .lifeTooLong: "a service account's token expires within 90 days of its issue"
+            case .alreadyExpired: "the token would expire before it is issued"
+            }
+        }
     }
 
     public enum Refusal: Error, Equatable, CustomStringConvertible {
-        case missing, unknown, revoked, expired, institutionInactive
+        case missing, unknown, revoked, expired, institutionInactive, institutionUnknown
         public var description: String {
             switch self {
+            case .institutionUnknown: "the sign-in names an institution that is not registered in Spona"
             case .institutionInactive: "the token's institution is no longer active"
             case .missing: "send Authorization: Bearer <token>"
             case .unknown: "the token is not valid"
@@ -50,7 +108,18 @@ public struct AccessTokens: Sendable {
         }
     }
 
-    public func issue(institution: InstitutionID, role: Role, districts: [String], label: String, expiresAt: Date?) async throws -> Issued {
+    /// Issues a service account's token. Every token expires, within ``longestLife`` (the
+    /// database holds the same rule, so no other path can issue one that never does).
+    public func issue(
+        institution: InstitutionID,
+        role: Role,
+        districts: [String],
+        label: String,
+        expiresAt: Date,
+        now: Date = Date()
+    ) async throws -> Issued {
+        guard expiresAt > now else { throw IssueRefusal.alreadyExpired }
+        guard expiresAt.timeIntervalSince(now) <= Self.longestLife else { throw IssueRefusal.lifeTooLong }
         var random = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &random) }
         let token =
@@ -60,8 +129,8 @@ public struct AccessTokens: Sendable {
         let id = UUID()
         try await client.query(
             """
-            INSERT INTO access_tokens (id, token_hash, institution_id, role, districts, label, expires_at)
-            VALUES (\(id), \(Self.hash(token)), \(institution.rawValue), \(role.rawValue), \(districts), \(label), \(expiresAt))
+            INSERT INTO access_tokens (id, token_hash, institution_id, role, districts, label, created_at, expires_at)
+            VALUES (\(id), \(Self.hash(token)), \(institution.rawValue), \(role.rawValue), \(districts), \(label), \(now), \(expiresAt))
             """,
             logger: logger
         )
@@ -81,14 +150,14 @@ public struct AccessTokens: Sendable {
     public func list() async throws -> [Listed] {
         let rows = try await client.query(
             """
-            SELECT id, institution_id, role, districts, label, created_at, expires_at, revoked_at
-            FROM access_tokens ORDER BY created_at
+            SELECT t.id, t.institution_id, t.role, t.districts, t.label, t.created_at, t.expires_at, t.revoked_at, u.last_used_at
+            FROM access_tokens t LEFT JOIN access_token_use u ON u.token_id = t.id ORDER BY t.created_at
             """,
             logger: logger
         )
         var result: [Listed] = []
-        for try await (id, institution, role, districts, label, created, expires, revoked) in rows.decode(
-            (UUID, UUID, String, [String], String, Date, Date?, Date?).self
+        for try await (id, institution, role, districts, label, created, expires, revoked, used) in rows.decode(
+            (UUID, UUID, String, [String], String, Date, Date?, Date?, Date?).self
         ) {
             result.append(
                 Listed(
@@ -99,7 +168,8 @@ public struct AccessTokens: Sendable {
                     label: label,
                     createdAt: created,
                     expiresAt: expires,
-                    revokedAt: revoked
+                    revokedAt: revoked,
+                    lastUsedAt: used
                 )
             )
         }
@@ -132,10 +202,60 @@ public struct AccessTokens: Sendable {
         guard token.hasPrefix("spona_"), token.count < 200 else { throw Refusal.unknown }
         let hash = Self.hash(token)
         let cached = cache?.lookup(hash)
-        if let record = cached?.record { return try Self.admit(record, now: now) }
-        guard let record = try await read(hash) else { throw Refusal.unknown }
-        if let generation = cached?.generation { cache?.keep(record, for: hash, readIn: generation) }
-        return try Self.admit(record, now: now)
+        let record: Record
+        if let kept = cached?.record {
+            record = kept
+        } else {
+            guard let read = try await read(hash) else { throw Refusal.unknown }
+            if let generation = cached?.generation { cache?.keep(read, for: hash, readIn: generation) }
+            record = read
+        }
+        let admitted = try Self.admit(record, now: now)
+        noteUse(record.id)
+        return admitted
+    }
+
+    /// Admits a person the identity provider signed in, if their institution is registered
+    /// and active in the registry's read model (kept in the cache like a token's answer, so a
+    /// deactivation takes effect with its notification).
+    public func admitPerson(
+        id: String,
+        name: String?,
+        institution: InstitutionID,
+        role: Role,
+        districts: [DistrictCode],
+        now: Date = Date()
+    ) async throws -> Authenticated {
+        let key = Self.hash("institution|\(institution.rawValue.uuidString.lowercased())")
+        let cached = cache?.lookup(key)
+        var active = cached?.record?.institutionActive
+        if active == nil {
+            let rows = try await client.query("SELECT active FROM institutions WHERE id = \(institution.rawValue)", logger: logger)
+            for try await found in rows.decode(Bool.self) { active = found }
+            if active == nil {
+                // Registered moments ago, before the read model caught up: the registry's own
+                // history says. (Only for ids the read model lacks; made-up ones end here.)
+                let directory = InstitutionDirectory(store: PostgresEventStore(client: client, logger: logger))
+                active = try await directory.institution(institution)?.0.isActive
+            }
+            guard let active else { throw Refusal.institutionUnknown }
+            let record = Record(
+                id: institution.rawValue,
+                institution: institution.rawValue,
+                role: role,
+                districts: [],
+                expiresAt: nil,
+                revokedAt: nil,
+                institutionActive: active
+            )
+            if let generation = cached?.generation { cache?.keep(record, for: key, readIn: generation) }
+        }
+        guard active == true else { throw Refusal.institutionInactive }
+        return Authenticated(
+            actor: Actor(id: id, name: name, institution: institution, role: role),
+            districts: districts,
+            isCenter: Institution.isCenter(institution)
+        )
     }
 
     private func read(_ hash: Data) async throws -> Record? {

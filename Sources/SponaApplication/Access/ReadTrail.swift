@@ -34,7 +34,7 @@ public struct ReadTrail: Sendable {
         [
             // Version 2: the reason sealed (``CaseText``); version 1 held it in the clear.
             eventType: .init(current: 2, upcasters: [1: CaseEvent.clearTexts(["reason"])]), "AuditQueried": .init(current: 1),
-            ViewQuery.eventType: .init(current: 1),
+            ViewQuery.eventType: .init(current: 1), ReadRefused.eventType: .init(current: 1),
         ]
     )
 
@@ -60,6 +60,27 @@ public struct ReadTrail: Sendable {
             to: Self.viewQueries,
             expected: .any,
             events: [EventData(type: ViewQuery.eventType, schemaVersion: Self.schemas.current(ViewQuery.eventType), payload: payload)],
+            metadata: metadata
+        )
+    }
+
+    /// A read refused because its reader had read too much personal data this hour: on the
+    /// case's trail, so that an attempt at bulk reading is as visible as the reads themselves.
+    public struct ReadRefused: Codable, Hashable, Sendable {
+        public static let eventType = "CaseReadRefused"
+        public var `case`: CaseID
+        public var read: Read
+        /// The limit that refused it: reads allowed per hour.
+        public var limitPerHour: Int
+    }
+
+    public func recordRefusal(_ read: Read, of id: CaseID, limitPerHour: Int, caller: Caller, requestID: String) async throws {
+        let payload = try EventCoding.encoder.encode(ReadRefused(case: id, read: read, limitPerHour: limitPerHour))
+        let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
+        try await store.append(
+            to: Streams.access(id),
+            expected: .any,
+            events: [EventData(type: ReadRefused.eventType, schemaVersion: Self.schemas.current(ReadRefused.eventType), payload: payload)],
             metadata: metadata
         )
     }

@@ -97,6 +97,8 @@ public struct AuditService: Sendable {
         public var reasonStatus: String?
         public var detail: [String: String]?
         public var actor: String
+        /// The person's name, when a person signed in at the identity provider read.
+        public var actorName: String?
         public var institution: InstitutionID
         public var role: Role
         public var requestID: String
@@ -158,6 +160,7 @@ public struct AuditService: Sendable {
             reasonStatus: nil,
             detail: nil,
             actor: metadata.actor,
+            actorName: metadata.actorName,
             institution: metadata.institution,
             role: metadata.role,
             requestID: metadata.requestID,
@@ -171,6 +174,11 @@ public struct AuditService: Sendable {
                 record.case = read.case
                 record.read = read.read.rawValue
                 (record.reason, record.reasonStatus) = openers.open(read.reason)
+            case ReadTrail.ReadRefused.eventType:
+                let refused = try EventCoding.decode(ReadTrail.ReadRefused.self, event, schemas: ReadTrail.schemas)
+                record.case = refused.case
+                record.read = "\(refused.read.rawValue)_refused"
+                record.detail = ["limitPerHour": String(refused.limitPerHour)]
             case AuditQuery.eventType:
                 let query = try EventCoding.decode(AuditQuery.self, event, schemas: ReadTrail.schemas)
                 record.read = "audit_\(query.query)"

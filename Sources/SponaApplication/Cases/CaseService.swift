@@ -48,6 +48,16 @@ public struct Caller: Sendable, Hashable {
     }
 }
 
+/// A reader has read as much personal data as an hour allows: refused, and the refusal is
+/// on the case's read trail.
+public struct PersonalDataReadLimited: Error, CustomStringConvertible {
+    public var retryAfterSeconds: Int
+    public var perHour: Int
+    public var description: String {
+        "a person may read personal data of at most \(perHour) cases an hour; this read is refused and recorded; try again in \(retryAfterSeconds) s"
+    }
+}
+
 /// Where a command to a case is carried out: the case's history is read, the domain decides,
 /// and the events are appended at exactly the version decided on.
 public struct CaseService: Sendable {
@@ -57,6 +67,8 @@ public struct CaseService: Sendable {
     public let vault: PersonalDataVault?
     let trail: ReadTrail
     let now: @Sendable () -> Date
+    /// Each reader's reads of personal data in a sliding hour; nil: unlimited (tools, tests).
+    public var personalDataReads: SlidingWindowLimit?
 
     public init(store: any EventStore, geography: Geography, vault: PersonalDataVault? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
@@ -289,6 +301,10 @@ public struct CaseService: Sendable {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw CaseError.missingText(field: "the reason for reading personal data") }
         let snapshot = CaseSnapshot(case: state, isReplay: false)
+        if let limit = personalDataReads, let wait = await limit.admit(caller.actor.id) {
+            try await trail.recordRefusal(.personalData, of: id, limitPerHour: limit.most, caller: caller, requestID: requestID)
+            throw PersonalDataReadLimited(retryAfterSeconds: wait, perHour: limit.most)
+        }
         if state.report.personalData != nil, state.personalDataErasedAt == nil, vault == nil { throw PrivacyError.masterKeyMissing }
         // The reason may name the person: sealed under the subject's key, like the data itself.
         // Once the data is erased there is nothing a reason could explain, and no key to seal
