@@ -121,6 +121,7 @@ let package = Package(
         .target(
             name: "SponaHTTP",
             dependencies: [
+                "SchemaMigrations",
                 "SponaApplication",
                 "SponaIdentity",
                 "SponaProjections",
@@ -240,6 +241,7 @@ let package = Package(
             dependencies: [
                 "SponaHTTP",
                 "SponaIdentity",
+                "SchemaMigrations",
                 "SponaApplication",
                 "SponaRecords",
                 "SponaProjections",

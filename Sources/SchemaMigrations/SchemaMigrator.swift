@@ -169,6 +169,38 @@ public struct SchemaMigrator: Sendable {
             }
             outcome.applied.append(migration.version)
         }
+        // Servers read the level to say whether they are ready (``appliedLevel(client:logger:)``).
+        try await connection.query(
+            """
+            DO $$ BEGIN
+                IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'spona_app') THEN
+                    GRANT SELECT ON schema_migrations TO spona_app;
+                END IF;
+            END $$
+            """,
+            logger: logger
+        )
         return outcome
+    }
+
+    /// The migration level this build of Spona needs: the number of the newest file in
+    /// `Schema/` (a test holds the two together). A server on a database below it is not ready.
+    public static let requiredLevel = 15
+
+    /// The newest migration applied to the database (0 when none, or when the table is not
+    /// readable: then the server is not ready either, which is what an operator must see).
+    public static func appliedLevel(client: PostgresClient, logger: Logger) async throws -> Int {
+        let readable = try await client.query(
+            "SELECT coalesce(has_table_privilege(to_regclass('schema_migrations'), 'SELECT'), false)",
+            logger: logger
+        )
+        var mayRead = false
+        for try await found in readable.decode(Bool.self) { mayRead = found }
+        guard mayRead else { return 0 }
+        var level = 0
+        for try await found in try await client.query("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger).decode(Int.self) {
+            level = found
+        }
+        return level
     }
 }

@@ -17,6 +17,12 @@ public struct ServerSettings: Sendable {
     /// Seconds a client connection may stay silent before it is closed (`SPONA_IDLE_TIMEOUT`).
     public var idleTimeoutSeconds: Int
 
+    /// Where `/metrics`, `/healthz` and `/readyz` are served instead of the API's port
+    /// (`SPONA_MANAGEMENT_PORT`, `SPONA_MANAGEMENT_HOST`), as Keycloak's management port: the
+    /// figures and probes are for the cluster, not for clients. Nil: on the API's port.
+    public var managementPort: Int?
+    public var managementHost: String?
+
     public init(host: String = "127.0.0.1", port: Int = 8080, idleTimeoutSeconds: Int = 30) {
         self.host = host
         self.port = port
@@ -47,6 +53,8 @@ public struct Dependencies: Sendable {
     /// How many filtered or as-of view queries an analyst may make an hour, per process
     /// (`SPONA_ANALYST_QUERIES_PER_HOUR`, default 300).
     public var analystQueriesPerHour = 300
+    /// One log line per request (`SPONA_ACCESS_LOG`, default on).
+    public var accessLog = true
     /// The network's identity provider (`SPONA_OIDC_*`); nil: only service tokens sign in.
     public var identityProvider: IdentityProvider?
     /// Failed sign-ins one address may make in a minute before it is answered 429
@@ -91,13 +99,33 @@ public struct Dependencies: Sendable {
 }
 
 /// Builds the router: operations routes open to all, the `/v1` API behind bearer tokens.
-public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestContext> {
+public func buildRouter(_ dependencies: Dependencies, operations: Bool = true) -> Router<SponaRequestContext> {
     let router = Router(context: SponaRequestContext.self)
     // Outermost, so that it counts the answer clients get (a refusal is its 4xx, not an error).
     router.add(middleware: RequestIDMiddleware())
+    if dependencies.accessLog { router.add(middleware: AccessLogMiddleware()) }
     router.add(middleware: HTTPMetricsMiddleware(registry: SponaMetrics.registry))
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: InputBoundsMiddleware())
+    if operations { registerOperations(on: router, dependencies) }
+    router.get("/openapi.yaml") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
+    }
+    registerAPI(on: router, dependencies)
+    return router
+}
+
+/// The management port's router: probes and metrics only.
+public func buildOperationsRouter(_ dependencies: Dependencies) -> Router<SponaRequestContext> {
+    let router = Router(context: SponaRequestContext.self)
+    router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: ProblemMiddleware())
+    registerOperations(on: router, dependencies)
+    return router
+}
+
+/// `/healthz`, `/readyz` and `/metrics`.
+func registerOperations(on router: Router<SponaRequestContext>, _ dependencies: Dependencies) {
     HealthRoutes(
         database: dependencies.database,
         store: dependencies.store,
@@ -112,10 +140,10 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
         store: dependencies.store,
         projections: allProjections(geography: dependencies.geography).map(\.name)
     ).register(on: router)
-    router.get("/openapi.yaml") { _, _ in
-        Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
-    }
+}
 
+/// The `/v1` API behind authentication.
+func registerAPI(on router: Router<SponaRequestContext>, _ dependencies: Dependencies) {
     let store = dependencies.store
     let api = router.group("v1")
         .add(
@@ -153,7 +181,6 @@ public func buildRouter(_ dependencies: Dependencies) -> Router<SponaRequestCont
         database: dependencies.database,
         geography: dependencies.geography
     ).register(on: api)
-    return router
 }
 
 /// Every projection of the server.
@@ -172,14 +199,30 @@ public func projectionRunners(_ dependencies: Dependencies) -> [any Service] {
 /// projection runners, shut down in order on SIGTERM/SIGINT (the server stops accepting and
 /// finishes in-flight requests first, then the other services, the pool last).
 public func buildApplication(settings: ServerSettings, dependencies: Dependencies) -> some ApplicationProtocol {
+    // With a management port, probes and metrics are served there only, by an application of
+    // their own that shuts down with the rest.
+    var management: [any Service] = []
+    if let port = settings.managementPort {
+        management.append(
+            Application(
+                router: buildOperationsRouter(dependencies),
+                configuration: .init(address: .hostname(settings.managementHost ?? settings.host, port: port), serverName: "spona-management"),
+                logger: dependencies.logger
+            )
+        )
+    }
     var app = Application(
-        responder: DeadlineResponder(responder: buildRouter(dependencies).buildResponder(), limit: dependencies.requestDeadline),
+        responder: DeadlineResponder(
+            responder: buildRouter(dependencies, operations: settings.managementPort == nil).buildResponder(),
+            limit: dependencies.requestDeadline
+        ),
         // A connection that sends nothing for this long is closed: idle clients cannot hold
         // the server's file descriptors for ever.
         server: .http1(configuration: .init(idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "spona"),
         services: [dependencies.database, dependencies.store, dependencies.tokenCache] + projectionRunners(dependencies) + sealSchedule(dependencies)
-            + [ReadHorizonWatch(client: dependencies.database, threshold: dependencies.horizonWarning, logger: dependencies.logger)],
+            + [ReadHorizonWatch(client: dependencies.database, threshold: dependencies.horizonWarning, logger: dependencies.logger)]
+            + management,
         logger: dependencies.logger
     )
     // A database restored or moved into another cluster gets its event order carried over

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import PostgresNIO
+import SchemaMigrations
 import SponaEventStore
 import SponaProjections
 
@@ -34,6 +35,8 @@ struct HealthRoutes: Sendable {
     /// Seconds a transaction must have held the read horizon back before readyz names it.
     var namedAfter: Double = 5
     var startupHead = StartupHead()
+    /// The migration level the server needs; nil: not checked (tests of a bare store).
+    var requiredSchemaLevel: Int? = SchemaMigrator.requiredLevel
 
     struct Status: ResponseEncodable {
         var status: String
@@ -70,6 +73,11 @@ struct HealthRoutes: Sendable {
             // A restored or moved database whose order was not carried over: nothing can be
             // written, and this process should get no traffic until it is.
             guard order.trusted else { throw EventStoreError.orderUntrusted }
+            // A binary newer than its schema would fail on its first use of what is missing.
+            if let required = self.requiredSchemaLevel {
+                let applied = try await withDeadline(.seconds(2)) { try await SchemaMigrator.appliedLevel(client: database, logger: context.logger) }
+                guard applied >= required else { throw Problem.schemaBehind(applied: applied, required: required) }
+            }
             // Lag is detail, not readiness: when it takes too long to count, it is left out.
             let statuses = try? await withDeadline(.seconds(2)) {
                 try await ProjectionStatus.read(names, client: database, store: store, logger: context.logger)

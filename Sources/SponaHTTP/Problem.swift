@@ -247,6 +247,16 @@ extension Problem {
     }
 
     /// A server that has just started, whose read models have not reached the history it found.
+    static func schemaBehind(applied: Int, required: Int) -> Problem {
+        Problem(
+            .serviceUnavailable,
+            type: "urn:spona:problem:schema-behind",
+            title: "Database schema behind this server",
+            detail: "the database's schema is at migration \(applied) and this server needs \(required): run `spona migrate` with the owner's login",
+            headers: [.retryAfter: "30"]
+        )
+    }
+
     static func catchingUp(_ projections: [String]) -> Problem {
         Problem(
             .serviceUnavailable,

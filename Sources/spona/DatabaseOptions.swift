@@ -7,16 +7,17 @@ struct DatabaseOptions: ParsableArguments {
         name: .customLong("database-url"),
         help: ArgumentHelp(
             "PostgreSQL URL of the server's login (a member of spona_app).",
-            discussion: "Environment: DATABASE_URL.",
+            discussion:
+                "Environment: DATABASE_URL (or DATABASE_URL_FILE); DATABASE_PASSWORD (or DATABASE_PASSWORD_FILE) overrides the URL's password.",
             valueName: "url"
         )
     )
     var databaseURL: String?
 
     func resolve() throws -> DatabaseURL {
-        guard let text = databaseURL ?? Environment.value("DATABASE_URL") else {
+        guard let text = try databaseURL ?? Environment.secret("DATABASE_URL") else {
             throw CommandFailure("no database: set DATABASE_URL (postgresql://user:password@host:port/database) or pass --database-url")
         }
-        do { return try DatabaseURL(text) } catch { throw CommandFailure("DATABASE_URL: \(error)") }
+        return try Environment.databaseURL(text, passwordFrom: "DATABASE_PASSWORD")
     }
 }

@@ -13,25 +13,21 @@ struct Migrate: AsyncParsableCommand {
             restored ones; until then the store refuses to write.
 
             Environment:
-              SPONA_OWNER_DATABASE_URL  the owner's PostgreSQL URL (falls back to DATABASE_URL)
+              SPONA_OWNER_DATABASE_URL  the owner's PostgreSQL URL (falls back to DATABASE_URL); or _FILE
+              SPONA_OWNER_DATABASE_PASSWORD[_FILE]  its password, if not in the URL
               SPONA_SCHEMA_DIR              the folder of migrations (default: ./Schema)
               SPONA_LOG_LEVEL               trace, debug, info (default), notice, warning, error
             """
     )
 
-    @Option(name: .customLong("database-url"), help: ArgumentHelp("The owner's PostgreSQL URL.", valueName: "url"))
-    var databaseURL: String?
+    @OptionGroup var database: OwnerDatabaseOptions
 
     @Option(name: .customLong("schema-dir"), help: ArgumentHelp("The folder of NNNN_name.sql files.", valueName: "path"))
     var schemaDirectory: String?
 
     func run() async throws {
         let logger = try makeLogger(label: "spona.migrate", level: nil)
-        guard let urlText = databaseURL ?? Environment.value("SPONA_OWNER_DATABASE_URL") ?? Environment.value("DATABASE_URL") else {
-            throw CommandFailure("no database: set SPONA_OWNER_DATABASE_URL (the owner's URL) or DATABASE_URL")
-        }
-        let url: DatabaseURL
-        do { url = try DatabaseURL(urlText) } catch { throw CommandFailure("database URL: \(error)") }
+        let url = try database.resolve()
         let directory = URL(fileURLWithPath: schemaDirectory ?? Environment.value("SPONA_SCHEMA_DIR") ?? "Schema")
         let migrator: SchemaMigrator
         do { migrator = try SchemaMigrator(directory: directory) } catch { throw CommandFailure("\(error)") }

@@ -57,9 +57,15 @@ struct Serve: AsyncParsableCommand {
         let url = try database.resolve()
         var settings = ServerSettings()
         settings.host = host ?? Environment.value("SPONA_HOST") ?? settings.host
-        if let port = try port ?? Environment.value("SPONA_PORT").map(Self.parsePort) {
+        if let port = try port ?? Environment.value("SPONA_PORT").map { try Self.parsePort($0) } {
             settings.port = port
         }
+        if let text = Environment.value("SPONA_MANAGEMENT_PORT") {
+            let port = try Self.parsePort(text, name: "SPONA_MANAGEMENT_PORT")
+            guard port != settings.port else { throw CommandFailure("SPONA_MANAGEMENT_PORT \(port) is the API's port; give it one of its own") }
+            settings.managementPort = port
+        }
+        settings.managementHost = Environment.value("SPONA_MANAGEMENT_HOST")
         if let text = Environment.value("SPONA_IDLE_TIMEOUT") {
             guard let seconds = Int(text), (1...3600).contains(seconds) else {
                 throw CommandFailure("SPONA_IDLE_TIMEOUT '\(text)' is not a number of seconds from 1 to 3600")
@@ -111,6 +117,10 @@ struct Serve: AsyncParsableCommand {
             }
             dependencies.horizonWarning = .seconds(seconds)
         }
+        if let text = Environment.value("SPONA_ACCESS_LOG") {
+            guard ["on", "off"].contains(text) else { throw CommandFailure("SPONA_ACCESS_LOG '\(text)' is not on or off") }
+            dependencies.accessLog = text == "on"
+        }
         for (name, range, keyPath) in [
             ("SPONA_FAILED_SIGNINS_PER_MINUTE", 1...10_000, \Dependencies.failedSignInsPerMinute),
             ("SPONA_PERSONAL_DATA_READS_PER_HOUR", 1...100_000, \Dependencies.personalDataReadsPerHour),
@@ -146,8 +156,8 @@ struct Serve: AsyncParsableCommand {
         try await ServiceGroup(configuration: group).run()
     }
 
-    static func parsePort(_ text: String) throws -> Int {
-        guard let port = Int(text), (1...65535).contains(port) else { throw CommandFailure("SPONA_PORT '\(text)' is not a port number") }
+    static func parsePort(_ text: String, name: String = "SPONA_PORT") throws -> Int {
+        guard let port = Int(text), (1...65535).contains(port) else { throw CommandFailure("\(name) '\(text)' is not a port number") }
         return port
     }
 }

@@ -8,6 +8,41 @@ import Testing
 
 @Suite("Schema migrations")
 struct MigrationTests {
+    @Test("the level this build needs is the newest migration it ships, and a server's login can read the applied level")
+    func requiredLevel() async throws {
+        let migrator = try SchemaMigrator(directory: TestDatabase.schemaDirectory)
+        #expect(SchemaMigrator.requiredLevel == migrator.migrations.map(\.version).max())
+        try await TestDatabase.withFresh { db in
+            let applied = try await SchemaMigrator.appliedLevel(client: db.app, logger: db.logger)
+            #expect(applied == SchemaMigrator.requiredLevel)
+        }
+    }
+
+    @Test("the database password can come from a file (a Docker or Kubernetes secret), and an unreadable one is one clear line")
+    func passwordFromFile() async throws {
+        try await TestDatabase.withFresh { db in
+            var components = try #require(URLComponents(string: db.ownerURL))
+            let password = components.password ?? ""
+            components.password = nil
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("spona-password-\(UUID())")
+            try Data((password + "\n").utf8).write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let environment = [
+                "SPONA_OWNER_DATABASE_URL": try #require(components.string), "SPONA_OWNER_DATABASE_PASSWORD_FILE": file.path,
+                "DATABASE_URL": "",
+            ]
+            let result = try runProcess(sponaExecutable, ["migrate", "--schema-dir", TestDatabase.schemaDirectory.path], environment: environment)
+            #expect(result.status == 0, "\(result.errorOutput)")
+            var missing = environment
+            missing["SPONA_OWNER_DATABASE_PASSWORD_FILE"] = "/nonexistent/spona-password"
+            let refused = try runProcess(sponaExecutable, ["migrate", "--schema-dir", TestDatabase.schemaDirectory.path], environment: missing)
+            #expect(
+                refused.status != 0 && refused.errorOutput.contains("SPONA_OWNER_DATABASE_PASSWORD_FILE /nonexistent/spona-password cannot be read")
+            )
+            #expect(refused.errorOutput.split(separator: "\n").count == 1, "\(refused.errorOutput)")
+        }
+    }
+
     @Test("`spona migrate` twice: the second run changes nothing")
     func migrateTwice() async throws {
         try await TestDatabase.withFresh { db in

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import PostgresNIO
+import SchemaMigrations
 import SponaApplication
 import SponaEventStore
 import SponaTestSupport
@@ -55,6 +56,20 @@ struct HealthTests {
             #expect(
                 status.output.split(separator: "\n").dropFirst().allSatisfy { $0.split(separator: " ", omittingEmptySubsequences: true)[2] == "0" }
             )
+        }
+    }
+
+    @Test("readyz answers 503 while the database's schema is behind this server's, naming the command that fixes it")
+    func schemaBehind() async throws {
+        try await APIHarness.run { api in
+            try await api.eventually("readyz ready") { try await api.send(.get, "/readyz", token: nil).status == .ok }
+            let newest = SchemaMigrator.requiredLevel
+            try await api.db.owner.query("DELETE FROM schema_migrations WHERE version = \(newest)", logger: api.db.logger)
+            let behind = try await api.send(.get, "/readyz", token: nil)
+            #expect(behind.status == .serviceUnavailable)
+            #expect(behind["type"] as? String == "urn:spona:problem:schema-behind")
+            #expect((behind["detail"] as? String)?.contains("spona migrate") == true, "\(behind.text)")
+            #expect(try await api.send(.get, "/healthz", token: nil).status == .ok)
         }
     }
 

@@ -389,4 +389,90 @@ struct ServerProcessTests {
         }
         return result
     }
+
+    @Test(
+        "a server with SPONA_LOG_FORMAT=json writes one JSON object per line, one access line per request with the proxy's request id, and never personal data; metrics and probes only on the management port"
+    )
+    func jsonLogsAndManagementPort() async throws {
+        try await TestDatabase.withFresh { db in
+            let school = try await Self.registerSchool(db)
+            let token = try await AccessTokens(client: db.owner, logger: db.logger)
+                .issue(institution: school, role: .reporter, districts: [], label: "logs", expiresAt: Date().addingTimeInterval(3600)).token
+            let keys = FileManager.default.temporaryDirectory.appendingPathComponent("spona-keys-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: keys) }
+            let management = Int.random(in: 20_000...60_000)
+            let server = try ServerProcess(
+                databaseURL: db.appURL,
+                keyDirectory: keys,
+                environment: ["SPONA_LOG_FORMAT": "json", "SPONA_MANAGEMENT_PORT": "\(management)", "SPONA_LOG_LEVEL": "info"]
+            )
+            defer { server.stop() }
+            let started = ContinuousClock.now
+            while !server.listening, ContinuousClock.now - started < .seconds(30) { try await Task.sleep(for: .milliseconds(100)) }
+
+            func curl(_ arguments: [String], port: Int) throws -> (status: Int, body: String) {
+                let result = try runProcess(
+                    "/usr/bin/curl",
+                    ["-sS", "--max-time", "30", "-w", "\n%{http_code}"] + arguments.dropLast() + ["http://127.0.0.1:\(port)\(arguments.last!)"]
+                )
+                let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
+                return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+            }
+            // Both ports bound (two servers, two "listening" lines).
+            while try curl(["/openapi.yaml"], port: server.port).status != 200, ContinuousClock.now - started < .seconds(30) {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            // Probes and metrics: on the management port, not on the API's.
+            let onAPI = try curl(["/metrics"], port: server.port)
+            #expect(onAPI.status == 404, "\(onAPI)\n\(server.logTail)")
+            let metrics = try curl(["/metrics"], port: management)
+            #expect(metrics.status == 200 && metrics.body.contains("spona_build_info"), "\(metrics.status)")
+            #expect(try curl(["/healthz"], port: management).status == 200)
+
+            let secretName = "Zagorka Tajnović"
+            let secretReason = "razgovor sa Zagorkom"
+            let report =
+                #"{"municipality":"prokuplje","channel":"app","subject":{"ageGroup":"child_14_17","gender":"female"},"personalData":{"name":"\#(secretName)","narrative":"Zagorka je rekla sve."}}"#
+            let filed = try runProcess(
+                "/usr/bin/curl",
+                [
+                    "-sS", "-i", "--max-time", "30", "-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json",
+                    "-H", "Idempotency-Key: logs-1", "-H", "X-Request-ID: proxy-req-42", "-d", report,
+                    "http://127.0.0.1:\(server.port)/v1/cases",
+                ]
+            )
+            let location = try #require(
+                filed.output.split(separator: "\r\n").first { $0.lowercased().hasPrefix("location:") }?.dropFirst("location:".count)
+                    .trimmingCharacters(in: .whitespaces),
+                "\(filed.output)"
+            )
+            let read = try curl(
+                ["-H", "Authorization: Bearer \(token)", "-H", "Spona-Read-Reason: razgovor%20sa%20Zagorkom", location + "/personal-data"],
+                port: server.port
+            )
+            #expect(read.status == 200, "\(read.body)")
+            #expect(try curl(["-H", "Authorization: Bearer spona_wrong", "/v1/inbox"], port: server.port).status == 401)
+            try await Task.sleep(for: .milliseconds(300))
+
+            let text = try String(contentsOf: server.log, encoding: .utf8)
+            var access: [[String: Any]] = []
+            for line in text.split(separator: "\n") {
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object != nil, "not a JSON object: \(line.prefix(200))")
+                guard let object else { continue }
+                #expect(object["time"] is String && object["level"] is String && object["message"] is String, "\(line.prefix(200))")
+                if object["message"] as? String == "request" { access.append(object) }
+            }
+            let filing = access.first { $0["route"] as? String == "/v1/cases" && $0["method"] as? String == "POST" }
+            #expect(filing?["status"] as? String == "201", "\(access)")
+            #expect(filing?["hb.request.id"] as? String == "proxy-req-42", "\(String(describing: filing))")
+            #expect(filing?["duration_ms"] is String)
+            #expect(access.contains { $0["route"] as? String == "/v1/cases/{case}/personal-data" && $0["status"] as? String == "200" })
+            #expect(access.contains { $0["status"] as? String == "401" })
+            for secret in [secretName, "Zagork", "Tajnovi", secretReason, "razgovor"] {
+                #expect(!text.localizedCaseInsensitiveContains(secret), "the log holds '\(secret)'")
+            }
+            #expect(!text.contains(location), "the log holds a case's path")
+        }
+    }
 }
