@@ -57,8 +57,10 @@ struct Serve: AsyncParsableCommand {
         let url = try database.resolve()
         var settings = ServerSettings()
         settings.host = host ?? Environment.value("SPONA_HOST") ?? settings.host
-        if let port = try port ?? Environment.value("SPONA_PORT").map { try Self.parsePort($0) } {
+        if let port {
             settings.port = port
+        } else if let text = Environment.value("SPONA_PORT") {
+            settings.port = try Self.parsePort(text)
         }
         if let text = Environment.value("SPONA_MANAGEMENT_PORT") {
             let port = try Self.parsePort(text, name: "SPONA_MANAGEMENT_PORT")
