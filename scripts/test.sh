@@ -28,4 +28,6 @@ export SPONA_REFERENCE_DIR="$PWD/Reference"
 export SPONA_BIN="$PWD/.build/debug/spona"
 
 swift build --build-tests
+# What deploy/ ships: the units, the manifests, compose, the realm (seconds).
+scripts/check-deploy.sh
 swift test --skip-build "$@"
