@@ -149,11 +149,15 @@ struct CaseRoutes {
         group.get("cases/:case/personal-data") { request, context in
             let caller = try context.requireCaseRole(.reporter, .coordinator, .auditor)
             // In a header, percent-encoded: a query string lands in every proxy's access log, and
-            // the reason may name the person. `?reason=` is still read, for older clients.
+            // the reason may name the person. The old `?reason=` is refused, so that no client
+            // keeps writing reasons into logs.
+            if request.uri.queryParameters["reason"] != nil {
+                throw Problem.invalid(
+                    "send the reason in the Spona-Read-Reason header (percent-encoded UTF-8), not in the query string, which lands in every proxy's access log"
+                )
+            }
             let header = request.headers[.sponaReadReason].map { $0.removingPercentEncoding ?? $0 }
-            guard let reason = header ?? request.uri.queryParameters["reason"].map(String.init),
-                !reason.trimmingCharacters(in: .whitespaces).isEmpty
-            else {
+            guard let reason = header, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw Problem.invalid(
                     "say why you read this person's data in the Spona-Read-Reason header (percent-encoded UTF-8); it is recorded with the read"
                 )

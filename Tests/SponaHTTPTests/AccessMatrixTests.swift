@@ -62,7 +62,7 @@ struct AccessMatrixTests {
             let routes: [Route] = [
                 Route(method: .get, path: "", json: [:]),
                 Route(method: .get, path: "/events", json: [:]),
-                Route(method: .get, path: "/personal-data?reason=matrix", json: [:]),
+                Route(method: .get, path: "/personal-data", json: [:]),
                 Route(method: .post, path: "/acknowledge", json: [:]),
                 Route(method: .post, path: "/triage", json: ["confirmedRisk": "high", "caseManager": "c-1"]),
                 Route(method: .post, path: "/identification", json: ["outcome": "identified_victim"]),
@@ -114,7 +114,8 @@ struct AccessMatrixTests {
                         path + route.path,
                         token: caller.token,
                         json: route.method == .post ? route.json : nil,
-                        ifMatch: route.method == .post ? etag : nil
+                        ifMatch: route.method == .post ? etag : nil,
+                        headers: readReason("matrix")
                     )
                     #expect(reply.status == expected, "\(caller.name) \(route.method) \(route.path): \(reply.status.code) \(reply.text)")
                     if reply.status == .notFound { notFoundBodies.insert(reply.text) }

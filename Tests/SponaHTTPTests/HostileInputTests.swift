@@ -166,7 +166,7 @@ struct HostileInputTests {
                 #expect(replies.allSatisfy { $0.status.code < 500 }, "\(replies.map(\.text))")
                 // Whichever body won, its data opens.
                 let location = try #require(accepted.first?.location)
-                let read = try await api.send(.get, location + "/personal-data?reason=checking", token: n.schoolStaff)
+                let read = try await api.send(.get, location + "/personal-data", token: n.schoolStaff, headers: readReason("checking"))
                 #expect(read.status == .ok)
                 #expect(read["status"] as? String == "present", "\(read.text)")
             }

@@ -50,10 +50,10 @@ struct KeyFolderTests {
             let outcome = try await KeyFolderCheck.run(store: api.db.store, vault: api.vault, logger: api.db.logger)
             #expect(outcome.erasedAgain == 1)
             #expect(outcome.missing == 0 && outcome.checked == 1)
-            let read = try await api.send(.get, erasedPath + "/personal-data?reason=check", token: n.coordinator)
+            let read = try await api.send(.get, erasedPath + "/personal-data", token: n.coordinator, headers: readReason("check"))
             #expect(read["status"] as? String == "erased", "\(read.text)")
             #expect(!read.text.contains("Milica"))
-            let other = try await api.send(.get, keptPath + "/personal-data?reason=check", token: n.coordinator)
+            let other = try await api.send(.get, keptPath + "/personal-data", token: n.coordinator, headers: readReason("check"))
             #expect(other["status"] as? String == "present", "\(other.text)")
             // Idempotent: the next start finds nothing more to destroy.
             #expect(try await KeyFolderCheck.run(store: api.db.store, vault: api.vault, logger: api.db.logger).erasedAgain == 0)

@@ -62,7 +62,12 @@ struct PrivacyTests {
             // A read needs a reason.
             let withoutReason = try await api.send(.get, path + "/personal-data", token: n.coordinator)
             #expect(withoutReason.status == .unprocessableContent)
-            let read = try await api.send(.get, path + "/personal-data?reason=preparing%20the%20case%20conference", token: n.coordinator)
+            let read = try await api.send(
+                .get,
+                path + "/personal-data",
+                token: n.coordinator,
+                headers: readReason("preparing%20the%20case%20conference")
+            )
             #expect(read.status == .ok, "\(read.text)")
             #expect(read["status"] as? String == "present")
             let data = try #require(read["personalData"] as? [String: Any])
@@ -73,7 +78,7 @@ struct PrivacyTests {
             // Auditors see the case and its history, never the person.
             let auditor = try await api.token(.center, .auditor)
             #expect(try await api.send(.get, path, token: auditor).status == .ok)
-            #expect(try await api.send(.get, path + "/personal-data?reason=audit", token: auditor).status == .forbidden)
+            #expect(try await api.send(.get, path + "/personal-data", token: auditor, headers: readReason("audit")).status == .forbidden)
 
             // The read trail: one record per read, with the reader and the reason.
             let caseID = CaseID(rawValue: UUID(uuidString: String(path.split(separator: "/").last!))!)
@@ -92,6 +97,10 @@ struct PrivacyTests {
                 headers: [HTTPField.Name("Spona-Read-Reason")!: "priprema%20za%20ro%C4%8Di%C5%A1te", HTTPField.Name("X-Request-ID")!: "proxy-7f3a"]
             )
             #expect(inHeader.status == .ok && inHeader.headers[HTTPField.Name("X-Request-ID")!] == "proxy-7f3a", "\(inHeader.text)")
+            // The old form, a reason in the query string, is refused and reads nothing.
+            let inQuery = try await api.send(.get, path + "/personal-data?reason=in%20the%20log", token: n.coordinator)
+            #expect(inQuery.status == .unprocessableContent && inQuery["personalData"] == nil, "\(inQuery.text)")
+            #expect((inQuery["detail"] as? String)?.contains("Spona-Read-Reason header") == true)
             let made = try await api.send(.get, path + "/personal-data", token: n.coordinator, headers: [HTTPField.Name("X-Request-ID")!: "a b"])
             #expect(made.status == .unprocessableContent && made.headers[HTTPField.Name("X-Request-ID")!].map { $0 != "a b" && !$0.isEmpty } == true)
             let trail = try await api.send(.get, "/v1/audit/access?case=\(caseID)", token: auditor)
@@ -169,7 +178,7 @@ struct PrivacyTests {
             #expect(shown["personalData"] as? String == "erased")
             #expect(shown["personalDataErasedAt"] as? String != nil)
             #expect((shown["report"] as? [String: Any])?["municipality"] as? String == "prokuplje")
-            let read = try await api.send(.get, path + "/personal-data?reason=check", token: n.coordinator)
+            let read = try await api.send(.get, path + "/personal-data", token: n.coordinator, headers: readReason("check"))
             #expect(read.status == .ok)
             #expect(read["status"] as? String == "erased")
             #expect(read["personalData"] == nil)
@@ -313,8 +322,8 @@ struct PrivacyTests {
                 etag = reply.etag ?? etag
             }
             _ = try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: reportWithPersonalData(), idempotencyKey: "with-data")
-            _ = try await api.send(.get, path + "/personal-data?reason=conference", token: n.coordinator)
-            _ = try await api.send(.get, path + "/personal-data?reason=conference", token: n.officer)
+            _ = try await api.send(.get, path + "/personal-data", token: n.coordinator, headers: readReason("conference"))
+            _ = try await api.send(.get, path + "/personal-data", token: n.officer, headers: readReason("conference"))
             // Refusals name fields, never their content.
             var tooLong = reportWithPersonalData()
             tooLong["personalData"] = ["name": String(repeating: "Milica ", count: 100)]
@@ -371,4 +380,9 @@ func postgresTool(_ name: String) throws -> String {
         return "\(directory)/\(name)"
     }
     throw TestDatabase.SetupError.missingEnvironment(name)
+}
+
+/// The header a read of personal data gives its reason in (`reason` as percent-encoded text).
+func readReason(_ reason: String) -> HTTPFields {
+    [HTTPField.Name("Spona-Read-Reason")!: reason]
 }
