@@ -222,7 +222,7 @@ public func buildApplication(settings: ServerSettings, dependencies: Dependencie
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "spona"),
         services: [dependencies.database, dependencies.store, dependencies.tokenCache] + projectionRunners(dependencies) + sealSchedule(dependencies)
             + [ReadHorizonWatch(client: dependencies.database, threshold: dependencies.horizonWarning, logger: dependencies.logger)]
-            + management,
+            + management + (dependencies.vault?.services ?? []),
         logger: dependencies.logger
     )
     // A database restored or moved into another cluster gets its event order carried over
@@ -235,7 +235,10 @@ public func buildApplication(settings: ServerSettings, dependencies: Dependencie
             head = dependencies.startupHead
         ] in
         try await EventOrder.advance(client: database, logger: logger)
-        if let vault { try await KeyFolderCheck.run(store: store, vault: vault, logger: logger) }
+        if let vault {
+            try await vault.store.prepare()
+            try await KeyFolderCheck.run(store: store, vault: vault, logger: logger)
+        }
         try await head.record(store)
     }
     return app

@@ -117,8 +117,8 @@ struct CaseResource: ResponseEncodable {
 
 extension CaseResource {
     /// The case as `caller` is shown it: its texts opened for those who may read them.
-    init(_ snapshot: CaseSnapshot, caller: Caller, cases: CaseService) {
-        let (state, access) = cases.openTexts(of: snapshot.case, for: caller)
+    init(_ snapshot: CaseSnapshot, caller: Caller, cases: CaseService) async {
+        let (state, access) = await cases.openTexts(of: snapshot.case, for: caller)
         self.init(state, texts: access)
     }
 

@@ -96,7 +96,7 @@ struct CaseRoutes {
             var sealed: (sealed: SealedPersonalData, createdKey: Bool)?
             if let personalData = body.personalData {
                 guard let vault = cases.vault else { throw PrivacyError.masterKeyMissing }
-                sealed = try vault.seal(personalData, subject: subject)
+                sealed = try await vault.seal(personalData, subject: subject)
             }
             let command = CaseCommand.FileReport(
                 caseID: CaseID(rawValue: ids.make("case")),
@@ -133,17 +133,17 @@ struct CaseRoutes {
                 if let sealed, sealed.createdKey, error is CaseError || error is ApplicationError,
                     (try? await cases.isRecorded(subject, in: command.caseID)) == false
                 {
-                    _ = try? cases.vault?.erase(subject)
+                    _ = try? await cases.vault?.erase(subject)
                 }
                 throw error
             }
-            return respond(snapshot, caller, status: snapshot.isReplay ? .ok : .created, location: "/v1/cases/\(snapshot.case.id)")
+            return await respond(snapshot, caller, status: snapshot.isReplay ? .ok : .created, location: "/v1/cases/\(snapshot.case.id)")
         }
 
         group.get("cases/:case") { _, context in
             let caller = try context.requireCaseRole(.reporter, .coordinator, .auditor)
             let (snapshot, _) = try await cases.read(try caseID(context), caller: caller, recording: .case, requestID: context.requestIDText)
-            return respond(snapshot, caller, status: .ok)
+            return await respond(snapshot, caller, status: .ok)
         }
 
         group.get("cases/:case/personal-data") { request, context in
@@ -359,9 +359,9 @@ struct CaseRoutes {
             idempotencyKey: try request.idempotencyKey()
         )
         if let created, let location = created(snapshot, command) {
-            return respond(snapshot, caller, status: snapshot.isReplay ? .ok : .created, location: location)
+            return await respond(snapshot, caller, status: snapshot.isReplay ? .ok : .created, location: location)
         }
-        return respond(snapshot, caller, status: .ok)
+        return await respond(snapshot, caller, status: .ok)
     }
 
     /// The case as the caller is shown it, with its version as the ETag.
@@ -370,10 +370,10 @@ struct CaseRoutes {
         _ caller: Caller,
         status: HTTPResponse.Status,
         location: String? = nil
-    ) -> EditedResponse<CaseResource> {
+    ) async -> EditedResponse<CaseResource> {
         var headers: HTTPFields = [.eTag: "\"\(snapshot.version)\""]
         if let location { headers[.location] = location }
-        return EditedResponse(status: status, headers: headers, response: CaseResource(snapshot, caller: caller, cases: cases))
+        return EditedResponse(status: status, headers: headers, response: await CaseResource(snapshot, caller: caller, cases: cases))
     }
 }
 

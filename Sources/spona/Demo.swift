@@ -106,8 +106,11 @@ struct Demo: AsyncParsableCommand {
             let meter = DemoMeter(total: cases, terminal: terminal)
             let summary: DemoWriter.Summary
             do {
-                summary = try await DemoWriter(service: service, history: history, seed: seed)
-                    .write(cases: cases, concurrency: concurrency) { meter.show($0) }
+                let (history, seed, cases, concurrency) = (history, seed, cases, concurrency)
+                summary = try await vault.withStoreRunning { _ in
+                    try await DemoWriter(service: service, history: history, seed: seed)
+                        .write(cases: cases, concurrency: concurrency) { meter.show($0) }
+                }
             } catch let refused as DemoWriter.Refused {
                 throw CommandFailure("\(refused)")
             }

@@ -61,14 +61,14 @@ struct Keys: AsyncParsableCommand {
                 one, and restart them; run `spona keys rotate` with the same configuration; then \
                 remove the previous key from the configuration and destroy it.
 
-                Environment: SPONA_MASTER_KEY[_FILE], SPONA_PREVIOUS_MASTER_KEY[_FILE], SPONA_KEY_DIR.
+                Environment: SPONA_MASTER_KEY[_FILE], SPONA_PREVIOUS_MASTER_KEY[_FILE], SPONA_KEY_DIR or SPONA_KEY_DATABASE_URL.
                 """
         )
 
         func run() async throws {
             do {
                 let vault = try PersonalDataVault.fromEnvironment()
-                let (rewrapped, current) = try vault.rotate()
+                let (rewrapped, current) = try await vault.withStoreRunning { try await $0.rotate() }
                 print("re-wrapped \(rewrapped) subject keys under master key \(vault.keys.current.id); \(current) were already under it")
             } catch {
                 throw CommandFailure("\(error)")

@@ -135,7 +135,7 @@ struct JourneyTests {
             let stored = try await api.db.store.readStream(Streams.case(caseID))
             let replayed = try #require(Case.replay(try EventCoding.caseEvents(stored)))
             let reader = Caller(actor: Actor(id: "coordinator-7", institution: .center, role: .coordinator), isCenter: true)
-            let (opened, access) = CaseService(store: api.db.store, geography: shippedGeography, vault: api.vault).openTexts(
+            let (opened, access) = await CaseService(store: api.db.store, geography: shippedGeography, vault: api.vault).openTexts(
                 of: replayed,
                 for: reader
             )

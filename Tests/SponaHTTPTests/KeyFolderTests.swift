@@ -33,7 +33,7 @@ struct KeyFolderTests {
             let erased = try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: reportWithPersonalData())
             let kept = try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: reportWithPersonalData())
             let (erasedPath, keptPath) = (try #require(erased.location), try #require(kept.location))
-            let copy = try Self.backup(api.vault.keyFolder)
+            let copy = try Self.backup(api.vault.keyFolder!)
             defer { try? FileManager.default.removeItem(at: copy) }
 
             let erasure = try await api.send(
@@ -45,7 +45,7 @@ struct KeyFolderTests {
             )
             #expect(erasure.status == .ok, "\(erasure.text)")
             // The operator restores the key folder from last week's copy.
-            try Self.restore(copy, over: api.vault.keyFolder)
+            try Self.restore(copy, over: api.vault.keyFolder!)
 
             let outcome = try await KeyFolderCheck.run(store: api.db.store, vault: api.vault, logger: api.db.logger)
             #expect(outcome.erasedAgain == 1)
@@ -73,7 +73,7 @@ struct KeyFolderTests {
                 try await KeyFolderCheck.run(store: api.db.store, vault: emptyVault, logger: api.db.logger)
             }
             // The right folder with the wrong master key.
-            let wrongMaster = PersonalDataVault(keys: MasterKeyring(current: master), store: try SubjectKeyStore(directory: api.vault.keyFolder))
+            let wrongMaster = PersonalDataVault(keys: MasterKeyring(current: master), store: try SubjectKeyStore(directory: api.vault.keyFolder!))
             await #expect {
                 try await KeyFolderCheck.run(store: api.db.store, vault: wrongMaster, logger: api.db.logger)
             } throws: { error in

@@ -205,7 +205,8 @@ struct PrivacyTests {
                     let state = try #require(Case.replay(history))
                     #expect(state.personalDataErasedAt == nil)
                     let sealed = try #require(state.report.personalData)
-                    #expect(try api.vault.open(sealed, subject: state.report.subject.id) == nil)
+                    let opened = try await api.vault.open(sealed, subject: state.report.subject.id)
+                    #expect(opened == nil)
                     // And through the API of a server on the restored database: erased, nothing else.
                     let service = CaseService(store: store, geography: shippedGeography, vault: api.vault)
                     let reader = Caller(actor: Actor(id: "coordinator-1", institution: .center, role: .coordinator), isCenter: true)
@@ -225,7 +226,8 @@ struct PrivacyTests {
                             idempotencyKey: nil
                         )
                     }
-                    #expect(api.vault.keyStatus(state.report.subject.id) == .missing)
+                    let status = await api.vault.keyStatus(state.report.subject.id)
+                    #expect(status == .missing)
                 }
             } catch {
                 Issue.record("restore failed: \(error)")
@@ -354,17 +356,19 @@ struct PrivacyTests {
 
             let newKey = try MasterKey(base64: MasterKey.generate())
             let rotating = PersonalDataVault(keys: MasterKeyring(current: newKey, previous: [api.vault.keys.current]), store: api.vault.store)
-            let result = try rotating.rotate()
+            let result = try await rotating.rotate()
             #expect(result.rewrapped == 1 && result.current == 0)
-            #expect(try rotating.rotate().rewrapped == 0)
+            let again = try await rotating.rotate()
+            #expect(again.rewrapped == 0)
             #expect(try await api.db.eventCount() == before)
 
             // Only the new key is needed now; the old one alone no longer opens anything.
             let state = try #require(Case.replay(try EventCoding.caseEvents(try await api.db.store.readStream(Streams.case(caseID)))))
             let sealed = try #require(state.report.personalData)
             let onlyNew = PersonalDataVault(keys: MasterKeyring(current: newKey), store: api.vault.store)
-            #expect(try onlyNew.open(sealed, subject: state.report.subject.id)?.name == personalData["name"] as? String)
-            #expect(throws: PrivacyError.self) { try api.vault.open(sealed, subject: state.report.subject.id) }
+            let openedWithNew = try await onlyNew.open(sealed, subject: state.report.subject.id)
+            #expect(openedWithNew?.name == personalData["name"] as? String)
+            await #expect(throws: PrivacyError.self) { try await api.vault.open(sealed, subject: state.report.subject.id) }
         }
     }
 }

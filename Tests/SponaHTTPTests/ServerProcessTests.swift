@@ -475,4 +475,98 @@ struct ServerProcessTests {
             #expect(!text.contains(location), "the log holds a case's path")
         }
     }
+
+    @Test(
+        "two servers on two machines' worth of processes share the subjects' keys through a key database apart from the events': one seals, the other opens, an erasure on one holds on the other"
+    )
+    func sharedKeyDatabase() async throws {
+        try await TestDatabase.withFresh { db in
+            try await TestDatabase.withFresh { keyDatabase in
+                let school = try await Self.registerSchool(db)
+                let issuer = AccessTokens(client: db.owner, logger: db.logger)
+                let staff = try await issuer.issue(
+                    institution: school,
+                    role: .reporter,
+                    districts: [],
+                    label: "k",
+                    expiresAt: Date().addingTimeInterval(3600)
+                ).token
+                let admin = try await issuer.issue(
+                    institution: .center,
+                    role: .admin,
+                    districts: [],
+                    label: "k",
+                    expiresAt: Date().addingTimeInterval(3600)
+                ).token
+                let environment = [
+                    "SPONA_KEY_DIR": "", "SPONA_KEY_DATABASE_URL": keyDatabase.ownerURL, "SPONA_MASTER_KEY": MasterKey.generate(),
+                ]
+                let unused = FileManager.default.temporaryDirectory.appendingPathComponent("spona-unused-\(UUID().uuidString)")
+                let first = try ServerProcess(databaseURL: db.appURL, keyDirectory: unused, environment: environment)
+                defer { first.stop() }
+                let second = try ServerProcess(databaseURL: db.appURL, keyDirectory: unused, environment: environment)
+                defer { second.stop() }
+                let started = ContinuousClock.now
+                while !(first.listening && second.listening), ContinuousClock.now - started < .seconds(30) {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(first.listening && second.listening, "\(first.logTail)\n\(second.logTail)")
+
+                func call(_ server: ServerProcess, _ arguments: [String]) throws -> (status: Int, headers: String, body: String) {
+                    let result = try runProcess(
+                        "/usr/bin/curl",
+                        ["-sS", "-i", "--max-time", "30"] + arguments.dropLast() + ["http://127.0.0.1:\(server.port)\(arguments.last!)"]
+                    )
+                    let parts = result.output.components(separatedBy: "\r\n\r\n")
+                    let head = parts.first ?? ""
+                    let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
+                    return (status, head, parts.dropFirst().joined(separator: "\r\n\r\n"))
+                }
+                func header(_ name: String, _ head: String) -> String? {
+                    head.split(separator: "\r\n").first { $0.lowercased().hasPrefix(name.lowercased() + ":") }
+                        .map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) }
+                }
+                let report =
+                    #"{"municipality":"prokuplje","channel":"app","subject":{"ageGroup":"child_14_17","gender":"female"},"personalData":{"name":"Jelena Deljena"}}"#
+                let filed = try call(
+                    first,
+                    [
+                        "-H", "Authorization: Bearer \(staff)", "-H", "Content-Type: application/json", "-H", "Idempotency-Key: shared-1", "-d",
+                        report, "/v1/cases",
+                    ]
+                )
+                #expect(filed.status == 201, "\(filed)")
+                let path = try #require(header("Location", filed.headers))
+                let reason = ["-H", "Spona-Read-Reason: check"]
+                let onSecond = try call(second, ["-H", "Authorization: Bearer \(staff)"] + reason + [path + "/personal-data"])
+                #expect(onSecond.status == 200 && onSecond.body.contains("Jelena Deljena"), "\(onSecond)")
+
+                // The key is in the key database, and nowhere in the events' database.
+                var keys = 0
+                for try await count in try await keyDatabase.admin.query("SELECT count(*) FROM subject_keys", logger: db.logger).decode(Int64.self) {
+                    keys = Int(count)
+                }
+                #expect(keys == 1)
+                var tables = 0
+                for try await count in try await db.admin.query("SELECT count(*) FROM pg_tables WHERE tablename = 'subject_keys'", logger: db.logger)
+                    .decode(Int64.self)
+                {
+                    tables = Int(count)
+                }
+                #expect(tables == 0)
+
+                let etag = try #require(header("ETag", onSecond.headers))
+                let erased = try call(
+                    second,
+                    [
+                        "-H", "Authorization: Bearer \(admin)", "-H", "Content-Type: application/json", "-H", "Idempotency-Key: erase-1", "-H",
+                        "If-Match: \(etag)", "-d", #"{"legalBasis":"GDPR Art. 17","reference":"K-1"}"#, path + "/erase-personal-data",
+                    ]
+                )
+                #expect(erased.status == 200, "\(erased)")
+                let onFirst = try call(first, ["-H", "Authorization: Bearer \(staff)"] + reason + [path + "/personal-data"])
+                #expect(onFirst.status == 200 && onFirst.body.contains("erased") && !onFirst.body.contains("Jelena"), "\(onFirst)")
+            }
+        }
+    }
 }

@@ -110,7 +110,11 @@ public struct AuditService: Sendable {
         guard caller.actor.role == .auditor else { throw Problem.onlyAuditors }
         try await recordQuery("access", detail: ["case": id.description], caller: caller, requestID: requestID)
         let openers = OpenerCache(vault: vault)
-        return try await store.readStream(Streams.access(id)).compactMap { record($0, openers) }
+        var records: [AccessRecord] = []
+        for event in try await store.readStream(Streams.access(id)) {
+            if let record = await record(event, openers) { records.append(record) }
+        }
+        return records
     }
 
     /// What `actor` read, oldest first: at most `limit` records after `cursor`, and the cursor
@@ -126,7 +130,11 @@ public struct AuditService: Sendable {
         try await recordQuery("access", detail: ["actor": actor], caller: caller, requestID: requestID)
         let page = try await store.auditPage(after: cursor, limit: limit, filter: AuditFilter(category: "access", metadata: ["actor": actor]))
         let openers = OpenerCache(vault: vault)
-        return (page.compactMap { record($0.event, openers) }, page.count == limit ? page.last?.event.cursor : nil)
+        var records: [AccessRecord] = []
+        for entry in page {
+            if let record = await record(entry.event, openers) { records.append(record) }
+        }
+        return (records, page.count == limit ? page.last?.event.cursor : nil)
     }
 
     /// An audit query that reads case data in bulk (the events feed, an export, the trail):
@@ -150,7 +158,7 @@ public struct AuditService: Sendable {
         var detail: [String: String]
     }
 
-    func record(_ event: RecordedEvent, _ openers: OpenerCache) -> AccessRecord? {
+    func record(_ event: RecordedEvent, _ openers: OpenerCache) async -> AccessRecord? {
         guard let metadata = try? EventCoding.decoder.decode(CommandMetadata.self, from: event.metadata) else { return nil }
         var record = AccessRecord(
             at: event.recordedAt,
@@ -173,7 +181,7 @@ public struct AuditService: Sendable {
                 let read = try EventCoding.decode(ReadTrail.CaseRead.self, event, schemas: ReadTrail.schemas)
                 record.case = read.case
                 record.read = read.read.rawValue
-                (record.reason, record.reasonStatus) = openers.open(read.reason)
+                (record.reason, record.reasonStatus) = await openers.open(read.reason)
             case ReadTrail.ReadRefused.eventType:
                 let refused = try EventCoding.decode(ReadTrail.ReadRefused.self, event, schemas: ReadTrail.schemas)
                 record.case = refused.case
@@ -201,7 +209,7 @@ public struct AuditService: Sendable {
 
 /// Opens the reasons of one answer's records, reading each subject's key once: a page of a
 /// hundred reads of one case is one key file, not a hundred.
-final class OpenerCache {
+final class OpenerCache: @unchecked Sendable {
     private let vault: PersonalDataVault?
     private var openers: [String: PersonalDataVault.CaseTextOpener?] = [:]
 
@@ -209,13 +217,13 @@ final class OpenerCache {
 
     /// A read's reason as auditors see it: opened with the subject's key (the key id names
     /// the subject), or why it cannot be.
-    func open(_ reason: CaseText?) -> (String?, String?) {
+    func open(_ reason: CaseText?) async -> (String?, String?) {
         guard let reason else { return (nil, nil) }
         guard case let .sealed(_, keyID) = reason else { return (reason.plain, nil) }
         guard let vault, let uuid = UUID(uuidString: keyID) else { return (nil, "unreadable") }
         if openers[keyID] == nil {
             // nil: the key was destroyed (erased); a throw: the key is here and does not open.
-            do { openers[keyID] = .some(try vault.textOpener(subject: SubjectID(rawValue: uuid))) } catch { return (nil, "unreadable") }
+            do { openers[keyID] = .some(try await vault.textOpener(subject: SubjectID(rawValue: uuid))) } catch { return (nil, "unreadable") }
         }
         guard let opener = openers[keyID] ?? nil else { return (nil, "erased") }
         return (try? opener.open(reason)).map { ($0, nil) } ?? (nil, "unreadable")

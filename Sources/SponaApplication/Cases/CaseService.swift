@@ -149,13 +149,13 @@ public struct CaseService: Sendable {
         // did not happen.
         for case .personalDataErased(let erased) in events {
             if let vault {
-                try vault.erase(erased.subject)
+                try await vault.erase(erased.subject)
             } else if state?.report.personalData != nil {
                 throw PrivacyError.masterKeyMissing
             }
         }
 
-        events = try seal(events, of: state, history: history.map(\.event))
+        events = try await seal(events, of: state, history: history.map(\.event))
 
         let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID, occurredAt: occurredAt))
         let data = try events.map {
@@ -225,12 +225,12 @@ public struct CaseService: Sendable {
 
     /// The case with its texts opened for `caller`: parties and the Center read them;
     /// auditors, and everyone once the subject's data is erased, get them still sealed.
-    public func openTexts(of state: Case, for caller: Caller) -> (case: Case, access: TextAccess) {
+    public func openTexts(of state: Case, for caller: Caller) async -> (case: Case, access: TextAccess) {
         let unopened = Self.unopenedTexts(of: state)
         guard unopened == .withheld, caller.actor.role == .reporter || caller.actor.role == .coordinator, Self.canSee(state, caller) else {
             return (state, unopened)
         }
-        guard let vault, let opener = try? vault.textOpener(subject: state.report.subject.id) else { return (state, .unreadable) }
+        guard let vault, let opener = try? await vault.textOpener(subject: state.report.subject.id) else { return (state, .unreadable) }
         var failed = false
         let opened = state.mapTexts { text in
             guard case .sealed = text else { return text }
@@ -251,20 +251,21 @@ public struct CaseService: Sendable {
     }
 
     /// Seals every text of the events decided: recorded only under the subject's key.
-    private func seal(_ events: [CaseEvent], of state: Case?, history: [CaseEvent]) throws -> [CaseEvent] {
+    private func seal(_ events: [CaseEvent], of state: Case?, history: [CaseEvent]) async throws -> [CaseEvent] {
         guard events.contains(where: { !$0.texts.isEmpty }) else { return events }
         guard let state else { throw PrivacyError.invalidPersonalData("a text needs the case's subject") }
-        return try seal(events, subject: state.report.subject.id, createKey: !Self.sealedAnything(state, history))
+        return try await seal(events, subject: state.report.subject.id, createKey: !Self.sealedAnything(state, history))
     }
 
     /// Seals every text of `events` under `subject`'s key (also for a demo written in bulk).
-    func seal(_ events: [CaseEvent], subject: SubjectID, createKey: Bool = true) throws -> [CaseEvent] {
+    func seal(_ events: [CaseEvent], subject: SubjectID, createKey: Bool = true) async throws -> [CaseEvent] {
         guard events.contains(where: { !$0.texts.isEmpty }) else { return events }
         guard let vault else { throw PrivacyError.masterKeyMissing }
+        let sealer = try await vault.textSealer(subject: subject, createKey: createKey)
         return try events.map { event in
             try event.mapTexts { text in
                 guard case .written(let plain) = text else { return text }
-                return try vault.seal(text: plain, subject: subject, createKey: createKey)
+                return try sealer.seal(plain)
             }
         }
     }
@@ -314,7 +315,7 @@ public struct CaseService: Sendable {
             guard let vault else { throw PrivacyError.masterKeyMissing }
             let createKey = !Self.sealedAnything(state, history.map(\.event))
             do {
-                sealedReason = try vault.seal(text: reason, subject: state.report.subject.id, createKey: createKey)
+                sealedReason = try await vault.seal(text: reason, subject: state.report.subject.id, createKey: createKey)
             } catch {
                 guard error == .subjectKeyDestroyed else { throw error }
             }
@@ -322,7 +323,7 @@ public struct CaseService: Sendable {
         try await trail.record(.personalData, of: id, reason: sealedReason, caller: caller, requestID: requestID)
         if let erasedAt = state.personalDataErasedAt { return (snapshot, .erased(at: erasedAt)) }
         guard let sealed = state.report.personalData, let vault else { return (snapshot, .none) }
-        guard let data = try vault.open(sealed, subject: state.report.subject.id) else { return (snapshot, .erased(at: nil)) }
+        guard let data = try await vault.open(sealed, subject: state.report.subject.id) else { return (snapshot, .erased(at: nil)) }
         return (snapshot, .data(data))
     }
 

@@ -77,7 +77,7 @@ public struct DemoWriter: Sendable {
                         guard let first = plan.steps.first else { continue }
                         let decided = try history.decide(plan).map(\.event)
                         guard case .reportFiled(let report)? = decided.first else { continue }
-                        let events = try service.seal(decided, subject: report.subject.id)
+                        let events = try await service.seal(decided, subject: report.subject.id)
                         let data = try events.map {
                             EventData(type: $0.typeName, schemaVersion: $0.schemaVersion, payload: try $0.encodePayload(with: EventCoding.encoder))
                         }

@@ -57,14 +57,14 @@ public enum KeyFolderCheck {
                     )
                 else { continue }
                 erased.insert(erasure.subject)
-                if try vault.erase(erasure.subject) { erasedAgain += 1 }
+                if try await vault.erase(erasure.subject) { erasedAgain += 1 }
             }
             after = last.position
         }
         if erasedAgain > 0 {
             logger.warning(
                 "destroyed again the keys of subjects whose personal data was erased: the key folder was restored from a copy older than their erasure",
-                metadata: ["keys": "\(erasedAgain)", "folder": "\(vault.keyFolder.path)"]
+                metadata: ["keys": "\(erasedAgain)", "folder": "\(vault.store.location)"]
             )
         }
 
@@ -81,19 +81,19 @@ public enum KeyFolderCheck {
                 report.personalData != nil, !erased.contains(report.subject.id)
             else { continue }
             checked += 1
-            switch vault.keyStatus(report.subject.id) {
+            switch await vault.keyStatus(report.subject.id) {
             case .usable: break
             case .missing: missing += 1
-            case .unusable(let error): throw Refusal.unusableKey(folder: vault.keyFolder.path, reason: error.description)
+            case .unusable(let error): throw Refusal.unusableKey(folder: vault.store.location, reason: error.description)
             }
         }
         if checked > 0, missing == checked {
-            throw Refusal.noKeysForSealedData(folder: vault.keyFolder.path, sealed: checked)
+            throw Refusal.noKeysForSealedData(folder: vault.store.location, sealed: checked)
         }
         if missing > 0 {
             logger.warning(
                 "some of the newest reports' subjects have no key in the key folder: their personal data reads as erased",
-                metadata: ["missing": "\(missing)", "checked": "\(checked)", "folder": "\(vault.keyFolder.path)"]
+                metadata: ["missing": "\(missing)", "checked": "\(checked)", "folder": "\(vault.store.location)"]
             )
         }
         return Outcome(erasedAgain: erasedAgain, checked: checked, missing: missing)

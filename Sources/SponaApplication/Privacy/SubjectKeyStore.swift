@@ -6,11 +6,30 @@ import Glibc
 #endif
 
 /// One subject's data key, wrapped by a master key: what the key store keeps.
-struct WrappedSubjectKey: Codable, Sendable {
-    var subject: SubjectID
-    var masterKeyID: String
-    var wrappedKey: Data
-    var createdAt: Date
+public struct WrappedSubjectKey: Codable, Sendable {
+    public var subject: SubjectID
+    public var masterKeyID: String
+    public var wrappedKey: Data
+    public var createdAt: Date
+}
+
+/// Where the subjects' wrapped keys are kept: always apart from the database of events and
+/// its backups, so that destroying a key erases the subject's data in every copy of the
+/// history, however old. A folder (``SubjectKeyStore``: one machine, or a volume the servers
+/// share) or a small database of its own (``PostgresSubjectKeyStore``: servers on several
+/// machines).
+public protocol SubjectKeyStorage: Sendable {
+    func read(_ subject: SubjectID) async throws(PrivacyError) -> WrappedSubjectKey?
+    /// Stores `key`; with `replacing` false only when the subject has none yet (answers false
+    /// when another writer was first).
+    func write(_ key: WrappedSubjectKey, replacing: Bool) async throws(PrivacyError) -> Bool
+    /// Destroys the subject's key; true when there was one.
+    func destroy(_ subject: SubjectID) async throws(PrivacyError) -> Bool
+    func subjects() async throws(PrivacyError) -> [SubjectID]
+    /// Gets the store ready (a database's table); the server calls it before serving.
+    func prepare() async throws(PrivacyError)
+    /// Where the keys are, for messages and logs (never a password).
+    var location: String { get }
 }
 
 /// The subjects' wrapped keys, one small file each, in a folder of their own — deliberately
@@ -21,8 +40,10 @@ struct WrappedSubjectKey: Codable, Sendable {
 ///
 /// Writes are atomic and durable: a temporary file is written and synced, then linked into
 /// place (never overwriting a key another request created first), and the folder is synced.
-public struct SubjectKeyStore: Sendable {
+public struct SubjectKeyStore: SubjectKeyStorage {
     public let directory: URL
+    public var location: String { directory.path }
+    public func prepare() async throws(PrivacyError) {}
     /// Whether writes are synced to disk; only a throw-away store (``PersonalDataVault/temporary()``)
     /// skips it.
     let durable: Bool
@@ -55,7 +76,7 @@ public struct SubjectKeyStore: Sendable {
         directory.appendingPathComponent("\(subject.rawValue.uuidString.lowercased()).key")
     }
 
-    func read(_ subject: SubjectID) throws(PrivacyError) -> WrappedSubjectKey? {
+    public func read(_ subject: SubjectID) throws(PrivacyError) -> WrappedSubjectKey? {
         let url = file(subject)
         let data: Data
         do {
@@ -75,9 +96,7 @@ public struct SubjectKeyStore: Sendable {
         }
     }
 
-    /// Stores `key`; with `replacing` false only when the subject has none yet (answers false
-    /// when another writer was first).
-    func write(_ key: WrappedSubjectKey, replacing: Bool) throws(PrivacyError) -> Bool {
+    public func write(_ key: WrappedSubjectKey, replacing: Bool) throws(PrivacyError) -> Bool {
         let target = file(key.subject)
         let temporary = directory.appendingPathComponent(".\(UUID().uuidString).tmp")
         do {
@@ -111,8 +130,7 @@ public struct SubjectKeyStore: Sendable {
         }
     }
 
-    /// Destroys the subject's key; true when there was one.
-    func destroy(_ subject: SubjectID) throws(PrivacyError) -> Bool {
+    public func destroy(_ subject: SubjectID) throws(PrivacyError) -> Bool {
         let url = file(subject)
         guard FileManager.default.fileExists(atPath: url.path) else { return false }
         guard unlink(url.path) == 0 else { throw .keyStoreUnavailable("cannot delete \(url.lastPathComponent)") }
@@ -120,7 +138,7 @@ public struct SubjectKeyStore: Sendable {
         return true
     }
 
-    func subjects() throws(PrivacyError) -> [SubjectID] {
+    public func subjects() throws(PrivacyError) -> [SubjectID] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else {
             throw .keyStoreUnavailable("cannot list \(directory.path)")
         }
