@@ -31,7 +31,7 @@ public final class PostgresSubjectKeyStore: SubjectKeyStorage, Service {
     }
 
     public func prepare() async throws(PrivacyError) {
-        try await perform("prepare the key table") {
+        _ = try await perform("prepare the key table") {
             try await $0.query(
                 """
                 CREATE TABLE IF NOT EXISTS subject_keys (
