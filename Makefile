@@ -13,7 +13,7 @@ DB := scripts/dev-db.sh
 # Loads the private cluster's URLs unless the caller gave DATABASE_URL.
 WITH_DB = if [ -z "$${DATABASE_URL:-}" ]; then $(DB) start; . .data/env; fi;
 
-.PHONY: help run test bench fuzz demo build db-start db-stop clean
+.PHONY: help run test bench fuzz demo build db-start db-stop clean install
 DEMO_CASES ?= 2000
 
 help:
@@ -23,6 +23,7 @@ help:
 	@echo "make fuzz    schemathesis against the served OpenAPI document, as every role"
 	@echo "make demo    fill the database with an invented history (DEMO_CASES=2000); never on real data"
 	@echo "make db-stop stop the private PostgreSQL cluster"
+	@echo "make install a release build, Schema/ and Reference/, and the systemd units on this machine (as root; PREFIX=/usr/local)"
 
 build:
 	scripts/ensure-build-deps.sh
@@ -88,3 +89,24 @@ db-stop:
 
 clean: db-stop
 	rm -rf .build .data
+
+# A plain machine with systemd: the release binary, the schema and reference data beside it,
+# the units, the spona user; then write /etc/spona/env and /etc/spona/owner.env (README,
+# "Installing") and `systemctl enable --now spona`. DESTDIR stages it for a package instead.
+PREFIX ?= /usr/local
+install:
+	scripts/ensure-build-deps.sh
+	$(SWIFT) build -c release --product spona --static-swift-stdlib
+	install -D -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/spona" "$(DESTDIR)$(PREFIX)/bin/spona"
+	install -d "$(DESTDIR)$(PREFIX)/share/spona/Schema" "$(DESTDIR)$(PREFIX)/share/spona/Reference"
+	install -m 0644 Schema/*.sql "$(DESTDIR)$(PREFIX)/share/spona/Schema/"
+	install -m 0644 Reference/*.csv "$(DESTDIR)$(PREFIX)/share/spona/Reference/"
+	sed "s|/usr/local|$(PREFIX)|g" deploy/spona.service | install -D -m 0644 /dev/stdin "$(DESTDIR)/etc/systemd/system/spona.service"
+	sed "s|/usr/local|$(PREFIX)|g" deploy/spona-migrate.service | install -D -m 0644 /dev/stdin "$(DESTDIR)/etc/systemd/system/spona-migrate.service"
+	install -d -m 0750 "$(DESTDIR)/etc/spona"
+	if [ -z "$(DESTDIR)" ]; then \
+		id spona >/dev/null 2>&1 || useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin spona; \
+		chgrp spona /etc/spona; \
+		systemctl daemon-reload 2>/dev/null || true; \
+		echo "installed; write /etc/spona/env and /etc/spona/owner.env, then: systemctl enable --now spona"; \
+	fi

@@ -41,7 +41,7 @@ struct Demo: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try makeLogger(label: "spona.demo", level: nil)
-        let directory = ReferenceData.defaultDirectory
+        let directory = Environment.referenceDirectory
         let geography: Geography
         do { geography = try ReferenceData.geography(in: directory) } catch { throw CommandFailure("\(error)") }
         guard let start = Self.day(from) else { throw CommandFailure("--from '\(from)' is not a date (YYYY-MM-DD)") }
@@ -98,8 +98,8 @@ struct Demo: AsyncParsableCommand {
             let vault: PersonalDataVault
             do {
                 let configured =
-                    ProcessInfo.processInfo.environment["SPONA_MASTER_KEY"] ?? ProcessInfo.processInfo.environment["SPONA_MASTER_KEY_FILE"]
-                vault = configured != nil ? try PersonalDataVault.fromEnvironment() : try PersonalDataVault.temporary()
+                    Environment.value("SPONA_MASTER_KEY") ?? Environment.value("SPONA_MASTER_KEY_FILE")
+                vault = configured != nil ? try PersonalDataVault.fromEnvironment(Environment.variables) : try PersonalDataVault.temporary()
             } catch { throw CommandFailure("\(error)") }
             let service = CaseService(store: store, geography: geography, vault: vault)
             let began = ContinuousClock.now

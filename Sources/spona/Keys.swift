@@ -67,7 +67,7 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let vault = try PersonalDataVault.fromEnvironment()
+                let vault = try PersonalDataVault.fromEnvironment(Environment.variables)
                 let (rewrapped, current) = try await vault.withStoreRunning { try await $0.rotate() }
                 print("re-wrapped \(rewrapped) subject keys under master key \(vault.keys.current.id); \(current) were already under it")
             } catch {

@@ -29,7 +29,7 @@ struct Projections: AsyncParsableCommand {
         func run() async throws {
             let logger = try makeLogger(label: "spona.projections", level: nil)
             let geography: Geography
-            do { geography = try ReferenceData.geography(in: ReferenceData.defaultDirectory) } catch { throw CommandFailure("\(error)") }
+            do { geography = try ReferenceData.geography(in: Environment.referenceDirectory) } catch { throw CommandFailure("\(error)") }
             let names = allProjections(geography: geography).map(\.name)
             let (statuses, holder) = try await withPostgresClient(try database.resolve().configuration, logger: logger) { client in
                 (
@@ -98,7 +98,7 @@ struct Projections: AsyncParsableCommand {
                 throw CommandFailure("--reason must say why, in at most 2000 characters on one line")
             }
             let geography: Geography
-            do { geography = try ReferenceData.geography(in: ReferenceData.defaultDirectory) } catch { throw CommandFailure("\(error)") }
+            do { geography = try ReferenceData.geography(in: Environment.referenceDirectory) } catch { throw CommandFailure("\(error)") }
             guard allProjections(geography: geography).contains(where: { $0.name == name }) else {
                 throw CommandFailure("there is no projection '\(name)'")
             }
@@ -181,7 +181,7 @@ struct Projections: AsyncParsableCommand {
         func run() async throws {
             let logger = try makeLogger(label: "spona.projections", level: nil)
             let geography: Geography
-            do { geography = try ReferenceData.geography(in: ReferenceData.defaultDirectory) } catch { throw CommandFailure("\(error)") }
+            do { geography = try ReferenceData.geography(in: Environment.referenceDirectory) } catch { throw CommandFailure("\(error)") }
             let known = allProjections(geography: geography)
             let chosen = all ? known : known.filter { $0.name == name }
             guard !chosen.isEmpty else {

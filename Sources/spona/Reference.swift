@@ -31,7 +31,7 @@ struct Reference: AsyncParsableCommand {
         func run() async throws {
             let logger = try makeLogger(label: "spona.reference", level: nil)
             let geography: Geography
-            do { geography = try ReferenceData.geography(in: ReferenceData.defaultDirectory) } catch { throw CommandFailure("\(error)") }
+            do { geography = try ReferenceData.geography(in: Environment.referenceDirectory) } catch { throw CommandFailure("\(error)") }
             let institutionRows = try institutions.map { try Self.table($0) }
             let trainingRows = try trainings.map { try Self.table($0) }
             let loader = ReferenceImport(geography: geography)

@@ -54,98 +54,64 @@ struct Serve: AsyncParsableCommand {
         // shared group) instead of hopping to Swift's own pool and back at every await.
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let logger = try makeLogger(label: "spona", level: nil)
-        let url = try database.resolve()
+        // Every setting is read and checked before anything starts, and every problem is
+        // reported, one line each: an operator fixes them in one go.
+        var problems = SettingsProblems()
+        let url = problems.attempt { try database.resolve() }
         var settings = ServerSettings()
         settings.host = host ?? Environment.value("SPONA_HOST") ?? settings.host
         if let port {
             settings.port = port
-        } else if let text = Environment.value("SPONA_PORT") {
-            settings.port = try Self.parsePort(text)
+        } else if let chosen = problems.number("SPONA_PORT", 1...65535, unit: "port number") {
+            settings.port = chosen
         }
-        if let text = Environment.value("SPONA_MANAGEMENT_PORT") {
-            let port = try Self.parsePort(text, name: "SPONA_MANAGEMENT_PORT")
-            guard port != settings.port else { throw CommandFailure("SPONA_MANAGEMENT_PORT \(port) is the API's port; give it one of its own") }
+        if let port = problems.number("SPONA_MANAGEMENT_PORT", 1...65535, unit: "port number") {
+            if port == settings.port { problems.lines.append("SPONA_MANAGEMENT_PORT \(port) is the API's port; give it one of its own") }
             settings.managementPort = port
         }
         settings.managementHost = Environment.value("SPONA_MANAGEMENT_HOST")
-        if let text = Environment.value("SPONA_IDLE_TIMEOUT") {
-            guard let seconds = Int(text), (1...3600).contains(seconds) else {
-                throw CommandFailure("SPONA_IDLE_TIMEOUT '\(text)' is not a number of seconds from 1 to 3600")
-            }
-            settings.idleTimeoutSeconds = seconds
-        }
-        var configuration = url.configuration
-        if let poolText = Environment.value("SPONA_DB_POOL_SIZE") {
-            guard let size = Int(poolText), size > 0 else { throw CommandFailure("SPONA_DB_POOL_SIZE '\(poolText)' is not a positive whole number") }
-            configuration.options.maximumConnections = size
-        }
+        if let seconds = problems.number("SPONA_IDLE_TIMEOUT", 1...3600, unit: "number of seconds") { settings.idleTimeoutSeconds = seconds }
+        let poolSize = problems.number("SPONA_DB_POOL_SIZE", 1...1000)
+        let geography = problems.attempt { try ReferenceData.geography(in: Environment.referenceDirectory) }
+        let vault = problems.attempt { try PersonalDataVault.fromEnvironment(Environment.variables, logger: logger) }
+        let threshold = problems.number("SPONA_SUPPRESSION_THRESHOLD", 1...1000)
+        let sealKey = problems.attempt { try SealKeys.privateKeyFromEnvironment() }
+        let previousSealKeys = problems.attempt { try SealKeys.previousPublicKeys() }
+        let sealMinutes = problems.number("SPONA_SEAL_INTERVAL", 0...10_080, unit: "number of minutes")
+        let deadline = problems.number("SPONA_REQUEST_DEADLINE", 1...3600, unit: "number of seconds")
+        let analystQueries = problems.number("SPONA_ANALYST_QUERIES_PER_HOUR", 1...100_000)
+        let horizonWarning = problems.number("SPONA_HORIZON_WARNING", 1...86_400, unit: "number of seconds")
+        let failedSignIns = problems.number("SPONA_FAILED_SIGNINS_PER_MINUTE", 1...10_000)
+        let personalDataReads = problems.number("SPONA_PERSONAL_DATA_READS_PER_HOUR", 1...100_000)
+        let accessLog = Environment.value("SPONA_ACCESS_LOG")
+        if let accessLog, !["on", "off"].contains(accessLog) { problems.lines.append("SPONA_ACCESS_LOG '\(accessLog.prefix(40))' is not on or off") }
+        let provider = problems.attempt { try IdentityProviderSettings.fromEnvironment(Environment.variables) }
+        guard problems.lines.isEmpty, let url, let geography, let vault else { throw CommandFailure(problems.lines.joined(separator: "\n")) }
 
-        let geography: Geography
-        do { geography = try ReferenceData.geography(in: ReferenceData.defaultDirectory) } catch { throw CommandFailure("\(error)") }
-        let vault: PersonalDataVault
-        do { vault = try PersonalDataVault.fromEnvironment() } catch { throw CommandFailure("\(error)") }
+        var configuration = url.configuration
+        if let poolSize { configuration.options.maximumConnections = poolSize }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let store = PostgresEventStore(client: client, logger: logger)
         var dependencies = Dependencies(database: client, store: store, geography: geography, logger: logger, vault: vault)
-        if let text = Environment.value("SPONA_SUPPRESSION_THRESHOLD") {
-            guard let threshold = Int(text), threshold >= 1 else {
-                throw CommandFailure("SPONA_SUPPRESSION_THRESHOLD '\(text)' is not a positive whole number")
-            }
-            dependencies.suppressionThreshold = threshold
-        }
-        dependencies.sealKey = try SealKeys.privateKeyFromEnvironment()
-        dependencies.previousSealKeys = try SealKeys.previousPublicKeys()
-        if let text = Environment.value("SPONA_SEAL_INTERVAL") {
-            guard let minutes = Int(text), minutes >= 0 else {
-                throw CommandFailure("SPONA_SEAL_INTERVAL '\(text)' is not a whole number of minutes")
-            }
-            dependencies.sealInterval = minutes == 0 ? nil : .seconds(minutes * 60)
-        }
-        if let text = Environment.value("SPONA_REQUEST_DEADLINE") {
-            guard let seconds = Int(text), (1...3600).contains(seconds) else {
-                throw CommandFailure("SPONA_REQUEST_DEADLINE '\(text)' is not a number of seconds from 1 to 3600")
-            }
-            dependencies.requestDeadline = .seconds(seconds)
-        }
-        if let text = Environment.value("SPONA_ANALYST_QUERIES_PER_HOUR") {
-            guard let count = Int(text), (1...100_000).contains(count) else {
-                throw CommandFailure("SPONA_ANALYST_QUERIES_PER_HOUR '\(text)' is not a whole number from 1 to 100000")
-            }
-            dependencies.analystQueriesPerHour = count
-        }
-        if let text = Environment.value("SPONA_HORIZON_WARNING") {
-            guard let seconds = Int(text), (1...86_400).contains(seconds) else {
-                throw CommandFailure("SPONA_HORIZON_WARNING '\(text)' is not a number of seconds from 1 to 86400")
-            }
-            dependencies.horizonWarning = .seconds(seconds)
-        }
-        if let text = Environment.value("SPONA_ACCESS_LOG") {
-            guard ["on", "off"].contains(text) else { throw CommandFailure("SPONA_ACCESS_LOG '\(text)' is not on or off") }
-            dependencies.accessLog = text == "on"
-        }
-        for (name, range, keyPath) in [
-            ("SPONA_FAILED_SIGNINS_PER_MINUTE", 1...10_000, \Dependencies.failedSignInsPerMinute),
-            ("SPONA_PERSONAL_DATA_READS_PER_HOUR", 1...100_000, \Dependencies.personalDataReadsPerHour),
-        ] as [(String, ClosedRange<Int>, WritableKeyPath<Dependencies, Int>)] {
-            guard let text = Environment.value(name) else { continue }
-            guard let count = Int(text), range.contains(count) else {
-                throw CommandFailure("\(name) '\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
-            }
-            dependencies[keyPath: keyPath] = count
-        }
-        do {
-            if let provider = try IdentityProviderSettings.fromEnvironment() {
-                dependencies.identityProvider = IdentityProvider(
-                    settings: provider,
-                    knownDistricts: Set(geography.districts.map(\.code.rawValue)),
-                    logger: logger
-                )
-                logger.info("people sign in through the identity provider", metadata: ["issuer": "\(provider.issuer)"])
-            } else {
-                logger.notice("no identity provider (SPONA_OIDC_ISSUER): only service tokens sign in")
-            }
-        } catch {
-            throw CommandFailure("\(error)")
+        if let threshold { dependencies.suppressionThreshold = threshold }
+        dependencies.sealKey = sealKey ?? nil
+        dependencies.previousSealKeys = previousSealKeys ?? []
+        if let sealMinutes { dependencies.sealInterval = sealMinutes == 0 ? nil : .seconds(sealMinutes * 60) }
+        if let deadline { dependencies.requestDeadline = .seconds(deadline) }
+        if let analystQueries { dependencies.analystQueriesPerHour = analystQueries }
+        if let horizonWarning { dependencies.horizonWarning = .seconds(horizonWarning) }
+        if let failedSignIns { dependencies.failedSignInsPerMinute = failedSignIns }
+        if let personalDataReads { dependencies.personalDataReadsPerHour = personalDataReads }
+        if let accessLog { dependencies.accessLog = accessLog == "on" }
+        if let provider = provider ?? nil {
+            dependencies.identityProvider = IdentityProvider(
+                settings: provider,
+                knownDistricts: Set(geography.districts.map(\.code.rawValue)),
+                logger: logger
+            )
+            logger.info("people sign in through the identity provider", metadata: ["issuer": "\(provider.issuer)"])
+        } else {
+            logger.notice("no identity provider (SPONA_OIDC_ISSUER): only service tokens sign in")
         }
         if dependencies.sealKey == nil { logger.notice("no seal key (SPONA_SEAL_KEY_FILE): the history is not being sealed") }
         let app = buildApplication(settings: settings, dependencies: dependencies)
@@ -158,8 +124,28 @@ struct Serve: AsyncParsableCommand {
         try await ServiceGroup(configuration: group).run()
     }
 
-    static func parsePort(_ text: String, name: String = "SPONA_PORT") throws -> Int {
-        guard let port = Int(text), (1...65535).contains(port) else { throw CommandFailure("\(name) '\(text)' is not a port number") }
-        return port
+}
+
+/// The problems found in a command's settings, one line each.
+struct SettingsProblems {
+    var lines: [String] = []
+
+    /// The whole number in `name`, if it is set and within `range`; else nil (and, when set
+    /// but wrong, a line saying so).
+    mutating func number(_ name: String, _ range: ClosedRange<Int>, unit: String = "whole number") -> Int? {
+        guard let text = Environment.value(name) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            lines.append("\(name) '\(text.prefix(40))' is not a \(unit) from \(range.lowerBound) to \(range.upperBound)")
+            return nil
+        }
+        return value
+    }
+
+    /// `body`'s value, or nil and its error as a line.
+    mutating func attempt<T>(_ body: () throws -> T) -> T? {
+        do { return try body() } catch {
+            lines.append("\(error)")
+            return nil
+        }
     }
 }

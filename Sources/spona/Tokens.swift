@@ -32,7 +32,7 @@ struct Tokens: AsyncParsableCommand {
                 throw CommandFailure("--role '\(role)' is not one of reporter, coordinator, analyst, auditor, admin")
             }
             let geography: Geography
-            do { geography = try ReferenceData.geography(in: ReferenceData.defaultDirectory) } catch { throw CommandFailure("\(error)") }
+            do { geography = try ReferenceData.geography(in: Environment.referenceDirectory) } catch { throw CommandFailure("\(error)") }
             let districts = Set(geography.districts.map(\.code.rawValue))
             for code in district where !districts.contains(code) {
                 throw CommandFailure("--district '\(code)' is not a district (one of \(districts.sorted().joined(separator: ", ")))")

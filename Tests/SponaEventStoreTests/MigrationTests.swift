@@ -43,6 +43,50 @@ struct MigrationTests {
         }
     }
 
+    @Test("spona serve checks every setting before it starts and names each problem on a line of its own")
+    func serveSettingsProblems() throws {
+        let result = try runProcess(
+            sponaExecutable,
+            ["serve"],
+            environment: [
+                "SPONA_PORT": "http", "SPONA_IDLE_TIMEOUT": "0", "SPONA_ACCESS_LOG": "maybe",
+                "SPONA_OIDC_ISSUER": "https://sso.example.rs/realms/spona",
+                "SPONA_MANAGEMENT_PORT": "8080", "SPONA_PERSONAL_DATA_READS_PER_HOUR": "-1", "DATABASE_URL": "postgresql://spona@127.0.0.1:1/spona",
+                "SPONA_MASTER_KEY": "not-base64", "SPONA_KEY_DIR": FileManager.default.temporaryDirectory.path,
+            ]
+        )
+        #expect(result.status != 0)
+        let lines = result.errorOutput.split(separator: "\n").map(String.init)
+        for expected in [
+            "SPONA_PORT 'http' is not a port number", "SPONA_IDLE_TIMEOUT '0' is not a number of seconds",
+            "SPONA_ACCESS_LOG 'maybe' is not on or off",
+            "SPONA_OIDC_AUDIENCE is required", "SPONA_PERSONAL_DATA_READS_PER_HOUR '-1'", "master key",
+        ] {
+            #expect(lines.filter { $0.contains(expected) }.count == 1, "\(expected) not on a line of its own in:\n\(result.errorOutput)")
+        }
+        #expect(!result.errorOutput.contains("Server started"), "it started")
+    }
+
+    @Test("settings come from SPONA_CONFIG_FILE under the environment, and a malformed line is named with its number")
+    func settingsFile() async throws {
+        try await TestDatabase.withFresh { db in
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("spona-\(UUID()).env")
+            defer { try? FileManager.default.removeItem(at: file) }
+            try Data("# Spona\nexport SPONA_OWNER_DATABASE_URL='\(db.ownerURL)'\n\nSPONA_LOG_LEVEL=warning\n".utf8).write(to: file)
+            let blank = ["SPONA_OWNER_DATABASE_URL": "", "DATABASE_URL": "", "SPONA_CONFIG_FILE": file.path]
+            let listed = try runProcess(sponaExecutable, ["tokens", "list"], environment: blank)
+            #expect(listed.status == 0 && listed.output.hasPrefix("id\t"), "\(listed.errorOutput)")
+
+            try Data("SPONA_LOG_LEVEL=info\nnot a setting\nspona_port=1\n".utf8).write(to: file)
+            let refused = try runProcess(sponaExecutable, ["tokens", "list"], environment: blank)
+            #expect(refused.status != 0)
+            #expect(
+                refused.errorOutput.contains("line 2: expected NAME=value") && refused.errorOutput.contains("line 3: 'spona_port'"),
+                "\(refused.errorOutput)"
+            )
+        }
+    }
+
     @Test("`spona migrate` twice: the second run changes nothing")
     func migrateTwice() async throws {
         try await TestDatabase.withFresh { db in
