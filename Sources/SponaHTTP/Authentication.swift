@@ -12,8 +12,10 @@ import SponaIdentity
 /// further: 401, and nothing is recorded.
 ///
 /// Failed sign-ins are counted per client address (`spona_authentication_failures_total`);
-/// an address that fails too often in a minute is answered 429 with `Retry-After` before its
-/// tokens are even looked at, so guessing is slow and seen.
+/// once an address has failed too often in a minute, its further failures are answered 429
+/// with `Retry-After` instead of 401, so that a guesser is told to wait and is seen. A valid
+/// token always signs in: behind a proxy every client shares the proxy's address, and one
+/// client's failures must not lock the others out.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = SponaRequestContext
     let tokens: AccessTokens
@@ -28,15 +30,6 @@ struct AuthenticationMiddleware: RouterMiddleware {
             throw Problem.unauthorized(AccessTokens.Refusal.missing.description)
         }
         let address = context.remoteAddress?.ipAddress ?? "unknown"
-        if let wait = await failures.wait(address) {
-            throw Problem(
-                .tooManyRequests,
-                type: "urn:spona:problem:rate-limited",
-                title: "Too many failed sign-ins",
-                detail: "this address failed to sign in \(failures.most) times within a minute; try again in \(wait) s",
-                headers: [.retryAfter: "\(wait)"]
-            )
-        }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw Problem.unauthorized(AccessTokens.Refusal.missing.description)
@@ -46,10 +39,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
         do {
             found = try await authenticate(token)
         } catch let refusal as AccessTokens.Refusal {
-            await failed(address, kind: "token")
+            try await failed(address, kind: "token")
             throw refusal
         } catch let refusal as SignInRefusal where refusal != .keysUnavailable {
-            await failed(address, kind: "identity_provider")
+            try await failed(address, kind: "identity_provider")
             throw Problem.unauthorized(refusal.description)
         } catch SignInRefusal.keysUnavailable {
             throw Problem(
@@ -84,15 +77,26 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
     }
 
-    private func failed(_ address: String, kind: String) async {
-        await failures.record(address)
-        SponaMetrics.registry.makeCounter(
-            descriptor: MetricNameDescriptor(
-                metricName: "spona_authentication_failures",
-                unitName: "total",
-                helpText: "Bearer tokens refused (kind: token or identity_provider)"
-            ),
-            labels: [("kind", kind)]
-        ).increment()
+    /// Counts a failure; past the limit, answers 429 instead of the refusal.
+    private func failed(_ address: String, kind: String) async throws {
+        defer {
+            SponaMetrics.registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    metricName: "spona_authentication_failures",
+                    unitName: "total",
+                    helpText: "Bearer tokens refused (kind: token or identity_provider)"
+                ),
+                labels: [("kind", kind)]
+            ).increment()
+        }
+        if let wait = await failures.admit(address) {
+            throw Problem(
+                .tooManyRequests,
+                type: "urn:spona:problem:rate-limited",
+                title: "Too many failed sign-ins",
+                detail: "this address failed to sign in \(failures.most) times within a minute; try again in \(wait) s",
+                headers: [.retryAfter: "\(wait)"]
+            )
+        }
     }
 }
