@@ -232,7 +232,7 @@ public func buildApplication(settings: ServerSettings, dependencies: Dependencie
     app.beforeServerStarts {
         [
             database = dependencies.database, store = dependencies.store, vault = dependencies.vault, logger = dependencies.logger,
-            head = dependencies.startupHead
+            head = dependencies.startupHead, identityProvider = dependencies.identityProvider
         ] in
         try await EventOrder.advance(client: database, logger: logger)
         if let vault {
@@ -240,6 +240,12 @@ public func buildApplication(settings: ServerSettings, dependencies: Dependencie
             try await KeyFolderCheck.run(store: store, vault: vault, logger: logger)
         }
         try await head.record(store)
+        if let identityProvider, await !identityProvider.warm() {
+            logger.error(
+                "the identity provider's keys could not be read: people cannot sign in until they can (service tokens still work)",
+                metadata: ["issuer": "\(identityProvider.settings.issuer)"]
+            )
+        }
     }
     return app
 }

@@ -89,6 +89,12 @@ public struct IdentityProvider: Sendable {
         )
     }
 
+    /// Reads the provider's keys ahead of the first sign-in; false when none could be read
+    /// (people cannot sign in until they can; service tokens still work).
+    public func warm() async -> Bool {
+        await keys.warm()
+    }
+
     /// Whether a bearer token is one for this provider to judge (a JWT), not a service token.
     public static func looksLikeJWT(_ token: String) -> Bool {
         token.utf8.count <= 16_384 && token.split(separator: ".", omittingEmptySubsequences: false).count == 3

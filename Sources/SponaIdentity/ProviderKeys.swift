@@ -54,6 +54,13 @@ actor ProviderKeys {
         return current.keys
     }
 
+    /// Reads the keys now unless they were read already; true when some are held. A server
+    /// calls it before serving, so that the first person to sign in does not wait for it.
+    func warm() async -> Bool {
+        if current == nil { await refresh() }
+        return current.map { !$0.ids.isEmpty } ?? false
+    }
+
     /// Reads the source once (callers arriving meanwhile wait for the same read).
     private func refresh() async {
         lastAttempt = .now

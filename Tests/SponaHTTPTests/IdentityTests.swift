@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import HTTPTypes
+import Logging
 import SponaApplication
 import SponaDomain
 import SponaIdentity
@@ -250,6 +251,29 @@ struct IdentityTests {
             let listed = try await tokens.list()
             #expect(listed.first { $0.id == issued.id }?.lastUsedAt != nil, "its use was not written down")
         }
+    }
+
+    @Test("a server reads the provider's keys before its first sign-in, and says so when it cannot")
+    func warmUp() async throws {
+        try await TestIdentityProvider.run { people in
+            let provider = people.provider(geography: shippedGeography, logger: Logger(label: "test"))
+            #expect(await provider.warm())
+            #expect(people.jwksReads == 1)
+            let token = try people.token(subject: "early", institution: .center, role: .coordinator)
+            let person = try await provider.signIn(token)
+            #expect(person.actorID == "person:early")
+            #expect(people.jwksReads == 1, "the first sign-in read the keys again")
+        }
+        let unreachable = IdentityProvider(
+            settings: IdentityProviderSettings(
+                issuer: TestIdentityProvider.issuer,
+                audience: TestIdentityProvider.audience,
+                keys: .url(URL(string: "http://127.0.0.1:1/certs")!)
+            ),
+            knownDistricts: [],
+            logger: Logger(label: "test")
+        )
+        #expect(await unreachable.warm() == false)
     }
 
     @Test(
