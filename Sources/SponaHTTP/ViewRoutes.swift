@@ -533,6 +533,28 @@ struct ViewRoutes {
             }
         }
 
+        group.get("views/institutions") { request, context in
+            try await at(request, context, [CaseWorkProjection(), InstitutionsProjection(geography: geography)]) { db in
+                let caller = try context.requireCaller()
+                guard caller.actor.role == .coordinator, caller.isCenter else {
+                    throw Problem.forbidden("reports by institution name single institutions; they are the Center's")
+                }
+                let (from, to) = try Self.period(request)
+                let cyrillic = try Self.cyrillic(request)
+                var table = ViewTable(columns: ["month", "institution", "name", "sector", "municipality", "reports"])
+                for row in try await CaseWorkProjection.reportsByInstitution(from: from, to: to, read: db.run) {
+                    let name = (cyrillic ? row.nameCyrillic ?? row.nameLatin : row.nameLatin) ?? row.institution.uuidString.lowercased()
+                    table.add(
+                        kind: "institution",
+                        [
+                            .text(row.month), .text(row.institution.uuidString.lowercased()), .text(name), .text(row.sector ?? ""),
+                            .text(row.municipality ?? ""), .cell(.count(row.reports)),
+                        ]
+                    )
+                }
+                return try table.response(csv: Self.wantsCSV(request), suppression: nil)
+            }
+        }
         group.get("views/sectors") { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
                 let caller = try context.requireCaller()

@@ -387,6 +387,53 @@ extension CaseWorkProjection {
         return reports
     }
 
+    /// Reports filed by one institution in a month, with the institution as the registry has it.
+    public struct InstitutionMonth: Sendable, Hashable {
+        public var month: String
+        public var institution: UUID
+        public var nameLatin: String?
+        public var nameCyrillic: String?
+        public var sector: String?
+        public var municipality: String?
+        public var reports: Int
+    }
+
+    /// Reports by reporting institution and month (UTC, by the report's time), months `from`
+    /// through `to`: the figure the Center cites for an institution's part in the network
+    /// ("the Commissariat for Refugees' 7 reports after its memorandum"). Names come from the
+    /// registry's read model. Reads through `read`, so that an as-of replay answers alike.
+    public static func reportsByInstitution(from: String, to: String, read: TableReader) async throws -> [InstitutionMonth] {
+        let rows = try await read(
+            """
+            SELECT r.month, r.reporting_institution, i.name_lat, i.name_cyr, i.sector, i.municipality, r.reports
+            FROM (
+                SELECT to_char(filed_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month, reporting_institution, count(*) AS reports
+                FROM case_reports GROUP BY 1, 2
+            ) r
+            LEFT JOIN institutions i ON i.id = r.reporting_institution
+            WHERE r.month >= \(from) AND r.month <= \(to)
+            ORDER BY r.month, r.reports DESC, r.reporting_institution
+            """
+        )
+        var result: [InstitutionMonth] = []
+        for try await (month, institution, latin, cyrillic, sector, municipality, reports) in rows.decode(
+            (String, UUID, String?, String?, String?, String?, Int64).self
+        ) {
+            result.append(
+                InstitutionMonth(
+                    month: month,
+                    institution: institution,
+                    nameLatin: latin,
+                    nameCyrillic: cyrillic,
+                    sector: sector,
+                    municipality: municipality,
+                    reports: Int(reports)
+                )
+            )
+        }
+        return result
+    }
+
     /// A case in the coordinators' list: ids, places, dates and statuses only.
     public struct CaseListRow: Sendable {
         public var caseID: UUID

@@ -123,6 +123,46 @@ struct ViewTests {
         }
     }
 
+    @Test(
+        "reports by reporting institution: the Center sees each institution's reports month by month, in either script and as CSV; analysts are refused"
+    )
+    func reportsByInstitution() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            for (token, count) in [(n.schoolStaff, 3), (n.officer, 1)] {
+                for _ in 0..<count {
+                    #expect(try await api.send(.post, "/v1/cases", token: token, json: Network.report).status == .created)
+                }
+            }
+            try await waitForProjections(api, ["case_work", "institutions"])
+            let month = String(iso(Date()).prefix(7))
+            let view = try await api.send(.get, "/v1/views/institutions?from=\(month)&to=\(month)", token: n.coordinator)
+            #expect(view.status == .ok, "\(view.text)")
+            let rows = view["rows"] as? [[String: Any]] ?? []
+            let byInstitution = Dictionary(rows.map { ($0["institution"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+            #expect(byInstitution[n.school.rawValue.uuidString.lowercased()]?["reports"] as? Int == 3, "\(view.text)")
+            #expect(byInstitution[n.police.rawValue.uuidString.lowercased()]?["reports"] as? Int == 1)
+            #expect(byInstitution[n.school.rawValue.uuidString.lowercased()]?["sector"] as? String == "education")
+            #expect(rows.first?["institution"] as? String == n.school.rawValue.uuidString.lowercased(), "the most reports first")
+            #expect(rows.count == 2)
+
+            // As of a moment: the same figures from a replay of the history up to then.
+            let now = iso(Date().addingTimeInterval(1)).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            let replayed = try await api.send(.get, "/v1/views/institutions?from=\(month)&to=\(month)&asOf=\(now)", token: n.coordinator)
+            #expect(replayed.status == .ok, "\(replayed.text)")
+            let replayedRows = replayed["rows"] as? [[String: Any]] ?? []
+            #expect(replayedRows.map { $0["reports"] as? Int } == rows.map { $0["reports"] as? Int }, "\(replayed.text)")
+            let earlier = try await api.send(.get, "/v1/views/institutions?from=2020-01&to=2020-12", token: n.coordinator)
+            #expect((earlier["rows"] as? [[String: Any]])?.isEmpty == true)
+            let csv = try await api.send(.get, "/v1/views/institutions", token: n.coordinator, headers: [.accept: "text/csv"])
+            #expect(csv.status == .ok && csv.text.contains("Policijska uprava Prokuplje"), "\(csv.text.prefix(300))")
+
+            let analyst = try await api.token(.center, .analyst, districts: ["RS-21"])
+            #expect(try await api.send(.get, "/v1/views/institutions", token: analyst).status == .forbidden)
+            #expect(try await api.send(.get, "/v1/views/institutions", token: n.schoolStaff).status == .forbidden)
+        }
+    }
+
     @Test("silent municipalities and the impact of trainings")
     func silentAndTrainings() async throws {
         try await APIHarness.run { api in
