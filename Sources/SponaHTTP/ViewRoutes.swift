@@ -533,6 +533,29 @@ struct ViewRoutes {
             }
         }
 
+        group.get("views/outcomes") { request, context in
+            try await at(request, context, [CaseWorkProjection()]) { db in
+                let caller = try context.requireCaller()
+                guard caller.actor.role == .coordinator, caller.isCenter else {
+                    throw Problem.forbidden("national outcome figures are the Center's (analysts see their districts' views)")
+                }
+                let (from, to) = try Self.period(request)
+                let metrics = [
+                    "reports", "identified", "identifiedChildren", "identifiedAdults", "identifiedFemale", "identifiedMale", "atRiskPrevention",
+                    "notAVictim", "assisted", "assistedChildren", "assistedAdults", "assistedFemale", "assistedMale",
+                ]
+                var table = ViewTable(columns: ["month"] + metrics)
+                for row in try await CaseWorkProjection.outcomes(from: from, to: to, read: db.run) {
+                    let counts = [
+                        row.reports, row.identified, row.identifiedChildren, row.identifiedAdults, row.identifiedFemale, row.identifiedMale,
+                        row.atRiskPrevention, row.notAVictim, row.assisted, row.assistedChildren, row.assistedAdults, row.assistedFemale,
+                        row.assistedMale,
+                    ]
+                    table.add(kind: "national", [.text(row.month)] + counts.map { .cell(.count($0)) })
+                }
+                return try table.response(csv: Self.wantsCSV(request), suppression: nil)
+            }
+        }
         group.get("views/institutions") { request, context in
             try await at(request, context, [CaseWorkProjection(), InstitutionsProjection(geography: geography)]) { db in
                 let caller = try context.requireCaller()

@@ -15,7 +15,8 @@ public struct CaseWorkProjection: Projection {
     public var categories: Set<String>? { [Streams.Category.cases] }
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
     /// history on start (see ``Projection/version``).
-    public static let currentVersion = 1
+    /// Version 2: the subject's age group and gender in `case_reports` (migration 0016).
+    public static let currentVersion = 2
     public var version: Int { Self.currentVersion }
 
     public init() {}
@@ -37,13 +38,16 @@ public struct CaseWorkProjection: Projection {
         public var assistanceGiven: Int32 = 0
         public var closedAt: Date?
         public var updatedAt: Date
+        /// The subject's age group and gender: codes from closed lists, for the outcome figures.
+        public var ageGroup: String? = nil
+        public var gender: String? = nil
 
         /// The columns a row is read from, in ``init(_:)``'s order: one list for every query.
         static let columns = """
             case_id, reporting_institution, municipality, filed_at, risk_level, urgency, status, acknowledged_at, triaged_at, \
-            referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at
+            referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at, age_group, gender
             """
-        static let columnCount = 15
+        static let columnCount = 17
     }
 
     /// A row of `open_work`.
@@ -145,18 +149,20 @@ public struct CaseWorkProjection: Projection {
             try await connection.query(
                 """
                 INSERT INTO case_reports (case_id, reporting_institution, municipality, filed_at, risk_level, urgency, status, acknowledged_at,
-                                          triaged_at, referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at)
+                                          triaged_at, referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at,
+                                          age_group, gender)
                 SELECT id, institution, municipality, filed, risk, urgency, status, CASE WHEN has_ack THEN ack END, CASE WHEN has_triage THEN triage END,
-                       referrals, conferences, NULLIF(identification, ''), assistance, CASE WHEN has_closed THEN closed END, updated
+                       referrals, conferences, NULLIF(identification, ''), assistance, CASE WHEN has_closed THEN closed END, updated,
+                       NULLIF(age_group, ''), NULLIF(gender, '')
                 FROM unnest(\(rows.map(\.caseID))::uuid[], \(rows.map(\.reportingInstitution))::uuid[], \(rows.map(\.municipality))::text[],
                             \(rows.map(\.filedAt))::timestamptz[], \(rows.map(\.riskLevel))::text[], \(rows.map(\.urgency))::text[],
                             \(rows.map(\.status.rawValue))::text[], \(rows.map { $0.acknowledgedAt ?? epoch })::timestamptz[], \(rows.map { $0.acknowledgedAt != nil })::bool[],
                             \(rows.map { $0.triagedAt ?? epoch })::timestamptz[], \(rows.map { $0.triagedAt != nil })::bool[],
                             \(rows.map(\.referralsSent))::int[], \(rows.map(\.conferencesHeld))::int[], \(rows.map { $0.identification ?? "" })::text[],
                             \(rows.map(\.assistanceGiven))::int[], \(rows.map { $0.closedAt ?? epoch })::timestamptz[], \(rows.map { $0.closedAt != nil })::bool[],
-                            \(rows.map(\.updatedAt))::timestamptz[])
+                            \(rows.map(\.updatedAt))::timestamptz[], \(rows.map { $0.ageGroup ?? "" })::text[], \(rows.map { $0.gender ?? "" })::text[])
                      AS x(id, institution, municipality, filed, risk, urgency, status, ack, has_ack, triage, has_triage, referrals, conferences,
-                          identification, assistance, closed, has_closed, updated)
+                          identification, assistance, closed, has_closed, updated, age_group, gender)
                 ON CONFLICT (case_id) DO UPDATE SET status = EXCLUDED.status, acknowledged_at = EXCLUDED.acknowledged_at,
                     triaged_at = EXCLUDED.triaged_at, referrals_sent = EXCLUDED.referrals_sent, conferences_held = EXCLUDED.conferences_held,
                     identification = EXCLUDED.identification, assistance_given = EXCLUDED.assistance_given, closed_at = EXCLUDED.closed_at,
@@ -219,7 +225,9 @@ public struct CaseWorkProjection: Projection {
                     riskLevel: filed.risk.level.rawValue,
                     urgency: filed.urgency.rawValue,
                     status: .reported,
-                    updatedAt: time
+                    updatedAt: time,
+                    ageGroup: filed.subject.ageGroup.rawValue,
+                    gender: filed.subject.gender.rawValue
                 )
                 touchedReports.insert(id)
             case .reportAcknowledged:
@@ -434,6 +442,80 @@ extension CaseWorkProjection {
         return result
     }
 
+    /// What became of the reports of a month: identification outcomes (each case counted
+    /// once, by its latest conclusion, so a correction moves the figure) and persons assisted,
+    /// by age group (children: under 18) and gender.
+    public struct OutcomeMonth: Sendable, Hashable {
+        public var month: String
+        public var reports: Int
+        public var identified: Int
+        public var identifiedChildren: Int
+        public var identifiedAdults: Int
+        public var identifiedFemale: Int
+        public var identifiedMale: Int
+        public var atRiskPrevention: Int
+        public var notAVictim: Int
+        public var assisted: Int
+        public var assistedChildren: Int
+        public var assistedAdults: Int
+        public var assistedFemale: Int
+        public var assistedMale: Int
+    }
+
+    /// Outcomes by the month the report was filed (UTC), months `from` through `to`: the
+    /// figures of the Center's annual report (identified victims, children and adults, female
+    /// and male; persons assisted; cases at risk with prevention). One subject per report.
+    public static func outcomes(from: String, to: String, read: TableReader) async throws -> [OutcomeMonth] {
+        let children = AgeGroup.allCases.filter(\.isChild).map(\.rawValue)
+        let adults = AgeGroup.allCases.filter { !$0.isChild && $0 != .unknown }.map(\.rawValue)
+        let identified = IdentificationOutcome.identifiedVictim.rawValue
+        let rows = try await read(
+            """
+            SELECT to_char(filed_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month,
+                   count(*),
+                   count(*) FILTER (WHERE identification = \(identified)),
+                   count(*) FILTER (WHERE identification = \(identified) AND age_group = ANY(\(children))),
+                   count(*) FILTER (WHERE identification = \(identified) AND age_group = ANY(\(adults))),
+                   count(*) FILTER (WHERE identification = \(identified) AND gender = 'female'),
+                   count(*) FILTER (WHERE identification = \(identified) AND gender = 'male'),
+                   count(*) FILTER (WHERE identification = \(IdentificationOutcome.atRiskPrevention.rawValue)),
+                   count(*) FILTER (WHERE identification = \(IdentificationOutcome.notAVictim.rawValue)),
+                   count(*) FILTER (WHERE assistance_given > 0),
+                   count(*) FILTER (WHERE assistance_given > 0 AND age_group = ANY(\(children))),
+                   count(*) FILTER (WHERE assistance_given > 0 AND age_group = ANY(\(adults))),
+                   count(*) FILTER (WHERE assistance_given > 0 AND gender = 'female'),
+                   count(*) FILTER (WHERE assistance_given > 0 AND gender = 'male')
+            FROM case_reports
+            WHERE to_char(filed_at AT TIME ZONE 'UTC', 'YYYY-MM') BETWEEN \(from) AND \(to)
+            GROUP BY 1 ORDER BY 1
+            """
+        )
+        var result: [OutcomeMonth] = []
+        for try await row in rows {
+            let columns = row.makeRandomAccess()
+            let counts = try (1..<14).map { Int(try columns[$0].decode(Int64.self)) }
+            result.append(
+                OutcomeMonth(
+                    month: try columns[0].decode(String.self),
+                    reports: counts[0],
+                    identified: counts[1],
+                    identifiedChildren: counts[2],
+                    identifiedAdults: counts[3],
+                    identifiedFemale: counts[4],
+                    identifiedMale: counts[5],
+                    atRiskPrevention: counts[6],
+                    notAVictim: counts[7],
+                    assisted: counts[8],
+                    assistedChildren: counts[9],
+                    assistedAdults: counts[10],
+                    assistedFemale: counts[11],
+                    assistedMale: counts[12]
+                )
+            )
+        }
+        return result
+    }
+
     /// A case in the coordinators' list: ids, places, dates and statuses only.
     public struct CaseListRow: Sendable {
         public var caseID: UUID
@@ -525,7 +607,9 @@ extension CaseWorkProjection.ReportRow {
             identification: try row[11].decode(String?.self),
             assistanceGiven: try row[12].decode(Int32.self),
             closedAt: try row[13].decode(Date?.self),
-            updatedAt: try row[14].decode(Date.self)
+            updatedAt: try row[14].decode(Date.self),
+            ageGroup: try row[15].decode(String?.self),
+            gender: try row[16].decode(String?.self)
         )
     }
 }

@@ -123,6 +123,59 @@ struct ViewTests {
         }
     }
 
+    @Test("outcomes: identified victims and persons assisted by age group and gender, each case once by its latest identification")
+    func outcomes() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            /// Files a report about one subject and carries it as far as `outcome` and assistance.
+            func journey(_ ageGroup: String, _ gender: String, outcome: String?, assisted: Bool) async throws -> (String, String) {
+                var report = Network.report
+                report["subject"] = ["ageGroup": ageGroup, "gender": gender]
+                let filed = try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: report)
+                let path = try #require(filed.location)
+                var etag = try #require(filed.etag)
+                func step(_ suffix: String, _ json: [String: Any]) async throws {
+                    let reply = try await api.send(.post, path + suffix, token: n.coordinator, json: json, ifMatch: etag)
+                    #expect(reply.status.code < 300, "\(suffix): \(reply.text)")
+                    etag = reply.etag ?? etag
+                }
+                try await step("/acknowledge", [:])
+                if let outcome { try await step("/identification", ["outcome": outcome]) }
+                if assisted { try await step("/assistance", ["kind": "counselling"]) }
+                return (path, etag)
+            }
+            _ = try await journey("child_14_17", "female", outcome: "identified_victim", assisted: true)
+            _ = try await journey("child_0_13", "male", outcome: "identified_victim", assisted: true)
+            _ = try await journey("adult_26_plus", "female", outcome: "identified_victim", assisted: false)
+            _ = try await journey("adult_18_25", "female", outcome: "at_risk_prevention", assisted: true)
+            _ = try await journey("adult_18_25", "male", outcome: nil, assisted: false)
+            // Identified, then corrected: counted once, as what it is now.
+            let (corrected, etag) = try await journey("adult_26_plus", "male", outcome: "identified_victim", assisted: false)
+            let correction = try await api.send(
+                .post,
+                corrected + "/identification",
+                token: n.coordinator,
+                json: ["outcome": "not_a_victim"],
+                ifMatch: etag
+            )
+            #expect(correction.status.code < 300, "\(correction.text)")
+            try await waitForProjections(api, ["case_work"])
+
+            let month = String(iso(Date()).prefix(7))
+            let view = try await api.send(.get, "/v1/views/outcomes?from=\(month)&to=\(month)", token: n.coordinator)
+            #expect(view.status == .ok, "\(view.text)")
+            let row = try #require((view["rows"] as? [[String: Any]])?.first, "\(view.text)")
+            let expected: [String: Int] = [
+                "reports": 6, "identified": 3, "identifiedChildren": 2, "identifiedAdults": 1, "identifiedFemale": 2, "identifiedMale": 1,
+                "atRiskPrevention": 1, "notAVictim": 1, "assisted": 3, "assistedChildren": 2, "assistedAdults": 1, "assistedFemale": 2,
+                "assistedMale": 1,
+            ]
+            for (metric, value) in expected { #expect(row[metric] as? Int == value, "\(metric): \(view.text)") }
+            let analyst = try await api.token(.center, .analyst, districts: ["RS-21"])
+            #expect(try await api.send(.get, "/v1/views/outcomes", token: analyst).status == .forbidden)
+        }
+    }
+
     @Test(
         "reports by reporting institution: the Center sees each institution's reports month by month, in either script and as CSV; analysts are refused"
     )
