@@ -6,7 +6,8 @@
 #   - the Kubernetes manifests: rendered with `kubectl kustomize`, the standard kinds validated
 #     strictly against Kubernetes' schemas (kubernetes-validate, from PyPI), CloudNativePG's
 #     kinds checked for the fields this deployment relies on;
-#   - the compose file: its structure (secrets, volumes, dependencies, files it mounts);
+#   - the compose file: against the Compose specification's JSON schema, and its structure
+#     (secrets, volumes, dependencies, files it mounts);
 #   - the Keycloak realm: valid JSON.
 # A tool this machine lacks is reported as SKIPPED, never as passed.
 set -euo pipefail
@@ -43,6 +44,28 @@ if command -v kubectl >/dev/null; then
     fi
 else
     echo "deploy: SKIPPED Kubernetes manifests (no kubectl)"
+fi
+
+# The compose file against the Compose specification's JSON schema (as docker-compose 1.29
+# ships it: the wheel is downloaded once into .data/tools, never installed).
+spec=.data/tools/compose_spec.json
+if [ ! -s "$spec" ]; then
+    mkdir -p .data/tools
+    if pip download --quiet --disable-pip-version-check --no-deps docker-compose==1.29.2 -d "$units/wheel" >/dev/null 2>&1; then
+        python3 -c "import sys, zipfile, glob; zipfile.ZipFile(glob.glob(sys.argv[1] + '/*.whl')[0]).extract('compose/config/compose_spec.json', sys.argv[1])" "$units/wheel" &&
+            cp "$units/wheel/compose/config/compose_spec.json" "$spec"
+    fi
+fi
+if [ -s "$spec" ] && python3 -c "import jsonschema" 2>/dev/null; then
+    if python3 - "$spec" <<'PY'
+import json, sys, yaml, jsonschema
+errors = list(jsonschema.Draft7Validator(json.load(open(sys.argv[1]))).iter_errors(yaml.safe_load(open("deploy/compose.yaml"))))
+for error in errors: print("deploy: compose.yaml", list(error.path), error.message[:200])
+sys.exit(1 if errors else 0)
+PY
+    then echo "deploy: compose.yaml valid against the Compose specification's schema"; else failed=1; fi
+else
+    echo "deploy: SKIPPED the Compose schema (it could not be downloaded, or no jsonschema)"
 fi
 
 python3 - "$units/k8s.yaml" <<'PY' || failed=1
