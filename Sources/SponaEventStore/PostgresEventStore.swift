@@ -92,6 +92,10 @@ public struct PostgresEventStore: EventStore, Service {
                 preconditionFailure("spona_append returned no row")
             } catch let error as PSQLError where attempt == 1 && error.isUniqueViolation(on: "idempotency_keys_pkey") {
                 continue
+            } catch let error as PSQLError where attempt <= 2 && error.code == .clientClosedConnection && !Task.isCancelled {
+                // The pool handed out a connection this process was closing (a read on it was
+                // cancelled a moment before): the statement never left, so it is sent again.
+                continue
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "22P02" {
                 // invalid_text_representation: a payload or the metadata is not JSON.
                 throw EventStoreError.invalidJSON(what: "payload or metadata")
