@@ -90,12 +90,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
             ).increment()
         }
         if let wait = await failures.admit(address) {
-            throw Problem(
-                .tooManyRequests,
-                type: "urn:spona:problem:rate-limited",
-                title: "Too many failed sign-ins",
-                detail: "this address failed to sign in \(failures.most) times within a minute; try again in \(wait) s",
-                headers: [.retryAfter: "\(wait)"]
+            throw Problem.rateLimited(
+                "Too many failed sign-ins",
+                "this address failed to sign in \(failures.most) times within a minute; try again in \(wait) s",
+                retryAfter: wait
             )
         }
     }

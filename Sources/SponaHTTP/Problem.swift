@@ -169,13 +169,7 @@ extension Problem {
         case let error as AccessTokens.Refusal:
             return unauthorized(error.description)
         case let error as PersonalDataReadLimited:
-            return Problem(
-                .tooManyRequests,
-                type: "urn:spona:problem:rate-limited",
-                title: "Too many reads of personal data",
-                detail: error.description,
-                headers: [.retryAfter: "\(error.retryAfterSeconds)"]
-            )
+            return rateLimited("Too many reads of personal data", error.description, retryAfter: error.retryAfterSeconds)
         case let error as EventSchemaError:
             // A stored event this code cannot read (a newer version wrote it): the server's
             // side, not the client's, and nothing a retry now would change.
@@ -247,6 +241,11 @@ extension Problem {
     }
 
     /// A server that has just started, whose read models have not reached the history it found.
+    /// One of the sliding-window limits was reached: 429, and when to try again.
+    static func rateLimited(_ title: String, _ detail: String, retryAfter seconds: Int) -> Problem {
+        Problem(.tooManyRequests, type: "urn:spona:problem:rate-limited", title: title, detail: detail, headers: [.retryAfter: "\(seconds)"])
+    }
+
     static func schemaBehind(applied: Int, required: Int) -> Problem {
         Problem(
             .serviceUnavailable,

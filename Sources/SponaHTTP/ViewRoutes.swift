@@ -252,12 +252,10 @@ struct ViewRoutes {
         guard let caller = try? context.requireCaller(), caller.actor.role == .analyst else { return }
         let filters = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first })
         if filters.keys.contains(where: { $0 != "names" }), let wait = await queryLimit.admit(caller.actor.id) {
-            throw Problem(
-                .tooManyRequests,
-                type: "urn:spona:problem:rate-limited",
-                title: "Too many filtered queries",
-                detail: "an analyst may ask \(queryLimit.most) filtered or as-of view queries an hour; try again in \(wait) s",
-                headers: [.retryAfter: "\(wait)"]
+            throw Problem.rateLimited(
+                "Too many filtered queries",
+                "an analyst may ask \(queryLimit.most) filtered or as-of view queries an hour; try again in \(wait) s",
+                retryAfter: wait
             )
         }
         try await ReadTrail(store: store).record(.init(view: request.uri.path, filters: filters), caller: caller, requestID: context.requestIDText)

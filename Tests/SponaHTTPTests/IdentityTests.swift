@@ -160,7 +160,7 @@ struct IdentityTests {
                 }
                 // The case's events carry the person who wrote them.
                 let events = try await api.send(.get, path + "/events", token: auditor)
-                #expect(events.text.contains("staff-") || events.text.contains("person:"), "\(events.text.prefix(400))")
+                #expect(events.text.contains("person:staff-") && events.text.contains("Test Person"), "\(events.text.prefix(400))")
             }
         }
     }

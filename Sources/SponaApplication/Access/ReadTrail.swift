@@ -75,24 +75,26 @@ public struct ReadTrail: Sendable {
     }
 
     public func recordRefusal(_ read: Read, of id: CaseID, limitPerHour: Int, caller: Caller, requestID: String) async throws {
-        let payload = try EventCoding.encoder.encode(ReadRefused(case: id, read: read, limitPerHour: limitPerHour))
-        let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
-        try await store.append(
+        try await append(
+            ReadRefused(case: id, read: read, limitPerHour: limitPerHour),
+            type: ReadRefused.eventType,
             to: Streams.access(id),
-            expected: .any,
-            events: [EventData(type: ReadRefused.eventType, schemaVersion: Self.schemas.current(ReadRefused.eventType), payload: payload)],
-            metadata: metadata
+            caller,
+            requestID
         )
     }
 
     public func record(_ read: Read, of id: CaseID, reason: CaseText?, caller: Caller, requestID: String) async throws {
-        let payload = try EventCoding.encoder.encode(CaseRead(case: id, read: read, reason: reason))
-        let metadata = try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
+        try await append(CaseRead(case: id, read: read, reason: reason), type: Self.eventType, to: Streams.access(id), caller, requestID)
+    }
+
+    /// One access record, at its type's current schema version, with the caller in its metadata.
+    private func append(_ record: some Encodable, type: String, to stream: StreamID, _ caller: Caller, _ requestID: String) async throws {
         try await store.append(
-            to: Streams.access(id),
+            to: stream,
             expected: .any,
-            events: [EventData(type: Self.eventType, schemaVersion: Self.schemas.current(Self.eventType), payload: payload)],
-            metadata: metadata
+            events: [EventData(type: type, schemaVersion: Self.schemas.current(type), payload: try EventCoding.encoder.encode(record))],
+            metadata: try EventCoding.metadata(CommandMetadata(actor: caller.actor, requestID: requestID))
         )
     }
 
