@@ -12,6 +12,26 @@ import Testing
 import Glibc
 #endif
 
+/// A port no one listens on now, below the kernel's ephemeral range (32768 and up here), so
+/// that no outgoing connection of the machine (to PostgreSQL, say) can hold it when a server
+/// binds it a moment later.
+func freePort() -> Int {
+    while true {
+        let port = Int.random(in: 20_000...32_000)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { continue }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if bound == 0 { return port }
+    }
+}
+
 /// A `spona serve` process of its own, logging to a file.
 final class ServerProcess: @unchecked Sendable {
     let process = Process()
@@ -19,7 +39,7 @@ final class ServerProcess: @unchecked Sendable {
     let port: Int
 
     init(databaseURL: String, keyDirectory: URL, environment extra: [String: String] = [:]) throws {
-        port = Int.random(in: 20_000...60_000)
+        port = freePort()
         log = FileManager.default.temporaryDirectory.appendingPathComponent("spona-serve-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: sponaExecutable)
@@ -400,7 +420,7 @@ struct ServerProcessTests {
                 .issue(institution: school, role: .reporter, districts: [], label: "logs", expiresAt: Date().addingTimeInterval(3600)).token
             let keys = FileManager.default.temporaryDirectory.appendingPathComponent("spona-keys-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: keys) }
-            let management = Int.random(in: 20_000...60_000)
+            let management = freePort()
             let server = try ServerProcess(
                 databaseURL: db.appURL,
                 keyDirectory: keys,
@@ -473,6 +493,22 @@ struct ServerProcessTests {
                 #expect(!text.localizedCaseInsensitiveContains(secret), "the log holds '\(secret)'")
             }
             #expect(!text.contains(location), "the log holds a case's path")
+        }
+    }
+
+    @Test("replicas that start together all prepare the key database: none trips over another's creating the table")
+    func keyDatabasePreparedConcurrently() async throws {
+        try await TestDatabase.withFresh { keyDatabase in
+            let url = try DatabaseURL(keyDatabase.ownerURL)
+            let stores = (0..<8).map { _ in PostgresSubjectKeyStore(url: url, logger: keyDatabase.logger) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for store in stores { group.addTask { try await store.run() } }
+                try await withThrowingTaskGroup(of: Void.self) { preparing in
+                    for store in stores { preparing.addTask { try await store.prepare() } }
+                    try await preparing.waitForAll()
+                }
+                group.cancelAll()
+            }
         }
     }
 

@@ -32,14 +32,22 @@ public final class PostgresSubjectKeyStore: SubjectKeyStorage, Service {
 
     public func prepare() async throws(PrivacyError) {
         _ = try await perform("prepare the key table") {
+            // Replicas start together: two concurrent CREATE TABLE IF NOT EXISTS collide in the
+            // catalogue (23505 on pg_type), so the creation is serialised by an advisory lock
+            // held for this one statement's transaction.
             try await $0.query(
                 """
-                CREATE TABLE IF NOT EXISTS subject_keys (
-                    subject        uuid        PRIMARY KEY,
-                    master_key_id  text        NOT NULL,
-                    wrapped_key    bytea       NOT NULL,
-                    created_at     timestamptz NOT NULL
-                )
+                DO $$
+                BEGIN
+                    PERFORM pg_advisory_xact_lock(hashtextextended('spona_subject_keys', 0));
+                    CREATE TABLE IF NOT EXISTS subject_keys (
+                        subject        uuid        PRIMARY KEY,
+                        master_key_id  text        NOT NULL,
+                        wrapped_key    bytea       NOT NULL,
+                        created_at     timestamptz NOT NULL
+                    );
+                END
+                $$
                 """,
                 logger: self.logger
             )
