@@ -57,6 +57,9 @@ public struct Dependencies: Sendable {
     public var accessLog = true
     /// The network's identity provider (`SPONA_OIDC_*`); nil: only service tokens sign in.
     public var identityProvider: IdentityProvider?
+    /// Browser sign-in for the dashboard (`SPONA_DASHBOARD_URL`, `SPONA_OIDC_AUTHORIZATION_URL`,
+    /// `SPONA_OIDC_TOKEN_URL`); nil: the dashboard explains how it is set up.
+    public var browserSignIn: BrowserSignIn.Settings?
     /// Failed sign-ins one address may make in a minute before it is answered 429
     /// (`SPONA_FAILED_SIGNINS_PER_MINUTE`, default 20).
     public var failedSignInsPerMinute = 20
@@ -160,14 +163,24 @@ func registerAPI(on router: Router<SponaRequestContext>, _ dependencies: Depende
         personalDataReads: SlidingWindowLimit(most: dependencies.personalDataReadsPerHour, per: .seconds(3600))
     ).register(on: api)
     WorkRoutes(database: dependencies.database).register(on: api)
-    ViewRoutes(
+    let views = ViewRoutes(
         database: dependencies.database,
         store: store,
         geography: dependencies.geography,
         disclosure: Disclosure(threshold: dependencies.suppressionThreshold),
         analystNow: dependencies.analystNow,
         queryLimit: SlidingWindowLimit(most: dependencies.analystQueriesPerHour, per: .seconds(3600))
-    ).register(on: api)
+    )
+    views.register(on: api)
+    // The dashboard renders the same views' tables, with the same limits and read trail.
+    DashboardRoutes(
+        views: views.tables(),
+        geography: dependencies.geography,
+        sessions: BrowserSessions(client: dependencies.database, logger: dependencies.logger),
+        tokens: AccessTokens(client: dependencies.database, logger: dependencies.logger, cache: dependencies.tokenCache),
+        identityProvider: dependencies.identityProvider,
+        signIn: dependencies.browserSignIn.map(BrowserSignIn.init(settings:))
+    ).register(on: router)
     AuditRoutes(
         audit: AuditService(store: store, vault: dependencies.vault),
         store: store,

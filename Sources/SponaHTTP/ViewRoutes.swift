@@ -151,7 +151,7 @@ struct ViewRoutes {
     /// Municipality × month with district roll-ups (and national ones for the Center). With
     /// `only`, the rows of that municipality and its district's totals — suppressed exactly as
     /// in the district's whole table, so that comparing the two reveals nothing.
-    func municipalities(_ request: Request, _ context: SponaRequestContext, only: String?, _ db: ViewDatabase) async throws -> Response {
+    func municipalities(_ request: Request, _ context: SponaRequestContext, only: String?, _ db: ViewDatabase) async throws -> ViewTable {
         var district = request.uri.queryParameters["district"].map(String.init)
         var single: MunicipalityCode?
         if let only {
@@ -242,7 +242,8 @@ struct ViewRoutes {
                 table.add(kind: "national", [.text(month), .text(""), .text(""), .text(cyrillic ? "Србија" : "Srbija")] + shown(national))
             }
         }
-        return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
+        table.suppressionThreshold = audience.suppressed ? disclosure.threshold : nil
+        return table
     }
 
     /// An analyst's question is on record before it is answered (who, which view, which
@@ -267,8 +268,8 @@ struct ViewRoutes {
         _ request: Request,
         _ context: SponaRequestContext,
         _ projections: [any Projection],
-        _ body: @escaping @Sendable (ViewDatabase) async throws -> Response
-    ) async throws -> Response {
+        _ body: @escaping @Sendable (ViewDatabase) async throws -> ViewTable
+    ) async throws -> ViewTable {
         try await requireLive(projections.map(\.name), database: database, logger: context.logger)
         try await recordAnalystQuery(request, context)
         guard let text = request.uri.queryParameters["asOf"].map(String.init) else {
@@ -300,11 +301,11 @@ struct ViewRoutes {
             )
         }
         do {
-            let response = try await PointInTime.withViews(projections, at: moment, client: database, store: store, logger: logger) { connection in
+            let table = try await PointInTime.withViews(projections, at: moment, client: database, store: store, logger: logger) { connection in
                 try await body(ViewDatabase(now: moment, isPast: true) { try await connection.query($0, logger: logger) })
             }
             await Self.replays.leave()
-            return response
+            return table
         } catch {
             await Self.replays.leave()
             throw error
@@ -326,18 +327,33 @@ struct ViewRoutes {
         func leave() { running -= 1 }
     }
 
+    /// Serves every view under `/v1/views/`: JSON, or CSV when asked for.
     func register(on group: RouterGroup<SponaRequestContext>) {
-        group.get("views/municipalities") { request, context in
+        for (path, build) in tables() {
+            group.get(RouterPath(path)) { request, context in
+                try await build(request, context).response(csv: Self.wantsCSV(request))
+            }
+        }
+    }
+
+    /// A view's table as the caller may see it, built from a request's query.
+    typealias Build = @Sendable (Request, SponaRequestContext) async throws -> ViewTable
+
+    /// Every view by its path under `/v1`: the API serves them, and the dashboard renders the
+    /// same tables, so that a page never shows what the API would not.
+    func tables() -> [String: Build] {
+        var views: [String: Build] = [:]
+        views["views/municipalities"] = { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
                 try await municipalities(request, context, only: request.uri.queryParameters["municipality"].map(String.init), db)
             }
         }
-        group.get("views/municipalities/:municipality") { request, context in
+        views["views/municipalities/:municipality"] = { request, context in
             let only = try context.parameters.require("municipality")
             return try await at(request, context, [CaseStatisticsProjection()]) { db in try await municipalities(request, context, only: only, db) }
         }
 
-        group.get("views/silent") { request, context in
+        views["views/silent"] = { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
                 let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init), db)
                 let monthsText = request.uri.queryParameters["months"].map(String.init) ?? "6"
@@ -366,11 +382,12 @@ struct ViewRoutes {
                         ]
                     )
                 }
-                return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
+                table.suppressionThreshold = audience.suppressed ? disclosure.threshold : nil
+                return table
             }
         }
 
-        group.get("views/trainings") { request, context in
+        views["views/trainings"] = { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
                 let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init), db)
                 let cyrillic = try Self.cyrillic(request)
@@ -432,11 +449,12 @@ struct ViewRoutes {
                         ]
                     )
                 }
-                return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
+                table.suppressionThreshold = audience.suppressed ? disclosure.threshold : nil
+                return table
             }
         }
 
-        group.get("views/flows/sectors") { request, context in
+        views["views/flows/sectors"] = { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
                 try requireCenter(context, "sector flows are national")
                 let (from, to) = try Self.period(request)
@@ -446,11 +464,11 @@ struct ViewRoutes {
                 for flow in try await CaseStatisticsProjection.sectorFlows(from: from, to: to, sectors: sectors, read: db.run) {
                     table.add(kind: "flow", [.text(flow.month), .text(flow.from), .text(flow.to), .cell(.count(flow.referrals))])
                 }
-                return try table.response(csv: Self.wantsCSV(request), suppression: nil)
+                return table
             }
         }
 
-        group.get("views/flows/places") { request, context in
+        views["views/flows/places"] = { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
                 let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init), db)
                 let (from, to) = try Self.period(request)
@@ -477,11 +495,12 @@ struct ViewRoutes {
                         [.text(month), .text(fromPlace), .text(name(fromPlace)), .text(toPlace), .text(name(toPlace)), .cell(cell)]
                     )
                 }
-                return try table.response(csv: Self.wantsCSV(request), suppression: audience.suppressed ? disclosure.threshold : nil)
+                table.suppressionThreshold = audience.suppressed ? disclosure.threshold : nil
+                return table
             }
         }
 
-        group.get("views/cases") { request, context in
+        views["views/cases"] = { request, context in
             try await at(request, context, [CaseWorkProjection()]) { db in
                 try requireCenter(context, "the case list is the Center's coordinators'")
                 let status = request.uri.queryParameters["status"].map(String.init)
@@ -527,11 +546,11 @@ struct ViewRoutes {
                     )
                 }
                 table.next = keyset.next
-                return try table.response(csv: Self.wantsCSV(request), suppression: nil)
+                return table
             }
         }
 
-        group.get("views/outcomes") { request, context in
+        views["views/outcomes"] = { request, context in
             try await at(request, context, [CaseWorkProjection()]) { db in
                 let caller = try context.requireCaller()
                 guard caller.actor.role == .coordinator, caller.isCenter else {
@@ -551,10 +570,10 @@ struct ViewRoutes {
                     ]
                     table.add(kind: "national", [.text(row.month)] + counts.map { .cell(.count($0)) })
                 }
-                return try table.response(csv: Self.wantsCSV(request), suppression: nil)
+                return table
             }
         }
-        group.get("views/institutions") { request, context in
+        views["views/institutions"] = { request, context in
             try await at(request, context, [CaseWorkProjection(), InstitutionsProjection(geography: geography)]) { db in
                 let caller = try context.requireCaller()
                 guard caller.actor.role == .coordinator, caller.isCenter else {
@@ -573,10 +592,10 @@ struct ViewRoutes {
                         ]
                     )
                 }
-                return try table.response(csv: Self.wantsCSV(request), suppression: nil)
+                return table
             }
         }
-        group.get("views/sectors") { request, context in
+        views["views/sectors"] = { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
                 let caller = try context.requireCaller()
                 guard caller.actor.role == .coordinator, caller.isCenter else {
@@ -593,15 +612,16 @@ struct ViewRoutes {
                             + [row.reports, row.referralsSent, row.referralsReceived].map { .cell(.count($0)) }
                     )
                 }
-                return try table.response(csv: Self.wantsCSV(request), suppression: nil)
+                return table
             }
         }
+        return views
     }
 }
 
 /// A view's rows, written as JSON objects or as CSV (a header row, UTF-8, RFC 4180 quoting).
-struct ViewTable {
-    enum Value: Encodable {
+struct ViewTable: Sendable {
+    enum Value: Encodable, Sendable {
         case text(String)
         case cell(Disclosure.Cell)
 
@@ -627,6 +647,8 @@ struct ViewTable {
 
     /// The cursor of the next page (`?after=`), when the list goes on.
     var next: String?
+    /// The threshold below which counts are hidden, when they are (analysts' views).
+    var suppressionThreshold: Int?
 
     init(columns: [String]) { self.columns = columns }
 
@@ -669,7 +691,7 @@ struct ViewTable {
             ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
     }
 
-    func response(csv: Bool, suppression: Int?) throws -> Response {
+    func response(csv: Bool) throws -> Response {
         if csv {
             let quote = Self.csvField
             var text = (["kind"] + columns).joined(separator: ",") + "\r\n"
@@ -680,7 +702,11 @@ struct ViewTable {
             if let next { headers[HTTPField.Name("Spona-Next-Page")!] = next }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
-        let body = Body(suppressionThreshold: suppression, rows: rows.map { Row(kind: $0.kind, values: Array(zip(columns, $0.values))) }, next: next)
+        let body = Body(
+            suppressionThreshold: suppressionThreshold,
+            rows: rows.map { Row(kind: $0.kind, values: Array(zip(columns, $0.values))) },
+            next: next
+        )
         var response = try JSONResponse.make(body, status: .ok)
         if let next { response.headers[HTTPField.Name("Spona-Next-Page")!] = next }
         return response

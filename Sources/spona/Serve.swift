@@ -86,6 +86,10 @@ struct Serve: AsyncParsableCommand {
         let accessLog = Environment.value("SPONA_ACCESS_LOG")
         if let accessLog, !["on", "off"].contains(accessLog) { problems.lines.append("SPONA_ACCESS_LOG '\(accessLog.prefix(40))' is not on or off") }
         let provider = problems.attempt { try IdentityProviderSettings.fromEnvironment(Environment.variables) }
+        let browserSignIn = problems.attempt { try BrowserSignIn.Settings.fromEnvironment(Environment.variables) }
+        if (browserSignIn ?? nil) != nil, (provider ?? nil) == nil {
+            problems.lines.append("SPONA_DASHBOARD_URL needs the identity provider (SPONA_OIDC_ISSUER and the rest) to sign browsers in")
+        }
         guard problems.lines.isEmpty, let url, let geography, let vault else { throw CommandFailure(problems.lines.joined(separator: "\n")) }
 
         var configuration = url.configuration
@@ -112,6 +116,14 @@ struct Serve: AsyncParsableCommand {
             logger.info("people sign in through the identity provider", metadata: ["issuer": "\(provider.issuer)"])
         } else {
             logger.notice("no identity provider (SPONA_OIDC_ISSUER): only service tokens sign in")
+        }
+        if let browserSignIn = browserSignIn ?? nil {
+            dependencies.browserSignIn = browserSignIn
+            if browserSignIn.publicURL.scheme == "http" {
+                logger.warning("SPONA_DASHBOARD_URL is http: session cookies are not marked Secure; serve the dashboard over https")
+            }
+        } else {
+            logger.notice("no SPONA_DASHBOARD_URL: the dashboard explains how browser sign-in is set up")
         }
         if dependencies.sealKey == nil { logger.notice("no seal key (SPONA_SEAL_KEY_FILE): the history is not being sealed") }
         let app = buildApplication(settings: settings, dependencies: dependencies)

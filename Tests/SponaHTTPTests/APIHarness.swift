@@ -54,11 +54,12 @@ struct APIHarness: Sendable {
     static func run(
         logs: LogCapture? = nil,
         people: TestIdentityProvider? = nil,
+        livePort: Int? = nil,
         configure: @Sendable (inout Dependencies) -> Void = { _ in },
         _ body: @Sendable @escaping (APIHarness) async throws -> Void
     ) async throws {
         try await TestDatabase.withFresh(pollInterval: .milliseconds(50)) { db in
-            try await run(on: db, logs: logs, people: people, configure: configure, body)
+            try await run(on: db, logs: logs, people: people, livePort: livePort, configure: configure, body)
         }
     }
 
@@ -67,6 +68,7 @@ struct APIHarness: Sendable {
         on db: TestDatabase,
         logs: LogCapture? = nil,
         people: TestIdentityProvider? = nil,
+        livePort: Int? = nil,
         configure: @Sendable (inout Dependencies) -> Void = { _ in },
         _ body: @Sendable @escaping (APIHarness) async throws -> Void
     ) async throws {
@@ -95,12 +97,15 @@ struct APIHarness: Sendable {
             try await RegistryService(store: db.store, geography: shippedGeography).ensureCenter(requestID: "test")
             // As a server does when it starts: readiness waits for the read models to reach this.
             try await dependencies.startupHead.record(db.store)
+            // With a port, a real server on it (a browser's tests need one whose address is known
+            // before it starts: the identity provider sends the browser back to it).
             let app = Application(
                 router: buildRouter(dependencies),
+                configuration: .init(address: .hostname("127.0.0.1", port: livePort ?? 0)),
                 services: [dependencies.tokenCache] + projectionRunners(dependencies),
                 logger: logger
             )
-            try await app.test(.router) { client in
+            try await app.test(livePort == nil ? .router : .live) { client in
                 try await body(APIHarness(db: db, client: client, dependencies: dependencies, vault: vault, people: people))
             }
         }

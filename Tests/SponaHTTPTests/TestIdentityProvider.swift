@@ -30,10 +30,49 @@ final class TestIdentityProvider: Sendable {
 
     let jwksURL: URL
     private let state: KeyRing
+    let browser: BrowserDesk
 
-    private init(jwksURL: URL, state: KeyRing) {
+    /// Who the provider's sign-in page signs in next (as if they typed their password), and
+    /// the codes it handed out: what its authorization and token endpoints share.
+    final class BrowserDesk: Sendable {
+        struct Person: Sendable {
+            var subject: String
+            var name: String
+            var institution: InstitutionID
+            var role: Role
+            var districts: [String]
+        }
+        struct Grant: Sendable {
+            var person: Person
+            var challenge: String
+            var redirectURI: String
+            var clientID: String
+        }
+        let state = Mutex<(next: Person?, grants: [String: Grant], exchanges: Int)>((nil, [:], 0))
+    }
+
+    private init(jwksURL: URL, state: KeyRing, browser: BrowserDesk) {
         self.jwksURL = jwksURL
         self.state = state
+        self.browser = browser
+    }
+
+    /// The next browser sign-in at this provider signs in this person.
+    func signInNext(subject: String, name: String, institution: InstitutionID, role: Role, districts: [String] = []) {
+        browser.state.withLock {
+            $0.next = .init(subject: subject, name: name, institution: institution, role: role, districts: districts)
+        }
+    }
+
+    /// The provider's endpoints as the dashboard is configured for them.
+    func browserSignIn(publicURL: URL) -> BrowserSignIn.Settings {
+        let base = jwksURL.deletingLastPathComponent()
+        return BrowserSignIn.Settings(
+            authorizationURL: base.appendingPathComponent("auth"),
+            tokenURL: base.appendingPathComponent("token"),
+            clientID: "spona-web",
+            publicURL: publicURL
+        )
     }
 
     /// Runs `body` with a provider serving its JWKS on a loopback port of its own.
@@ -52,6 +91,63 @@ final class TestIdentityProvider: Sendable {
                 body: .init(byteBuffer: ByteBuffer(data: Self.jwks(keys)))
             )
         }
+        // The authorization endpoint: the person set by `signInNext` "signs in" at once, and
+        // the browser goes back with a one-time code bound to the PKCE challenge.
+        let browser = BrowserDesk()
+        router.get("/auth") { request, _ in
+            let query = request.uri.queryParameters
+            guard let redirect = query["redirect_uri"].map(String.init), let state = query["state"].map(String.init),
+                let challenge = query["code_challenge"].map(String.init), query["code_challenge_method"] == "S256",
+                query["response_type"] == "code", let client = query["client_id"].map(String.init)
+            else { return Response(status: .badRequest) }
+            let code = UUID().uuidString
+            let granted = browser.state.withLock { desk -> Bool in
+                guard let person = desk.next else { return false }
+                desk.grants[code] = .init(person: person, challenge: challenge, redirectURI: redirect, clientID: client)
+                return true
+            }
+            let target =
+                granted
+                ? "\(redirect)?code=\(code)&state=\(state)" : "\(redirect)?error=access_denied&state=\(state)"
+            return Response(status: .found, headers: [.location: target, .connection: "close"])
+        }
+        // The token endpoint: the code once, with the verifier whose challenge it was given for.
+        router.post("/token") { request, _ in
+            let body = try await request.body.collect(upTo: 16_384)
+            var form: [String: String] = [:]
+            for pair in String(buffer: body).split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? "" }
+                if parts.count == 2 { form[parts[0]] = parts[1] }
+            }
+            let grant = browser.state.withLock { desk -> BrowserDesk.Grant? in
+                desk.exchanges += 1
+                return form["code"].flatMap { desk.grants.removeValue(forKey: $0) }
+            }
+            guard let grant, form["grant_type"] == "authorization_code", form["redirect_uri"] == grant.redirectURI,
+                form["client_id"] == grant.clientID, let verifier = form["code_verifier"],
+                BrowserSignIn.challenge(verifier) == grant.challenge
+            else {
+                return Response(
+                    status: .badRequest,
+                    headers: [.contentType: "application/json", .connection: "close"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":"invalid_grant"}"#))
+                )
+            }
+            let provider = TestIdentityProvider(jwksURL: URL(string: "http://unused")!, state: state, browser: browser)
+            let token = try provider.token(
+                subject: grant.person.subject,
+                name: grant.person.name,
+                institution: grant.person.institution,
+                role: grant.person.role,
+                districts: grant.person.districts
+            )
+            let answer = try JSONSerialization.data(withJSONObject: ["access_token": token, "token_type": "Bearer", "expires_in": 300])
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json", .connection: "close"],
+                body: .init(byteBuffer: ByteBuffer(data: answer))
+            )
+        }
         let (port, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
             router: router,
@@ -66,7 +162,7 @@ final class TestIdentityProvider: Sendable {
             group.addTask { try await app.run() }
             var ports = port.makeAsyncIterator()
             guard let bound = await ports.next() else { throw CancellationError() }
-            let provider = TestIdentityProvider(jwksURL: URL(string: "http://127.0.0.1:\(bound)/certs")!, state: state)
+            let provider = TestIdentityProvider(jwksURL: URL(string: "http://127.0.0.1:\(bound)/certs")!, state: state, browser: browser)
             defer { group.cancelAll() }
             try await body(provider)
         }

@@ -1,0 +1,220 @@
+import Foundation
+import SponaDomain
+
+/// The dashboard's languages: Serbian in Cyrillic (the official script, the default), Serbian
+/// in Latin, and English. Every name (municipalities, districts, sectors) is shown in the
+/// chosen script; English uses the names' Latin form, as the reference data has no English
+/// names of places.
+enum DashboardLanguage: String, CaseIterable, Sendable {
+    case cyrillic = "sr-Cyrl"
+    case latin = "sr-Latn"
+    case english = "en"
+
+    /// The language's own name, as the switch shows it.
+    var ownName: String {
+        switch self {
+        case .cyrillic: "Ћирилица"
+        case .latin: "Latinica"
+        case .english: "English"
+        }
+    }
+
+    /// Whether the API's `names=cyrillic` is wanted.
+    var cyrillicNames: Bool { self == .cyrillic }
+
+    /// A phrase written in Serbian Latin and English; Cyrillic is its transliteration.
+    func say(_ phrase: Phrase) -> String {
+        switch self {
+        case .english: phrase.english
+        case .latin: phrase.latin
+        case .cyrillic: Self.cyrillic(phrase.latin)
+        }
+    }
+
+    /// A Serbian Latin name in this language's script (sectors' names, for instance).
+    func name(latin: String) -> String { self == .cyrillic ? Self.cyrillic(latin) : latin }
+
+    /// A sector's name in this language.
+    func name(_ sector: Sector) -> String {
+        switch self {
+        case .english: sector.nameEnglish
+        case .latin: sector.nameLatin
+        case .cyrillic: Self.cyrillic(sector.nameLatin)
+        }
+    }
+
+    /// "2026-11" as "новембар 2026.", "novembar 2026." or "November 2026".
+    func month(_ month: String) -> String {
+        let parts = month.split(separator: "-")
+        guard parts.count == 2, let number = Int(parts[1]), (1...12).contains(number) else { return month }
+        let serbian = [
+            "januar", "februar", "mart", "april", "maj", "jun", "jul", "avgust", "septembar", "oktobar", "novembar", "decembar",
+        ]
+        let english = [
+            "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December",
+        ]
+        switch self {
+        case .english: return "\(english[number - 1]) \(parts[0])"
+        case .latin: return "\(serbian[number - 1]) \(parts[0])."
+        case .cyrillic: return Self.cyrillic("\(serbian[number - 1]) \(parts[0]).")
+        }
+    }
+
+    /// A short month for charts' axes: "11/26".
+    func shortMonth(_ month: String) -> String {
+        let parts = month.split(separator: "-")
+        guard parts.count == 2 else { return month }
+        return "\(parts[1])/\(parts[0].suffix(2))"
+    }
+
+    /// A whole number the Serbian way (1.234) or the English way (1,234).
+    func number(_ value: Int) -> String {
+        let digits = String(value.magnitude)
+        var grouped = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0, (digits.count - index) % 3 == 0 { grouped.append(self == .english ? "," : ".") }
+            grouped.append(digit)
+        }
+        return (value < 0 ? "−" : "") + grouped
+    }
+
+    /// Serbian Latin to Serbian Cyrillic, letter for letter (lj, nj and dž are one letter each).
+    static func cyrillic(_ latin: String) -> String {
+        let pairs: [(String, String)] = [
+            ("Lj", "Љ"), ("LJ", "Љ"), ("lj", "љ"), ("Nj", "Њ"), ("NJ", "Њ"), ("nj", "њ"), ("Dž", "Џ"), ("DŽ", "Џ"), ("dž", "џ"),
+        ]
+        let single: [Character: Character] = [
+            "a": "а", "b": "б", "v": "в", "g": "г", "d": "д", "đ": "ђ", "e": "е", "ž": "ж", "z": "з", "i": "и", "j": "ј",
+            "k": "к", "l": "л", "m": "м", "n": "н", "o": "о", "p": "п", "r": "р", "s": "с", "t": "т", "ć": "ћ", "u": "у",
+            "f": "ф", "h": "х", "c": "ц", "č": "ч", "š": "ш",
+            "A": "А", "B": "Б", "V": "В", "G": "Г", "D": "Д", "Đ": "Ђ", "E": "Е", "Ž": "Ж", "Z": "З", "I": "И", "J": "Ј",
+            "K": "К", "L": "Л", "M": "М", "N": "Н", "O": "О", "P": "П", "R": "Р", "S": "С", "T": "Т", "Ć": "Ћ", "U": "У",
+            "F": "Ф", "H": "Х", "C": "Ц", "Č": "Ч", "Š": "Ш",
+        ]
+        var result = ""
+        var rest = Substring(latin)
+        outer: while let first = rest.first {
+            for (digraph, letter) in pairs where rest.hasPrefix(digraph) {
+                result += letter
+                rest = rest.dropFirst(digraph.count)
+                continue outer
+            }
+            result.append(single[first] ?? first)
+            rest = rest.dropFirst()
+        }
+        return result
+    }
+
+    /// The language a request asks for (`?lang=`), else its cookie, else Cyrillic.
+    static func of(query: String?, cookie: String?) -> DashboardLanguage {
+        query.flatMap(Self.init(rawValue:)) ?? cookie.flatMap(Self.init(rawValue:)) ?? .cyrillic
+    }
+}
+
+/// A phrase of the dashboard in Serbian (Latin) and English.
+struct Phrase: Sendable {
+    var latin: String
+    var english: String
+    init(_ latin: String, _ english: String) {
+        self.latin = latin
+        self.english = english
+    }
+
+    static let dashboard = Phrase("Spona — pregled", "Spona — dashboard")
+    static let skip = Phrase("Pređi na sadržaj", "Skip to content")
+    static let overview = Phrase("Pregled", "Overview")
+    static let municipalities = Phrase("Opštine", "Municipalities")
+    static let silent = Phrase("Opštine bez prijava", "Silent municipalities")
+    static let trainings = Phrase("Obuke", "Trainings")
+    static let flows = Phrase("Tokovi upućivanja", "Referral flows")
+    static let sectors = Phrase("Sektori", "Sectors")
+    static let signOut = Phrase("Odjava", "Sign out")
+    static let signIn = Phrase("Prijava", "Sign in")
+    static let signedInAs = Phrase("Prijavljeni ste kao", "Signed in as")
+    static let language = Phrase("Jezik i pismo", "Language and script")
+    static let district = Phrase("Okrug", "District")
+    static let allDistricts = Phrase("Svi okruzi", "All districts")
+    static let from = Phrase("Od meseca", "From month")
+    static let to = Phrase("Do meseca", "To month")
+    static let show = Phrase("Prikaži", "Show")
+    static let month = Phrase("Mesec", "Month")
+    static let place = Phrase("Mesto", "Place")
+    static let name = Phrase("Naziv", "Name")
+    static let downloadCSV = Phrase("Preuzmi CSV (zarez)", "Download CSV (comma)")
+    static let downloadCSVSemicolon = Phrase("Preuzmi CSV (tačka-zarez, za Excel)", "Download CSV (semicolon, for Excel)")
+    static let print = Phrase("Štampaj", "Print")
+    static let nothing = Phrase("Nema podataka za ovaj izbor.", "No figures for this choice.")
+    static let suppression = Phrase(
+        "Mali brojevi su skriveni radi zaštite osoba: „<%d” znači manje od %d, „x” da bi broj otkrio skriveni.",
+        "Small counts are hidden to protect people: “<%d” means fewer than %d, “x” that the figure would reveal a hidden one."
+    )
+    static let reports = Phrase("Prijave", "Reports")
+    static let children = Phrase("Deca", "Children")
+    static let highRisk = Phrase("Visok rizik", "High risk")
+    static let referralsSent = Phrase("Poslata upućivanja", "Referrals sent")
+    static let identifiedVictims = Phrase("Identifikovane žrtve", "Identified victims")
+    static let reportsByTrained = Phrase("Prijave obučenih", "Reports by trained staff")
+    static let reportsByMonth = Phrase("Prijave po mesecima", "Reports month by month")
+    static let figuresByMonth = Phrase("Pokazatelji po mesecima", "Figures month by month")
+    static let reportsByPlace = Phrase("Prijave po opštinama i mesecima", "Reports by municipality and month")
+    static let national = Phrase("Srbija", "Serbia")
+    static let lastReport = Phrase("Poslednja prijava", "Last report")
+    static let never = Phrase("nikad", "never")
+    static let hidden = Phrase("skriveno", "hidden")
+    static let silentIntro = Phrase(
+        "Opštine iz kojih nije stigla nijedna prijava u poslednjih %d meseci.",
+        "Municipalities from which no report came in the last %d months."
+    )
+    static let trainingImpact = Phrase("Obuke i prijave pre i posle", "Trainings and reports before and after")
+    static let trainingsCount = Phrase("Obuke", "Trainings")
+    static let participants = Phrase("Učesnici", "Participants")
+    static let firstTraining = Phrase("Prva obuka", "First training")
+    static let reportsBefore = Phrase("Prijave 12 meseci pre", "Reports 12 months before")
+    static let reportsAfter = Phrase("Prijave 12 meseci posle", "Reports 12 months after")
+    static let fromPlace = Phrase("Odakle", "From")
+    static let toPlace = Phrase("Kuda", "To")
+    static let cases = Phrase("Slučajevi", "Cases")
+    static let placeFlows = Phrase("Upućivanja između mesta", "Referrals between places")
+    static let sectorFigures = Phrase("Sektori po mesecima", "Sectors month by month")
+    static let sectorFlows = Phrase("Upućivanja između sektora", "Referrals between sectors")
+    static let sector = Phrase("Sektor", "Sector")
+    static let fromSector = Phrase("Iz sektora", "From sector")
+    static let toSector = Phrase("U sektor", "To sector")
+    static let referrals = Phrase("Upućivanja", "Referrals")
+    static let referralsReceived = Phrase("Primljena upućivanja", "Referrals received")
+    static let signInTitle = Phrase("Prijava na pregled", "Sign in to the dashboard")
+    static let signInText = Phrase(
+        "Pregled je za analitičare okruga i Centar za zaštitu žrtava trgovine ljudima. Prijavite se nalogom svoje ustanove.",
+        "The dashboard is for district analysts and the Center for Protection of Victims of Trafficking. Sign in with your institution's account."
+    )
+    static let signInWith = Phrase("Prijavite se nalogom ustanove", "Sign in with your institution's account")
+    static let notConfiguredTitle = Phrase("Prijava preko pregledača nije podešena", "Browser sign-in is not set up")
+    static let notConfiguredText = Phrase(
+        "Ovaj server nema podešenu prijavu preko pregledača. Administrator treba da postavi SPONA_DASHBOARD_URL, SPONA_OIDC_AUTHORIZATION_URL i SPONA_OIDC_TOKEN_URL (vidi README, odeljak za operatere). Pristupni token se nikada ne upisuje u stranicu.",
+        "This server has no browser sign-in set up. An operator sets SPONA_DASHBOARD_URL, SPONA_OIDC_AUTHORIZATION_URL and SPONA_OIDC_TOKEN_URL (see the README's operators' section). An access token is never typed into a page."
+    )
+    static let errorTitle = Phrase("Stranica ne može da se prikaže", "The page cannot be shown")
+    static let signedOut = Phrase("Odjavljeni ste.", "You are signed out.")
+}
+
+extension Sector {
+    /// The sector's name in English, for the dashboard.
+    var nameEnglish: String {
+        switch self {
+        case .socialProtection: "social protection"
+        case .police: "police"
+        case .prosecution: "prosecution"
+        case .judiciary: "judiciary"
+        case .education: "education"
+        case .health: "health"
+        case .ngo: "non-governmental organisations"
+        case .redCross: "Red Cross"
+        case .localGovernment: "local government"
+        case .migration: "Commissariat for Refugees and Migration"
+        case .labour: "labour and employment"
+        case .international: "international organisations"
+        case .ombudsman: "ombudsman"
+        case .other: "other"
+        }
+    }
+}

@@ -1,0 +1,239 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import SponaDomain
+import SponaIdentity
+import Testing
+
+@testable import SponaHTTP
+
+/// A browser as far as the dashboard is concerned: cookies kept, redirects followed by hand
+/// (to the identity provider, a real HTTP server, and back).
+struct Browser {
+    let api: APIHarness
+    var cookies: [String: String] = [:]
+
+    var cookieHeader: HTTPFields {
+        var fields = HTTPFields()
+        if !cookies.isEmpty { fields[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "; ") }
+        return fields
+    }
+
+    mutating func keep(_ reply: Reply) {
+        for line in reply.headers[values: .setCookie] {
+            let pair = line.split(separator: ";")[0].split(separator: "=", maxSplits: 1).map(String.init)
+            if pair.count == 2 { cookies[pair[0]] = pair[1].isEmpty ? nil : pair[1] }
+        }
+    }
+
+    mutating func get(_ path: String) async throws -> Reply {
+        let reply = try await api.send(.get, path, token: nil, contentType: nil, headers: cookieHeader)
+        keep(reply)
+        return reply
+    }
+
+    mutating func post(_ path: String, form: String, origin: String? = nil) async throws -> Reply {
+        var headers = cookieHeader
+        if let origin { headers[.origin] = origin }
+        let reply = try await api.send(.post, path, token: nil, raw: form, contentType: "application/x-www-form-urlencoded", headers: headers)
+        keep(reply)
+        return reply
+    }
+
+    /// Signs in through the provider as whoever it signs in next; answers the last reply.
+    mutating func signIn(returnTo: String = "/dashboard") async throws -> Reply {
+        let start = try await get("/dashboard/sign-in/start?returnTo=\(DashboardRoutes.queryEscape(returnTo))")
+        #expect(start.status == .seeOther)
+        let atProvider = try #require(start.location)
+        #expect(atProvider.contains("code_challenge_method=S256") && atProvider.contains("client_id=spona-web"))
+        let back = try await Self.visitProvider(atProvider)
+        let components = try #require(URLComponents(string: back))
+        return try await get(components.path + "?" + (components.percentEncodedQuery ?? ""))
+    }
+
+    /// Follows the provider's page: answers where it sends the browser back to.
+    static func visitProvider(_ url: String) async throws -> String {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+        do {
+            let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+            let location = response.headers.first(name: "Location") ?? ""
+            try await client.shutdown()
+            return location
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+}
+
+@Suite("The dashboard")
+struct DashboardTests {
+    static let publicURL = URL(string: "https://spona.test")!
+
+    /// Two reports in Blace (Toplica, RS-21) and seven in Prokuplje, as in the API's suppression test.
+    static func smallCounts(_ api: APIHarness) async throws -> Network {
+        let n = try await Network.make(api)
+        let blaceSchool = try await api.register("OŠ Blace", sector: .education, municipality: "blace", admin: n.admin)
+        let blace = try await api.token(blaceSchool, .reporter)
+        for (token, municipality, count) in [(blace, "blace", 2), (n.schoolStaff, "prokuplje", 7)] {
+            for _ in 0..<count {
+                var report = Network.report
+                report["municipality"] = municipality
+                #expect(try await api.send(.post, "/v1/cases", token: token, json: report).status == .created)
+            }
+        }
+        try await api.eventually("9 reports in the Center's view") {
+            let view = try await api.send(.get, "/v1/views/municipalities", token: n.coordinator)
+            return (view["rows"] as? [[String: Any]] ?? []).contains { $0["kind"] as? String == "national" && $0["reports"] as? Int == 9 }
+        }
+        return n
+    }
+
+    @Test("an analyst signs in through the provider and sees their district only, small counts as the API shows them")
+    func analystSignsIn() async throws {
+        try await TestIdentityProvider.run { provider in
+            try await APIHarness.run(people: provider, configure: { $0.browserSignIn = provider.browserSignIn(publicURL: Self.publicURL) }) { api in
+                _ = try await Self.smallCounts(api)
+                var browser = Browser(api: api)
+                // Not signed in: sent to the sign-in page, which offers the provider and no token field.
+                let first = try await browser.get("/dashboard?lang=sr-Latn")
+                #expect(first.status == .seeOther)
+                let signInPage = try await browser.get(try #require(first.location))
+                #expect(signInPage.status == .ok)
+                #expect(signInPage.text.contains("/dashboard/sign-in/start") && !signInPage.text.contains("<input type=\"password\""))
+                #expect(!signInPage.text.lowercased().contains("token\" name"))
+
+                provider.signInNext(subject: "ana-7", name: "Ana Anić", institution: .center, role: .analyst, districts: ["RS-21"])
+                let back = try await browser.signIn(returnTo: "/dashboard?lang=sr-Latn")
+                #expect(back.status == .seeOther, "\(back.text)")
+                #expect(back.location == "/dashboard?lang=sr-Latn")
+                let setCookie = back.headers[values: .setCookie].first { $0.hasPrefix("__Host-spona-session=") } ?? ""
+                for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] { #expect(setCookie.contains(attribute), "\(setCookie)") }
+
+                let page = try await browser.get("/dashboard?lang=sr-Latn")
+                #expect(page.status == .ok, "\(page.text)")
+                #expect(page.headers[.contentType] == "text/html; charset=utf-8")
+                #expect(page.headers[.cacheControl] == "no-store")
+                #expect(page.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("default-src 'none'") == true)
+                #expect(page.text.contains("Ana Anić"))
+                #expect(page.text.contains("Toplički upravni okrug"))
+                #expect(page.text.contains("Blace"))
+                // Blace's 2 reports: "<5" as in the API, never 2; no other district anywhere.
+                #expect(page.text.contains("&lt;5"))
+                let blaceRow = try #require(page.text.components(separatedBy: "<tr>").first { $0.contains(">Blace<") })
+                #expect(blaceRow.contains("&lt;5") && !blaceRow.contains(">2<"), "\(blaceRow)")
+                for other in ["Nišavski", "Grad Beograd", "Srbija —", "Pčinjski"] { #expect(!page.text.contains(other), "\(other)") }
+                // Another district by hand: refused as by the API.
+                let elsewhere = try await browser.get("/dashboard?district=RS-20&lang=sr-Latn")
+                #expect(elsewhere.status == .forbidden)
+                #expect(!elsewhere.text.contains("Nišavski upravni okrug\" selected"))
+                // Every page of an analyst answers; the Center's sectors are refused.
+                for path in ["/dashboard/silent", "/dashboard/trainings", "/dashboard/flows", "/dashboard/municipalities/prokuplje"] {
+                    #expect(try await browser.get(path).status == .ok, "\(path)")
+                }
+                #expect(try await browser.get("/dashboard/sectors").status == .forbidden)
+                #expect(try await browser.get("/dashboard/municipalities/nis").status == .forbidden)
+
+                // The script switch changes every name.
+                let cyrillic = try await browser.get("/dashboard?lang=sr-Cyrl")
+                #expect(cyrillic.text.contains("Топлички управни округ") && cyrillic.text.contains("Блаце"))
+                #expect(!cyrillic.text.contains("Toplički") && !cyrillic.text.contains(">Blace<"))
+                #expect(cyrillic.text.contains("<html lang=\"sr-Cyrl\">"))
+                let english = try await browser.get("/dashboard?lang=en")
+                #expect(english.text.contains("Reports by municipality and month"))
+
+                // CSV for Excel: BOM, semicolons, headers in the page's language, a file name.
+                let csv = try await browser.get("/dashboard?lang=sr-Latn&format=csv&table=places&separator=semicolon")
+                #expect(csv.status == .ok)
+                #expect(csv.body.prefix(3) == Data([0xEF, 0xBB, 0xBF]))
+                #expect(csv.headers[.contentDisposition] == "attachment; filename=\"spona-places-sr-Latn.csv\"")
+                let lines = String(decoding: csv.body.dropFirst(3), as: UTF8.self).split(separator: "\r\n").map(String.init)
+                #expect(lines.first?.hasPrefix("Mesto;") == true, "\(lines)")
+                #expect(lines.contains { $0.hasPrefix("Blace;") && $0.contains("<5") && !$0.contains(";2") }, "\(lines)")
+
+                // Signing out needs the page's form token; then the cookie opens nothing.
+                #expect(try await browser.post("/dashboard/sign-out", form: "form=forged").status == .forbidden)
+                #expect(try await browser.get("/dashboard").status == .ok)
+                let token = try #require(
+                    page.text.components(separatedBy: "name=\"form\" value=\"").dropFirst().first?.prefix { $0 != "\"" }
+                )
+                let stolen = browser.cookies
+                let out = try await browser.post("/dashboard/sign-out", form: "form=\(token)")
+                #expect(out.status == .seeOther)
+                browser.cookies = stolen
+                #expect(try await browser.get("/dashboard").status == .seeOther)
+            }
+        }
+    }
+
+    @Test("a sign-in completes only in the browser that began it, once, and only for staff the network admits")
+    func signInIsBoundToTheBrowser() async throws {
+        try await TestIdentityProvider.run { provider in
+            try await APIHarness.run(people: provider, configure: { $0.browserSignIn = provider.browserSignIn(publicURL: Self.publicURL) }) { api in
+                // An attacker begins a sign-in and sends the victim the link back from the provider.
+                var attacker = Browser(api: api)
+                provider.signInNext(subject: "mallory", name: "Mallory", institution: .center, role: .analyst, districts: ["RS-21"])
+                let start = try await attacker.get("/dashboard/sign-in/start")
+                let stateCookie = try #require(attacker.cookies["__Host-spona-sign-in"])
+                let back = try await Browser.visitProvider(try #require(start.location))
+                let components = try #require(URLComponents(string: back))
+                var victim = Browser(api: api)
+                let refused = try await victim.get(components.path + "?" + (components.percentEncodedQuery ?? ""))
+                #expect(refused.status == .badRequest)
+                #expect(victim.cookies.isEmpty)
+                // In the browser that began it, it signs in, once: the same link again is refused.
+                let own = try await attacker.get(components.path + "?" + (components.percentEncodedQuery ?? ""))
+                #expect(own.status == .seeOther)
+                attacker.cookies["__Host-spona-sign-in"] = stateCookie
+                let replay = try await attacker.get(components.path + "?" + (components.percentEncodedQuery ?? ""))
+                #expect(replay.status == .badRequest)
+
+                // A reporter is signed in but the dashboard is not theirs.
+                let admin = try await api.token(.center, .admin)
+                let school = try await api.register("OŠ Test", sector: .education, municipality: "blace", admin: admin)
+                provider.signInNext(subject: "rita", name: "Rita", institution: school, role: .reporter)
+                var reporter = Browser(api: api)
+                #expect(try await reporter.signIn().status == .seeOther)
+                #expect(try await reporter.get("/dashboard").status == .forbidden)
+
+                // An institution nobody registered: no session at all.
+                provider.signInNext(subject: "x", name: "X", institution: InstitutionID(rawValue: UUID()), role: .analyst, districts: ["RS-21"])
+                var stranger = Browser(api: api)
+                #expect(try await stranger.signIn().status == .unauthorized)
+                #expect(stranger.cookies["__Host-spona-session"] == nil)
+
+                // Never anywhere but the dashboard after signing in.
+                #expect(DashboardRoutes.safeReturn("https://evil.example/") == "/dashboard")
+                #expect(DashboardRoutes.safeReturn("//evil.example/dashboard") == "/dashboard")
+                #expect(DashboardRoutes.safeReturn("/dashboard/silent?lang=en") == "/dashboard/silent?lang=en")
+            }
+        }
+    }
+
+    @Test("without browser sign-in set up, the dashboard explains how to set it up and asks for no token")
+    func notConfigured() async throws {
+        try await APIHarness.run { api in
+            var browser = Browser(api: api)
+            let page = try await browser.get("/dashboard/sign-in?lang=en")
+            #expect(page.status == .ok)
+            #expect(page.text.contains("SPONA_DASHBOARD_URL"))
+            #expect(!page.text.contains("<input"))
+            #expect(try await browser.get("/dashboard").status == .seeOther)
+        }
+    }
+
+    @Test("Serbian in Cyrillic is Serbian in Latin letter for letter; numbers and months the Serbian way")
+    func language() {
+        #expect(DashboardLanguage.cyrillic("Ljubljana, Njegoš, Džervin, đak, Šabac") == "Љубљана, Његош, Џервин, ђак, Шабац")
+        #expect(DashboardLanguage.latin.number(1_234_567) == "1.234.567")
+        #expect(DashboardLanguage.english.number(1234) == "1,234")
+        #expect(DashboardLanguage.cyrillic.month("2026-11") == "новембар 2026.")
+        #expect(DashboardLanguage.english.month("2026-03") == "March 2026")
+        var table = DashboardTable(id: "t", heading: "h", headers: [.init(text: "Naziv", numeric: false), .init(text: "Prijave", numeric: true)])
+        table.rows = [.init(cells: [.text("=HYPERLINK(\"x\")"), .figure(.small(threshold: 5), .latin)])]
+        #expect(table.csv(separator: ";") == "\u{FEFF}Naziv;Prijave\r\n\"'=HYPERLINK(\"\"x\"\")\";<5\r\n")
+    }
+}
