@@ -30,4 +30,9 @@ export SPONA_BIN="$PWD/.build/debug/spona"
 swift build --build-tests
 # What deploy/ ships: the units, the manifests, compose, the realm (seconds).
 scripts/check-deploy.sh
+# The dashboard's real-browser test (Chromium, its driver, Selenium, axe-core) must run here:
+# installed when missing, and the test fails rather than skips without them. Screenshots of
+# the pages go to .build/screenshots.
+scripts/browser-tools.sh
+export SPONA_BROWSER_TESTS=required
 swift test --skip-build "$@"

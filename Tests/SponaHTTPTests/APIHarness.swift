@@ -97,15 +97,29 @@ struct APIHarness: Sendable {
             try await RegistryService(store: db.store, geography: shippedGeography).ensureCenter(requestID: "test")
             // As a server does when it starts: readiness waits for the read models to reach this.
             try await dependencies.startupHead.record(db.store)
-            // With a port, a real server on it (a browser's tests need one whose address is known
-            // before it starts: the identity provider sends the browser back to it).
             let app = Application(
                 router: buildRouter(dependencies),
-                configuration: .init(address: .hostname("127.0.0.1", port: livePort ?? 0)),
                 services: [dependencies.tokenCache] + projectionRunners(dependencies),
                 logger: logger
             )
-            try await app.test(livePort == nil ? .router : .live) { client in
+            // With a port, the same router also served on it for real (a browser's test needs an
+            // address known before the server starts: the identity provider sends it back there).
+            if let livePort {
+                let live = Application(
+                    router: buildRouter(dependencies),
+                    configuration: .init(address: .hostname("127.0.0.1", port: livePort)),
+                    logger: logger
+                )
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await live.runService() }
+                    defer { group.cancelAll() }
+                    try await app.test(.router) { client in
+                        try await body(APIHarness(db: db, client: client, dependencies: dependencies, vault: vault, people: people))
+                    }
+                }
+                return
+            }
+            try await app.test(.router) { client in
                 try await body(APIHarness(db: db, client: client, dependencies: dependencies, vault: vault, people: people))
             }
         }

@@ -237,3 +237,76 @@ struct DashboardTests {
         #expect(table.csv(separator: ";") == "\u{FEFF}Naziv;Prijave\r\n\"'=HYPERLINK(\"\"x\"\")\";<5\r\n")
     }
 }
+
+/// The dashboard in a real headless Chromium (Tests/Browser/dashboard.py, Selenium), as the
+/// Center and as a district analyst. `make test` installs the browser, its driver, Selenium and
+/// axe-core (scripts/browser-tools.sh) and requires this test to run; elsewhere it is skipped
+/// when they are missing.
+@Suite("The dashboard in a real browser")
+struct DashboardBrowserTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var axe: String {
+        ProcessInfo.processInfo.environment["SPONA_AXE_JS"] ?? root.appendingPathComponent(".data/tools/axe/axe.min.js").path
+    }
+    static var toolsPresent: Bool {
+        ["/usr/bin/chromium", "/usr/bin/chromedriver", axe].allSatisfy { FileManager.default.fileExists(atPath: $0) }
+    }
+    static var required: Bool { ProcessInfo.processInfo.environment["SPONA_BROWSER_TESTS"] == "required" }
+
+    @Test(
+        "each page loads without console errors or serious accessibility findings, as the Center and as an analyst, who sees only their district",
+        .enabled(if: toolsPresent || required)
+    )
+    func pagesInChromium() async throws {
+        #expect(Self.toolsPresent, "chromium, chromedriver and axe-core are needed: run scripts/browser-tools.sh")
+        let port = freePort()
+        try await TestIdentityProvider.run { provider in
+            let publicURL = URL(string: "http://127.0.0.1:\(port)")!
+            try await APIHarness.run(people: provider, livePort: port, configure: { $0.browserSignIn = provider.browserSignIn(publicURL: publicURL) })
+            {
+                api in
+                _ = try await DashboardTests.smallCounts(api)
+                let screenshots = Self.root.appendingPathComponent(".build/screenshots").path
+                for (role, person) in [
+                    ("analyst", (subject: "ana-7", name: "Ana Anić", role: Role.analyst, districts: ["RS-21"])),
+                    ("center", (subject: "vesna-1", name: "Vesna Vesić", role: Role.coordinator, districts: [String]())),
+                ] {
+                    provider.signInNext(
+                        subject: person.subject,
+                        name: person.name,
+                        institution: .center,
+                        role: person.role,
+                        districts: person.districts
+                    )
+                    let (status, output) = try await Self.runScript([
+                        "--base", publicURL.absoluteString, "--role", role, "--screenshots", screenshots, "--axe", Self.axe,
+                    ])
+                    #expect(status == 0, "\(role):\n\(output)")
+                }
+            }
+        }
+    }
+
+    /// Runs the script on a thread of its own: waiting for it must not hold one of the few
+    /// threads the server's handlers run on.
+    static func runScript(_ arguments: [String]) async throws -> (Int32, String) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try runScriptBlocking(arguments) })
+            }
+        }
+    }
+
+    static func runScriptBlocking(_ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", root.appendingPathComponent("Tests/Browser/dashboard.py").path] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+}

@@ -26,7 +26,7 @@ struct BarChart {
         let plotHeight = height - bottom - top
         let highest = max(1, bars.map { if case .count(let n) = $0.cell { n } else { 0 } }.max() ?? 1)
         let slot = (width - left * 2) / Double(max(bars.count, 1))
-        let barWidth = max(2, slot * 0.7)
+        let barWidth = min(56, max(2, slot * 0.7))
         var svg = """
             <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 \(Int(width)) \(Int(height))" role="img" aria-label="\(Self.escape(title))">\
             <defs><pattern id="hidden-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">\

@@ -134,6 +134,7 @@ struct Phrase: Sendable {
     static let language = Phrase("Jezik i pismo", "Language and script")
     static let district = Phrase("Okrug", "District")
     static let allDistricts = Phrase("Svi okruzi", "All districts")
+    static let yourDistricts = Phrase("Svi vaši okruzi", "All your districts")
     static let from = Phrase("Od meseca", "From month")
     static let to = Phrase("Do meseca", "To month")
     static let show = Phrase("Prikaži", "Show")
@@ -145,8 +146,8 @@ struct Phrase: Sendable {
     static let print = Phrase("Štampaj", "Print")
     static let nothing = Phrase("Nema podataka za ovaj izbor.", "No figures for this choice.")
     static let suppression = Phrase(
-        "Mali brojevi su skriveni radi zaštite osoba: „<%d” znači manje od %d, „x” da bi broj otkrio skriveni.",
-        "Small counts are hidden to protect people: “<%d” means fewer than %d, “x” that the figure would reveal a hidden one."
+        "Mali brojevi su skriveni radi zaštite osoba: „<%d” znači od 1 do %d; ostali brojevi su malo pomereni, pa zbirovi ne otkrivaju skrivene.",
+        "Small counts are hidden to protect people: “<%d” means 1 to %d; other figures are slightly perturbed, so that totals give no hidden count back."
     )
     static let reports = Phrase("Prijave", "Reports")
     static let children = Phrase("Deca", "Children")

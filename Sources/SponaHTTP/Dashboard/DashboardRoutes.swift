@@ -265,7 +265,7 @@ struct DashboardRoutes {
         }
         func noteSuppression(_ table: ViewTable) {
             if let threshold = table.suppressionThreshold {
-                model.suppressionNote = String(format: say(.suppression), threshold, threshold)
+                model.suppressionNote = String(format: say(.suppression), threshold, threshold - 1)
             }
         }
         func districtFilter(period: Bool) {
@@ -276,7 +276,7 @@ struct DashboardRoutes {
             model.showLabel = say(.show)
             let chosen = request.uri.queryParameters["district"].map(String.init) ?? ""
             let mine = caller.isCenter ? geography.districts.map(\.code) : caller.districts
-            var options = [PageModel.Option(value: "", label: caller.isCenter ? say(.allDistricts) : say(.allDistricts), selected: chosen.isEmpty)]
+            var options = [PageModel.Option(value: "", label: caller.isCenter ? say(.allDistricts) : say(.yourDistricts), selected: chosen.isEmpty)]
             for code in mine {
                 let name = geography.district(code).map { language.cyrillicNames ? $0.nameCyrillic : $0.nameLatin } ?? code.rawValue
                 options.append(.init(value: code.rawValue, label: name, selected: chosen == code.rawValue))
