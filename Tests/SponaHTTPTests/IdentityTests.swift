@@ -314,5 +314,14 @@ struct IdentityTests {
         let person = try settings.claims.person(from: claims, knownDistricts: Set(shippedGeography.districts.map(\.code.rawValue)))
         #expect(person.role == .analyst && person.institution == .center && person.districts == [DistrictCode(rawValue: "RS-21")])
         #expect(person.actorID == "person:f1c2a3b4-0000-4000-8000-000000000001" && person.name == "Milan Example")
+
+        // The dashboard's client: the realm lets the browser back exactly where Spona sends it.
+        let browser = try #require(try BrowserSignIn.Settings.fromEnvironment(environment))
+        let web = try #require((realm["clients"] as? [[String: Any]] ?? []).first { $0["clientId"] as? String == browser.clientID })
+        #expect(web["redirectUris"] as? [String] == [browser.redirectURI])
+        #expect(web["publicClient"] as? Bool == true)
+        #expect((web["attributes"] as? [String: String])?["pkce.code.challenge.method"] == "S256")
+        #expect(browser.authorizationURL.absoluteString.hasPrefix(settings.issuer + "/"))
+        #expect(browser.tokenURL.absoluteString.hasPrefix(settings.issuer + "/"))
     }
 }
