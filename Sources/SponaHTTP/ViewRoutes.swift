@@ -151,7 +151,20 @@ struct ViewRoutes {
     /// Municipality × month with district roll-ups (and national ones for the Center). With
     /// `only`, the rows of that municipality and its district's totals — suppressed exactly as
     /// in the district's whole table, so that comparing the two reveals nothing.
-    func municipalities(_ request: Request, _ context: SponaRequestContext, only: String?, _ db: ViewDatabase) async throws -> ViewTable {
+    ///
+    /// With `wholePeriod`, one row per place for the whole of `from`…`to` instead of one per
+    /// month: each count summed over the months with its cell key (keys add, so the total is
+    /// perturbed as one cell of the same records would be), then shown like any cell. A total
+    /// is thus shown whenever it is large enough, even when every month of it is "<5"; and with
+    /// the months shown it gives back no small count, since every figure it could be set
+    /// against is perturbed on its own key.
+    func municipalities(
+        _ request: Request,
+        _ context: SponaRequestContext,
+        only: String?,
+        wholePeriod: Bool = false,
+        _ db: ViewDatabase
+    ) async throws -> ViewTable {
         var district = request.uri.queryParameters["district"].map(String.init)
         var single: MunicipalityCode?
         if let only {
@@ -166,6 +179,10 @@ struct ViewRoutes {
         }
         let audience = try audience(context, district: district, db)
         let (from, to) = try Self.period(request)
+        if wholePeriod, from == "0000-00" || to == "9999-99" {
+            throw Problem.invalid("a period total needs 'from' and 'to' (months like 2026-01)")
+        }
+        if wholePeriod, from > to { throw Problem.invalid("'from' (\(from)) is after 'to' (\(to))") }
         let cyrillic = try Self.cyrillic(request)
         let codes = audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue)
         /// One place's figures in a month: each metric's count and cell key.
@@ -173,12 +190,25 @@ struct ViewRoutes {
             var values: [Int]
             var keys: [Int64]
         }
-        // month → district → municipality → figures
+        // month (or the period) → district → municipality → figures
         var figures: [String: [DistrictCode: [(MunicipalityCode, Figures)]]] = [:]
+        // An analyst's period ends with the last closed month.
+        let periodLabel = "\(from)/\(min(to, audience.lastMonth))"
         for row in try await CaseStatisticsProjection.municipalityMonths(codes, from: from, to: to, through: audience.lastMonth, read: db.run) {
             let municipality = MunicipalityCode(rawValue: row.municipality)
             guard let district = geography.municipality(municipality)?.district else { continue }
-            figures[row.month, default: [:]][district, default: []].append((municipality, Figures(values: row.counts, keys: row.keys)))
+            let label = wholePeriod ? periodLabel : row.month
+            var places = figures[label, default: [:]][district, default: []]
+            if wholePeriod, let index = places.firstIndex(where: { $0.0 == municipality }) {
+                // Counts add; keys add modulo 2^32, as the projection adds them within a month.
+                for metric in row.counts.indices {
+                    places[index].1.values[metric] += row.counts[metric]
+                    places[index].1.keys[metric] = (places[index].1.keys[metric] + row.keys[metric]) % 4_294_967_296
+                }
+            } else {
+                places.append((municipality, Figures(values: row.counts, keys: row.keys)))
+            }
+            figures[label, default: [:]][district] = places
         }
 
         /// What an analyst may learn of a place's figures: each count perturbed by its cell key,
@@ -200,7 +230,7 @@ struct ViewRoutes {
             values.map { .cell(audience.suppressed ? disclosure.cell($0) : .count($0)) }
         }
 
-        var table = ViewTable(columns: ["month", "district", "municipality", "name"] + Self.municipalityMetrics.map(\.key))
+        var table = ViewTable(columns: [wholePeriod ? "period" : "month", "district", "municipality", "name"] + Self.municipalityMetrics.map(\.key))
         for month in figures.keys.sorted() {
             var national = [Int](repeating: 0, count: Self.municipalityMetrics.count)
             for district in figures[month]!.keys.sorted() {
@@ -353,6 +383,17 @@ struct ViewRoutes {
             return try await at(request, context, [CaseStatisticsProjection()]) { db in try await municipalities(request, context, only: only, db) }
         }
 
+        views["views/periods"] = { request, context in
+            try await at(request, context, [CaseStatisticsProjection()]) { db in
+                try await municipalities(
+                    request,
+                    context,
+                    only: request.uri.queryParameters["municipality"].map(String.init),
+                    wholePeriod: true,
+                    db
+                )
+            }
+        }
         views["views/silent"] = { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
                 let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init), db)

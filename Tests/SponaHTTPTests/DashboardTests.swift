@@ -144,6 +144,12 @@ struct DashboardTests {
                 #expect(cyrillic.text.contains("<html lang=\"sr-Cyrl\">"))
                 let english = try await browser.get("/dashboard?lang=en")
                 #expect(english.text.contains("Reports by municipality and month"))
+                // A chosen period adds its totals, as the API's period view gives them.
+                let month = String(ISO8601DateFormatter().string(from: Date()).prefix(7))
+                let period = try await browser.get("/dashboard?lang=en&from=2020-01&to=\(month)")
+                #expect(period.status == .ok)
+                let totals = try #require(period.text.components(separatedBy: "Totals for the chosen period").last)
+                #expect(totals.contains(">Blace<") && totals.contains("&lt;5"), "\(totals.prefix(2000))")
 
                 // CSV for Excel: BOM, semicolons, headers in the page's language, a file name.
                 let csv = try await browser.get("/dashboard?lang=sr-Latn&format=csv&table=places&separator=semicolon")

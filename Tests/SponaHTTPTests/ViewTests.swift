@@ -271,6 +271,74 @@ struct ViewTests {
         }
     }
 
+    @Test(
+        "period totals: each month of Blace is <5, its half-year is shown, perturbed on the summed keys; the same records give the same figure either way"
+    )
+    func periodTotals() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            let analyst = try await api.token(.center, .analyst, districts: ["RS-21"])
+            // Six months of 2025 in which Blace had 2 reports each (and Prokuplje 7), as the
+            // statistics projection would have written them, with keys summed as it sums them.
+            var keys: [Int64] = []
+            for month in 1...6 {
+                let key = Int64(month) * 1_234_567_891 % 4_294_967_296
+                keys.append(key)
+                try await api.db.owner.query(
+                    """
+                    INSERT INTO view_municipality_month (municipality, month, reports, children, high_risk, referrals_sent,
+                        identified_victims, reports_by_trained, reports_key, children_key, high_risk_key, referrals_sent_key,
+                        identified_victims_key, reports_by_trained_key)
+                    VALUES ('blace', \(String(format: "2025-%02d", month)), 2, 1, 0, 0, 0, 0, \(key), \(key), 0, 0, 0, 0),
+                           ('prokuplje', \(String(format: "2025-%02d", month)), 7, 0, 0, 0, 0, 0, \(key + 1), 0, 0, 0, 0, 0)
+                    """,
+                    logger: api.db.logger
+                )
+            }
+            let monthly = try await api.send(.get, "/v1/views/municipalities?district=RS-21&from=2025-01&to=2025-06", token: analyst)
+            let blaceMonths = (monthly["rows"] as? [[String: Any]] ?? []).filter { $0["municipality"] as? String == "blace" }
+            #expect(blaceMonths.count == 6 && blaceMonths.allSatisfy { $0["reports"] as? String == "<5" }, "\(monthly.text)")
+
+            let period = try await api.send(.get, "/v1/views/periods?district=RS-21&from=2025-01&to=2025-06", token: analyst)
+            #expect(period.status == .ok, "\(period.text)")
+            let rows = period["rows"] as? [[String: Any]] ?? []
+            let blace = try #require(rows.first { $0["municipality"] as? String == "blace" })
+            #expect(blace["period"] as? String == "2025-01/2025-06")
+            let summedKey = keys.reduce(0) { ($0 + $1) % 4_294_967_296 }
+            let disclosure = Disclosure(threshold: 5)
+            #expect(blace["reports"] as? Int == disclosure.value(12, key: summedKey), "\(blace)")
+            #expect((10...14).contains(blace["reports"] as? Int ?? 0))
+            // Children (6) are a part of reports: never shown above them.
+            #expect((blace["children"] as? Int ?? 0) <= (blace["reports"] as? Int ?? 0))
+            // The district's total is the sum of what is shown of its places, as in the monthly view.
+            let prokuplje = try #require(rows.first { $0["municipality"] as? String == "prokuplje" }?["reports"] as? Int)
+            let district = try #require(rows.first { $0["kind"] as? String == "district" }?["reports"] as? Int)
+            #expect(district == prokuplje + (blace["reports"] as? Int ?? 0))
+            #expect(!rows.contains { $0["kind"] as? String == "national" })
+
+            // One month as a period: the same records, the same key, the same figure as the monthly cell.
+            let one = try await api.send(.get, "/v1/views/periods?district=RS-21&from=2025-03&to=2025-03", token: analyst)
+            var monthCell: Int?
+            for row in monthly["rows"] as? [[String: Any]] ?? [] {
+                if row["municipality"] as? String == "prokuplje", row["month"] as? String == "2025-03" { monthCell = row["reports"] as? Int }
+            }
+            var periodCell: Int?
+            for row in one["rows"] as? [[String: Any]] ?? [] where row["municipality"] as? String == "prokuplje" {
+                periodCell = row["reports"] as? Int
+            }
+            #expect(periodCell != nil && periodCell == monthCell, "\(one.text)")
+
+            // The Center sees the exact totals; a period needs both ends; other districts refused.
+            let center = try await api.send(.get, "/v1/views/periods?from=2025-01&to=2025-06", token: n.coordinator)
+            let centerRows = center["rows"] as? [[String: Any]] ?? []
+            #expect(centerRows.first { $0["municipality"] as? String == "blace" }?["reports"] as? Int == 12)
+            #expect(centerRows.first { $0["kind"] as? String == "national" }?["reports"] as? Int == 54)
+            #expect(try await api.send(.get, "/v1/views/periods?from=2025-01", token: analyst).status == .unprocessableContent)
+            #expect(try await api.send(.get, "/v1/views/periods?from=2025-06&to=2025-01", token: analyst).status == .unprocessableContent)
+            #expect(try await api.send(.get, "/v1/views/periods?district=RS-20&from=2025-01&to=2025-06", token: analyst).status == .forbidden)
+        }
+    }
+
     @Test("an analyst sees a municipality with 2 reports as <5, the others perturbed, and the district total does not give it back")
     func suppression() async throws {
         try await APIHarness.run { api in

@@ -348,7 +348,22 @@ struct DashboardRoutes {
                     : .text(entry.name, header: true, href: placeLink(code))
                 pivot.rows.append(.init(cells: [header] + shownMonths.map { .figure(entry.cells[$0] ?? .count(0), language) }))
             }
-            return [months, pivot]
+            guard request.uri.queryParameters["from"] != nil, request.uri.queryParameters["to"] != nil else { return [months, pivot] }
+            // With a period chosen, its totals per place as the API's period view gives them
+            // (shown whenever large enough, even when each month is "<5").
+            let periodTable = try await view("views/periods", passed(request, ["district", "from", "to"]), context, language)
+            var totals = DashboardTable(
+                id: "period",
+                heading: say(.periodTotals),
+                headers: [.init(text: say(.place), numeric: false)] + Self.metrics.map { .init(text: say($0.phrase), numeric: true) }
+            )
+            let totalKinds: Set<String> = scope == nil ? ["district", "national"] : ["municipality", "city", "district"]
+            for row in periodTable.rows where totalKinds.contains(row.kind) && (scope == nil || text(periodTable, row, "district") == scope) {
+                totals.rows.append(
+                    .init(cells: [.text(text(periodTable, row, "name"), header: true)] + Self.metrics.map { figureCell(periodTable, row, $0.key) })
+                )
+            }
+            return [months, pivot, totals]
 
         case .municipality:
             let code = try context.parameters.require("municipality")
