@@ -59,6 +59,7 @@ run: build
 	fi; \
 	echo "spona: for an invented history to try the views with, run 'make demo' in another terminal (never on real data)"; \
 	echo "spona: serving on http://$${SPONA_HOST:-127.0.0.1}:$${SPONA_PORT:-8080} (Ctrl-C stops it; the API is described at /openapi.yaml)"; \
+	echo "spona: the dashboard is at /dashboard (browser sign-in needs SPONA_DASHBOARD_URL and the identity provider: README, operators' section)"; \
 	exec .build/debug/spona serve
 
 test:

@@ -394,6 +394,31 @@ struct ViewRoutes {
                 )
             }
         }
+        views["views/trainings/list"] = { request, context in
+            try await at(request, context, [CaseStatisticsProjection()]) { db in
+                let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init), db)
+                let cyrillic = try Self.cyrillic(request)
+                // The trainings held in or for the caller's districts: a training is a public
+                // event, so its date, host and participants are shown as they were recorded.
+                let places = Set(audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue))
+                func name(_ code: String) -> String {
+                    geography.municipality(MunicipalityCode(rawValue: code)).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? code
+                }
+                var table = ViewTable(columns: ["heldOn", "district", "host", "hostName", "participants", "places"])
+                for training in try await CaseStatisticsProjection.trainings(read: db.run).sorted(by: { ($0.heldOn, $0.host) > ($1.heldOn, $1.host) })
+                where places.contains(training.host) || training.municipalities.contains(where: places.contains) {
+                    let district = geography.municipality(MunicipalityCode(rawValue: training.host))?.district.rawValue ?? ""
+                    table.add(
+                        kind: "training",
+                        [
+                            .text(training.heldOn), .text(district), .text(training.host), .text(name(training.host)),
+                            .cell(.count(training.participants)), .text(training.municipalities.map(name).joined(separator: "; ")),
+                        ]
+                    )
+                }
+                return table
+            }
+        }
         views["views/silent"] = { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
                 let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init), db)

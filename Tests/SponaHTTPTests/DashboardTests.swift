@@ -234,6 +234,10 @@ struct DashboardTests {
     @Test("Serbian in Cyrillic is Serbian in Latin letter for letter; numbers and months the Serbian way")
     func language() {
         #expect(DashboardLanguage.cyrillic("Ljubljana, Njegoš, Džervin, đak, Šabac") == "Љубљана, Његош, Џервин, ђак, Шабац")
+        #expect(
+            DashboardLanguage.cyrillic("Preuzmi CSV (za Excel); postavite SPONA_DASHBOARD_URL")
+                == "Преузми CSV (за Excel); поставите SPONA_DASHBOARD_URL"
+        )
         #expect(DashboardLanguage.latin.number(1_234_567) == "1.234.567")
         #expect(DashboardLanguage.english.number(1234) == "1,234")
         #expect(DashboardLanguage.cyrillic.month("2026-11") == "новембар 2026.")

@@ -261,6 +261,18 @@ struct ViewTests {
             let blaceRow = (hidden["rows"] as? [[String: Any]] ?? []).first { $0["municipality"] as? String == "blace" }
             #expect(blaceRow?["reportsAfter"] as? String == "<5")
 
+            // The list of trainings: the analyst of Toplica sees this one (held there), with its
+            // date, host and places, Niš's analyst does not.
+            let list = try await api.send(.get, "/v1/views/trainings/list?names=cyrillic", token: analyst)
+            #expect(list.status == .ok, "\(list.text)")
+            let held = (list["rows"] as? [[String: Any]] ?? []).first
+            #expect(held?["heldOn"] as? String == today && held?["host"] as? String == "prokuplje")
+            #expect(held?["hostName"] as? String == "Прокупље" && held?["places"] as? String == "Прокупље; Блаце")
+            #expect(held?["participants"] as? Int == 50)
+            let nis = try await api.token(.center, .analyst, districts: ["RS-20"])
+            #expect((try await api.send(.get, "/v1/views/trainings/list", token: nis)["rows"] as? [[String: Any]] ?? []).isEmpty)
+            #expect(try await api.send(.get, "/v1/views/trainings/list", token: n.schoolStaff).status == .forbidden)
+
             let silent = try await api.send(.get, "/v1/views/silent?months=1&district=RS-21", token: n.coordinator)
             let quiet = (silent["rows"] as? [[String: Any]] ?? [])
             #expect(Set(quiet.compactMap { $0["municipality"] as? String }) == ["kursumlija", "zitoradja"])

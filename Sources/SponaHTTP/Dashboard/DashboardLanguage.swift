@@ -60,6 +60,14 @@ enum DashboardLanguage: String, CaseIterable, Sendable {
         }
     }
 
+    /// "2025-03-27" as "27. mart 2025." (Serbian) or "27 March 2025".
+    func date(_ day: String) -> String {
+        let parts = day.split(separator: "-")
+        guard parts.count == 3, let number = Int(parts[2]) else { return day }
+        let monthName = month("\(parts[0])-\(parts[1])")
+        return self == .english ? "\(number) \(monthName)" : "\(number). \(monthName)"
+    }
+
     /// A short month for charts' axes: "11/26".
     func shortMonth(_ month: String) -> String {
         let parts = month.split(separator: "-")
@@ -79,7 +87,34 @@ enum DashboardLanguage: String, CaseIterable, Sendable {
     }
 
     /// Serbian Latin to Serbian Cyrillic, letter for letter (lj, nj and dž are one letter each).
+    /// Words that are not Serbian stay as they are, as Serbian Cyrillic text writes them:
+    /// acronyms and names of settings (CSV, README, SPONA_DASHBOARD_URL) and a few foreign names.
     static func cyrillic(_ latin: String) -> String {
+        var result = ""
+        var word = ""
+        func flush() {
+            result += keptAsWritten(word) ? word : letters(word)
+            word = ""
+        }
+        for character in latin {
+            if character.isLetter || character.isNumber || character == "_" {
+                word.append(character)
+            } else {
+                flush()
+                result.append(character)
+            }
+        }
+        flush()
+        return result
+    }
+
+    static let foreignWords: Set<String> = ["Excel", "Spona"]
+
+    static func keptAsWritten(_ word: String) -> Bool {
+        word.contains("_") || foreignWords.contains(word) || (word.count > 1 && word.allSatisfy { $0.isUppercase || $0.isNumber })
+    }
+
+    static func letters(_ latin: String) -> String {
         let pairs: [(String, String)] = [
             ("Lj", "Љ"), ("LJ", "Љ"), ("lj", "љ"), ("Nj", "Њ"), ("NJ", "Њ"), ("nj", "њ"), ("Dž", "Џ"), ("DŽ", "Џ"), ("dž", "џ"),
         ]
@@ -173,6 +208,10 @@ struct Phrase: Sendable {
     static let firstTraining = Phrase("Prva obuka", "First training")
     static let reportsBefore = Phrase("Prijave 12 meseci pre", "Reports 12 months before")
     static let reportsAfter = Phrase("Prijave 12 meseci posle", "Reports 12 months after")
+    static let trainingList = Phrase("Održane obuke", "Trainings held")
+    static let heldOn = Phrase("Datum", "Date")
+    static let host = Phrase("Domaćin", "Host")
+    static let forPlaces = Phrase("Za opštine", "For municipalities")
     static let fromPlace = Phrase("Odakle", "From")
     static let toPlace = Phrase("Kuda", "To")
     static let cases = Phrase("Slučajevi", "Cases")

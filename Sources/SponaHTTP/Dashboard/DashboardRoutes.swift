@@ -453,12 +453,36 @@ struct DashboardRoutes {
                     ])
                 )
             }
-            return [impact]
+            let list = try await view("views/trainings/list", passed(request, ["district"]), context, language)
+            var trainings = DashboardTable(
+                id: "trainings",
+                heading: say(.trainingList),
+                headers: [
+                    .init(text: say(.heldOn), numeric: false), .init(text: say(.host), numeric: false),
+                    .init(text: say(.participants), numeric: true), .init(text: say(.forPlaces), numeric: false),
+                ]
+            )
+            for row in list.rows {
+                trainings.rows.append(
+                    .init(cells: [
+                        .text(language.date(text(list, row, "heldOn")), header: true), .text(text(list, row, "hostName")),
+                        figureCell(list, row, "participants"), .text(text(list, row, "places")),
+                    ])
+                )
+            }
+            return [impact, trainings]
 
         case .flows:
             model.heading = say(.flows)
             districtFilter(period: true)
-            let table = try await view("views/flows/places", passed(request, ["district", "from", "to"]), context, language)
+            // A year unless asked otherwise: every flow of the whole history is a page nobody
+            // reads (and the slowest there is).
+            var query = passed(request, ["district", "from", "to"])
+            if query["from"] == nil {
+                query["from"] = ViewRoutes.month(monthsBefore: 11)
+                model.periodChoice?.from = query["from"]!
+            }
+            let table = try await view("views/flows/places", query, context, language)
             noteSuppression(table)
             var flows = DashboardTable(
                 id: "place-flows",
