@@ -244,6 +244,12 @@ struct DashboardTests {
         #expect(DashboardLanguage.english.month("2026-03") == "March 2026")
         var table = DashboardTable(id: "t", heading: "h", headers: [.init(text: "Naziv", numeric: false), .init(text: "Prijave", numeric: true)])
         table.rows = [.init(cells: [.text("=HYPERLINK(\"x\")"), .figure(.small(threshold: 5), .latin)])]
+        var hostile = DashboardTable(id: "t", heading: "h", headers: [])
+        hostile.rows = [.init(cells: [.text("<script>alert('x')</script>", header: true, href: "\"><img src=x>")])]
+        #expect(
+            hostile.bodyHTML()
+                == "<tr><th scope=\"row\"><a href=\"&quot;&gt;&lt;img src=x&gt;\">&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</a></th></tr>\n"
+        )
         #expect(table.csv(separator: ";") == "\u{FEFF}Naziv;Prijave\r\n\"'=HYPERLINK(\"\"x\"\")\";<5\r\n")
     }
 }

@@ -4,6 +4,8 @@ import SponaApplication
 import SponaDomain
 import Testing
 
+@testable import SponaHTTP
+
 /// The property the fuzzer checks from outside, kept as a test: whatever value stands at
 /// whatever field of whatever route, the server answers (never 5xx), a refusal is a problem
 /// document and records nothing, and what it accepted can be read back by every view.
@@ -131,6 +133,8 @@ struct FuzzTests {
                 ("/v1/views/municipalities", ["district", "municipality", "asOf", "from", "to", "limit", "after"], analyst),
                 ("/v1/views/silent", ["months", "asOf"], analyst),
                 ("/v1/views/trainings", ["asOf", "district"], analyst),
+                ("/v1/views/trainings/list", ["asOf", "district", "names"], analyst),
+                ("/v1/views/periods", ["district", "municipality", "from", "to"], analyst),
                 ("/v1/views/cases", ["limit", "after", "status"], n.coordinator),
                 ("/v1/inbox", ["limit", "after"], n.socialWorker),
                 ("/v1/audit/events", ["type", "category", "after", "limit"], auditor),
@@ -150,6 +154,36 @@ struct FuzzTests {
                         )
                     }
                 }
+            }
+
+            // The dashboard's pages take the same draws in every query parameter they read, as a
+            // signed-in analyst: an HTML page or a refusal, never a 5xx.
+            let session = try await BrowserSessions(client: api.db.app, logger: api.db.logger).open(
+                .init(
+                    personID: "person:fuzz",
+                    name: "Fuzz",
+                    institution: .center,
+                    role: .analyst,
+                    districts: [DistrictCode(rawValue: "RS-21")],
+                    formToken: "form"
+                )
+            )
+            var cookie = HTTPFields()
+            cookie[.cookie] = "spona-session=\(session)"
+            for page in ["/dashboard", "/dashboard/silent", "/dashboard/trainings", "/dashboard/flows", "/dashboard/municipalities/blace"] {
+                for parameter in ["district", "from", "to", "lang", "format", "table", "separator", "months"] {
+                    for _ in 0..<Self.rounds {
+                        let value = random.queryValue()
+                        let reply = try await api.send(.get, "\(page)?\(parameter)=\(value)", token: nil, contentType: nil, headers: cookie)
+                        sent += 1
+                        #expect(reply.status.code < 500, "seed \(Self.seed): GET \(page)?\(parameter)=\(value) → \(reply.status.code)")
+                    }
+                }
+            }
+            for value in ["https://evil.example/", "//evil.example", "/dashboard\r\nSet-Cookie:x=1", "javascript:alert(1)"] {
+                let reply = try await api.send(.get, "/dashboard/sign-in?returnTo=\(DashboardRoutes.queryEscape(value))", token: nil)
+                #expect(reply.status.code < 500)
+                #expect(!reply.text.contains("evil.example") && !reply.text.contains("javascript:"), "\(value)")
             }
 
             // Whatever was accepted, every reader folds: no projection stopped, every view answers.

@@ -130,7 +130,7 @@ struct DashboardRoutes {
                     heading: table.heading,
                     chart: table.chart,
                     headers: table.headers,
-                    rows: table.rows,
+                    body: table.bodyHTML(),
                     isEmpty: table.rows.isEmpty,
                     emptyText: language.say(.nothing),
                     csvComma: csvLink(request, table.id, language, semicolon: false),
@@ -158,8 +158,8 @@ struct DashboardRoutes {
     }
 
     func csvLink(_ request: Request, _ id: String, _ language: DashboardLanguage, semicolon: Bool) -> String {
-        var items = request.uri.queryParameters.filter { !["format", "table", "separator", "lang"].contains(String($0.key)) }
-            .map { (String($0.key), String($0.value)) }
+        var items = request.uri.queryParameters.filter { ["district", "from", "to", "months"].contains(String($0.key)) }
+            .map { (String($0.key), String($0.value)) }.sorted { $0.0 < $1.0 }
         items += [("lang", language.rawValue), ("format", "csv"), ("table", id)]
         if semicolon { items.append(("separator", "semicolon")) }
         return request.uri.path + "?" + items.map { "\(Self.queryEscape($0.0))=\(Self.queryEscape($0.1))" }.joined(separator: "&")
@@ -187,7 +187,11 @@ struct DashboardRoutes {
             skip: language.say(.skip),
             languageLabel: language.say(.language),
             languages: DashboardLanguage.allCases.map { other in
-                var items = request.uri.queryParameters.filter { $0.key != "lang" }.map { (String($0.key), String($0.value)) }
+                // Only the filters a page understands go on (and a return path only when it is
+                // the dashboard's own): a link never carries whatever else a URL was given.
+                var items = request.uri.queryParameters.filter { ["district", "from", "to", "months"].contains(String($0.key)) }
+                    .map { (String($0.key), String($0.value)) }.sorted { $0.0 < $1.0 }
+                if let back = request.uri.queryParameters["returnTo"] { items.append(("returnTo", Self.safeReturn(String(back)))) }
                 items.append(("lang", other.rawValue))
                 return PageModel.Link(
                     href: request.uri.path + "?" + items.map { "\(Self.queryEscape($0.0))=\(Self.queryEscape($0.1))" }.joined(separator: "&"),
