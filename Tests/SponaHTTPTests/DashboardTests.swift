@@ -4,6 +4,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import PostgresNIO
+import SponaApplication
 import SponaDomain
 import SponaIdentity
 import Testing
@@ -210,6 +212,30 @@ struct DashboardTests {
                 var stranger = Browser(api: api)
                 #expect(try await stranger.signIn().status == .unauthorized)
                 #expect(stranger.cookies["__Host-spona-session"] == nil)
+
+                // A sign-in older than the re-check interval goes back through the provider, which
+                // vouches again (here: for the same analyst) and the earlier session ends.
+                provider.signInNext(subject: "ana-7", name: "Ana Anić", institution: .center, role: .analyst, districts: ["RS-21"])
+                var ana = Browser(api: api)
+                #expect(try await ana.signIn().status == .seeOther)
+                let first = try #require(ana.cookies["__Host-spona-session"])
+                var session = try #require(try await BrowserSessions(client: api.db.app, logger: api.db.logger).session(first))
+                session.verifiedAt -= 3600
+                try await api.db.owner.query(
+                    "UPDATE browser_sessions SET data = \(String(decoding: try JSONEncoder().encode(session), as: UTF8.self))::jsonb WHERE kind = 'signed_in'",
+                    logger: api.db.logger
+                )
+                let stale = try await ana.get("/dashboard/silent?lang=en")
+                #expect(stale.status == .seeOther)
+                #expect(
+                    stale.location?.hasPrefix("/dashboard/sign-in/start?lang=en&returnTo=%2Fdashboard%2Fsilent") == true,
+                    "\(stale.location ?? "")"
+                )
+                provider.signInNext(subject: "ana-7", name: "Ana Anić", institution: .center, role: .analyst, districts: ["RS-21"])
+                let again = try await ana.signIn(returnTo: "/dashboard/silent?lang=en")
+                #expect(again.status == .seeOther && again.location == "/dashboard/silent?lang=en")
+                #expect(try await ana.get("/dashboard/silent?lang=en").status == .ok)
+                #expect(try await BrowserSessions(client: api.db.app, logger: api.db.logger).session(first) == nil)
 
                 // Never anywhere but the dashboard after signing in.
                 #expect(DashboardRoutes.safeReturn("https://evil.example/") == "/dashboard")

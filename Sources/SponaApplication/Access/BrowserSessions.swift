@@ -37,6 +37,11 @@ public struct BrowserSessions: Sendable {
         public var formToken: String
         /// Seconds since 1970 when it was last made to live on (idle time counts from it).
         public var renewedAt: Double
+        /// Seconds since 1970 when the identity provider last vouched for the person (the
+        /// sign-in): past the dashboard's re-check interval the browser goes back through the
+        /// provider, which answers at once while its own session lives and refuses a person
+        /// disabled there.
+        public var verifiedAt: Double
 
         public init(personID: String, name: String?, institution: InstitutionID, role: Role, districts: [DistrictCode], formToken: String) {
             self.personID = personID
@@ -46,6 +51,7 @@ public struct BrowserSessions: Sendable {
             self.districts = districts
             self.formToken = formToken
             self.renewedAt = Date().timeIntervalSince1970
+            self.verifiedAt = renewedAt
         }
     }
 

@@ -22,6 +22,10 @@ struct DashboardRoutes {
     let tokens: AccessTokens
     let identityProvider: IdentityProvider?
     let signIn: BrowserSignIn?
+    /// How long a sign-in is taken on trust before the browser is sent back through the
+    /// provider (silently while the provider's own session lives): a person disabled at the
+    /// provider loses the dashboard within this time.
+    var recheck: Duration = .seconds(600)
 
     static let pageHeaders: HTTPFields = [
         .contentType: "text/html; charset=utf-8",
@@ -100,6 +104,15 @@ struct DashboardRoutes {
             return Response(
                 status: .seeOther,
                 headers: [.location: "/dashboard/sign-in?lang=\(language.rawValue)&returnTo=\(Self.queryEscape(back))", .cacheControl: "no-store"]
+            )
+        }
+        if signIn != nil, Date().timeIntervalSince1970 - session.verifiedAt > Double(recheck.components.seconds) {
+            let back = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
+            return Response(
+                status: .seeOther,
+                headers: [
+                    .location: "/dashboard/sign-in/start?lang=\(language.rawValue)&returnTo=\(Self.queryEscape(back))", .cacheControl: "no-store",
+                ]
             )
         }
         var context = context
@@ -631,6 +644,8 @@ struct DashboardRoutes {
         } catch let refusal as AccessTokens.Refusal {
             return signInPage(request, message: refusal.description, status: .unauthorized)
         }
+        // A sign-in again (the re-check) replaces the browser's earlier session.
+        if let earlier = request.cookies[sessionCookie]?.value { try await sessions.close(earlier) }
         let token = try await sessions.open(
             .init(
                 personID: person.actorID,
