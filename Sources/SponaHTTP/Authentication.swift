@@ -77,18 +77,22 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
     }
 
+    /// `spona_authentication_failures_total{kind}`: token, identity_provider (a JWT), browser (a
+    /// dashboard sign-in the provider or Spona refused).
+    static func countFailure(kind: String) {
+        SponaMetrics.registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "spona_authentication_failures",
+                unitName: "total",
+                helpText: "Sign-ins refused (kind: token, identity_provider or browser)"
+            ),
+            labels: [("kind", kind)]
+        ).increment()
+    }
+
     /// Counts a failure; past the limit, answers 429 instead of the refusal.
     private func failed(_ address: String, kind: String) async throws {
-        defer {
-            SponaMetrics.registry.makeCounter(
-                descriptor: MetricNameDescriptor(
-                    metricName: "spona_authentication_failures",
-                    unitName: "total",
-                    helpText: "Bearer tokens refused (kind: token or identity_provider)"
-                ),
-                labels: [("kind", kind)]
-            ).increment()
-        }
+        defer { Self.countFailure(kind: kind) }
         if let wait = await failures.admit(address) {
             throw Problem.rateLimited(
                 "Too many failed sign-ins",

@@ -192,6 +192,8 @@ struct DashboardTests {
                 let refused = try await victim.get(components.path + "?" + (components.percentEncodedQuery ?? ""))
                 #expect(refused.status == .badRequest)
                 #expect(victim.cookies.isEmpty)
+                // Counted as a refused sign-in, beside refused tokens.
+                #expect(try await api.send(.get, "/metrics", token: nil).text.contains("spona_authentication_failures_total{kind=\"browser\"}"))
                 // In the browser that began it, it signs in, once: the same link again is refused.
                 let own = try await attacker.get(components.path + "?" + (components.percentEncodedQuery ?? ""))
                 #expect(own.status == .seeOther)

@@ -615,6 +615,7 @@ struct DashboardRoutes {
         let query = request.uri.queryParameters
         if let error = query["error"] {
             let word = error.allSatisfy { $0.isLetter || $0 == "_" } ? String(error) : "error"
+            AuthenticationMiddleware.countFailure(kind: "browser")
             return signInPage(request, message: BrowserSignIn.Failure.providerRefused(word).description, status: .unauthorized)
         }
         // The state must be the one this browser was given (its cookie) and still pending:
@@ -622,6 +623,7 @@ struct DashboardRoutes {
         guard let state = query["state"].map(String.init), let code = query["code"].map(String.init), !code.isEmpty,
             request.cookies[signInCookie]?.value == state, let pending = try await sessions.finish(state: state)
         else {
+            AuthenticationMiddleware.countFailure(kind: "browser")
             return signInPage(request, message: "this sign-in is not this browser's, or it has expired; sign in again", status: .badRequest)
         }
         let person: SignedInPerson
@@ -629,8 +631,10 @@ struct DashboardRoutes {
             let accessToken = try await signIn.exchange(code: code, verifier: pending.verifier)
             person = try await identityProvider.signIn(accessToken)
         } catch let failure as BrowserSignIn.Failure {
+            AuthenticationMiddleware.countFailure(kind: "browser")
             return signInPage(request, message: failure.description, status: .unauthorized)
         } catch let refusal as SignInRefusal {
+            AuthenticationMiddleware.countFailure(kind: "browser")
             return signInPage(request, message: refusal.description, status: .unauthorized)
         }
         do {
@@ -642,6 +646,7 @@ struct DashboardRoutes {
                 districts: person.districts
             )
         } catch let refusal as AccessTokens.Refusal {
+            AuthenticationMiddleware.countFailure(kind: "browser")
             return signInPage(request, message: refusal.description, status: .unauthorized)
         }
         // A sign-in again (the re-check) replaces the browser's earlier session.
