@@ -272,6 +272,14 @@ struct DashboardTests {
         #expect(DashboardLanguage.english.month("2026-03") == "March 2026")
         var table = DashboardTable(id: "t", heading: "h", headers: [.init(text: "Naziv", numeric: false), .init(text: "Prijave", numeric: true)])
         table.rows = [.init(cells: [.text("=HYPERLINK(\"x\")"), .figure(.small(threshold: 5), .latin)])]
+        // A hidden count breaks the line and is marked "<5" on the axis; shown values are drawn.
+        let line = LineChart(
+            title: "t",
+            labels: ["01", "02", "03"],
+            series: [.init(name: "s", cells: [.count(7), .small(threshold: 5), .count(9)], colour: "#000", dash: "none")]
+        ).svg(formatted: String.init)
+        #expect(line.components(separatedBy: "<path").count == 3, "two pieces, none through the hidden month")
+        #expect(line.contains("02: &lt;5") && line.contains("01: 7") && line.contains("03: 9"))
         var hostile = DashboardTable(id: "t", heading: "h", headers: [])
         hostile.rows = [.init(cells: [.text("<script>alert('x')</script>", header: true, href: "\"><img src=x>")])]
         #expect(

@@ -191,6 +191,7 @@ struct Phrase: Sendable {
     static let identifiedVictims = Phrase("Identifikovane žrtve", "Identified victims")
     static let reportsByTrained = Phrase("Prijave obučenih", "Reports by trained staff")
     static let periodTotals = Phrase("Ukupno za izabrani period", "Totals for the chosen period")
+    static let referralsAndVictims = Phrase("Upućivanja i identifikovane žrtve po mesecima", "Referrals and identified victims month by month")
     static let reportsByMonth = Phrase("Prijave po mesecima", "Reports month by month")
     static let figuresByMonth = Phrase("Pokazatelji po mesecima", "Figures month by month")
     static let reportsByPlace = Phrase("Prijave po opštinama i mesecima", "Reports by municipality and month")

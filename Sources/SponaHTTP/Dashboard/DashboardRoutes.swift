@@ -413,7 +413,32 @@ struct DashboardRoutes {
                 title: say(.reportsByMonth),
                 bars: own.map { .init(label: language.shortMonth(text(table, $0, "month")), cell: cell(table, $0, "reports")) }
             ).svg(formatted: language.number)
-            return [months]
+            // The same months' referrals and identifications as lines, in a table of their own.
+            var trend = DashboardTable(
+                id: "trend",
+                heading: say(.referralsAndVictims),
+                headers: [
+                    .init(text: say(.month), numeric: false), .init(text: say(.referralsSent), numeric: true),
+                    .init(text: say(.identifiedVictims), numeric: true),
+                ]
+            )
+            for row in own {
+                trend.rows.append(
+                    .init(cells: [
+                        .text(language.month(text(table, row, "month")), header: true), figureCell(table, row, "referralsSent"),
+                        figureCell(table, row, "identifiedVictims"),
+                    ])
+                )
+            }
+            trend.chart = LineChart(
+                title: say(.referralsAndVictims),
+                labels: own.map { language.shortMonth(text(table, $0, "month")) },
+                series: [
+                    .init(name: say(.referralsSent), cells: own.map { cell(table, $0, "referralsSent") }, colour: "#0b5cad", dash: "none"),
+                    .init(name: say(.identifiedVictims), cells: own.map { cell(table, $0, "identifiedVictims") }, colour: "#a4262c", dash: "6 3"),
+                ]
+            ).svg(formatted: language.number)
+            return [months, trend]
 
         case .silent:
             model.heading = say(.silent)
