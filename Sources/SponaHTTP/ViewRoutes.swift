@@ -419,6 +419,16 @@ struct ViewRoutes {
                 return table
             }
         }
+        views["views/referrals/waiting"] = { request, context in
+            try await at(request, context, [CaseWorkProjection(), InstitutionsProjection(geography: geography)]) { db in
+                try requireCenter(context, "where referrals wait is national, by sector")
+                var table = ViewTable(columns: ["fromSector", "toSector", "open", "overdue"])
+                for row in try await CaseWorkProjection.waitingReferrals(now: db.now, read: db.run) {
+                    table.add(kind: "flow", [.text(row.fromSector), .text(row.toSector), .cell(.count(row.open)), .cell(.count(row.overdue))])
+                }
+                return table
+            }
+        }
         views["views/silent"] = { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
                 let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init), db)

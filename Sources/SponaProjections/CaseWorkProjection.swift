@@ -410,6 +410,36 @@ extension CaseWorkProjection {
     /// through `to`: the figure the Center cites for an institution's part in the network
     /// ("the Commissariat for Refugees' 7 reports after its memorandum"). Names come from the
     /// registry's read model. Reads through `read`, so that an as-of replay answers alike.
+    /// Referrals waiting for an answer, from one sector to another: how many are open, and how
+    /// many of those are past their due time at `now`.
+    public struct WaitingReferrals: Sendable, Equatable {
+        public var fromSector: String
+        public var toSector: String
+        public var open: Int
+        public var overdue: Int
+    }
+
+    /// Where referrals stall: the open referrals (of open cases) by the sender's and the
+    /// receiver's sector, most overdue first.
+    public static func waitingReferrals(now: Date, read: TableReader) async throws -> [WaitingReferrals] {
+        let rows = try await read(
+            """
+            SELECT coalesce(f.sector, 'other'), coalesce(t.sector, 'other'), count(*), count(*) FILTER (WHERE w.due < \(now))
+            FROM open_work w
+            LEFT JOIN institutions t ON t.id = w.institution_id
+            LEFT JOIN institutions f ON f.id = w.from_institution
+            WHERE w.kind = 'referral' AND NOT w.case_closed
+            GROUP BY 1, 2
+            ORDER BY 4 DESC, 3 DESC, 1, 2
+            """
+        )
+        var result: [WaitingReferrals] = []
+        for try await (from, to, open, overdue) in rows.decode((String, String, Int64, Int64).self) {
+            result.append(WaitingReferrals(fromSector: from, toSector: to, open: Int(open), overdue: Int(overdue)))
+        }
+        return result
+    }
+
     public static func reportsByInstitution(from: String, to: String, read: TableReader) async throws -> [InstitutionMonth] {
         let rows = try await read(
             """

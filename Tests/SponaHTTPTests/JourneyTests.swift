@@ -69,6 +69,21 @@ struct JourneyTests {
                 return (inbox["items"] as? [[String: Any]] ?? []).contains { $0["kind"] as? String == "referral" }
             }
 
+            // The Center sees where they wait: one to social protection, one to the police, none overdue yet.
+            try await api.eventually("both referrals waiting in the Center's view") {
+                let waiting = try await api.send(.get, "/v1/views/referrals/waiting", token: n.coordinator)
+                let rows = waiting["rows"] as? [[String: Any]] ?? []
+                return Set(rows.compactMap { $0["toSector"] as? String }) == ["social_protection", "police"]
+                    && rows.allSatisfy { ($0["open"] as? Int) == 1 && ($0["overdue"] as? Int) == 0 }
+            }
+            // As of a moment after their due time, both are overdue.
+            let later = iso(Date().addingTimeInterval(4 * 86_400))
+            let overdue = try await api.send(.get, "/v1/views/referrals/waiting?asOf=\(later)", token: n.coordinator)
+            #expect(overdue.status == .ok, "\(overdue.text)")
+            #expect((overdue["rows"] as? [[String: Any]] ?? []).map { $0["overdue"] as? Int ?? 0 }.reduce(0, +) == 2, "\(overdue.text)")
+            let toplica = try await api.token(.center, .analyst, districts: ["RS-21"])
+            #expect(try await api.send(.get, "/v1/views/referrals/waiting", token: toplica).status == .forbidden)
+
             // One accepted, one declined with a reason.
             _ = try await api.send(.get, path, token: n.socialWorker).etag.map { etag = $0 }
             _ = try await step(String(socialWorkReferral.dropFirst(path.count)) + "/receive", n.socialWorker)

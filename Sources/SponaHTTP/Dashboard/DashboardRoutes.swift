@@ -582,7 +582,25 @@ struct DashboardRoutes {
                     ])
                 )
             }
-            return [sectors, flows]
+            let waitingTable = try await view("views/referrals/waiting", [:], context, language)
+            var waiting = DashboardTable(
+                id: "waiting",
+                heading: say(.waitingReferrals),
+                headers: [
+                    .init(text: say(.fromSector), numeric: false), .init(text: say(.toSector), numeric: false),
+                    .init(text: say(.openReferrals), numeric: true), .init(text: say(.overdueReferrals), numeric: true),
+                ]
+            )
+            for row in waitingTable.rows {
+                waiting.rows.append(
+                    .init(cells: [
+                        .text(sectorName(text(waitingTable, row, "fromSector")), header: true),
+                        .text(sectorName(text(waitingTable, row, "toSector"))), figureCell(waitingTable, row, "open"),
+                        figureCell(waitingTable, row, "overdue"),
+                    ])
+                )
+            }
+            return [waiting, sectors, flows]
         }
     }
 
