@@ -760,16 +760,18 @@ struct ViewTable: Sendable {
     /// One CSV cell, safe to open in a spreadsheet: quoted when it holds a separator, a quote
     /// or a line break, and never read as a formula (OWASP's advice: a cell that begins with
     /// `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading apostrophe).
-    static func csvField(_ field: String) -> String {
+    /// `separator` is the file's (the dashboard's downloads offer `;` for Excel in a Serbian
+    /// locale); a cell holding either separator is quoted.
+    static func csvField(_ field: String, separator: Character = ",") -> String {
         var field = field
         if let first = field.first, "=+-@\t\r".contains(first) { field = "'" + field }
-        return field.contains(where: { $0 == "," || $0 == ";" || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+        return field.contains(where: { $0 == separator || $0 == "," || $0 == ";" || $0 == "\"" || $0 == "\n" || $0 == "\r" })
             ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
     }
 
     func response(csv: Bool) throws -> Response {
         if csv {
-            let quote = Self.csvField
+            let quote: (String) -> String = { Self.csvField($0, separator: ",") }
             var text = (["kind"] + columns).joined(separator: ",") + "\r\n"
             for row in rows {
                 text += ([row.kind] + row.values.map(\.csv)).map(quote).joined(separator: ",") + "\r\n"

@@ -240,6 +240,26 @@ struct Network: Sendable {
         )
     }
 
+    /// Two reports in Blace (Toplica, RS-21) and seven in Prokuplje, through the API; answers once the
+    /// Center's view counts all nine: the small count the disclosure tests look for.
+    static func withSmallCounts(_ api: APIHarness) async throws -> Network {
+        let n = try await make(api)
+        let blaceSchool = try await api.register("OŠ Blace", sector: .education, municipality: "blace", admin: n.admin)
+        let blace = try await api.token(blaceSchool, .reporter)
+        for (token, municipality, count) in [(blace, "blace", 2), (n.schoolStaff, "prokuplje", 7)] {
+            for _ in 0..<count {
+                var report = Network.report
+                report["municipality"] = municipality
+                #expect(try await api.send(.post, "/v1/cases", token: token, json: report).status == .created)
+            }
+        }
+        try await api.eventually("9 reports in the Center's view") {
+            let view = try await api.send(.get, "/v1/views/municipalities", token: n.coordinator)
+            return (view["rows"] as? [[String: Any]] ?? []).contains { $0["kind"] as? String == "national" && $0["reports"] as? Int == 9 }
+        }
+        return n
+    }
+
     /// The report of the journey: a girl of 15 at risk, recruited online for Germany.
     static var report: [String: Any] {
         [

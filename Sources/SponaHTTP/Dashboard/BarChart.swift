@@ -13,10 +13,7 @@ struct BarChart {
     var title: String
     var bars: [Bar]
 
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
+    static func escape(_ text: String) -> String { DashboardTable.escape(text) }
 
     /// The SVG element (already escaped: it goes into the page unescaped).
     func svg(formatted: (Int) -> String) -> String {

@@ -158,7 +158,6 @@ struct Phrase: Sendable {
     static let dashboard = Phrase("Spona — pregled", "Spona — dashboard")
     static let skip = Phrase("Pređi na sadržaj", "Skip to content")
     static let overview = Phrase("Pregled", "Overview")
-    static let municipalities = Phrase("Opštine", "Municipalities")
     static let silent = Phrase("Opštine bez prijava", "Silent municipalities")
     static let trainings = Phrase("Obuke", "Trainings")
     static let flows = Phrase("Tokovi upućivanja", "Referral flows")
@@ -178,7 +177,6 @@ struct Phrase: Sendable {
     static let name = Phrase("Naziv", "Name")
     static let downloadCSV = Phrase("Preuzmi CSV (zarez)", "Download CSV (comma)")
     static let downloadCSVSemicolon = Phrase("Preuzmi CSV (tačka-zarez, za Excel)", "Download CSV (semicolon, for Excel)")
-    static let print = Phrase("Štampaj", "Print")
     static let nothing = Phrase("Nema podataka za ovaj izbor.", "No figures for this choice.")
     static let suppression = Phrase(
         "Mali brojevi su skriveni radi zaštite osoba: „<%d” znači od 1 do %d; ostali brojevi su malo pomereni, pa zbirovi ne otkrivaju skrivene.",

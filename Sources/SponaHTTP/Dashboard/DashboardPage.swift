@@ -88,12 +88,7 @@ struct DashboardTable {
     /// order mark, CRLF, headers in the page's language, and `;` when asked (Excel in locales
     /// whose decimal mark is a comma splits on it). No cell is ever read as a formula.
     func csv(separator: Character) -> String {
-        func field(_ text: String) -> String {
-            var text = text
-            if let first = text.first, "=+-@\t\r".contains(first) { text = "'" + text }
-            return text.contains(where: { $0 == separator || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-                ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-        }
+        func field(_ text: String) -> String { ViewTable.csvField(text, separator: separator) }
         var out = "\u{FEFF}" + headers.map { field($0.text) }.joined(separator: String(separator)) + "\r\n"
         for row in rows { out += row.cells.map { field($0.csv) }.joined(separator: String(separator)) + "\r\n" }
         return out

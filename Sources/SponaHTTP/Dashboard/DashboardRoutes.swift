@@ -240,7 +240,8 @@ struct DashboardRoutes {
         var items = query.sorted { $0.key < $1.key }.map { "\(Self.queryEscape($0.key))=\(Self.queryEscape($0.value))" }
         items.append("names=\(language.cyrillicNames ? "cyrillic" : "latin")")
         let head = HTTPRequest(method: .get, scheme: nil, authority: nil, path: "/v1/\(path)?" + items.joined(separator: "&"))
-        return try await views[path]!(Request(head: head, body: .init(buffer: ByteBuffer())), context)
+        guard let build = views[path] else { throw Problem(.internalServerError, detail: "the dashboard asked for an unknown view") }
+        return try await build(Request(head: head, body: .init(buffer: ByteBuffer())), context)
     }
 
     /// The query parameters a page passes on to its views (only those it understands).
@@ -279,6 +280,27 @@ struct DashboardRoutes {
         }
         func figureCell(_ table: ViewTable, _ row: (kind: String, values: [ViewTable.Value]), _ column: String) -> DashboardTable.Cell {
             .figure(cell(table, row, column), language)
+        }
+        /// A place's (or the nation's) rows of the municipality view, month by month, with the
+        /// reports as bars: the overview's and the municipality page's first table.
+        func monthByMonth(_ table: ViewTable, _ rows: [(kind: String, values: [ViewTable.Value])]) -> DashboardTable {
+            var months = DashboardTable(
+                id: "months",
+                heading: say(.figuresByMonth),
+                headers: [.init(text: say(.month), numeric: false)] + Self.metrics.map { .init(text: say($0.phrase), numeric: true) }
+            )
+            for row in rows {
+                months.rows.append(
+                    .init(
+                        cells: [.text(language.month(text(table, row, "month")), header: true)] + Self.metrics.map { figureCell(table, row, $0.key) }
+                    )
+                )
+            }
+            months.chart = BarChart(
+                title: say(.reportsByMonth),
+                bars: rows.map { .init(label: language.shortMonth(text(table, $0, "month")), cell: cell(table, $0, "reports")) }
+            ).svg(formatted: language.number)
+            return months
         }
         func noteSuppression(_ table: ViewTable) {
             if let threshold = table.suppressionThreshold {
@@ -325,22 +347,7 @@ struct DashboardRoutes {
             } else {
                 model.heading = say(.overview) + " — " + say(.national)
             }
-            var months = DashboardTable(
-                id: "months",
-                heading: say(.figuresByMonth),
-                headers: [.init(text: say(.month), numeric: false)] + Self.metrics.map { .init(text: say($0.phrase), numeric: true) }
-            )
-            for row in scopeRows {
-                months.rows.append(
-                    .init(
-                        cells: [.text(language.month(text(table, row, "month")), header: true)] + Self.metrics.map { figureCell(table, row, $0.key) }
-                    )
-                )
-            }
-            months.chart = BarChart(
-                title: say(.reportsByMonth),
-                bars: scopeRows.map { .init(label: language.shortMonth(text(table, $0, "month")), cell: cell(table, $0, "reports")) }
-            ).svg(formatted: language.number)
+            let months = monthByMonth(table, scopeRows)
             // Reports by place and month, each cell as the view shows it: districts for the
             // nation, municipalities and cities for a district.
             let placeKinds: Set<String> = scope == nil ? ["district"] : ["municipality", "city"]
@@ -397,22 +404,7 @@ struct DashboardRoutes {
             let rows = table.rows.filter { ($0.kind == "municipality" || $0.kind == "city") && text(table, $0, "municipality") == code }
             let ownKind = rows.contains { $0.kind == "city" } ? "city" : "municipality"
             let own = rows.filter { $0.kind == ownKind }
-            var months = DashboardTable(
-                id: "months",
-                heading: say(.figuresByMonth),
-                headers: [.init(text: say(.month), numeric: false)] + Self.metrics.map { .init(text: say($0.phrase), numeric: true) }
-            )
-            for row in own {
-                months.rows.append(
-                    .init(
-                        cells: [.text(language.month(text(table, row, "month")), header: true)] + Self.metrics.map { figureCell(table, row, $0.key) }
-                    )
-                )
-            }
-            months.chart = BarChart(
-                title: say(.reportsByMonth),
-                bars: own.map { .init(label: language.shortMonth(text(table, $0, "month")), cell: cell(table, $0, "reports")) }
-            ).svg(formatted: language.number)
+            let months = monthByMonth(table, own)
             // The same months' referrals and identifications as lines, in a table of their own.
             var trend = DashboardTable(
                 id: "trend",
