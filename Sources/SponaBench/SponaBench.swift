@@ -432,7 +432,7 @@ struct SponaBench: AsyncParsableCommand {
     }
 
     static var pgbenchAppend: String {
-        "SELECT * FROM spona_append('pgb-' || :client_id || '-' || :n, 0, ARRAY[gen_random_uuid()], ARRAY['ReportFiled'], ARRAY[1], ARRAY['\(String(decoding: payload, as: UTF8.self))'], '\(metadataText)', NULL, NULL);"
+        "SELECT * FROM spona_append('pgb-' || :client_id || '-' || :n, 0, ARRAY[gen_random_uuid()], ARRAY['ReportFiled'], ARRAY[1], ARRAY['\(String(decoding: payload, as: UTF8.self))'], '\(metadataText)', NULL, NULL, NULL, NULL);"
     }
 
     static func pgbench(_ executable: String, url: String, clients: Int, transactions: Int, statement: String) throws -> Double {

@@ -14,6 +14,13 @@ public protocol EventStore: Sendable {
     /// `requestFingerprint` says (the application hashes the command, whose retry may produce
     /// events with fresh ids), or else the same stream, expectation, and events' types and
     /// payloads.
+    ///
+    /// `unchanged` names the other streams the writer's decision was read from, with the
+    /// versions it read: if one has moved when the append runs, nothing is written and the
+    /// append fails with ``EventStoreError/conditionFailed(stream:expected:actual:)``, so that
+    /// the writer decides again. An append in flight to such a stream is waited for, and one
+    /// that starts later is ordered after this one: a writer may keep those streams in memory
+    /// and never write a decision taken on a stale copy.
     @discardableResult
     func append(
         to stream: StreamID,
@@ -21,7 +28,8 @@ public protocol EventStore: Sendable {
         events: [EventData],
         metadata: EventMetadata,
         idempotencyKey: String?,
-        requestFingerprint: Data?
+        requestFingerprint: Data?,
+        unchanged: [StreamCondition]
     ) async throws -> AppendResult
 
     /// Events of one stream with version ≥ `version`, oldest first, at most `limit`.
@@ -48,6 +56,26 @@ public protocol EventStore: Sendable {
 }
 
 extension EventStore {
+    @discardableResult
+    public func append(
+        to stream: StreamID,
+        expected: ExpectedVersion,
+        events: [EventData],
+        metadata: EventMetadata,
+        idempotencyKey: String?,
+        requestFingerprint: Data?
+    ) async throws -> AppendResult {
+        try await append(
+            to: stream,
+            expected: expected,
+            events: events,
+            metadata: metadata,
+            idempotencyKey: idempotencyKey,
+            requestFingerprint: requestFingerprint,
+            unchanged: []
+        )
+    }
+
     @discardableResult
     public func append(
         to stream: StreamID,

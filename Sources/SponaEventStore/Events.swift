@@ -31,6 +31,21 @@ public struct StreamID: Hashable, Sendable, Codable, CustomStringConvertible, Ex
     public var description: String { rawValue }
 }
 
+/// A stream an append's decision was read from, at the version it was read: the append
+/// writes nothing if the stream has moved since (version 0: the stream had no events).
+public struct StreamCondition: Hashable, Sendable {
+    public var stream: StreamID
+    public var version: Int64
+
+    /// The database's bound, so that no append holds locks on an unbounded set of streams.
+    public static let maximumPerAppend = 100
+
+    public init(_ stream: StreamID, at version: Int64) {
+        self.stream = stream
+        self.version = version
+    }
+}
+
 /// What the writer believes the stream's version to be. An append whose belief is wrong
 /// writes nothing and fails with ``EventStoreError/versionConflict(stream:expected:actual:)``.
 public enum ExpectedVersion: Hashable, Sendable, CustomStringConvertible {
@@ -233,6 +248,11 @@ public enum EventStoreError: Error, Hashable, CustomStringConvertible {
     case versionConflict(stream: StreamID, expected: ExpectedVersion, actual: Int64)
     /// The idempotency key was first used for a different request. Nothing was written.
     case idempotencyKeyReused(key: String)
+    /// A stream the decision was read from moved before the append (see
+    /// ``StreamCondition``). Nothing was written.
+    case conditionFailed(stream: StreamID, expected: Int64, actual: Int64)
+    /// More than ``StreamCondition/maximumPerAppend`` conditions.
+    case tooManyConditions
     case noEvents
     case invalidStreamID(String)
     case invalidEventType(String)
@@ -254,6 +274,10 @@ public enum EventStoreError: Error, Hashable, CustomStringConvertible {
             return "stream \(stream) \(actualText), but the writer expected \(expected); reload it and try again"
         case .idempotencyKeyReused:
             return "this idempotency key was already used for a different request; use a new key for a new request"
+        case let .conditionFailed(stream, expected, actual):
+            return "stream \(stream) moved from version \(expected) to \(actual) while the decision was taken; decide again"
+        case .tooManyConditions:
+            return "an append may rest on at most \(StreamCondition.maximumPerAppend) other streams"
         case .noEvents:
             return "an append needs at least one event"
         case .invalidStreamID:

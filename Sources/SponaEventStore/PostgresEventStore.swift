@@ -46,9 +46,11 @@ public struct PostgresEventStore: EventStore, Service {
         events: [EventData],
         metadata: EventMetadata,
         idempotencyKey: String?,
-        requestFingerprint: Data?
+        requestFingerprint: Data?,
+        unchanged: [StreamCondition]
     ) async throws -> AppendResult {
         guard !events.isEmpty else { throw EventStoreError.noEvents }
+        guard unchanged.count <= StreamCondition.maximumPerAppend else { throw EventStoreError.tooManyConditions }
         for event in events where event.type.isEmpty || event.type.utf8.count > 200 {
             throw EventStoreError.invalidEventType(event.type)
         }
@@ -64,7 +66,9 @@ public struct PostgresEventStore: EventStore, Service {
             payloads: events.map { String(decoding: $0.payload, as: UTF8.self) },
             metadata: String(decoding: metadata.json, as: UTF8.self),
             idempotencyKey: idempotencyKey,
-            requestHash: idempotencyKey.map { _ in requestFingerprint ?? Self.requestHash(stream: stream, expected: expected, events: events) }
+            requestHash: idempotencyKey.map { _ in requestFingerprint ?? Self.requestHash(stream: stream, expected: expected, events: events) },
+            conditionStreams: unchanged.map(\.stream.rawValue),
+            conditionVersions: unchanged.map(\.version)
         )
 
         // A concurrent first use of the same key for another stream surfaces as a unique
@@ -73,7 +77,7 @@ public struct PostgresEventStore: EventStore, Service {
         while true {
             attempt += 1
             do {
-                for try await (outcome, version, positions, recordedAt) in try await client.execute(statement, logger: logger) {
+                for try await (outcome, version, positions, recordedAt, conflictStream) in try await client.execute(statement, logger: logger) {
                     switch outcome {
                     case "appended", "duplicate":
                         if outcome == "appended" { notifier.signal() }
@@ -85,6 +89,13 @@ public struct PostgresEventStore: EventStore, Service {
                         )
                     case "conflict":
                         throw EventStoreError.versionConflict(stream: stream, expected: expected, actual: version)
+                    case "condition_conflict":
+                        let moved = unchanged.first { $0.stream.rawValue == conflictStream }
+                        throw EventStoreError.conditionFailed(
+                            stream: moved?.stream ?? StreamID(stored: conflictStream ?? ""),
+                            expected: moved?.version ?? 0,
+                            actual: version
+                        )
                     default:
                         throw EventStoreError.idempotencyKeyReused(key: idempotencyKey ?? "")
                     }
@@ -111,10 +122,10 @@ public struct PostgresEventStore: EventStore, Service {
     /// every call.
     struct AppendStatement: PostgresPreparedStatement {
         static let sql = """
-            SELECT outcome, stream_version, positions, (extract(epoch FROM recorded_at) * 1000000)::bigint
-            FROM spona_append($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            SELECT outcome, stream_version, positions, (extract(epoch FROM recorded_at) * 1000000)::bigint, conflict_stream
+            FROM spona_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             """
-        typealias Row = (String, Int64, [Int64]?, Int64?)
+        typealias Row = (String, Int64, [Int64]?, Int64?, String?)
 
         var stream: String
         var expected: Int64?
@@ -125,9 +136,11 @@ public struct PostgresEventStore: EventStore, Service {
         var metadata: String
         var idempotencyKey: String?
         var requestHash: Data?
+        var conditionStreams: [String]
+        var conditionVersions: [Int64]
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 9)
+            var bindings = PostgresBindings(capacity: 11)
             bindings.append(stream)
             bindings.append(expected)
             bindings.append(ids)
@@ -137,6 +150,8 @@ public struct PostgresEventStore: EventStore, Service {
             bindings.append(metadata)
             bindings.append(idempotencyKey)
             try bindings.append(requestHash)
+            bindings.append(conditionStreams)
+            bindings.append(conditionVersions)
             return bindings
         }
 

@@ -188,6 +188,10 @@ extension Problem {
                 headers: [.retryAfter: "60"]
             )
         case let error as EventStoreError:
+            if case .conditionFailed = error {
+                // Institutions the command names kept changing while it was decided again.
+                return Problem(.conflict, type: "urn:spona:problem:conflict", title: "Not possible now", detail: error.description)
+            }
             return invalid(error.description)
         case let error as HTTPError:
             if error.status == .contentTooLarge {

@@ -66,6 +66,8 @@ public struct CaseService: Sendable {
     /// Nil on a server configured without a master key: it then accepts no personal data.
     public let vault: PersonalDataVault?
     let trail: ReadTrail
+    /// Shared by every copy of this service (the routes copy it): one memory per process.
+    let keptInstitutions: KeptInstitutions
     let now: @Sendable () -> Date
     /// Each reader's reads of personal data in a sliding hour; nil: unlimited (tools, tests).
     public var personalDataReads: SlidingWindowLimit?
@@ -75,6 +77,7 @@ public struct CaseService: Sendable {
         self.geography = geography
         self.vault = vault
         self.trail = ReadTrail(store: store)
+        self.keptInstitutions = KeptInstitutions()
         self.now = now
     }
 
@@ -97,6 +100,38 @@ public struct CaseService: Sendable {
         idempotencyKey: String?,
         occurredAt: Date? = nil
     ) async throws -> CaseSnapshot {
+        // A kept institution that moved while this command was decided: forgotten, and the
+        // command decided again from the streams (twice at most: institutions change rarely).
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await handleOnce(
+                    command,
+                    on: id,
+                    expectedVersion: expectedVersion,
+                    caller: caller,
+                    requestID: requestID,
+                    idempotencyKey: idempotencyKey,
+                    occurredAt: occurredAt,
+                    freshInstitutions: attempt > 1
+                )
+            } catch EventStoreError.conditionFailed(let stream, _, _) where attempt < 3 {
+                keptInstitutions.forget(stream)
+            }
+        }
+    }
+
+    private func handleOnce(
+        _ command: CaseCommand,
+        on id: CaseID,
+        expectedVersion: Int64?,
+        caller: Caller,
+        requestID: String,
+        idempotencyKey: String?,
+        occurredAt: Date?,
+        freshInstitutions: Bool
+    ) async throws -> CaseSnapshot {
         let stream = Streams.case(id)
         let scopedKey = idempotencyKey.map { "\(caller.actor.id):\($0)" }
         let fingerprint = try RequestFingerprint.make(stream.rawValue, command)
@@ -105,12 +140,19 @@ public struct CaseService: Sendable {
                 && RequestFingerprint.matches(stored: previous.requestHash, current: fingerprint, legacy: { Self.legacyFingerprint(command, on: id) })
         }
 
-        // The case and every institution the decision needs, in one round trip.
-        let institutionStreams = Set([caller.actor.institution] + Self.institutions(named: command)).map(Streams.institution)
-        let recorded = try await store.readStreams([stream] + institutionStreams)
-        let caseEvents = recorded.filter { $0.streamID == stream }
-        let history = try EventCoding.caseEvents(caseEvents)
+        // A new case's stream needs no read: the append expects no stream, and a case that
+        // exists already is a conflict there (or, for a retry, the first answer).
+        let history: [(event: CaseEvent, at: Date)]
+        if case .fileReport = command {
+            history = []
+        } else {
+            history = try EventCoding.caseEvents(try await store.readStream(stream))
+        }
         let state = Case.replay(history)
+        // The institutions the decision needs, mostly from memory; the append checks that none
+        // moved since it was read.
+        let institutionIDs = Set([caller.actor.institution] + Self.institutions(named: command))
+        var reading = try await keptInstitutions.read(institutionIDs, from: store, fresh: freshInstitutions)
 
         var events: [CaseEvent]
         do {
@@ -130,9 +172,15 @@ public struct CaseService: Sendable {
                     throw ApplicationError.staleVersion(expected: expectedVersion, actual: state.version)
                 }
             }
-            let institutions = try InstitutionDirectory.fold(recorded.filter { $0.streamID != stream })
-            let context = DecisionContext(actor: caller.actor, now: occurredAt ?? now(), institutions: institutions, geography: geography)
-            events = try CaseDecider.decide(command, on: state, context: context)
+            let now = occurredAt ?? now()
+            do {
+                events = try decide(command, on: state, caller: caller, now: now, institutions: reading.institutions)
+            } catch {
+                // Never refuse on a kept copy alone: it may be older than the streams.
+                guard reading.fromMemory else { throw error }
+                reading = try await keptInstitutions.read(institutionIDs, from: store, fresh: true)
+                events = try decide(command, on: state, caller: caller, now: now, institutions: reading.institutions)
+            }
         } catch {
             // A retry of a request that was carried out finds the case moved on and is refused;
             // only then is it worth asking whether this key was seen before. The first answer
@@ -171,7 +219,8 @@ public struct CaseService: Sendable {
                 events: data,
                 metadata: metadata,
                 idempotencyKey: scopedKey,
-                requestFingerprint: fingerprint
+                requestFingerprint: fingerprint,
+                unchanged: reading.conditions
             )
         } catch EventStoreError.versionConflict(_, _, let actual) {
             // Someone wrote first; perhaps our own first attempt, still in flight a moment ago.
@@ -345,6 +394,17 @@ public struct CaseService: Sendable {
         case .reporter: state.parties.contains(caller.actor.institution)
         case .analyst, .admin: false
         }
+    }
+
+    private func decide(
+        _ command: CaseCommand,
+        on state: Case?,
+        caller: Caller,
+        now: Date,
+        institutions: [InstitutionID: Institution]
+    ) throws -> [CaseEvent] {
+        let context = DecisionContext(actor: caller.actor, now: now, institutions: institutions, geography: geography)
+        return try CaseDecider.decide(command, on: state, context: context)
     }
 
     private func replay(_ id: CaseID, upTo version: Int64) async throws -> CaseSnapshot {
