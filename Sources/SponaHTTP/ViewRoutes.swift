@@ -394,6 +394,9 @@ struct ViewRoutes {
                 )
             }
         }
+        views["views/breakdowns"] = { request, context in
+            try await at(request, context, [CaseStatisticsProjection()]) { db in try await breakdown(request, context, db) }
+        }
         views["views/trainings/list"] = { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
                 let audience = try audience(context, district: request.uri.queryParameters["district"].map(String.init), db)

@@ -141,4 +141,98 @@ extension CountTests {
             #expect(district?["reports"] as? Int == 6)
         }
     }
+
+    @Test(
+        "breakdowns count persons by gender, form of exploitation, outcome and assistance, move with a corrected outcome, and hide small counts from analysts"
+    )
+    func breakdowns() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            let analyst = try await api.token(.center, .analyst, districts: ["RS-21"])
+            let month = StatisticsRules.month(Date())
+            // A girl reported for sexual exploitation, a young man for forced labour and begging.
+            let (girl, girlETag) = try await n.fileReport()
+            var man = Network.report
+            man["subject"] = ["ageGroup": "adult_18_25", "gender": "male"]
+            man["exploitation"] = ["labour", "begging", "labour"]
+            let filed = try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: man)
+            let manPath = try #require(filed.location)
+            var manETag = try #require(filed.etag)
+
+            let coordinator = n.coordinator
+            func expect(_ dimension: String, _ expected: [String: Int], _ why: String) async throws {
+                try await api.eventually("\(dimension) \(expected): \(why)") {
+                    let view = try await api.send(.get, "/v1/views/breakdowns?dimension=\(dimension)&from=\(month)&to=\(month)", token: coordinator)
+                    #expect(view.status == .ok, "\(view.text)")
+                    let row = (view["rows"] as? [[String: Any]] ?? []).first { $0["kind"] as? String == "national" } ?? [:]
+                    return expected.allSatisfy { row[$0.key] as? Int == $0.value }
+                }
+            }
+            try await expect("gender", ["female": 1, "male": 1, "other": 0, "unknown": 0], "one of each")
+            try await expect("age_group", ["child_14_17": 1, "adult_18_25": 1], "one of each")
+            try await expect("exploitation", ["sexual": 1, "labour": 1, "begging": 1, "criminality": 0], "labour named twice counts once")
+
+            let identified = try await api.send(
+                .post,
+                girl + "/identification",
+                token: n.coordinator,
+                json: ["outcome": "identified_victim"],
+                ifMatch: girlETag
+            )
+            #expect(identified.status == .ok, "\(identified.text)")
+            try await expect("outcome", ["identified_victim": 1, "not_a_victim": 0], "identified")
+            try await expect("identified_gender", ["female": 1, "male": 0], "identified")
+            try await expect("identified_exploitation", ["sexual": 1, "labour": 0], "identified")
+            let corrected = try await api.send(
+                .post,
+                girl + "/identification",
+                token: n.coordinator,
+                json: ["outcome": "not_a_victim"],
+                ifMatch: try #require(identified.etag)
+            )
+            #expect(corrected.status == .ok, "\(corrected.text)")
+            try await expect("outcome", ["identified_victim": 0, "not_a_victim": 1], "corrected")
+            try await expect("identified_gender", ["female": 0], "corrected")
+
+            for kind in ["shelter", "shelter", "health"] {
+                let reply = try await api.send(
+                    .post,
+                    manPath + "/assistance",
+                    token: n.coordinator,
+                    json: ["kind": kind, "provider": n.socialWork.rawValue.uuidString],
+                    ifMatch: manETag
+                )
+                #expect(reply.status == .ok, "\(reply.text)")
+                manETag = reply.etag ?? manETag
+            }
+            try await expect("assistance", ["shelter": 1, "health": 1, "legal": 0], "shelter twice is one person sheltered")
+            try await expect("assisted_gender", ["male": 1, "female": 0], "one person assisted")
+            try await expect("assisted_age_group", ["adult_18_25": 1], "one person assisted")
+
+            // The analyst: counts of 1 are "<5", no national row, the district adds up the places.
+            let view = try await api.send(.get, "/v1/views/breakdowns?dimension=gender&from=\(month)&to=\(month)", token: analyst)
+            #expect(view.status == .ok, "\(view.text)")
+            let rows = view["rows"] as? [[String: Any]] ?? []
+            let prokuplje = try #require(rows.first { $0["municipality"] as? String == "prokuplje" }, "\(view.text)")
+            #expect(prokuplje["female"] as? String == "<5" && prokuplje["male"] as? String == "<5" && prokuplje["other"] as? Int == 0)
+            #expect(rows.first { $0["kind"] as? String == "district" }?["female"] as? String == "<5")
+            #expect(!rows.contains { $0["kind"] as? String == "national" })
+            #expect(view["suppressionThreshold"] as? Int == 5)
+
+            #expect(
+                try await api.send(.get, "/v1/views/breakdowns?dimension=names&from=\(month)&to=\(month)", token: analyst).status
+                    == .unprocessableContent
+            )
+            #expect(
+                try await api.send(.get, "/v1/views/breakdowns?dimension=gender&from=\(month)", token: n.coordinator).status == .unprocessableContent
+            )
+            #expect(
+                try await api.send(.get, "/v1/views/breakdowns?dimension=gender&district=RS-20&from=\(month)&to=\(month)", token: analyst).status
+                    == .forbidden
+            )
+            #expect(
+                try await api.send(.get, "/v1/views/breakdowns?dimension=gender&from=\(month)&to=\(month)", token: n.schoolStaff).status == .forbidden
+            )
+        }
+    }
 }

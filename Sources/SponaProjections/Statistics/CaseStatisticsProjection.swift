@@ -15,12 +15,12 @@ public struct CaseStatisticsProjection: Projection {
     public let name = projectionName
     public let tables = [
         "stat_cases", "stat_institutions", "stat_referrals", "view_municipality_month", "view_sector_month", "view_trainings", "view_sector_flows",
-        "view_place_flows",
+        "view_place_flows", "view_breakdown_month",
     ]
     public var categories: Set<String>? { [Streams.Category.cases, Streams.Category.trainings, Streams.Category.institutions] }
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
     /// history on start (see ``Projection/version``).
-    public static let currentVersion = 3
+    public static let currentVersion = 4
     public var version: Int { Self.currentVersion }
 
     public init() {}
@@ -40,12 +40,29 @@ public struct CaseStatisticsProjection: Projection {
         let caseIDs = Set(caseEvents.values.map(\.id))
         if !caseIDs.isEmpty {
             let rows = try await connection.query(
-                "SELECT case_id, municipality, identified_month FROM stat_cases WHERE case_id = ANY(\(caseIDs.map(\.rawValue)))",
+                """
+                SELECT case_id, municipality, identified_month, gender, age_group, exploitation, outcome, outcome_month, assistance
+                FROM stat_cases WHERE case_id = ANY(\(caseIDs.map(\.rawValue)))
+                """,
                 logger: logger
             )
-            for try await (id, municipality, identified) in rows.decode((UUID, String, String?).self) {
-                municipalityOf[CaseID(rawValue: id)] = MunicipalityCode(rawValue: municipality)
-                if let identified { fold.caseIdentifiedMonth[CaseID(rawValue: id)] = identified }
+            for try await (id, municipality, identified, gender, ageGroup, exploitation, outcome, outcomeMonth, assistance) in rows.decode(
+                (UUID, String, String?, String?, String?, [String], String?, String?, [String]).self
+            ) {
+                let id = CaseID(rawValue: id)
+                municipalityOf[id] = MunicipalityCode(rawValue: municipality)
+                if let identified { fold.caseIdentifiedMonth[id] = identified }
+                if let gender, let ageGroup {
+                    fold.caseFacts[id] = Breakdown.CaseFacts(
+                        municipality: MunicipalityCode(rawValue: municipality),
+                        gender: gender,
+                        ageGroup: ageGroup,
+                        exploitation: exploitation,
+                        outcome: outcome,
+                        outcomeMonth: outcomeMonth,
+                        assistance: assistance
+                    )
+                }
             }
         }
         // How the referrals this batch takes back were counted when sent.
@@ -118,6 +135,38 @@ public struct CaseStatisticsProjection: Projection {
                 INSERT INTO stat_cases (case_id, municipality)
                 SELECT * FROM unnest(\(newCases.map(\.0))::uuid[], \(newCases.map(\.1))::text[])
                 ON CONFLICT (case_id) DO NOTHING
+                """,
+                logger: logger
+            )
+        }
+        let facts = fold.factsChanged.compactMap { id in fold.caseFacts[id].map { (id.rawValue, $0) } }
+        if !facts.isEmpty {
+            // Arrays of arrays do not unnest row by row: the lists travel as joined text.
+            try await connection.query(
+                """
+                UPDATE stat_cases AS c SET gender = u.gender, age_group = u.age_group,
+                    exploitation = coalesce(string_to_array(NULLIF(u.exploitation, ''), ','), '{}'),
+                    outcome = NULLIF(u.outcome, ''), outcome_month = NULLIF(u.outcome_month, ''),
+                    assistance = coalesce(string_to_array(NULLIF(u.assistance, ''), ','), '{}')
+                FROM unnest(\(facts.map(\.0))::uuid[], \(facts.map(\.1.gender))::text[], \(facts.map(\.1.ageGroup))::text[],
+                            \(facts.map { $0.1.exploitation.joined(separator: ",") })::text[], \(facts.map { $0.1.outcome ?? "" })::text[],
+                            \(facts.map { $0.1.outcomeMonth ?? "" })::text[], \(facts.map { $0.1.assistance.joined(separator: ",") })::text[])
+                    AS u(case_id, gender, age_group, exploitation, outcome, outcome_month, assistance)
+                WHERE c.case_id = u.case_id
+                """,
+                logger: logger
+            )
+        }
+        if !fold.breakdowns.isEmpty {
+            let rows = Array(fold.breakdowns)
+            try await connection.query(
+                """
+                INSERT INTO view_breakdown_month AS v (municipality, month, dimension, value, count, count_key)
+                SELECT * FROM unnest(\(rows.map(\.key.municipality.rawValue))::text[], \(rows.map(\.key.month))::text[],
+                                     \(rows.map(\.key.dimension.rawValue))::text[], \(rows.map(\.key.value))::text[],
+                                     \(rows.map { Int64($0.value) })::bigint[], \(rows.map { fold.breakdownKeys[$0.key] ?? 0 })::bigint[])
+                ON CONFLICT (municipality, month, dimension, value) DO UPDATE SET
+                    count = v.count + EXCLUDED.count, count_key = (v.count_key + EXCLUDED.count_key) % 4294967296
                 """,
                 logger: logger
             )

@@ -182,4 +182,36 @@ extension CaseStatisticsProjection {
         }
         return result
     }
+
+    /// One cell of a breakdown: a value's count in a municipality and month, with its cell key.
+    public struct BreakdownCell: Sendable {
+        public var municipality: String
+        public var month: String
+        public var value: String
+        public var count: Int
+        public var key: Int64
+    }
+
+    public static func breakdownCells(
+        _ dimension: Breakdown.Dimension,
+        _ municipalities: [String],
+        from: String,
+        to: String,
+        through: String,
+        read: TableReader
+    ) async throws -> [BreakdownCell] {
+        let rows = try await read(
+            """
+            SELECT municipality, month, value, count, count_key FROM view_breakdown_month
+            WHERE dimension = \(dimension.rawValue) AND month >= \(from) AND month <= \(to) AND month <= \(through)
+              AND municipality = ANY(\(municipalities))
+            ORDER BY month, municipality, value
+            """
+        )
+        var result: [BreakdownCell] = []
+        for try await (municipality, month, value, count, key) in rows.decode((String, String, String, Int64, Int64).self) {
+            result.append(BreakdownCell(municipality: municipality, month: month, value: value, count: Int(count), key: key))
+        }
+        return result
+    }
 }

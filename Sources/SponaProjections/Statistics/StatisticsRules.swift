@@ -209,6 +209,12 @@ public struct StatisticsFold: Sendable, Equatable {
     var sentReferrals: [ReferralID: StatisticsRules.SentReferral?] = [:]
     /// Cases whose identification was concluded in this fold (their month to store).
     var identificationChanged: Set<CaseID> = []
+    /// The breakdowns' counts and cell keys (``Breakdown``).
+    public var breakdowns: [Breakdown.Key: Int] = [:]
+    public var breakdownKeys: [Breakdown.Key: Int64] = [:]
+    /// What the breakdowns keep of each case, and the cases whose facts this fold changed.
+    var caseFacts: [CaseID: Breakdown.CaseFacts] = [:]
+    var factsChanged: Set<CaseID> = []
 
     public init() {}
 
@@ -242,6 +248,18 @@ public struct StatisticsFold: Sendable, Equatable {
             sentReferrals[step.referral] = .some(nil)
         default:
             break
+        }
+        let (facts, breakdownDeltas) = Breakdown.apply(event, to: caseFacts[id], at: time)
+        if facts != caseFacts[id] {
+            caseFacts[id] = facts
+            factsChanged.insert(id)
+        }
+        if !breakdownDeltas.isEmpty {
+            let record = StatisticsRules.recordKey(id.rawValue)
+            for (key, n) in breakdownDeltas {
+                breakdowns[key, default: 0] += n
+                breakdownKeys[key] = (breakdownKeys[key, default: 0] + Int64(n) * record % modulus + modulus) % modulus
+            }
         }
         for delta in deltas {
             switch delta {

@@ -1,0 +1,27 @@
+-- The breakdowns an annual report is made of (case_statistics version 4, rebuilt on start):
+-- per municipality and month, cases by the subject's gender, age group and form of
+-- exploitation; by identification outcome; identified victims and assisted persons by gender,
+-- age group, form and kind of assistance. Each count carries its cell key, as every count
+-- analysts see does (see Disclosure).
+--
+-- stat_cases keeps what the fold needs of a case between its events: categories only, never
+-- anything that names or describes the person.
+ALTER TABLE stat_cases
+    ADD COLUMN gender        text,
+    ADD COLUMN age_group     text,
+    ADD COLUMN exploitation  text[] NOT NULL DEFAULT '{}',
+    ADD COLUMN outcome       text,
+    ADD COLUMN outcome_month text,
+    ADD COLUMN assistance    text[] NOT NULL DEFAULT '{}';
+
+CREATE TABLE view_breakdown_month (
+    municipality text   NOT NULL,
+    month        text   NOT NULL,
+    dimension    text   NOT NULL,
+    value        text   NOT NULL,
+    count        bigint NOT NULL,
+    count_key    bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (municipality, month, dimension, value)
+);
+CREATE INDEX view_breakdown_month_dimension ON view_breakdown_month (dimension, month);
+GRANT SELECT, INSERT, UPDATE, DELETE ON view_breakdown_month TO spona_app;
