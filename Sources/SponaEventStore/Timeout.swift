@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import NIOPosix
 import PostgresNIO
 import Synchronization
 
@@ -23,24 +25,27 @@ public func withTimeout<T: Sendable>(
     givingUpOnCancel: Bool = false,
     _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    let work = Task { try await operation() }
     let race = Race<T>()
+    let work = Task {
+        do {
+            race.finish(.success(try await operation()))
+        } catch {
+            race.finish(.failure(error))
+        }
+    }
+    // Every request of the server passes here, once or twice: the timer is an event loop's
+    // scheduled task (a heap entry), not a sleeping task (a libdispatch timer, a wake-up and a
+    // task of its own each), and it is cancelled as soon as the work answers.
+    let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(limit)) {
+        if race.finish(.failure(timeout())) {
+            work.cancel()
+            Task { await onTimeout() }
+        }
+    }
+    race.onFinish { timer.cancel() }
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             race.start(continuation)
-            let timer = Task {
-                try await Task.sleep(for: limit)
-                if race.finish(.failure(timeout())) {
-                    work.cancel()
-                    await onTimeout()
-                }
-            }
-            Task {
-                let result = await work.result
-                // No timer outlives the work it watched: a busy server would keep thousands.
-                timer.cancel()
-                race.finish(result)
-            }
         }
     } onCancel: {
         // Cancelled work normally ends by itself and answers, its connection still usable.
@@ -63,6 +68,8 @@ private final class Race<T: Sendable>: Sendable {
         var continuation: CheckedContinuation<T, any Error>?
         var answer: Result<T, any Error>?
         var finished = false
+        /// Run once, when the race is decided (the timer's cancellation).
+        var onFinish: (@Sendable () -> Void)?
     }
     private let state = Mutex(State())
 
@@ -75,19 +82,31 @@ private final class Race<T: Sendable>: Sendable {
         if let early { continuation.resume(with: early) }
     }
 
+    /// Runs `action` when the race is decided, or now if it is.
+    func onFinish(_ action: @escaping @Sendable () -> Void) {
+        let decided = state.withLock { state in
+            if !state.finished { state.onFinish = action }
+            return state.finished
+        }
+        if decided { action() }
+    }
+
     /// True when this call was the one that answered.
     @discardableResult
     func finish(_ result: Result<T, any Error>) -> Bool {
-        let (won, continuation): (Bool, CheckedContinuation<T, any Error>?) = state.withLock { state in
-            guard !state.finished else { return (false, nil) }
+        let (won, continuation, action): (Bool, CheckedContinuation<T, any Error>?, (@Sendable () -> Void)?) = state.withLock { state in
+            guard !state.finished else { return (false, nil, nil) }
             state.finished = true
+            let action = state.onFinish
+            state.onFinish = nil
             guard let continuation = state.continuation else {
                 state.answer = result
-                return (true, nil)
+                return (true, nil, action)
             }
             state.continuation = nil
-            return (true, continuation)
+            return (true, continuation, action)
         }
+        action?()
         continuation?.resume(with: result)
         return won
     }

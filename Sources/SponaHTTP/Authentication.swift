@@ -63,6 +63,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     private func authenticate(_ token: String) async throws -> AccessTokens.Authenticated {
         let tokens = self.tokens
         if token.hasPrefix("spona_") || identityProvider == nil || !IdentityProvider.looksLikeJWT(token) {
+            if let kept = try tokens.authenticateFromMemory(token) { return kept }
             return try await withDeadline(databaseDeadline) { try await tokens.authenticate(token) }
         }
         let person = try await identityProvider!.signIn(token)

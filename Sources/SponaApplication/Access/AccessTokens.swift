@@ -198,6 +198,15 @@ public struct AccessTokens: Sendable {
 
     /// Resolves a bearer token: from the cache when it holds the answer, else in one query
     /// (the token, and from the registry's read model whether its institution is active).
+    /// The token's answer when it is kept in memory (nil: it must be read): no database, so no
+    /// deadline to keep either.
+    public func authenticateFromMemory(_ token: String, now: Date = Date()) throws -> Authenticated? {
+        guard token.hasPrefix("spona_"), token.count < 200, let record = cache?.lookup(Self.hash(token)).record else { return nil }
+        let admitted = try Self.admit(record, now: now)
+        noteUse(record.id)
+        return admitted
+    }
+
     public func authenticate(_ token: String, now: Date = Date()) async throws -> Authenticated {
         guard token.hasPrefix("spona_"), token.count < 200 else { throw Refusal.unknown }
         let hash = Self.hash(token)
