@@ -208,6 +208,7 @@ extension CountTests {
             try await expect("assistance", ["shelter": 1, "health": 1, "legal": 0], "shelter twice is one person sheltered")
             try await expect("assisted_gender", ["male": 1, "female": 0], "one person assisted")
             try await expect("assisted_age_group", ["adult_18_25": 1], "one person assisted")
+            try await expect("reporter_sector", ["education": 2, "police": 0], "both filed by the school")
 
             // The analyst: counts of 1 are "<5", no national row, the district adds up the places.
             let view = try await api.send(.get, "/v1/views/breakdowns?dimension=gender&from=\(month)&to=\(month)", token: analyst)

@@ -1,5 +1,6 @@
 import Foundation
 import SponaDomain
+import SponaProjections
 
 /// The dashboard's languages: Serbian in Cyrillic (the official script, the default), Serbian
 /// in Latin, and English. Every name (municipalities, districts, sectors) is shown in the
@@ -41,6 +42,63 @@ enum DashboardLanguage: String, CaseIterable, Sendable {
         case .latin: sector.nameLatin
         case .cyrillic: Self.cyrillic(sector.nameLatin)
         }
+    }
+
+    /// What a breakdown breaks reports down by, in this language.
+    func name(dimension: Breakdown.Dimension) -> String {
+        let phrase: Phrase =
+            switch dimension {
+            case .gender: Phrase("Prijave po polu", "Reports by gender")
+            case .ageGroup: Phrase("Prijave po uzrastu", "Reports by age group")
+            case .exploitation: Phrase("Prijave po obliku eksploatacije", "Reports by form of exploitation")
+            case .outcome: Phrase("Ishodi identifikacije", "Outcomes of identification")
+            case .assistance: Phrase("Pomoć po vrsti (osobe)", "Assistance by kind (persons)")
+            case .identifiedByGender: Phrase("Identifikovane žrtve po polu", "Identified victims by gender")
+            case .identifiedByAgeGroup: Phrase("Identifikovane žrtve po uzrastu", "Identified victims by age group")
+            case .identifiedByExploitation: Phrase("Identifikovane žrtve po obliku eksploatacije", "Identified victims by form of exploitation")
+            case .assistedByGender: Phrase("Osobe kojima je pružena pomoć, po polu", "Persons assisted, by gender")
+            case .assistedByAgeGroup: Phrase("Osobe kojima je pružena pomoć, po uzrastu", "Persons assisted, by age group")
+            case .reporterSector: Phrase("Prijave po sektoru prijavioca", "Reports by the reporter's sector")
+            }
+        return say(phrase)
+    }
+
+    /// A value of a breakdown (a gender, an age group, a form, an outcome, a kind of
+    /// assistance, a sector) in this language.
+    func name(value: String, of dimension: Breakdown.Dimension) -> String {
+        if dimension == .reporterSector { return Sector(rawValue: value).map { name($0) } ?? value }
+        let phrase: Phrase? =
+            switch value {
+            case "female": Phrase("Ženski", "Female")
+            case "male": Phrase("Muški", "Male")
+            case "other":
+                dimension == .gender || dimension == .identifiedByGender || dimension == .assistedByGender
+                    ? Phrase("Drugo", "Other") : Phrase("Ostalo", "Other")
+            case "unknown": Phrase("Nepoznato", "Unknown")
+            case "child_0_13": Phrase("Deca 0–13", "Children 0–13")
+            case "child_14_17": Phrase("Deca 14–17", "Children 14–17")
+            case "adult_18_25": Phrase("Odrasli 18–25", "Adults 18–25")
+            case "adult_26_plus": Phrase("Odrasli 26+", "Adults 26+")
+            case "sexual": Phrase("Seksualna", "Sexual")
+            case "labour": Phrase("Radna", "Labour")
+            case "begging": Phrase("Prosjačenje", "Begging")
+            case "criminality": Phrase("Prinuda na kriminal", "Forced criminality")
+            case "forced_marriage": Phrase("Prinudni brak", "Forced marriage")
+            case "identified_victim": Phrase("Identifikovana žrtva", "Identified victim")
+            case "at_risk_prevention": Phrase("U riziku, prevencija", "At risk, prevention")
+            case "not_a_victim": Phrase("Nije žrtva", "Not a victim")
+            case "information": Phrase("Informisanje", "Information")
+            case "counselling": Phrase("Savetovanje", "Counselling")
+            case "shelter": Phrase("Smeštaj", "Shelter")
+            case "health": Phrase("Zdravstvena", "Health")
+            case "legal": Phrase("Pravna", "Legal")
+            case "financial": Phrase("Materijalna", "Financial")
+            case "education": Phrase("Obrazovanje", "Education")
+            case "employment": Phrase("Zapošljavanje", "Employment")
+            case "reintegration": Phrase("Reintegracija", "Reintegration")
+            default: nil
+            }
+        return phrase.map(say) ?? value
     }
 
     /// "2026-11" as "новембар 2026.", "novembar 2026." or "November 2026".
@@ -162,6 +220,8 @@ struct Phrase: Sendable {
     static let trainings = Phrase("Obuke", "Trainings")
     static let flows = Phrase("Tokovi upućivanja", "Referral flows")
     static let sectors = Phrase("Sektori", "Sectors")
+    static let breakdowns = Phrase("Po kategorijama", "Breakdowns")
+    static let breakdownBy = Phrase("Prikaz", "Breakdown")
     static let signOut = Phrase("Odjava", "Sign out")
     static let signIn = Phrase("Prijava", "Sign in")
     static let signedInAs = Phrase("Prijavljeni ste kao", "Signed in as")

@@ -108,7 +108,7 @@ struct PageModel {
         var label: String
         var selected: Bool
     }
-    struct DistrictChoice { var options: [Option] }
+    struct Choice { var options: [Option] }
     struct PeriodChoice {
         var from: String
         var to: String
@@ -146,8 +146,11 @@ struct PageModel {
     var signInURL: String?
     var signInLabel = ""
     var hasFilters = false
-    var districtChoice: DistrictChoice?
+    var districtChoice: Choice?
     var periodChoice: PeriodChoice?
+    /// The breakdowns page's choice of what to break reports down by.
+    var dimensionChoice: Choice?
+    var dimensionLabel = ""
     var districtLabel = ""
     var fromLabel = ""
     var toLabel = ""

@@ -54,7 +54,7 @@ struct DashboardRoutes {
     enum PageKind: String, CaseIterable {
         case overview = ""
         case municipality = "municipalities"
-        case silent, trainings, flows, sectors
+        case silent, trainings, flows, sectors, breakdowns
     }
 
     func register(on router: Router<SponaRequestContext>) {
@@ -65,6 +65,7 @@ struct DashboardRoutes {
         group.get("trainings") { request, context in try await page(.trainings, request, context) }
         group.get("flows") { request, context in try await page(.flows, request, context) }
         group.get("sectors") { request, context in try await page(.sectors, request, context) }
+        group.get("breakdowns") { request, context in try await page(.breakdowns, request, context) }
         group.get("sign-in") { request, context in signInPage(request, message: nil) }
         group.get("sign-in/start") { request, context in try await startSignIn(request, context) }
         group.get("signed-in") { request, context in try await finishSignIn(request, context) }
@@ -171,12 +172,15 @@ struct DashboardRoutes {
     }
 
     func csvLink(_ request: Request, _ id: String, _ language: DashboardLanguage, semicolon: Bool) -> String {
-        var items = request.uri.queryParameters.filter { ["district", "from", "to", "months"].contains(String($0.key)) }
+        var items = request.uri.queryParameters.filter { Self.filters.contains(String($0.key)) }
             .map { (String($0.key), String($0.value)) }.sorted { $0.0 < $1.0 }
         items += [("lang", language.rawValue), ("format", "csv"), ("table", id)]
         if semicolon { items.append(("separator", "semicolon")) }
         return request.uri.path + "?" + items.map { "\(Self.queryEscape($0.0))=\(Self.queryEscape($0.1))" }.joined(separator: "&")
     }
+
+    /// The filters a page understands and passes on (to its links, its CSV, another language).
+    static let filters: Set<String> = ["district", "from", "to", "months", "dimension"]
 
     static func queryEscape(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
@@ -202,7 +206,7 @@ struct DashboardRoutes {
             languages: DashboardLanguage.allCases.map { other in
                 // Only the filters a page understands go on (and a return path only when it is
                 // the dashboard's own): a link never carries whatever else a URL was given.
-                var items = request.uri.queryParameters.filter { ["district", "from", "to", "months"].contains(String($0.key)) }
+                var items = request.uri.queryParameters.filter { Self.filters.contains(String($0.key)) }
                     .map { (String($0.key), String($0.value)) }.sorted { $0.0 < $1.0 }
                 if let back = request.uri.queryParameters["returnTo"] { items.append(("returnTo", Self.safeReturn(String(back)))) }
                 items.append(("lang", other.rawValue))
@@ -220,7 +224,9 @@ struct DashboardRoutes {
             model.signedInAs = language.say(.signedInAs)
             model.signOut = language.say(.signOut)
             model.formToken = session.formToken
-            var pages: [(PageKind, Phrase)] = [(.overview, .overview), (.silent, .silent), (.trainings, .trainings), (.flows, .flows)]
+            var pages: [(PageKind, Phrase)] = [
+                (.overview, .overview), (.breakdowns, .breakdowns), (.silent, .silent), (.trainings, .trainings), (.flows, .flows),
+            ]
             if caller.isCenter { pages.append((.sectors, .sectors)) }
             model.nav = pages.map { page, phrase in
                 PageModel.Link(
@@ -535,6 +541,52 @@ struct DashboardRoutes {
                 )
             }
             return [flows]
+
+        case .breakdowns:
+            model.heading = say(.breakdowns)
+            districtFilter(period: true)
+            let dimension = request.uri.queryParameters["dimension"].flatMap { Breakdown.Dimension(rawValue: String($0)) } ?? .gender
+            model.dimensionLabel = say(.breakdownBy)
+            model.dimensionChoice = .init(
+                options: Breakdown.Dimension.allCases.map {
+                    .init(value: $0.rawValue, label: language.name(dimension: $0), selected: $0 == dimension)
+                }
+            )
+            // A year up to this month unless asked otherwise: what an annual report cites.
+            var query = passed(request, ["district", "from", "to"])
+            query["dimension"] = dimension.rawValue
+            if query["from"] == nil {
+                query["from"] = ViewRoutes.month(monthsBefore: 11)
+                model.periodChoice?.from = query["from"]!
+            }
+            if query["to"] == nil {
+                query["to"] = ViewRoutes.month(monthsBefore: 0)
+                model.periodChoice?.to = query["to"]!
+            }
+            let table = try await view("views/breakdowns", query, context, language)
+            noteSuppression(table)
+            let values = dimension.values
+            var breakdown = DashboardTable(
+                id: "breakdown-" + dimension.rawValue,
+                heading: language.name(dimension: dimension),
+                headers: [.init(text: say(.place), numeric: false)]
+                    + values.map { .init(text: language.name(value: $0, of: dimension), numeric: true) }
+            )
+            for row in table.rows {
+                let name = text(table, row, "name")
+                let code = text(table, row, "municipality")
+                let header: DashboardTable.Cell =
+                    row.kind == "municipality" ? .text(name, header: true, href: placeLink(code)) : .text(name, header: true)
+                breakdown.rows.append(.init(cells: [header] + values.map { figureCell(table, row, $0) }))
+            }
+            // The widest total the person sees, value by value: the nation, else their first district.
+            if let total = table.rows.first(where: { $0.kind == "national" }) ?? table.rows.first(where: { $0.kind == "district" }) {
+                breakdown.chart = BarChart(
+                    title: language.name(dimension: dimension) + " — " + text(table, total, "name"),
+                    bars: values.map { .init(label: language.name(value: $0, of: dimension), cell: cell(table, total, $0)) }
+                ).svg(formatted: language.number)
+            }
+            return [breakdown]
 
         case .sectors:
             model.heading = say(.sectors)

@@ -22,6 +22,8 @@ public enum Breakdown {
         case identifiedByExploitation = "identified_exploitation"
         case assistedByGender = "assisted_gender"
         case assistedByAgeGroup = "assisted_age_group"
+        /// Reports by the sector of the institution that filed them (as registered then).
+        case reporterSector = "reporter_sector"
 
         /// Its columns, in order: every value, also those with nothing counted.
         public var values: [String] {
@@ -31,6 +33,7 @@ public enum Breakdown {
             case .exploitation, .identifiedByExploitation: ExploitationForm.allCases.map(\.rawValue)
             case .outcome: IdentificationOutcome.allCases.map(\.rawValue)
             case .assistance: AssistanceKind.allCases.map(\.rawValue)
+            case .reporterSector: Sector.allCases.map(\.rawValue)
             }
         }
     }
@@ -80,8 +83,14 @@ public enum Breakdown {
         }
     }
 
-    /// What `event` adds to the breakdowns (or takes back), and the case's facts after it.
-    public static func apply(_ event: CaseEvent, to facts: CaseFacts?, at time: Date) -> (facts: CaseFacts?, deltas: [(Key, Int)]) {
+    /// What `event` adds to the breakdowns (or takes back), and the case's facts after it;
+    /// `sector` is an institution's sector as registered.
+    public static func apply(
+        _ event: CaseEvent,
+        to facts: CaseFacts?,
+        at time: Date,
+        sector: (InstitutionID) -> Sector? = { _ in nil }
+    ) -> (facts: CaseFacts?, deltas: [(Key, Int)]) {
         let month = StatisticsRules.month(time)
         switch event {
         case .reportFiled(let report):
@@ -95,7 +104,9 @@ public enum Breakdown {
             func key(_ dimension: Dimension, _ value: String) -> (Key, Int) {
                 (Key(municipality: report.municipality, month: month, dimension: dimension, value: value), 1)
             }
-            return (filed, [key(.gender, filed.gender), key(.ageGroup, filed.ageGroup)] + forms.map { key(.exploitation, $0) })
+            var deltas = [key(.gender, filed.gender), key(.ageGroup, filed.ageGroup)] + forms.map { key(.exploitation, $0) }
+            if let reporter = sector(report.reportingInstitution) { deltas.append(key(.reporterSector, reporter.rawValue)) }
+            return (filed, deltas)
 
         case .identificationConcluded(let concluded):
             guard var facts else { return (nil, []) }

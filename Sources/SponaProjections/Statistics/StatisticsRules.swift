@@ -249,7 +249,7 @@ public struct StatisticsFold: Sendable, Equatable {
         default:
             break
         }
-        let (facts, breakdownDeltas) = Breakdown.apply(event, to: caseFacts[id], at: time)
+        let (facts, breakdownDeltas) = Breakdown.apply(event, to: caseFacts[id], at: time, sector: { sectors[$0] })
         if facts != caseFacts[id] {
             caseFacts[id] = facts
             factsChanged.insert(id)
