@@ -1,7 +1,8 @@
 -- The breakdowns an annual report is made of (case_statistics version 4, rebuilt on start):
 -- per municipality and month, cases by the subject's gender, age group and form of
--- exploitation; by identification outcome; identified victims and assisted persons by gender,
--- age group, form and kind of assistance. Each count carries its cell key, as every count
+-- exploitation and the reporter's sector; by identification outcome; identified victims and
+-- assisted persons by gender, age group, form and kind of assistance; referrals by step,
+-- conferences, decisions by type, and decisions implemented on time or late. Each count carries its cell key, as every count
 -- analysts see does (see Disclosure).
 --
 -- stat_cases keeps what the fold needs of a case between its events: categories only, never
@@ -12,7 +13,11 @@ ALTER TABLE stat_cases
     ADD COLUMN exploitation  text[] NOT NULL DEFAULT '{}',
     ADD COLUMN outcome       text,
     ADD COLUMN outcome_month text,
-    ADD COLUMN assistance    text[] NOT NULL DEFAULT '{}';
+    ADD COLUMN assistance    text[] NOT NULL DEFAULT '{}',
+    -- "referral|step|month" per step counted (what a referral entered in error takes back),
+    -- "decision|due" per decision not yet implemented (on time or late when it is).
+    ADD COLUMN referral_steps text[] NOT NULL DEFAULT '{}',
+    ADD COLUMN decisions_due  text[] NOT NULL DEFAULT '{}';
 
 CREATE TABLE view_breakdown_month (
     municipality text   NOT NULL,

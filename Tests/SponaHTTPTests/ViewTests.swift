@@ -488,6 +488,18 @@ func randomHistory(_ api: APIHarness, seed: UInt64, cases: Int) async throws -> 
                 )
                 #expect(reply.status == .created, "\(reply.text)")
                 etag = reply.etag ?? etag
+                // Now and then sent by mistake, and corrected.
+                if Int.random(in: 0..<4, using: &random) == 0, let referral = reply.location {
+                    let corrected = try await api.send(
+                        .post,
+                        referral + "/entered-in-error",
+                        token: n.coordinator,
+                        json: ["reason": "sent by mistake"],
+                        ifMatch: etag
+                    )
+                    #expect(corrected.status == .ok, "\(corrected.text)")
+                    etag = corrected.etag ?? etag
+                }
             }
         }
         if Int.random(in: 0..<3, using: &random) == 0 {

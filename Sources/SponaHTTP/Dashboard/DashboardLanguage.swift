@@ -59,6 +59,10 @@ enum DashboardLanguage: String, CaseIterable, Sendable {
             case .assistedByGender: Phrase("Osobe kojima je pružena pomoć, po polu", "Persons assisted, by gender")
             case .assistedByAgeGroup: Phrase("Osobe kojima je pružena pomoć, po uzrastu", "Persons assisted, by age group")
             case .reporterSector: Phrase("Prijave po sektoru prijavioca", "Reports by the reporter's sector")
+            case .referrals: Phrase("Upućivanja po koracima", "Referrals by step")
+            case .conferences: Phrase("Sastanci tima za slučaj", "Case conferences")
+            case .decisions: Phrase("Odluke po vrsti", "Decisions by type")
+            case .decisionsImplemented: Phrase("Sprovedene odluke, na vreme i sa zakašnjenjem", "Decisions implemented, on time and late")
             }
         return say(phrase)
     }
@@ -96,6 +100,24 @@ enum DashboardLanguage: String, CaseIterable, Sendable {
             case "education": Phrase("Obrazovanje", "Education")
             case "employment": Phrase("Zapošljavanje", "Employment")
             case "reintegration": Phrase("Reintegracija", "Reintegration")
+            case "received": Phrase("Primljena", "Received")
+            case "accepted": Phrase("Prihvaćena", "Accepted")
+            case "declined": Phrase("Odbijena", "Declined")
+            case "completed": Phrase("Završena", "Completed")
+            case "failed": Phrase("Neuspela", "Failed")
+            case "withdrawn": Phrase("Povučena", "Withdrawn")
+            case "scheduled": Phrase("Zakazani", "Scheduled")
+            case "held": Phrase("Održani", "Held")
+            case "cancelled": Phrase("Otkazani", "Cancelled")
+            case "on_time": Phrase("Na vreme", "On time")
+            case "late": Phrase("Sa zakašnjenjem", "Late")
+            case "shelter_placement": Phrase("Smeštaj u sklonište", "Shelter placement")
+            case "testimony_by_video_link": Phrase("Svedočenje putem video-veze", "Testimony by video link")
+            case "prevention_programme": Phrase("Program prevencije", "Prevention programme")
+            case "lead_institution": Phrase("Vodeća ustanova", "Lead institution")
+            case "health_care": Phrase("Zdravstvena zaštita", "Health care")
+            case "legal_aid": Phrase("Pravna pomoć", "Legal aid")
+            case "schooling": Phrase("Školovanje", "Schooling")
             default: nil
             }
         return phrase.map(say) ?? value

@@ -41,14 +41,17 @@ public struct CaseStatisticsProjection: Projection {
         if !caseIDs.isEmpty {
             let rows = try await connection.query(
                 """
-                SELECT case_id, municipality, identified_month, gender, age_group, exploitation, outcome, outcome_month, assistance
+                SELECT case_id, municipality, identified_month, gender, age_group, exploitation, outcome, outcome_month, assistance,
+                       referral_steps, decisions_due
                 FROM stat_cases WHERE case_id = ANY(\(caseIDs.map(\.rawValue)))
                 """,
                 logger: logger
             )
-            for try await (id, municipality, identified, gender, ageGroup, exploitation, outcome, outcomeMonth, assistance) in rows.decode(
-                (UUID, String, String?, String?, String?, [String], String?, String?, [String]).self
-            ) {
+            for try await (id, municipality, identified, gender, ageGroup, exploitation, outcome, outcomeMonth, assistance, steps, due)
+                in rows.decode(
+                    (UUID, String, String?, String?, String?, [String], String?, String?, [String], [String], [String]).self
+                )
+            {
                 let id = CaseID(rawValue: id)
                 municipalityOf[id] = MunicipalityCode(rawValue: municipality)
                 if let identified { fold.caseIdentifiedMonth[id] = identified }
@@ -60,7 +63,9 @@ public struct CaseStatisticsProjection: Projection {
                         exploitation: exploitation,
                         outcome: outcome,
                         outcomeMonth: outcomeMonth,
-                        assistance: assistance
+                        assistance: assistance,
+                        referralSteps: steps,
+                        decisionsDue: due
                     )
                 }
             }
@@ -147,11 +152,15 @@ public struct CaseStatisticsProjection: Projection {
                 UPDATE stat_cases AS c SET gender = u.gender, age_group = u.age_group,
                     exploitation = coalesce(string_to_array(NULLIF(u.exploitation, ''), ','), '{}'),
                     outcome = NULLIF(u.outcome, ''), outcome_month = NULLIF(u.outcome_month, ''),
-                    assistance = coalesce(string_to_array(NULLIF(u.assistance, ''), ','), '{}')
+                    assistance = coalesce(string_to_array(NULLIF(u.assistance, ''), ','), '{}'),
+                    referral_steps = coalesce(string_to_array(NULLIF(u.referral_steps, ''), ','), '{}'),
+                    decisions_due = coalesce(string_to_array(NULLIF(u.decisions_due, ''), ','), '{}')
                 FROM unnest(\(facts.map(\.0))::uuid[], \(facts.map(\.1.gender))::text[], \(facts.map(\.1.ageGroup))::text[],
                             \(facts.map { $0.1.exploitation.joined(separator: ",") })::text[], \(facts.map { $0.1.outcome ?? "" })::text[],
-                            \(facts.map { $0.1.outcomeMonth ?? "" })::text[], \(facts.map { $0.1.assistance.joined(separator: ",") })::text[])
-                    AS u(case_id, gender, age_group, exploitation, outcome, outcome_month, assistance)
+                            \(facts.map { $0.1.outcomeMonth ?? "" })::text[], \(facts.map { $0.1.assistance.joined(separator: ",") })::text[],
+                            \(facts.map { $0.1.referralSteps.joined(separator: ",") })::text[],
+                            \(facts.map { $0.1.decisionsDue.joined(separator: ",") })::text[])
+                    AS u(case_id, gender, age_group, exploitation, outcome, outcome_month, assistance, referral_steps, decisions_due)
                 WHERE c.case_id = u.case_id
                 """,
                 logger: logger

@@ -255,10 +255,11 @@ public struct StatisticsFold: Sendable, Equatable {
             factsChanged.insert(id)
         }
         if !breakdownDeltas.isEmpty {
-            let record = StatisticsRules.recordKey(id.rawValue)
-            for (key, n) in breakdownDeltas {
-                breakdowns[key, default: 0] += n
-                breakdownKeys[key] = (breakdownKeys[key, default: 0] + Int64(n) * record % modulus + modulus) % modulus
+            let caseKey = StatisticsRules.recordKey(id.rawValue)
+            for delta in breakdownDeltas {
+                let record = delta.record.map(StatisticsRules.recordKey) ?? caseKey
+                breakdowns[delta.key, default: 0] += delta.count
+                breakdownKeys[delta.key] = (breakdownKeys[delta.key, default: 0] + Int64(delta.count) * record % modulus + modulus) % modulus
             }
         }
         for delta in deltas {

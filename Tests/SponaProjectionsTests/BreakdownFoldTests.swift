@@ -1,0 +1,106 @@
+import Foundation
+import SponaDomain
+import SponaProjections
+import Testing
+
+/// The breakdowns' rules, folded from the events the domain decides, without a database.
+@Suite("Breakdowns folded from a case's events")
+struct BreakdownFoldTests {
+    /// The statistics folded from the desk's history.
+    static func fold(_ desk: Desk) -> StatisticsFold {
+        var fold = StatisticsFold()
+        for institution in [desk.center, desk.school, desk.socialWork, desk.police] {
+            fold.apply(
+                institution: institution.id,
+                .registered(
+                    .init(id: institution.id, nameLatin: institution.nameLatin, sector: institution.sector, municipality: institution.municipality)
+                )
+            )
+        }
+        for (event, at) in desk.history { fold.apply(case: desk.caseID, event, at: at) }
+        return fold
+    }
+
+    /// The counts of one dimension, by value, over every month.
+    static func counts(_ fold: StatisticsFold, _ dimension: Breakdown.Dimension) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for (key, count) in fold.breakdowns where key.dimension == dimension { counts[key.value, default: 0] += count }
+        return counts.filter { $0.value != 0 }
+    }
+
+    @Test("a report counts once by gender, age group, each form named and the reporter's sector")
+    func reportCounts() throws {
+        var desk = Desk()
+        try desk.file()
+        let fold = Self.fold(desk)
+        #expect(Self.counts(fold, .gender) == ["female": 1])
+        #expect(Self.counts(fold, .ageGroup) == ["child_14_17": 1])
+        #expect(Self.counts(fold, .exploitation) == ["labour": 1])
+        #expect(Self.counts(fold, .reporterSector) == ["education": 1])
+    }
+
+    @Test("each step of a referral counts once, and a referral entered in error takes every step back")
+    func referralSteps() throws {
+        var desk = Desk()
+        try desk.file()
+        try desk.run(.acknowledge, as: desk.center)
+        let kept = CaseCommand.SendReferral(to: desk.socialWork.id, reason: "assessment", due: desk.now + 86_400)
+        let wrong = CaseCommand.SendReferral(to: desk.police.id, reason: "check", due: desk.now + 86_400)
+        try desk.run(.sendReferral(kept), as: desk.center)
+        try desk.run(.sendReferral(wrong), as: desk.center)
+        try desk.run(.receiveReferral(kept.referral), as: desk.socialWork)
+        try desk.run(.acceptReferral(kept.referral, note: nil), as: desk.socialWork)
+        try desk.run(.receiveReferral(wrong.referral), as: desk.police)
+        try desk.run(.declineReferral(wrong.referral, reason: "not ours"), as: desk.police)
+        #expect(Self.counts(Self.fold(desk), .referrals) == ["received": 2, "accepted": 1, "declined": 1])
+
+        try desk.run(.markReferralEnteredInError(wrong.referral, reason: "sent for another child"), as: desk.center)
+        #expect(Self.counts(Self.fold(desk), .referrals) == ["received": 1, "accepted": 1])
+    }
+
+    @Test("conferences and decisions count by type, and a decision is late when implemented after its due date")
+    func conferencesAndDecisions() throws {
+        var desk = Desk()
+        try desk.file()
+        try desk.run(.acknowledge, as: desk.center)
+        let conference = ConferenceID()
+        try desk.run(.scheduleConference(conference, at: desk.now + 86_400, invited: [desk.socialWork.id, desk.police.id]), as: desk.center)
+        try desk.run(.recordConferenceHeld(conference, attended: [desk.socialWork.id, desk.police.id]), as: desk.center)
+        let onTime = DecisionID()
+        let late = DecisionID()
+        let undated = DecisionID()
+        try desk.run(
+            .recordDecision(conference, onTime, type: .shelterPlacement, responsible: desk.socialWork.id, due: desk.now + 86_400, note: nil),
+            as: desk.center
+        )
+        try desk.run(
+            .recordDecision(conference, late, type: .legalAid, responsible: desk.police.id, due: desk.now + 3_601, note: nil),
+            as: desk.center
+        )
+        try desk.run(.recordDecision(conference, undated, type: .legalAid, responsible: desk.police.id, due: nil, note: nil), as: desk.center)
+        try desk.run(.markDecisionImplemented(onTime, note: nil), as: desk.socialWork)
+        // Each step of the desk is an hour later: past the second decision's due time.
+        try desk.run(.markDecisionImplemented(late, note: nil), as: desk.police)
+        try desk.run(.markDecisionImplemented(undated, note: nil), as: desk.police)
+
+        let fold = Self.fold(desk)
+        #expect(Self.counts(fold, .conferences) == ["scheduled": 1, "held": 1])
+        #expect(Self.counts(fold, .decisions) == ["shelter_placement": 1, "legal_aid": 2])
+        #expect(Self.counts(fold, .decisionsImplemented) == ["on_time": 2, "late": 1])
+    }
+
+    @Test("an outcome counts once, in its month; a different conclusion moves the case, the same one changes nothing")
+    func outcomesMove() throws {
+        var desk = Desk()
+        try desk.file()
+        try desk.run(.concludeIdentification(.identifiedVictim, note: nil), as: desk.center)
+        try desk.run(.concludeIdentification(.identifiedVictim, note: nil), as: desk.center)
+        var fold = Self.fold(desk)
+        #expect(Self.counts(fold, .outcome) == ["identified_victim": 1])
+        #expect(Self.counts(fold, .identifiedByExploitation) == ["labour": 1])
+        try desk.run(.concludeIdentification(.atRiskPrevention, note: nil), as: desk.center)
+        fold = Self.fold(desk)
+        #expect(Self.counts(fold, .outcome) == ["at_risk_prevention": 1])
+        #expect(Self.counts(fold, .identifiedByGender).isEmpty)
+    }
+}
