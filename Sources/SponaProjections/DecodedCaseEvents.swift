@@ -30,8 +30,30 @@ final class DecodedCaseEvents: Sendable {
         return (id, event, time)
     }
 
-    /// Runs `body` with a fresh cache bound to the task, for one batch.
-    static func sharing<Result>(_ body: () async throws -> Result) async rethrows -> Result {
-        try await $current.withValue(DecodedCaseEvents()) { try await body() }
+    /// Runs `body` with `cache` (by default a fresh one) bound to the task, for one batch.
+    static func sharing<Result>(_ cache: DecodedCaseEvents = DecodedCaseEvents(), _ body: () async throws -> Result) async rethrows -> Result {
+        try await $current.withValue(cache) { try await body() }
+    }
+
+    /// The case events of `events` decoded ahead, while the batch before them is being
+    /// written: a rebuild then keeps both the database and a core of its own busy. An event
+    /// that does not decode is left out, for the fold to meet and name.
+    static func decodedAhead(_ events: [RecordedEvent]) -> DecodedCaseEvents {
+        var decoded: [Int64: (CaseEvent, Date)] = [:]
+        decoded.reserveCapacity(events.count)
+        for recorded in events where Streams.caseID(of: recorded.streamID) != nil {
+            guard
+                let event = try? CaseEvent(
+                    typeName: recorded.type,
+                    schemaVersion: recorded.schemaVersion,
+                    payload: recorded.payload,
+                    decoder: EventCoding.decoder
+                )
+            else { continue }
+            decoded[recorded.position] = (event, EventCoding.occurredAt(of: recorded))
+        }
+        let cache = DecodedCaseEvents()
+        cache.decoded.withLock { [decoded] in $0 = decoded }
+        return cache
     }
 }

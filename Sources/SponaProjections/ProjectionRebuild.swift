@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SponaEventStore
+import SponaRecords
 
 /// Rebuilds a projection from the whole history without stopping the servers: the events are
 /// replayed into fresh copies of its tables in a schema of their own (the projection's SQL is
@@ -87,16 +88,23 @@ public struct ProjectionRebuild: Sendable {
                         try await store.readAll(after: cursor, limit: batchSize)
                     }
                 }
-                var batch = try await read(after: cursor)
+                // Only a rebuild of views that fold cases decodes them ahead.
+                let decodesCases = categories.map { $0.contains(Streams.Category.cases) } ?? true
+                @Sendable func readAndDecode(after cursor: EventCursor) async throws -> ([RecordedEvent], DecodedCaseEvents) {
+                    let events = try await read(after: cursor)
+                    return (events, decodesCases ? DecodedCaseEvents.decodedAhead(events) : DecodedCaseEvents())
+                }
+                var (batch, decoded) = try await readAndDecode(after: cursor)
                 while let last = batch.last {
-                    // The next batch is read (on another connection) while this one is folded.
-                    async let nextBatch = read(after: last.cursor)
+                    // The next batch is read (on another connection) and decoded while this one
+                    // is written.
+                    async let nextBatch = readAndDecode(after: last.cursor)
                     let shares = projections.map { projection in
                         let skip = skipped[projection.name] ?? []
                         return (projection, batch.filter { projection.folds($0.streamID) && !skip.contains($0.id) })
                     }
                     do {
-                        try await DecodedCaseEvents.sharing {
+                        try await DecodedCaseEvents.sharing(decoded) {
                             try await connection.withTransaction(logger: logger) { connection in
                                 for (projection, share) in shares where !share.isEmpty {
                                     try await projection.apply(share, on: connection, logger: logger)
@@ -127,7 +135,7 @@ public struct ProjectionRebuild: Sendable {
                     applied += Int64(batch.count)
                     batches += 1
                     try await Self.analyzeIfDue(after: batches, tables: projections.flatMap(\.tables), on: connection, logger: logger)
-                    batch = try await nextBatch
+                    (batch, decoded) = try await nextBatch
                     progress(Progress(applied: applied, total: max(total, applied), elapsed: clock.now - started))
                 }
                 try await run("SET search_path TO public")
