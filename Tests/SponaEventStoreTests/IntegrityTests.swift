@@ -102,4 +102,28 @@ struct IntegrityTests {
             #expect(result.output.contains("does not match"))
         }
     }
+
+    @Test(
+        "an export's previous hashes are the stream's previous events' hashes, whether remembered, fetched for a filtered export, or forgotten",
+        arguments: [500_000, 1]
+    )
+    func exportPreviousHashes(remembered: Int) async throws {
+        try await TestDatabase.withFresh { db in
+            try await writeHistory(db)
+            for n in 0..<5 {
+                try await db.store.append(to: "case-b", expected: .any, events: [try event("Noted", ["n": "\(n)"])])
+                try await db.store.append(to: "access-b", expected: .any, events: [try event("CaseRead")])
+            }
+            #expect(try await db.waitUntilReadable())
+            for filter in [AuditFilter(), AuditFilter(types: ["Noted"]), AuditFilter(category: "case")] {
+                var lines: [AuditedEvent] = []
+                let count = try await db.store.exportAuditLines(filter: filter, pageSize: 3, rememberedStreams: remembered) { buffer in
+                    for line in buffer.readableBytesView.split(separator: UInt8(ascii: "\n")) { lines.append(try AuditLine.decode(line)) }
+                }
+                let expected = try await db.store.auditPage(after: .start, limit: 1000, filter: filter)
+                #expect(count == expected.count && !expected.isEmpty)
+                #expect(lines == expected, "filter \(filter)")
+            }
+        }
+    }
 }
