@@ -30,3 +30,8 @@ CREATE TABLE view_breakdown_month (
 );
 CREATE INDEX view_breakdown_month_dimension ON view_breakdown_month (dimension, month);
 GRANT SELECT, INSERT, UPDATE, DELETE ON view_breakdown_month TO spona_app;
+
+-- Referrals declined per flow between sectors, in the month they were declined (a referral
+-- entered in error takes its decline back with it).
+ALTER TABLE view_sector_flows ADD COLUMN declined bigint NOT NULL DEFAULT 0;
+ALTER TABLE stat_referrals ADD COLUMN declined_month text;

@@ -539,9 +539,12 @@ struct ViewRoutes {
                 let (from, to) = try Self.period(request)
                 let sectors = try Self.sectors(request)
                 // A flow is shown when either end is the sector asked for.
-                var table = ViewTable(columns: ["month", "fromSector", "toSector", "referrals"])
+                var table = ViewTable(columns: ["month", "fromSector", "toSector", "referrals", "declined"])
                 for flow in try await CaseStatisticsProjection.sectorFlows(from: from, to: to, sectors: sectors, read: db.run) {
-                    table.add(kind: "flow", [.text(flow.month), .text(flow.from), .text(flow.to), .cell(.count(flow.referrals))])
+                    table.add(
+                        kind: "flow",
+                        [.text(flow.month), .text(flow.from), .text(flow.to), .cell(.count(flow.referrals)), .cell(.count(flow.declined))]
+                    )
                 }
                 return table
             }

@@ -66,7 +66,8 @@ struct ViewTests {
             // A count taken back to zero (a corrected identification) is no row of the view.
             #expect(stored.municipalities == fold.municipalities.mapValues { $0.filter { $0.value != 0 } }.filter { !$0.value.isEmpty })
             #expect(stored.sectors == fold.sectors)
-            #expect(stored.sectorFlows == fold.sectorFlows)
+            #expect(stored.sectorFlows == fold.sectorFlows.filter { $0.value != 0 })
+            #expect(stored.sectorFlowsDeclined == fold.sectorFlowsDeclined.filter { $0.value != 0 })
             #expect(stored.placeFlows == fold.placeFlows)
             #expect(!fold.placeFlows.isEmpty)
             let counted = fold.breakdowns.filter { $0.value != 0 }
@@ -598,9 +599,14 @@ func storedStatistics(_ api: APIHarness) async throws -> StatisticsFold {
             stored.sectors[key, default: [:]][metric] = Int(value)
         }
     }
-    let flowRows = try await api.db.admin.query("SELECT from_sector, to_sector, month, referrals FROM view_sector_flows", logger: api.db.logger)
-    for try await (from, to, month, referrals) in flowRows.decode((String, String, String, Int64).self) {
-        stored.sectorFlows[StatisticsRules.SectorFlowKey(from: Sector(rawValue: from)!, to: Sector(rawValue: to)!, month: month)] = Int(referrals)
+    let flowRows = try await api.db.admin.query(
+        "SELECT from_sector, to_sector, month, referrals, declined FROM view_sector_flows",
+        logger: api.db.logger
+    )
+    for try await (from, to, month, referrals, declined) in flowRows.decode((String, String, String, Int64, Int64).self) {
+        let key = StatisticsRules.SectorFlowKey(from: Sector(rawValue: from)!, to: Sector(rawValue: to)!, month: month)
+        if referrals != 0 { stored.sectorFlows[key] = Int(referrals) }
+        if declined != 0 { stored.sectorFlowsDeclined[key] = Int(declined) }
     }
     let breakdownRows = try await api.db.admin.query(
         "SELECT municipality, month, dimension, value, count, count_key FROM view_breakdown_month WHERE count <> 0",

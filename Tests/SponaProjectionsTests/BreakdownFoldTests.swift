@@ -103,4 +103,21 @@ struct BreakdownFoldTests {
         #expect(Self.counts(fold, .outcome) == ["at_risk_prevention": 1])
         #expect(Self.counts(fold, .identifiedByGender).isEmpty)
     }
+
+    @Test("a declined referral counts for its flow between sectors in the month it was declined, and a correction takes it back")
+    func declinedPerFlow() throws {
+        var desk = Desk()
+        try desk.file()
+        try desk.run(.acknowledge, as: desk.center)
+        let referral = CaseCommand.SendReferral(to: desk.police.id, reason: "check", due: desk.now + 86_400)
+        try desk.run(.sendReferral(referral), as: desk.school)
+        try desk.run(.declineReferral(referral.referral, reason: "not ours"), as: desk.police)
+        var fold = Self.fold(desk)
+        #expect(fold.sectorFlowsDeclined.values.reduce(0, +) == 1)
+        #expect(fold.sectorFlowsDeclined.keys.allSatisfy { $0.from == .education && $0.to == .police })
+        try desk.run(.markReferralEnteredInError(referral.referral, reason: "wrong child"), as: desk.school)
+        fold = Self.fold(desk)
+        #expect(fold.sectorFlowsDeclined.values.allSatisfy { $0 == 0 })
+        #expect(fold.sectorFlows.values.allSatisfy { $0 == 0 })
+    }
 }

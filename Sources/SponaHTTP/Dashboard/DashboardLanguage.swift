@@ -244,6 +244,7 @@ struct Phrase: Sendable {
     static let sectors = Phrase("Sektori", "Sectors")
     static let breakdowns = Phrase("Po kategorijama", "Breakdowns")
     static let breakdownBy = Phrase("Prikaz", "Breakdown")
+    static let declinedReferrals = Phrase("Odbijena", "Declined")
     static let signOut = Phrase("Odjava", "Sign out")
     static let signIn = Phrase("Prijava", "Sign in")
     static let signedInAs = Phrase("Prijavljeni ste kao", "Signed in as")

@@ -616,6 +616,7 @@ struct DashboardRoutes {
                 headers: [
                     .init(text: say(.month), numeric: false), .init(text: say(.fromSector), numeric: false),
                     .init(text: say(.toSector), numeric: false), .init(text: say(.referrals), numeric: true),
+                    .init(text: say(.declinedReferrals), numeric: true),
                 ]
             )
             for row in flowTable.rows {
@@ -623,6 +624,7 @@ struct DashboardRoutes {
                     .init(cells: [
                         .text(language.month(text(flowTable, row, "month")), header: true), .text(sectorName(text(flowTable, row, "fromSector"))),
                         .text(sectorName(text(flowTable, row, "toSector"))), figureCell(flowTable, row, "referrals"),
+                        figureCell(flowTable, row, "declined"),
                     ])
                 )
             }

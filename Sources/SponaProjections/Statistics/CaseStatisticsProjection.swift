@@ -70,19 +70,21 @@ public struct CaseStatisticsProjection: Projection {
                 }
             }
         }
-        // How the referrals this batch takes back were counted when sent.
+        // How the referrals this batch declines or takes back were counted when sent.
         let corrected = caseEvents.values.compactMap { decoded -> UUID? in
-            guard case .referralEnteredInError(let step) = decoded.event else { return nil }
-            return step.referral.rawValue
+            switch decoded.event {
+            case .referralEnteredInError(let step), .referralDeclined(let step): step.referral.rawValue
+            default: nil
+            }
         }
         if !corrected.isEmpty {
             let rows = try await connection.query(
-                "SELECT referral_id, month, from_sector, to_sector FROM stat_referrals WHERE referral_id = ANY(\(corrected))",
+                "SELECT referral_id, month, from_sector, to_sector, declined_month FROM stat_referrals WHERE referral_id = ANY(\(corrected))",
                 logger: logger
             )
-            for try await (id, month, from, to) in rows.decode((UUID, String, String?, String?).self) {
+            for try await (id, month, from, to, declined) in rows.decode((UUID, String, String?, String?, String?).self) {
                 fold.sentReferrals[ReferralID(rawValue: id)] = .some(
-                    .init(month: month, from: from.flatMap(Sector.init(rawValue:)), to: to.flatMap(Sector.init(rawValue:)))
+                    .init(month: month, from: from.flatMap(Sector.init(rawValue:)), to: to.flatMap(Sector.init(rawValue:)), declinedMonth: declined)
                 )
             }
         }
@@ -204,11 +206,12 @@ public struct CaseStatisticsProjection: Projection {
         if !sent.isEmpty {
             try await connection.query(
                 """
-                INSERT INTO stat_referrals (referral_id, month, from_sector, to_sector)
-                SELECT u.id, u.month, NULLIF(u.from_sector, ''), NULLIF(u.to_sector, '')
+                INSERT INTO stat_referrals (referral_id, month, from_sector, to_sector, declined_month)
+                SELECT u.id, u.month, NULLIF(u.from_sector, ''), NULLIF(u.to_sector, ''), NULLIF(u.declined_month, '')
                 FROM unnest(\(sent.map(\.0.rawValue))::uuid[], \(sent.map(\.1.month))::text[],
-                            \(sent.map { $0.1.from?.rawValue ?? "" })::text[], \(sent.map { $0.1.to?.rawValue ?? "" })::text[]) AS u(id, month, from_sector, to_sector)
-                ON CONFLICT (referral_id) DO NOTHING
+                            \(sent.map { $0.1.from?.rawValue ?? "" })::text[], \(sent.map { $0.1.to?.rawValue ?? "" })::text[],
+                            \(sent.map { $0.1.declinedMonth ?? "" })::text[]) AS u(id, month, from_sector, to_sector, declined_month)
+                ON CONFLICT (referral_id) DO UPDATE SET declined_month = EXCLUDED.declined_month
                 """,
                 logger: logger
             )
@@ -262,14 +265,16 @@ public struct CaseStatisticsProjection: Projection {
                 logger: logger
             )
         }
-        if !fold.sectorFlows.isEmpty {
-            let rows = Array(fold.sectorFlows)
+        if !fold.sectorFlows.isEmpty || !fold.sectorFlowsDeclined.isEmpty {
+            let keys = Array(Set(fold.sectorFlows.keys).union(fold.sectorFlowsDeclined.keys))
             try await connection.query(
                 """
-                INSERT INTO view_sector_flows AS v (from_sector, to_sector, month, referrals)
-                SELECT * FROM unnest(\(rows.map(\.key.from.rawValue))::text[], \(rows.map(\.key.to.rawValue))::text[],
-                                     \(rows.map(\.key.month))::text[], \(rows.map { Int64($0.value) })::bigint[])
-                ON CONFLICT (from_sector, to_sector, month) DO UPDATE SET referrals = v.referrals + EXCLUDED.referrals
+                INSERT INTO view_sector_flows AS v (from_sector, to_sector, month, referrals, declined)
+                SELECT * FROM unnest(\(keys.map(\.from.rawValue))::text[], \(keys.map(\.to.rawValue))::text[],
+                                     \(keys.map(\.month))::text[], \(keys.map { Int64(fold.sectorFlows[$0] ?? 0) })::bigint[],
+                                     \(keys.map { Int64(fold.sectorFlowsDeclined[$0] ?? 0) })::bigint[])
+                ON CONFLICT (from_sector, to_sector, month) DO UPDATE SET referrals = v.referrals + EXCLUDED.referrals,
+                    declined = v.declined + EXCLUDED.declined
                 """,
                 logger: logger
             )

@@ -116,20 +116,22 @@ extension CaseStatisticsProjection {
         public var to: String
         public var month: String
         public var referrals: Int
+        /// Of them, or of earlier months' referrals, declined by the receiver in this month.
+        public var declined: Int
     }
 
     /// Referrals between sectors, where either end is one of `sectors`.
     public static func sectorFlows(from: String, to: String, sectors: [String], read: TableReader) async throws -> [SectorFlow] {
         let rows = try await read(
             """
-            SELECT from_sector, to_sector, month, referrals FROM view_sector_flows
+            SELECT from_sector, to_sector, month, referrals, declined FROM view_sector_flows
             WHERE month >= \(from) AND month <= \(to) AND (from_sector = ANY(\(sectors)) OR to_sector = ANY(\(sectors)))
             ORDER BY month, from_sector, to_sector
             """
         )
         var result: [SectorFlow] = []
-        for try await (fromSector, toSector, month, referrals) in rows.decode((String, String, String, Int64).self) {
-            result.append(SectorFlow(from: fromSector, to: toSector, month: month, referrals: Int(referrals)))
+        for try await (fromSector, toSector, month, referrals, declined) in rows.decode((String, String, String, Int64, Int64).self) {
+            result.append(SectorFlow(from: fromSector, to: toSector, month: month, referrals: Int(referrals), declined: Int(declined)))
         }
         return result
     }

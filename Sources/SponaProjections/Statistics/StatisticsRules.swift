@@ -74,6 +74,8 @@ public enum StatisticsRules {
         case municipality(MunicipalityKey, MunicipalityMetric, Int, record: Int64)
         case sector(SectorKey, SectorMetric, Int)
         case sectorFlow(SectorFlowKey, Int)
+        /// Referrals of a flow declined by the receiver, in the month they were declined.
+        case sectorFlowDeclined(SectorFlowKey, Int)
         case placeFlow(PlaceFlowKey, Int, record: Int64)
     }
 
@@ -109,10 +111,13 @@ public enum StatisticsRules {
         public var month: String
         public var from: Sector?
         public var to: Sector?
-        public init(month: String, from: Sector?, to: Sector?) {
+        /// The month it was declined in, once it was.
+        public var declinedMonth: String?
+        public init(month: String, from: Sector?, to: Sector?, declinedMonth: String? = nil) {
             self.month = month
             self.from = from
             self.to = to
+            self.declinedMonth = declinedMonth
         }
     }
 
@@ -183,8 +188,15 @@ public enum StatisticsRules {
             if let to = counted.to { deltas.append(.sector(SectorKey(sector: to, month: counted.month), .referralsReceived, -1)) }
             if let from = counted.from, let to = counted.to {
                 deltas.append(.sectorFlow(SectorFlowKey(from: from, to: to, month: counted.month), -1))
+                if let declined = counted.declinedMonth {
+                    deltas.append(.sectorFlowDeclined(SectorFlowKey(from: from, to: to, month: declined), -1))
+                }
             }
             return deltas
+        case .referralDeclined(let step):
+            // Declined once; a referral is declined at most once, but a stored history is not trusted to be.
+            guard let counted = sent(step.referral), counted.declinedMonth == nil, let from = counted.from, let to = counted.to else { return [] }
+            return [.sectorFlowDeclined(SectorFlowKey(from: from, to: to, month: month), 1)]
         default:
             return []
         }
@@ -197,6 +209,7 @@ public struct StatisticsFold: Sendable, Equatable {
     public var municipalities: [StatisticsRules.MunicipalityKey: [StatisticsRules.MunicipalityMetric: Int]] = [:]
     public var sectors: [StatisticsRules.SectorKey: [StatisticsRules.SectorMetric: Int]] = [:]
     public var sectorFlows: [StatisticsRules.SectorFlowKey: Int] = [:]
+    public var sectorFlowsDeclined: [StatisticsRules.SectorFlowKey: Int] = [:]
     public var placeFlows: [StatisticsRules.PlaceFlowKey: Int] = [:]
     /// The cell keys beside the counts (sums of record keys, modulo 2^32).
     public var municipalityKeys: [StatisticsRules.MunicipalityKey: [StatisticsRules.MunicipalityMetric: Int64]] = [:]
@@ -244,6 +257,11 @@ public struct StatisticsFold: Sendable, Equatable {
             sentReferrals[sent.referral] = .some(
                 StatisticsRules.SentReferral(month: StatisticsRules.month(time), from: sectors[sent.from], to: sectors[sent.to])
             )
+        case .referralDeclined(let step):
+            if case .some(.some(var counted)) = sentReferrals[step.referral], counted.declinedMonth == nil {
+                counted.declinedMonth = StatisticsRules.month(time)
+                sentReferrals[step.referral] = .some(counted)
+            }
         case .referralEnteredInError(let step):
             sentReferrals[step.referral] = .some(nil)
         default:
@@ -270,6 +288,7 @@ public struct StatisticsFold: Sendable, Equatable {
                 municipalityKeys[key, default: [:]][metric] = (sum + Int64(n) * record % modulus + modulus) % modulus
             case let .sector(key, metric, n): self.sectors[key, default: [:]][metric, default: 0] += n
             case let .sectorFlow(key, n): sectorFlows[key, default: 0] += n
+            case let .sectorFlowDeclined(key, n): sectorFlowsDeclined[key, default: 0] += n
             case let .placeFlow(key, n, record):
                 placeFlows[key, default: 0] += n
                 placeFlowKeys[key] = (placeFlowKeys[key, default: 0] + Int64(n) * record % modulus + modulus) % modulus
