@@ -126,6 +126,15 @@ def run(driver, args, axe_source):
     else:
         if "Srbija" not in text or "Toplički upravni okrug" not in text:
             fail("the Center's overview lacks the nation or Toplica: " + text[:300])
+        # The districts on a schematic map, each tile titled with its district and figure.
+        heading = driver.find_element(By.ID, "district-map-heading")
+        driver.execute_script("arguments[0].scrollIntoView()", heading)
+        tiles = driver.find_elements(By.CSS_SELECTOR, "section[aria-labelledby=district-map-heading] svg g title")
+        if len(tiles) != 25:
+            fail("the district map has %d tiles, not 25" % len(tiles))
+        if not any("Toplički" in tile.get_attribute("textContent") for tile in tiles):
+            fail("the district map has no tile for Toplica")
+        driver.save_screenshot(os.path.join(args.screenshots, "%s-district-map.png" % args.role))
 
     # The script switch changes every name.
     driver.find_element(By.CSS_SELECTOR, "a[hreflang=sr-Cyrl]").click()

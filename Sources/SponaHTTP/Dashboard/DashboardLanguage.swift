@@ -245,6 +245,12 @@ struct Phrase: Sendable {
     static let breakdowns = Phrase("Po kategorijama", "Breakdowns")
     static let breakdownBy = Phrase("Prikaz", "Breakdown")
     static let declinedReferrals = Phrase("Odbijena", "Declined")
+    static let reportsByDistrict = Phrase("Prijave po okruzima u izabranom periodu", "Reports by district in the chosen period")
+    static let reportsByDistrictLastYear = Phrase("Prijave po okruzima, poslednjih 12 meseci", "Reports by district, last 12 months")
+    static let mapNote = Phrase(
+        "Shematska karta: okruzi su prikazani približno na svom mestu.",
+        "Schematic map: districts are drawn roughly where they lie."
+    )
     static let signOut = Phrase("Odjava", "Sign out")
     static let signIn = Phrase("Prijava", "Sign in")
     static let signedInAs = Phrase("Prijavljeni ste kao", "Signed in as")

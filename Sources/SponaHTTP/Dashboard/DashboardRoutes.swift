@@ -378,7 +378,46 @@ struct DashboardRoutes {
                     : .text(entry.name, header: true, href: placeLink(code))
                 pivot.rows.append(.init(cells: [header] + shownMonths.map { .figure(entry.cells[$0] ?? .count(0), language) }))
             }
-            guard request.uri.queryParameters["from"] != nil, request.uri.queryParameters["to"] != nil else { return [months, pivot] }
+            /// The districts' period totals (the API's period view) as a table, drawn as a map.
+            func districtMap(_ periodTable: ViewTable, heading: String) -> DashboardTable {
+                var districts = DashboardTable(
+                    id: "district-map",
+                    heading: heading,
+                    headers: [.init(text: say(.district), numeric: false), .init(text: say(.reports), numeric: true)]
+                )
+                let rows = periodTable.rows.filter { $0.kind == "district" }
+                var shown: [String: Disclosure.Cell] = [:]
+                for row in rows {
+                    shown[text(periodTable, row, "district")] = cell(periodTable, row, "reports")
+                    districts.rows.append(
+                        .init(cells: [.text(text(periodTable, row, "name"), header: true), figureCell(periodTable, row, "reports")])
+                    )
+                }
+                let mine = Set(caller.isCenter ? geography.districts.map(\.code) : caller.districts)
+                districts.chart = DistrictMap(
+                    title: heading,
+                    note: say(.mapNote),
+                    tiles: geography.districts.map { district in
+                        DistrictMap.Tile(
+                            district: district.code,
+                            name: language.cyrillicNames ? district.nameCyrillic : district.nameLatin,
+                            cell: mine.contains(district.code) ? shown[district.code.rawValue] ?? .count(0) : nil
+                        )
+                    }
+                ).svg(formatted: language.number)
+                return districts
+            }
+            guard request.uri.queryParameters["from"] != nil, request.uri.queryParameters["to"] != nil else {
+                guard scope == nil else { return [months, pivot] }
+                // The nation: where reports came from in the last twelve months, on a map.
+                let lastYear = try await view(
+                    "views/periods",
+                    ["from": ViewRoutes.month(monthsBefore: 11), "to": ViewRoutes.month(monthsBefore: 0)],
+                    context,
+                    language
+                )
+                return [months, pivot, districtMap(lastYear, heading: say(.reportsByDistrictLastYear))]
+            }
             // With a period chosen, its totals per place as the API's period view gives them
             // (shown whenever large enough, even when each month is "<5").
             let periodTable = try await view("views/periods", passed(request, ["district", "from", "to"]), context, language)
@@ -393,7 +432,7 @@ struct DashboardRoutes {
                     .init(cells: [.text(text(periodTable, row, "name"), header: true)] + Self.metrics.map { figureCell(periodTable, row, $0.key) })
                 )
             }
-            return [months, pivot, totals]
+            return scope == nil ? [months, pivot, totals, districtMap(periodTable, heading: say(.reportsByDistrict))] : [months, pivot, totals]
 
         case .municipality:
             let code = try context.parameters.require("municipality")
