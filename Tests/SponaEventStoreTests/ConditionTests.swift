@@ -4,6 +4,25 @@ import SponaEventStore
 import SponaTestSupport
 import Testing
 
+/// Appends one event to a new `stream`, resting on `conditions`.
+@discardableResult
+func append(
+    _ db: TestDatabase,
+    to stream: StreamID,
+    restingOn conditions: [StreamCondition],
+    idempotencyKey: String? = nil
+) async throws -> AppendResult {
+    try await db.store.append(
+        to: stream,
+        expected: .noStream,
+        events: [try event()],
+        metadata: .empty,
+        idempotencyKey: idempotencyKey,
+        requestFingerprint: idempotencyKey.map { Data($0.utf8) },
+        unchanged: conditions
+    )
+}
+
 @Suite("Appends that rest on other streams")
 struct ConditionTests {
     @Test("an append whose other streams are where the writer read them is written")
@@ -11,14 +30,10 @@ struct ConditionTests {
         try await TestDatabase.withFresh { db in
             let institution: StreamID = "institution-a"
             try await db.store.append(to: institution, expected: .noStream, events: [try event("Registered")])
-            let result = try await db.store.append(
+            let result = try await append(
+                db,
                 to: "case-1",
-                expected: .noStream,
-                events: [try event()],
-                metadata: .empty,
-                idempotencyKey: nil,
-                requestFingerprint: nil,
-                unchanged: [StreamCondition(institution, at: 1), StreamCondition("institution-never-written", at: 0)]
+                restingOn: [StreamCondition(institution, at: 1), StreamCondition("institution-never-written", at: 0)]
             )
             #expect(result.streamVersion == 1)
             #expect(try await db.eventCount() == 2)
@@ -32,15 +47,7 @@ struct ConditionTests {
             try await db.store.append(to: institution, expected: .noStream, events: [try event("Registered")])
             try await db.store.append(to: institution, expected: .exactly(1), events: [try event("Deactivated")])
             let error = await #expect(throws: EventStoreError.self) {
-                try await db.store.append(
-                    to: "case-2",
-                    expected: .noStream,
-                    events: [try event()],
-                    metadata: .empty,
-                    idempotencyKey: nil,
-                    requestFingerprint: nil,
-                    unchanged: [StreamCondition(institution, at: 1)]
-                )
+                try await append(db, to: "case-2", restingOn: [StreamCondition(institution, at: 1)])
             }
             #expect(error == .conditionFailed(stream: institution, expected: 1, actual: 2))
             #expect(error?.description.contains("institution-b") == true)
@@ -48,15 +55,7 @@ struct ConditionTests {
 
             // A stream that had no events when read, and has one now.
             await #expect(throws: EventStoreError.conditionFailed(stream: institution, expected: 0, actual: 2)) {
-                try await db.store.append(
-                    to: "case-2",
-                    expected: .noStream,
-                    events: [try event()],
-                    metadata: .empty,
-                    idempotencyKey: nil,
-                    requestFingerprint: nil,
-                    unchanged: [StreamCondition(institution, at: 0)]
-                )
+                try await append(db, to: "case-2", restingOn: [StreamCondition(institution, at: 0)])
             }
             #expect(try await db.eventCount() == 2)
         }
@@ -68,15 +67,7 @@ struct ConditionTests {
             let institution: StreamID = "institution-c"
             try await db.store.append(to: institution, expected: .noStream, events: [try event("Registered")])
             func file() async throws -> AppendResult {
-                try await db.store.append(
-                    to: "case-3",
-                    expected: .noStream,
-                    events: [try event()],
-                    metadata: .empty,
-                    idempotencyKey: "key-3",
-                    requestFingerprint: Data([1, 2, 3]),
-                    unchanged: [StreamCondition(institution, at: 1)]
-                )
+                try await append(db, to: "case-3", restingOn: [StreamCondition(institution, at: 1)], idempotencyKey: "key-3")
             }
             let first = try await file()
             try await db.store.append(to: institution, expected: .exactly(1), events: [try event("Updated")])
@@ -96,15 +87,7 @@ struct ConditionTests {
                 try await other.query("BEGIN", logger: db.logger)
                 _ = try await rawAppend(other, stream: institution.rawValue, logger: db.logger)
                 let dependent = Task {
-                    try await db.store.append(
-                        to: "case-4",
-                        expected: .noStream,
-                        events: [try event()],
-                        metadata: .empty,
-                        idempotencyKey: nil,
-                        requestFingerprint: nil,
-                        unchanged: [StreamCondition(institution, at: 1)]
-                    )
+                    try await append(db, to: "case-4", restingOn: [StreamCondition(institution, at: 1)])
                 }
                 try await Task.sleep(for: .milliseconds(300))
                 try await other.query("COMMIT", logger: db.logger)
@@ -124,15 +107,7 @@ struct ConditionTests {
                 conditions.append(StreamCondition(try StreamID("institution-\(number)"), at: 0))
             }
             await #expect(throws: EventStoreError.tooManyConditions) {
-                try await db.store.append(
-                    to: "case-5",
-                    expected: .noStream,
-                    events: [try event()],
-                    metadata: .empty,
-                    idempotencyKey: nil,
-                    requestFingerprint: nil,
-                    unchanged: conditions
-                )
+                try await append(db, to: "case-5", restingOn: conditions)
             }
             #expect(try await db.eventCount() == 0)
         }

@@ -124,16 +124,7 @@ extension PostgresEventStore {
                    || '","recordedAtMicros":' || (extract(epoch FROM recorded_at) * 1000000)::bigint
                    || ',"hash":"' || encode(hash, 'hex') || '","previousHash":',
                    ',"metadata":' || metadata::text || ',"payload":' || payload::text || E'}\n'
-            FROM events
-            WHERE (transaction_id, global_position) > ($1::xid8, $2)
-              AND transaction_id < spona_read_horizon()
-              AND ($3::text IS NULL OR stream_id = $3 OR stream_id LIKE $3 || '-%')
-              AND (cardinality($4::text[]) = 0 OR event_type = ANY($4))
-              AND ($5::timestamptz IS NULL OR recorded_at >= $5)
-              AND ($6::timestamptz IS NULL OR recorded_at <= $6)
-              AND ($8::jsonb IS NULL OR metadata @> $8::jsonb)
-            ORDER BY events.transaction_id, events.global_position
-            LIMIT $7
+            \(Self.filteredPage)
             """
         try Self.bindFilter(&query, after: cursor, limit: limit, filter: filter)
         var page: [ExportRow] = []
@@ -154,6 +145,21 @@ extension PostgresEventStore {
         }
         return page
     }
+
+    /// The rows of an audit page: after a cursor, below the read horizon, the filter's (bound
+    /// by ``bindFilter(_:after:limit:filter:)``), in the gap-safe order.
+    static let filteredPage = """
+        FROM events
+        WHERE (transaction_id, global_position) > ($1::xid8, $2)
+          AND transaction_id < spona_read_horizon()
+          AND ($3::text IS NULL OR stream_id = $3 OR stream_id LIKE $3 || '-%')
+          AND (cardinality($4::text[]) = 0 OR event_type = ANY($4))
+          AND ($5::timestamptz IS NULL OR recorded_at >= $5)
+          AND ($6::timestamptz IS NULL OR recorded_at <= $6)
+          AND ($8::jsonb IS NULL OR metadata @> $8::jsonb)
+        ORDER BY events.transaction_id, events.global_position
+        LIMIT $7
+        """
 
     /// The filter's binds, $1 to $8, as the audit queries number them.
     static func bindFilter(_ query: inout PostgresQuery, after cursor: EventCursor, limit: Int, filter: AuditFilter) throws {
@@ -201,16 +207,7 @@ extension PostgresEventStore {
         query.sql = """
             SELECT \(Self.eventColumns),
                    (SELECT p.hash FROM events p WHERE p.stream_id = events.stream_id AND p.stream_version = events.stream_version - 1)
-            FROM events
-            WHERE (transaction_id, global_position) > ($1::xid8, $2)
-              AND transaction_id < spona_read_horizon()
-              AND ($3::text IS NULL OR stream_id = $3 OR stream_id LIKE $3 || '-%')
-              AND (cardinality($4::text[]) = 0 OR event_type = ANY($4))
-              AND ($5::timestamptz IS NULL OR recorded_at >= $5)
-              AND ($6::timestamptz IS NULL OR recorded_at <= $6)
-              AND ($8::jsonb IS NULL OR metadata @> $8::jsonb)
-            ORDER BY events.transaction_id, events.global_position
-            LIMIT $7
+            \(Self.filteredPage)
             """
         try Self.bindFilter(&query, after: cursor, limit: limit, filter: filter)
         let rows = try await client.query(query, logger: logger)
