@@ -14,10 +14,15 @@ ALTER TABLE stat_cases
     ADD COLUMN outcome       text,
     ADD COLUMN outcome_month text,
     ADD COLUMN assistance    text[] NOT NULL DEFAULT '{}',
-    -- "referral|step|month" per step counted (what a referral entered in error takes back),
+    -- "referral|dimension|value|month" per referral cell counted (what a referral entered in error takes back),
     -- "decision|due" per decision not yet implemented (on time or late when it is).
     ADD COLUMN referral_steps text[] NOT NULL DEFAULT '{}',
-    ADD COLUMN decisions_due  text[] NOT NULL DEFAULT '{}';
+    ADD COLUMN decisions_due  text[] NOT NULL DEFAULT '{}',
+    -- When the report was filed and whether it was acknowledged yet; when each referral not
+    -- yet accepted was sent ("referral|seconds"): the timings' classes.
+    ADD COLUMN filed_at          bigint,
+    ADD COLUMN acknowledged      boolean NOT NULL DEFAULT false,
+    ADD COLUMN referrals_sent_at text[] NOT NULL DEFAULT '{}';
 
 CREATE TABLE view_breakdown_month (
     municipality text   NOT NULL,

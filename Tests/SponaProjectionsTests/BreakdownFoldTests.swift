@@ -120,4 +120,40 @@ struct BreakdownFoldTests {
         #expect(fold.sectorFlowsDeclined.values.allSatisfy { $0 == 0 })
         #expect(fold.sectorFlows.values.allSatisfy { $0 == 0 })
     }
+
+    @Test(
+        "a report's wait for its first acknowledgement and a referral's wait for acceptance count in their classes, once; a correction takes the referral's back"
+    )
+    func timings() throws {
+        var desk = Desk()
+        try desk.file()
+        // Each step of the desk is an hour later: acknowledged after an hour, which is "1h_to_4h".
+        try desk.run(.acknowledge, as: desk.center)
+        try desk.run(.close(reason: "no further action"), as: desk.center)
+        try desk.run(.reopen(reason: "new information"), as: desk.center)
+        let referral = CaseCommand.SendReferral(to: desk.socialWork.id, reason: "assessment", due: desk.now + 86_400 * 3)
+        try desk.run(.sendReferral(referral), as: desk.center)
+        try desk.run(.receiveReferral(referral.referral), as: desk.socialWork)
+        desk.now += 86_400 * 2
+        try desk.run(.acceptReferral(referral.referral, note: nil), as: desk.socialWork)
+        var fold = Self.fold(desk)
+        #expect(Self.counts(fold, .acknowledgementTime) == ["1h_to_4h": 1])
+        #expect(Self.counts(fold, .acceptanceTime) == ["1d_to_3d": 1])
+
+        try desk.run(.markReferralEnteredInError(referral.referral, reason: "sent for another child"), as: desk.center)
+        fold = Self.fold(desk)
+        #expect(Self.counts(fold, .acceptanceTime).isEmpty)
+        #expect(Self.counts(fold, .referrals).isEmpty)
+        #expect(Self.counts(fold, .acknowledgementTime) == ["1h_to_4h": 1])
+    }
+
+    @Test("the classes of a wait: each boundary belongs to the longer class")
+    func durationClasses() {
+        #expect(Breakdown.duration(0) == "under_1h")
+        #expect(Breakdown.duration(3_599) == "under_1h")
+        #expect(Breakdown.duration(3_600) == "1h_to_4h")
+        #expect(Breakdown.duration(86_400) == "1d_to_3d")
+        #expect(Breakdown.duration(7 * 86_400) == "over_7d")
+        #expect(Breakdown.duration(-5) == "under_1h")
+    }
 }

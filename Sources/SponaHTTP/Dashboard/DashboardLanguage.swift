@@ -63,6 +63,8 @@ enum DashboardLanguage: String, CaseIterable, Sendable {
             case .conferences: Phrase("Sastanci tima za slučaj", "Case conferences")
             case .decisions: Phrase("Odluke po vrsti", "Decisions by type")
             case .decisionsImplemented: Phrase("Sprovedene odluke, na vreme i sa zakašnjenjem", "Decisions implemented, on time and late")
+            case .acknowledgementTime: Phrase("Vreme od prijave do potvrde prijema", "Time from report to acknowledgement")
+            case .acceptanceTime: Phrase("Vreme od upućivanja do prihvatanja", "Time from referral to acceptance")
             }
         return say(phrase)
     }
@@ -111,6 +113,12 @@ enum DashboardLanguage: String, CaseIterable, Sendable {
             case "cancelled": Phrase("Otkazani", "Cancelled")
             case "on_time": Phrase("Na vreme", "On time")
             case "late": Phrase("Sa zakašnjenjem", "Late")
+            case "under_1h": Phrase("Do 1 sata", "Under 1 hour")
+            case "1h_to_4h": Phrase("1–4 sata", "1–4 hours")
+            case "4h_to_24h": Phrase("4–24 sata", "4–24 hours")
+            case "1d_to_3d": Phrase("1–3 dana", "1–3 days")
+            case "3d_to_7d": Phrase("3–7 dana", "3–7 days")
+            case "over_7d": Phrase("Preko 7 dana", "Over 7 days")
             case "shelter_placement": Phrase("Smeštaj u sklonište", "Shelter placement")
             case "testimony_by_video_link": Phrase("Svedočenje putem video-veze", "Testimony by video link")
             case "prevention_programme": Phrase("Program prevencije", "Prevention programme")

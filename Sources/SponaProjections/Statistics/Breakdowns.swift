@@ -33,6 +33,10 @@ public enum Breakdown {
         case decisions
         /// Decisions implemented by their due date, or after it.
         case decisionsImplemented = "decisions_implemented"
+        /// Reports by the time from filing to the first acknowledgement, in the month acknowledged.
+        case acknowledgementTime = "acknowledgement_time"
+        /// Referrals by the time from sending to acceptance, in the month accepted.
+        case acceptanceTime = "acceptance_time"
 
         /// Its columns, in order: every value, also those with nothing counted.
         public var values: [String] {
@@ -47,8 +51,21 @@ public enum Breakdown {
             case .conferences: ["scheduled", "held", "cancelled"]
             case .decisions: DecisionType.allCases.map(\.rawValue)
             case .decisionsImplemented: ["on_time", "late"]
+            case .acknowledgementTime, .acceptanceTime: Breakdown.durations.map(\.name)
             }
         }
+    }
+
+    /// How long something took, in classes rather than exact times: each class is a count,
+    /// perturbed and suppressed like any other, and the classes a median or 90th percentile
+    /// falls into can be read off them; an exact median of a few cases would be a person's.
+    public static let durations: [(name: String, below: Int64)] = [
+        ("under_1h", 3_600), ("1h_to_4h", 4 * 3_600), ("4h_to_24h", 86_400), ("1d_to_3d", 3 * 86_400), ("3d_to_7d", 7 * 86_400),
+        ("over_7d", .max),
+    ]
+
+    public static func duration(_ seconds: Int64) -> String {
+        durations.first { seconds < $0.below }?.name ?? "over_7d"
     }
 
     public struct Key: Hashable, Sendable {
@@ -84,8 +101,14 @@ public enum Breakdown {
         public var outcomeMonth: String?
         /// The kinds of assistance given so far.
         public var assistance: [String]
-        /// The referral steps counted so far, as "referral|step|month": what a correction takes back.
+        /// The referral cells counted so far, as "referral|dimension|value|month": what a
+        /// correction takes back.
         public var referralSteps: [String] = []
+        /// When the report was filed (seconds since 1970), and whether it was acknowledged yet.
+        public var filedAt: Int64?
+        public var acknowledged = false
+        /// When each referral not yet accepted was sent, as "referral|seconds".
+        public var referralsSentAt: [String] = []
         /// The decisions not yet implemented, as "decision|due" (seconds since 1970, or empty).
         public var decisionsDue: [String] = []
 
@@ -98,7 +121,10 @@ public enum Breakdown {
             outcomeMonth: String? = nil,
             assistance: [String] = [],
             referralSteps: [String] = [],
-            decisionsDue: [String] = []
+            decisionsDue: [String] = [],
+            filedAt: Int64? = nil,
+            acknowledged: Bool = false,
+            referralsSentAt: [String] = []
         ) {
             self.municipality = municipality
             self.gender = gender
@@ -109,6 +135,9 @@ public enum Breakdown {
             self.assistance = assistance
             self.referralSteps = referralSteps
             self.decisionsDue = decisionsDue
+            self.filedAt = filedAt
+            self.acknowledged = acknowledged
+            self.referralsSentAt = referralsSentAt
         }
     }
 
@@ -121,6 +150,7 @@ public enum Breakdown {
         sector: (InstitutionID) -> Sector? = { _ in nil }
     ) -> (facts: CaseFacts?, deltas: [Delta]) {
         let month = StatisticsRules.month(time)
+        let seconds = Int64(time.timeIntervalSince1970.rounded(.down))
         func cell(_ facts: CaseFacts, _ dimension: Dimension, _ value: String, _ count: Int = 1, record: UUID? = nil) -> Delta {
             Delta(key: Key(municipality: facts.municipality, month: month, dimension: dimension, value: value), count: count, record: record)
         }
@@ -131,7 +161,8 @@ public enum Breakdown {
                 municipality: report.municipality,
                 gender: report.subject.gender.rawValue,
                 ageGroup: report.subject.ageGroup.rawValue,
-                exploitation: forms
+                exploitation: forms,
+                filedAt: seconds
             )
             var deltas = [cell(filed, .gender, filed.gender), cell(filed, .ageGroup, filed.ageGroup)] + forms.map { cell(filed, .exploitation, $0) }
             if let reporter = sector(report.reportingInstitution) { deltas.append(cell(filed, .reporterSector, reporter.rawValue)) }
@@ -162,13 +193,34 @@ public enum Breakdown {
             facts.assistance = (facts.assistance + [kind]).sorted()
             return (facts, deltas)
 
+        case .reportAcknowledged:
+            // The first acknowledgement only: how long the report waited for the Center.
+            guard var facts, !facts.acknowledged else { return (facts, []) }
+            facts.acknowledged = true
+            guard let filedAt = facts.filedAt else { return (facts, []) }
+            return (facts, [cell(facts, .acknowledgementTime, Self.duration(seconds - filedAt))])
+
+        case .referralSent(let sent):
+            guard var facts else { return (nil, []) }
+            facts.referralsSentAt.append("\(sent.referral.rawValue.uuidString.lowercased())|\(seconds)")
+            return (facts, [])
+
         case .referralReceived(let step), .referralAccepted(let step), .referralDeclined(let step), .referralCompleted(let step),
             .referralFailed(let step), .referralWithdrawn(let step):
             guard var facts, let value = Self.referralStep(event) else { return (facts, []) }
             let id = step.referral.rawValue.uuidString.lowercased()
-            guard !facts.referralSteps.contains(where: { $0.hasPrefix("\(id)|\(value)|") }) else { return (facts, []) }
-            facts.referralSteps.append("\(id)|\(value)|\(month)")
-            return (facts, [cell(facts, .referrals, value, record: step.referral.rawValue)])
+            guard !facts.referralSteps.contains(where: { $0.hasPrefix("\(id)|referrals|\(value)|") }) else { return (facts, []) }
+            facts.referralSteps.append("\(id)|referrals|\(value)|\(month)")
+            var deltas = [cell(facts, .referrals, value, record: step.referral.rawValue)]
+            if case .referralAccepted = event, let index = facts.referralsSentAt.firstIndex(where: { $0.hasPrefix(id + "|") }) {
+                // How long it waited for acceptance; once, and taken back with the referral.
+                if let sentAt = facts.referralsSentAt.remove(at: index).split(separator: "|").last.flatMap({ Int64($0) }) {
+                    let waited = Self.duration(seconds - sentAt)
+                    facts.referralSteps.append("\(id)|\(Dimension.acceptanceTime.rawValue)|\(waited)|\(month)")
+                    deltas.append(cell(facts, .acceptanceTime, waited, record: step.referral.rawValue))
+                }
+            }
+            return (facts, deltas)
 
         case .referralEnteredInError(let step):
             // Never sent, in truth: every step it was counted for is taken back where it was counted.
@@ -177,11 +229,12 @@ public enum Breakdown {
             var deltas: [Delta] = []
             for entry in facts.referralSteps where entry.hasPrefix(id + "|") {
                 let parts = entry.split(separator: "|").map(String.init)
-                guard parts.count == 3 else { continue }
-                let key = Key(municipality: facts.municipality, month: parts[2], dimension: .referrals, value: parts[1])
+                guard parts.count == 4, let dimension = Dimension(rawValue: parts[1]) else { continue }
+                let key = Key(municipality: facts.municipality, month: parts[3], dimension: dimension, value: parts[2])
                 deltas.append(Delta(key: key, count: -1, record: step.referral.rawValue))
             }
             facts.referralSteps.removeAll { $0.hasPrefix(id + "|") }
+            facts.referralsSentAt.removeAll { $0.hasPrefix(id + "|") }
             return (facts, deltas)
 
         case .conferenceScheduled(let scheduled):

@@ -42,14 +42,17 @@ public struct CaseStatisticsProjection: Projection {
             let rows = try await connection.query(
                 """
                 SELECT case_id, municipality, identified_month, gender, age_group, exploitation, outcome, outcome_month, assistance,
-                       referral_steps, decisions_due
+                       referral_steps, decisions_due, filed_at, acknowledged, referrals_sent_at
                 FROM stat_cases WHERE case_id = ANY(\(caseIDs.map(\.rawValue)))
                 """,
                 logger: logger
             )
-            for try await (id, municipality, identified, gender, ageGroup, exploitation, outcome, outcomeMonth, assistance, steps, due)
+            for try await (
+                id, municipality, identified, gender, ageGroup, exploitation, outcome, outcomeMonth, assistance, steps, due, filedAt, acknowledged,
+                sentAt
+            )
                 in rows.decode(
-                    (UUID, String, String?, String?, String?, [String], String?, String?, [String], [String], [String]).self
+                    (UUID, String, String?, String?, String?, [String], String?, String?, [String], [String], [String], Int64?, Bool, [String]).self
                 )
             {
                 let id = CaseID(rawValue: id)
@@ -65,7 +68,10 @@ public struct CaseStatisticsProjection: Projection {
                         outcomeMonth: outcomeMonth,
                         assistance: assistance,
                         referralSteps: steps,
-                        decisionsDue: due
+                        decisionsDue: due,
+                        filedAt: filedAt,
+                        acknowledged: acknowledged,
+                        referralsSentAt: sentAt
                     )
                 }
             }
@@ -156,13 +162,18 @@ public struct CaseStatisticsProjection: Projection {
                     outcome = NULLIF(u.outcome, ''), outcome_month = NULLIF(u.outcome_month, ''),
                     assistance = coalesce(string_to_array(NULLIF(u.assistance, ''), ','), '{}'),
                     referral_steps = coalesce(string_to_array(NULLIF(u.referral_steps, ''), ','), '{}'),
-                    decisions_due = coalesce(string_to_array(NULLIF(u.decisions_due, ''), ','), '{}')
+                    decisions_due = coalesce(string_to_array(NULLIF(u.decisions_due, ''), ','), '{}'),
+                    filed_at = NULLIF(u.filed_at, -1), acknowledged = u.acknowledged,
+                    referrals_sent_at = coalesce(string_to_array(NULLIF(u.referrals_sent_at, ''), ','), '{}')
                 FROM unnest(\(facts.map(\.0))::uuid[], \(facts.map(\.1.gender))::text[], \(facts.map(\.1.ageGroup))::text[],
                             \(facts.map { $0.1.exploitation.joined(separator: ",") })::text[], \(facts.map { $0.1.outcome ?? "" })::text[],
                             \(facts.map { $0.1.outcomeMonth ?? "" })::text[], \(facts.map { $0.1.assistance.joined(separator: ",") })::text[],
                             \(facts.map { $0.1.referralSteps.joined(separator: ",") })::text[],
-                            \(facts.map { $0.1.decisionsDue.joined(separator: ",") })::text[])
-                    AS u(case_id, gender, age_group, exploitation, outcome, outcome_month, assistance, referral_steps, decisions_due)
+                            \(facts.map { $0.1.decisionsDue.joined(separator: ",") })::text[],
+                            \(facts.map { $0.1.filedAt ?? -1 })::bigint[], \(facts.map { $0.1.acknowledged })::boolean[],
+                            \(facts.map { $0.1.referralsSentAt.joined(separator: ",") })::text[])
+                    AS u(case_id, gender, age_group, exploitation, outcome, outcome_month, assistance, referral_steps, decisions_due,
+                         filed_at, acknowledged, referrals_sent_at)
                 WHERE c.case_id = u.case_id
                 """,
                 logger: logger
