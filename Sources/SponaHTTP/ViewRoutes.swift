@@ -677,6 +677,46 @@ struct ViewRoutes {
                 return table
             }
         }
+        views["views/institutions/periods"] = { request, context in
+            try await at(request, context, [CaseWorkProjection(), InstitutionsProjection(geography: geography)]) { db in
+                let district = request.uri.queryParameters["district"].map(String.init)
+                let audience = try audience(context, district: district, db)
+                let (from, to) = try Self.period(request)
+                guard from != "0000-00", to != "9999-99" else {
+                    throw Problem.invalid("reports by institution are for a period: give 'from' and 'to' (months like 2026-01)")
+                }
+                guard from <= to else { throw Problem.invalid("'from' (\(from)) is after 'to' (\(to))") }
+                let cyrillic = try Self.cyrillic(request)
+                // Analysts see the institutions of their districts; the Center every one, national
+                // bodies too, unless it asks for a district.
+                let places =
+                    audience.suppressed || district != nil
+                    ? audience.districts.flatMap { geography.municipalities(in: $0) }.map(\.code.rawValue) : nil
+                var table = ViewTable(columns: ["period", "institution", "name", "sector", "municipality", "reports"])
+                let period = "\(from)/\(min(to, audience.lastMonth))"
+                let rows = try await CaseWorkProjection.reportsByInstitution(
+                    from: from,
+                    to: to,
+                    through: audience.lastMonth,
+                    municipalities: places,
+                    read: db.run
+                )
+                for row in rows {
+                    let name = (cyrillic ? row.nameCyrillic ?? row.nameLatin : row.nameLatin) ?? row.institution.uuidString.lowercased()
+                    // Each institution's period count perturbed as one cell, as every count analysts see.
+                    let reports: Disclosure.Cell = audience.suppressed ? disclosure.perturbed(row.reports, key: row.key) : .count(row.reports)
+                    table.add(
+                        kind: "institution",
+                        [
+                            .text(period), .text(row.institution.uuidString.lowercased()), .text(name), .text(row.sector ?? ""),
+                            .text(row.municipality ?? ""), .cell(reports),
+                        ]
+                    )
+                }
+                table.suppressionThreshold = audience.suppressed ? disclosure.threshold : nil
+                return table
+            }
+        }
         views["views/sectors"] = { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
                 let caller = try context.requireCaller()

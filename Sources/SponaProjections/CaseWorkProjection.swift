@@ -472,6 +472,60 @@ extension CaseWorkProjection {
         return result
     }
 
+    /// An institution's reports over a period, with their cell key (the sum of the cases'
+    /// record keys, ``StatisticsRules/recordKey(_:)``, computed by the database the same way).
+    public struct InstitutionPeriod: Sendable, Hashable {
+        public var institution: UUID
+        public var nameLatin: String?
+        public var nameCyrillic: String?
+        public var sector: String?
+        public var municipality: String?
+        public var reports: Int
+        public var key: Int64
+    }
+
+    /// Reports per reporting institution filed in `from`…`to` (and not after `through`), of the
+    /// institutions in `municipalities` (nil: every institution, national bodies included).
+    public static func reportsByInstitution(
+        from: String,
+        to: String,
+        through: String,
+        municipalities: [String]?,
+        read: TableReader
+    ) async throws -> [InstitutionPeriod] {
+        let rows = try await read(
+            """
+            SELECT c.reporting_institution, i.name_lat, i.name_cyr, i.sector, i.municipality, count(*),
+                   (sum(('x' || lpad(substr(encode(sha256(convert_to('spona-record-key|' || c.case_id::text, 'UTF8')), 'hex'), 1, 8), 16, '0'))
+                       ::bit(64)::bigint) % 4294967296)::bigint
+            FROM case_reports c
+            LEFT JOIN institutions i ON i.id = c.reporting_institution
+            WHERE to_char(c.filed_at AT TIME ZONE 'UTC', 'YYYY-MM') BETWEEN \(from) AND \(to)
+              AND to_char(c.filed_at AT TIME ZONE 'UTC', 'YYYY-MM') <= \(through)
+              AND (\(municipalities == nil) OR i.municipality = ANY(\(municipalities ?? [])))
+            GROUP BY 1, 2, 3, 4, 5
+            ORDER BY count(*) DESC, 2, 1
+            """
+        )
+        var result: [InstitutionPeriod] = []
+        for try await (institution, latin, cyrillic, sector, municipality, reports, key) in rows.decode(
+            (UUID, String?, String?, String?, String?, Int64, Int64).self
+        ) {
+            result.append(
+                InstitutionPeriod(
+                    institution: institution,
+                    nameLatin: latin,
+                    nameCyrillic: cyrillic,
+                    sector: sector,
+                    municipality: municipality,
+                    reports: Int(reports),
+                    key: key
+                )
+            )
+        }
+        return result
+    }
+
     /// What became of the reports of a month: identification outcomes (each case counted
     /// once, by its latest conclusion, so a correction moves the figure) and persons assisted,
     /// by age group (children: under 18) and gender.

@@ -361,6 +361,53 @@ struct ViewTests {
         }
     }
 
+    @Test(
+        "reports by institution over a period: an analyst sees the institutions of their district, each count perturbed on its cell key, small ones as <5; the Center the exact counts"
+    )
+    func institutionPeriods() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.withSmallCounts(api)
+            let analyst = try await api.token(.center, .analyst, districts: ["RS-21"])
+            let month = StatisticsRules.month(Date())
+            // The cell key of the Prokuplje school's 7 reports, as the statistics would sum it.
+            var key: Int64 = 0
+            for event in try await api.db.store.readAll(after: .start, limit: 10_000) where event.type == "ReportFiled" {
+                let decoded = try CaseEvent(
+                    typeName: event.type,
+                    schemaVersion: event.schemaVersion,
+                    payload: event.payload,
+                    decoder: EventCoding.decoder
+                )
+                if case .reportFiled(let report) = decoded, report.reportingInstitution == n.school {
+                    key = (key + StatisticsRules.recordKey(report.caseID.rawValue)) % StatisticsRules.keyModulus
+                }
+            }
+            let path = "/v1/views/institutions/periods?from=\(month)&to=\(month)"
+            try await api.eventually("the school's 7 reports in the Center's view") {
+                let view = try await api.send(.get, path, token: n.coordinator)
+                return (view["rows"] as? [[String: Any]] ?? []).contains {
+                    $0["institution"] as? String == n.school.rawValue.uuidString.lowercased() && $0["reports"] as? Int == 7
+                }
+            }
+            let center = try await api.send(.get, path, token: n.coordinator)
+            #expect((center["rows"] as? [[String: Any]] ?? []).contains { $0["name"] as? String == "OŠ Blace" && $0["reports"] as? Int == 2 })
+
+            let view = try await api.send(.get, path, token: analyst)
+            #expect(view.status == .ok, "\(view.text)")
+            #expect(view["suppressionThreshold"] as? Int == 5)
+            let rows = view["rows"] as? [[String: Any]] ?? []
+            let school = try #require(rows.first { $0["institution"] as? String == n.school.rawValue.uuidString.lowercased() })
+            let expected = Disclosure(threshold: 5).perturbed(7, key: key)
+            #expect("\(school["reports"] ?? "")" == expected.description, "\(school)")
+            #expect(rows.first { $0["name"] as? String == "OŠ Blace" }?["reports"] as? String == "<5")
+            #expect(rows.allSatisfy { ["prokuplje", "blace"].contains($0["municipality"] as? String ?? "") }, "only Toplica's institutions")
+
+            #expect(try await api.send(.get, "/v1/views/institutions/periods?from=\(month)", token: analyst).status == .unprocessableContent)
+            #expect(try await api.send(.get, path + "&district=RS-20", token: analyst).status == .forbidden)
+            #expect(try await api.send(.get, path, token: n.schoolStaff).status == .forbidden)
+        }
+    }
+
     @Test("an analyst sees a municipality with 2 reports as <5, the others perturbed, and the district total does not give it back")
     func suppression() async throws {
         try await APIHarness.run { api in
