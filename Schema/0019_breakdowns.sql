@@ -40,3 +40,11 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON view_breakdown_month TO spona_app;
 -- entered in error takes its decline back with it).
 ALTER TABLE view_sector_flows ADD COLUMN declined bigint NOT NULL DEFAULT 0;
 ALTER TABLE stat_referrals ADD COLUMN declined_month text;
+
+-- The day each institution first took part in a training (attendance as recorded with the
+-- training): reports by trained staff from attendance, beside the reporter's own statement.
+CREATE TABLE stat_training_attendance (
+    institution_id uuid PRIMARY KEY,
+    first_training date NOT NULL
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON stat_training_attendance TO spona_app;

@@ -7,8 +7,9 @@ import Testing
 @Suite("Breakdowns folded from a case's events")
 struct BreakdownFoldTests {
     /// The statistics folded from the desk's history.
-    static func fold(_ desk: Desk) -> StatisticsFold {
+    static func fold(_ desk: Desk, trainings: [TrainingHeld] = []) -> StatisticsFold {
         var fold = StatisticsFold()
+        for training in trainings { fold.apply(training: training) }
         for institution in [desk.center, desk.school, desk.socialWork, desk.police] {
             fold.apply(
                 institution: institution.id,
@@ -155,5 +156,23 @@ struct BreakdownFoldTests {
         #expect(Breakdown.duration(86_400) == "1d_to_3d")
         #expect(Breakdown.duration(7 * 86_400) == "over_7d")
         #expect(Breakdown.duration(-5) == "under_1h")
+    }
+
+    @Test(
+        "a report counts as by trained staff from attendance when its institution took part in a training by the report's day, beside the reporter's statement"
+    )
+    func trainedByAttendance() throws {
+        var desk = Desk()
+        try desk.file()  // 2025-04-01, the reporter not stating a training
+        func training(on day: String, for institutions: [InstitutionID]) -> TrainingHeld {
+            TrainingHeld(date: day, host: Desk.prokuplje, participants: 20, women: 12, men: 8, institutions: institutions)
+        }
+        #expect(Self.counts(Self.fold(desk), .reporterTraining) == ["neither": 1])
+        #expect(
+            Self.counts(Self.fold(desk, trainings: [training(on: "2025-03-27", for: [desk.school.id])]), .reporterTraining) == ["attended_only": 1]
+        )
+        // A training after the report, or of another institution, does not count.
+        #expect(Self.counts(Self.fold(desk, trainings: [training(on: "2025-05-02", for: [desk.school.id])]), .reporterTraining) == ["neither": 1])
+        #expect(Self.counts(Self.fold(desk, trainings: [training(on: "2025-03-27", for: [desk.police.id])]), .reporterTraining) == ["neither": 1])
     }
 }

@@ -65,6 +65,8 @@ enum DashboardLanguage: String, CaseIterable, Sendable {
             case .decisionsImplemented: Phrase("Sprovedene odluke, na vreme i sa zakašnjenjem", "Decisions implemented, on time and late")
             case .acknowledgementTime: Phrase("Vreme od prijave do potvrde prijema", "Time from report to acknowledgement")
             case .acceptanceTime: Phrase("Vreme od upućivanja do prihvatanja", "Time from referral to acceptance")
+            case .reporterTraining:
+                Phrase("Prijave obučenih: po pohađanju obuke i po izjavi", "Reports by trained staff: by attendance and by statement")
             }
         return say(phrase)
     }
@@ -119,6 +121,10 @@ enum DashboardLanguage: String, CaseIterable, Sendable {
             case "1d_to_3d": Phrase("1–3 dana", "1–3 days")
             case "3d_to_7d": Phrase("3–7 dana", "3–7 days")
             case "over_7d": Phrase("Preko 7 dana", "Over 7 days")
+            case "attended_and_stated": Phrase("Pohađali obuku i izjavili", "Attended and stated")
+            case "attended_only": Phrase("Pohađali obuku, bez izjave", "Attended, not stated")
+            case "stated_only": Phrase("Izjavili, bez zabeleženog pohađanja", "Stated, no attendance recorded")
+            case "neither": Phrase("Ni jedno ni drugo", "Neither")
             case "shelter_placement": Phrase("Smeštaj u sklonište", "Shelter placement")
             case "testimony_by_video_link": Phrase("Svedočenje putem video-veze", "Testimony by video link")
             case "prevention_programme": Phrase("Program prevencije", "Prevention programme")

@@ -1,5 +1,6 @@
 import Foundation
 import SponaDomain
+import SponaEventStore
 
 /// The figures an annual report is made of, per municipality and month: reports by the
 /// subject's gender, age group and form of exploitation; outcomes of identification; persons
@@ -37,6 +38,10 @@ public enum Breakdown {
         case acknowledgementTime = "acknowledgement_time"
         /// Referrals by the time from sending to acceptance, in the month accepted.
         case acceptanceTime = "acceptance_time"
+        /// Reports by whether the reporting institution had taken part in a training by the day
+        /// of the report (attendance recorded with the training), beside the reporter's own
+        /// statement that they were trained.
+        case reporterTraining = "reporter_training"
 
         /// Its columns, in order: every value, also those with nothing counted.
         public var values: [String] {
@@ -52,6 +57,7 @@ public enum Breakdown {
             case .decisions: DecisionType.allCases.map(\.rawValue)
             case .decisionsImplemented: ["on_time", "late"]
             case .acknowledgementTime, .acceptanceTime: Breakdown.durations.map(\.name)
+            case .reporterTraining: ["attended_and_stated", "attended_only", "stated_only", "neither"]
             }
         }
     }
@@ -147,7 +153,8 @@ public enum Breakdown {
         _ event: CaseEvent,
         to facts: CaseFacts?,
         at time: Date,
-        sector: (InstitutionID) -> Sector? = { _ in nil }
+        sector: (InstitutionID) -> Sector? = { _ in nil },
+        firstTraining: (InstitutionID) -> String? = { _ in nil }
     ) -> (facts: CaseFacts?, deltas: [Delta]) {
         let month = StatisticsRules.month(time)
         let seconds = Int64(time.timeIntervalSince1970.rounded(.down))
@@ -166,6 +173,17 @@ public enum Breakdown {
             )
             var deltas = [cell(filed, .gender, filed.gender), cell(filed, .ageGroup, filed.ageGroup)] + forms.map { cell(filed, .exploitation, $0) }
             if let reporter = sector(report.reportingInstitution) { deltas.append(cell(filed, .reporterSector, reporter.rawValue)) }
+            // Trained "before the report": a training held on or before the report's day (UTC).
+            let day = CivilCalendar.timestamp(time).map { String($0.prefix(10)) } ?? ""
+            let attended = firstTraining(report.reportingInstitution).map { $0 <= day } ?? false
+            let training =
+                switch (attended, report.reporterTrained) {
+                case (true, true): "attended_and_stated"
+                case (true, false): "attended_only"
+                case (false, true): "stated_only"
+                case (false, false): "neither"
+                }
+            deltas.append(cell(filed, .reporterTraining, training))
             return (filed, deltas)
 
         case .identificationConcluded(let concluded):

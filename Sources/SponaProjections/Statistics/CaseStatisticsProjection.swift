@@ -15,7 +15,7 @@ public struct CaseStatisticsProjection: Projection {
     public let name = projectionName
     public let tables = [
         "stat_cases", "stat_institutions", "stat_referrals", "view_municipality_month", "view_sector_month", "view_trainings", "view_sector_flows",
-        "view_place_flows", "view_breakdown_month",
+        "view_place_flows", "view_breakdown_month", "stat_training_attendance",
     ]
     public var categories: Set<String>? { [Streams.Category.cases, Streams.Category.trainings, Streams.Category.institutions] }
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
@@ -94,6 +94,10 @@ public struct CaseStatisticsProjection: Projection {
                 )
             }
         }
+        let attendance = try await connection.query("SELECT institution_id, first_training::text FROM stat_training_attendance", logger: logger)
+        for try await (institution, day) in attendance.decode((UUID, String).self) {
+            fold.firstTraining[InstitutionID(rawValue: institution)] = day
+        }
         let sectorRows = try await connection.query("SELECT id, sector FROM stat_institutions", logger: logger)
         for try await (id, sector) in sectorRows.decode((UUID, String).self) {
             sectorOf[InstitutionID(rawValue: id)] = Sector(rawValue: sector)
@@ -117,6 +121,7 @@ public struct CaseStatisticsProjection: Projection {
                 // Trainings recorded before today's rules may hold figures no view can show.
                 try training.validateFigures()
                 trainings.append(training)
+                fold.apply(training: training)
             } else if let id = Streams.institutionID(of: recorded.streamID) {
                 let event = try InstitutionEvent(
                     typeName: recorded.type,
@@ -189,6 +194,17 @@ public struct CaseStatisticsProjection: Projection {
                                      \(rows.map { Int64($0.value) })::bigint[], \(rows.map { fold.breakdownKeys[$0.key] ?? 0 })::bigint[])
                 ON CONFLICT (municipality, month, dimension, value) DO UPDATE SET
                     count = v.count + EXCLUDED.count, count_key = (v.count_key + EXCLUDED.count_key) % 4294967296
+                """,
+                logger: logger
+            )
+        }
+        let trained = fold.trainingChanged.compactMap { id in fold.firstTraining[id].map { (id.rawValue, $0) } }
+        if !trained.isEmpty {
+            try await connection.query(
+                """
+                INSERT INTO stat_training_attendance (institution_id, first_training)
+                SELECT u.id, u.day::date FROM unnest(\(trained.map(\.0))::uuid[], \(trained.map(\.1))::text[]) AS u(id, day)
+                ON CONFLICT (institution_id) DO UPDATE SET first_training = least(stat_training_attendance.first_training, EXCLUDED.first_training)
                 """,
                 logger: logger
             )

@@ -228,6 +228,10 @@ public struct StatisticsFold: Sendable, Equatable {
     /// What the breakdowns keep of each case, and the cases whose facts this fold changed.
     var caseFacts: [CaseID: Breakdown.CaseFacts] = [:]
     var factsChanged: Set<CaseID> = []
+    /// The day ("YYYY-MM-DD") of each institution's first training (attendance recorded with
+    /// the training), and the institutions whose day this fold set.
+    var firstTraining: [InstitutionID: String] = [:]
+    var trainingChanged: Set<InstitutionID> = []
 
     public init() {}
 
@@ -267,7 +271,13 @@ public struct StatisticsFold: Sendable, Equatable {
         default:
             break
         }
-        let (facts, breakdownDeltas) = Breakdown.apply(event, to: caseFacts[id], at: time, sector: { sectors[$0] })
+        let (facts, breakdownDeltas) = Breakdown.apply(
+            event,
+            to: caseFacts[id],
+            at: time,
+            sector: { sectors[$0] },
+            firstTraining: { [firstTraining] in firstTraining[$0] }
+        )
         if facts != caseFacts[id] {
             caseFacts[id] = facts
             factsChanged.insert(id)
@@ -293,6 +303,14 @@ public struct StatisticsFold: Sendable, Equatable {
                 placeFlows[key, default: 0] += n
                 placeFlowKeys[key] = (placeFlowKeys[key, default: 0] + Int64(n) * record % modulus + modulus) % modulus
             }
+        }
+    }
+
+    /// A training: the institutions that took part are trained from its day on.
+    public mutating func apply(training: TrainingHeld) {
+        for institution in training.institutions where (firstTraining[institution] ?? "9999-99-99") > training.date {
+            firstTraining[institution] = training.date
+            trainingChanged.insert(institution)
         }
     }
 
