@@ -97,7 +97,4 @@ public final class KeptInstitutions: Sendable {
         guard let id = Streams.institutionID(of: stream) else { return }
         _ = entries.withLock { $0.removeValue(forKey: id) }
     }
-
-    /// How many are kept (for tests and the metrics).
-    public var count: Int { entries.withLock { $0.count } }
 }
