@@ -34,6 +34,9 @@ struct RebuildBench {
         var intact: Bool
         var exportRSSBeforeMiB: Int
         var exportRSSPeakMiB: Int
+        /// The Center's municipality view now, and as of moments through the history.
+        var viewNowSeconds: Double
+        var asOf: [(label: String, seconds: Double)]
     }
 
     func run() async throws -> Result {
@@ -75,6 +78,34 @@ struct RebuildBench {
         sampler.cancel()
         let peak = max(await sampler.value, before)
 
+        // The Center's municipality view (every place, every month) now, and as of moments a
+        // tenth, half and all the way through the history: an as-of view replays the
+        // statistics up to its moment (`PointInTime`), so its time grows with the moment.
+        let places = geography.districts.flatMap { geography.municipalities(in: $0.code) }.map(\.code.rawValue)
+        let logger = self.logger
+        @Sendable func view(_ read: TableReader) async throws -> Int {
+            try await CaseStatisticsProjection.municipalityMonths(places, from: "0000-00", to: "9999-99", through: "9999-99", read: read).count
+        }
+        let nowStarted = clock.now
+        _ = try await view { try await owner.query($0, logger: logger) }
+        let viewNowSeconds = Self.seconds(clock.now - nowStarted)
+        var moments: [Date] = []
+        let rows = try await owner.query(
+            """
+            SELECT extract(epoch FROM m)::float8 FROM unnest((SELECT percentile_disc(ARRAY[0.1, 0.5, 1.0]) WITHIN GROUP (ORDER BY recorded_at) FROM events)) AS m
+            """,
+            logger: logger
+        )
+        for try await seconds in rows.decode(Double.self) { moments.append(Date(timeIntervalSince1970: seconds + 0.000_001)) }
+        var asOf: [(String, Double)] = []
+        for (label, moment) in zip(["a tenth in", "half way", "at the end"], moments) {
+            let started = clock.now
+            _ = try await PointInTime.withViews([CaseStatisticsProjection()], at: moment, client: owner, store: store, logger: logger) { connection in
+                try await view { try await connection.query($0, logger: logger) }
+            }
+            asOf.append((label, Self.seconds(clock.now - started)))
+        }
+
         // The auditors' export (every line formatted as `spona audit export` writes it, to
         // nowhere) and a verification of every chain and a seal, memory sampled again.
         let exportSampler = Self.samplePeakMemory()
@@ -103,7 +134,9 @@ struct RebuildBench {
             verifySeconds: verifySeconds,
             intact: verifier.isIntact,
             exportRSSBeforeMiB: exportBefore,
-            exportRSSPeakMiB: exportPeak
+            exportRSSPeakMiB: exportPeak,
+            viewNowSeconds: viewNowSeconds,
+            asOf: asOf
         )
     }
 

@@ -338,6 +338,13 @@ struct SponaBench: AsyncParsableCommand {
                 "resident memory: \(result.rssBeforeMiB) MiB before the rebuilds, at most \(result.rssPeakMiB) MiB during them (batches of 2000 events)"
             )
             emit("")
+            emit("The Center's municipality view (every place and month): now \(String(format: "%.3f", result.viewNowSeconds)) s; as of a moment")
+            for (label, seconds) in result.asOf {
+                emit(
+                    "  \(pad(label, 12)) \(String(format: "%.2f", seconds)) s = \(String(format: "%.0f", seconds / max(result.viewNowSeconds, 0.000_001)))× the view now (goal: within 2×)"
+                )
+            }
+            emit("")
             emit("Auditors")
             let exportRate = Double(result.exported) / result.exportSeconds
             emit(
