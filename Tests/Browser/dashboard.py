@@ -96,7 +96,7 @@ def run(driver, args, axe_source):
 
     pages = [("overview", "/dashboard"), ("silent", "/dashboard/silent"), ("trainings", "/dashboard/trainings"),
              ("flows", "/dashboard/flows"), ("municipality", "/dashboard/municipalities/prokuplje"),
-             ("breakdowns", "/dashboard/breakdowns?dimension=exploitation")]
+             ("breakdowns", "/dashboard/breakdowns?dimension=exploitation"), ("institutions", "/dashboard/institutions")]
     if args.role == "center":
         pages.append(("sectors", "/dashboard/sectors"))
     for name, path in pages:
@@ -111,6 +111,17 @@ def run(driver, args, axe_source):
         fail("the breakdown by gender has no row for Blace: %s" % rows)
     if args.role == "analyst" and ("<5" not in blace[0] or " 2" in blace[0].replace("<5", "")):
         fail("Blace's breakdown is not suppressed as the API's: %s" % rows)
+
+    # Reports by institution: Blace's school's 2 reports are "<5" for the analyst, 2 for the Center.
+    driver.get(base + "/dashboard/institutions?lang=sr-Latn")
+    rows = [row.text for row in driver.find_elements(By.CSS_SELECTOR, "table#institutions tbody tr")]
+    school = [row for row in rows if row.startswith("OŠ Blace")]
+    if not school:
+        fail("the institutions page has no row for OŠ Blace: %s" % rows)
+    if args.role == "analyst" and ("<5" not in school[0] or school[0].endswith(" 2")):
+        fail("OŠ Blace's reports are not suppressed as the API's: %s" % rows)
+    if args.role == "center" and not school[0].endswith(" 2"):
+        fail("the Center does not see OŠ Blace's 2 reports: %s" % rows)
 
     driver.get(base + "/dashboard?lang=sr-Latn")
     text = driver.find_element(By.TAG_NAME, "body").text

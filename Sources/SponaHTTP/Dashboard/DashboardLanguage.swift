@@ -258,6 +258,11 @@ struct Phrase: Sendable {
     static let sectors = Phrase("Sektori", "Sectors")
     static let breakdowns = Phrase("Po kategorijama", "Breakdowns")
     static let breakdownBy = Phrase("Prikaz", "Breakdown")
+    static let institutions = Phrase("Ustanove", "Institutions")
+    static let reportsByInstitution = Phrase(
+        "Prijave po ustanovi prijavioca u izabranom periodu",
+        "Reports by reporting institution in the chosen period"
+    )
     static let declinedReferrals = Phrase("Odbijena", "Declined")
     static let reportsByDistrict = Phrase("Prijave po okruzima u izabranom periodu", "Reports by district in the chosen period")
     static let reportsByDistrictLastYear = Phrase("Prijave po okruzima, poslednjih 12 meseci", "Reports by district, last 12 months")

@@ -54,7 +54,7 @@ struct DashboardRoutes {
     enum PageKind: String, CaseIterable {
         case overview = ""
         case municipality = "municipalities"
-        case silent, trainings, flows, sectors, breakdowns
+        case silent, trainings, flows, sectors, breakdowns, institutions
     }
 
     func register(on router: Router<SponaRequestContext>) {
@@ -66,6 +66,7 @@ struct DashboardRoutes {
         group.get("flows") { request, context in try await page(.flows, request, context) }
         group.get("sectors") { request, context in try await page(.sectors, request, context) }
         group.get("breakdowns") { request, context in try await page(.breakdowns, request, context) }
+        group.get("institutions") { request, context in try await page(.institutions, request, context) }
         group.get("sign-in") { request, context in signInPage(request, message: nil) }
         group.get("sign-in/start") { request, context in try await startSignIn(request, context) }
         group.get("signed-in") { request, context in try await finishSignIn(request, context) }
@@ -225,7 +226,8 @@ struct DashboardRoutes {
             model.signOut = language.say(.signOut)
             model.formToken = session.formToken
             var pages: [(PageKind, Phrase)] = [
-                (.overview, .overview), (.breakdowns, .breakdowns), (.silent, .silent), (.trainings, .trainings), (.flows, .flows),
+                (.overview, .overview), (.breakdowns, .breakdowns), (.institutions, .institutions), (.silent, .silent),
+                (.trainings, .trainings), (.flows, .flows),
             ]
             if caller.isCenter { pages.append((.sectors, .sectors)) }
             model.nav = pages.map { page, phrase in
@@ -626,6 +628,43 @@ struct DashboardRoutes {
                 ).svg(formatted: language.number)
             }
             return [breakdown]
+
+        case .institutions:
+            model.heading = say(.institutions)
+            districtFilter(period: true)
+            // A year up to this month unless asked otherwise.
+            var query = passed(request, ["district", "from", "to"])
+            if query["from"] == nil {
+                query["from"] = ViewRoutes.month(monthsBefore: 11)
+                model.periodChoice?.from = query["from"]!
+            }
+            if query["to"] == nil {
+                query["to"] = ViewRoutes.month(monthsBefore: 0)
+                model.periodChoice?.to = query["to"]!
+            }
+            let table = try await view("views/institutions/periods", query, context, language)
+            noteSuppression(table)
+            var institutions = DashboardTable(
+                id: "institutions",
+                heading: say(.reportsByInstitution),
+                headers: [
+                    .init(text: say(.name), numeric: false), .init(text: say(.sector), numeric: false),
+                    .init(text: say(.place), numeric: false), .init(text: say(.reports), numeric: true),
+                ]
+            )
+            for row in table.rows {
+                let code = text(table, row, "municipality")
+                let place =
+                    geography.municipality(MunicipalityCode(rawValue: code)).map { language.cyrillicNames ? $0.nameCyrillic : $0.nameLatin } ?? ""
+                institutions.rows.append(
+                    .init(cells: [
+                        .text(text(table, row, "name"), header: true),
+                        .text(Sector(rawValue: text(table, row, "sector")).map { language.name($0) } ?? ""),
+                        code.isEmpty ? .text("") : .text(place, href: placeLink(code)), figureCell(table, row, "reports"),
+                    ])
+                )
+            }
+            return [institutions]
 
         case .sectors:
             model.heading = say(.sectors)
