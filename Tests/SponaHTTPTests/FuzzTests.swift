@@ -135,6 +135,11 @@ struct FuzzTests {
                 ("/v1/views/trainings", ["asOf", "district"], analyst),
                 ("/v1/views/trainings/list", ["asOf", "district", "names"], analyst),
                 ("/v1/views/periods", ["district", "municipality", "from", "to"], analyst),
+                ("/v1/views/breakdowns?from=2025-01&to=2025-12", ["dimension", "district", "asOf", "names"], analyst),
+                ("/v1/views/breakdowns?dimension=referrals", ["from", "to"], n.coordinator),
+                ("/v1/views/institutions/periods?from=2025-01&to=2025-12", ["district", "asOf", "names"], analyst),
+                ("/v1/views/institutions/periods?to=2025-12", ["from"], n.coordinator),
+                ("/v1/views/flows/sectors", ["from", "to", "sector"], n.coordinator),
                 ("/v1/views/cases", ["limit", "after", "status"], n.coordinator),
                 ("/v1/inbox", ["limit", "after"], n.socialWorker),
                 ("/v1/audit/events", ["type", "category", "after", "limit"], auditor),
@@ -146,11 +151,11 @@ struct FuzzTests {
                 for parameter in parameters {
                     for _ in 0..<Self.rounds {
                         let value = random.queryValue()
-                        let reply = try await api.send(.get, "\(path)?\(parameter)=\(value)", token: token)
+                        let reply = try await api.send(.get, "\(path)\(path.contains("?") ? "&" : "?")\(parameter)=\(value)", token: token)
                         sent += 1
                         #expect(
                             reply.status.code < 500,
-                            "seed \(Self.seed): GET \(path)?\(parameter)=\(value) → \(reply.status.code) \(reply.text.prefix(300))"
+                            "seed \(Self.seed): GET \(path) \(parameter)=\(value) → \(reply.status.code) \(reply.text.prefix(300))"
                         )
                     }
                 }
@@ -170,8 +175,11 @@ struct FuzzTests {
             )
             var cookie = HTTPFields()
             cookie[.cookie] = "spona-session=\(session)"
-            for page in ["/dashboard", "/dashboard/silent", "/dashboard/trainings", "/dashboard/flows", "/dashboard/municipalities/blace"] {
-                for parameter in ["district", "from", "to", "lang", "format", "table", "separator", "months"] {
+            for page in [
+                "/dashboard", "/dashboard/silent", "/dashboard/trainings", "/dashboard/flows", "/dashboard/municipalities/blace",
+                "/dashboard/breakdowns", "/dashboard/institutions",
+            ] {
+                for parameter in ["district", "from", "to", "lang", "format", "table", "separator", "months", "dimension"] {
                     for _ in 0..<Self.rounds {
                         let value = random.queryValue()
                         let reply = try await api.send(.get, "\(page)?\(parameter)=\(value)", token: nil, contentType: nil, headers: cookie)
