@@ -48,3 +48,14 @@ CREATE TABLE stat_training_attendance (
     first_training date NOT NULL
 );
 GRANT SELECT, INSERT, UPDATE, DELETE ON stat_training_attendance TO spona_app;
+
+-- Each report's wait for its first acknowledgement and each referral's wait for acceptance,
+-- exactly: the Center's medians and 90th percentiles (analysts read the same waits in classes).
+CREATE TABLE stat_waits (
+    record_id    uuid   PRIMARY KEY,
+    kind         text   NOT NULL CHECK (kind IN ('acknowledgement', 'acceptance')),
+    municipality text   NOT NULL,
+    month        text   NOT NULL,
+    seconds      bigint NOT NULL
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON stat_waits TO spona_app;

@@ -717,6 +717,42 @@ struct ViewRoutes {
                 return table
             }
         }
+        views["views/waits"] = { request, context in
+            try await at(request, context, [CaseStatisticsProjection()]) { db in
+                // Exact times of a few cases would time a person's report: the Center's alone;
+                // analysts read the same waits in classes (`/v1/views/breakdowns`).
+                try requireCenter(context, "exact waiting times are the Center's")
+                let (from, to) = try Self.period(request)
+                guard from != "0000-00", to != "9999-99" else {
+                    throw Problem.invalid("waits are for a period: give 'from' and 'to' (months like 2026-01)")
+                }
+                guard from <= to else { throw Problem.invalid("'from' (\(from)) is after 'to' (\(to))") }
+                let cyrillic = try Self.cyrillic(request)
+                let places = geography.districts.flatMap { geography.municipalities(in: $0.code) }.map { ($0.code.rawValue, $0.district.rawValue) }
+                func hours(_ seconds: Double) -> String { String(format: "%.1f", seconds / 3600) }
+                var table = ViewTable(columns: ["wait", "district", "municipality", "name", "count", "medianHours", "p90Hours"])
+                for row in try await CaseStatisticsProjection.waits(from: from, to: to, districtOf: places, read: db.run) {
+                    let name: String
+                    if let municipality = row.municipality {
+                        name =
+                            geography.municipality(MunicipalityCode(rawValue: municipality)).map { cyrillic ? $0.nameCyrillic : $0.nameLatin }
+                            ?? municipality
+                    } else if let district = row.district {
+                        name = geography.district(DistrictCode(rawValue: district)).map { cyrillic ? $0.nameCyrillic : $0.nameLatin } ?? district
+                    } else {
+                        name = cyrillic ? "Србија" : "Srbija"
+                    }
+                    table.add(
+                        kind: row.municipality != nil ? "municipality" : row.district != nil ? "district" : "national",
+                        [
+                            .text(row.kind), .text(row.district ?? ""), .text(row.municipality ?? ""), .text(name), .cell(.count(row.count)),
+                            .text(hours(row.median)), .text(hours(row.p90)),
+                        ]
+                    )
+                }
+                return table
+            }
+        }
         views["views/sectors"] = { request, context in
             try await at(request, context, [CaseStatisticsProjection()]) { db in
                 let caller = try context.requireCaller()

@@ -236,4 +236,55 @@ extension CountTests {
             )
         }
     }
+
+    @Test(
+        "the Center reads exact waits: three reports of Prokuplje acknowledged after 2, 4 and 10 hours wait 4.0 h at the median and 8.8 h at the 90th percentile"
+    )
+    func waits() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            let cases = CaseService(store: api.db.store, geography: shippedGeography, vault: api.vault)
+            let reporter = Caller(actor: Actor(id: "staff-1", institution: n.school, role: .reporter), isCenter: false)
+            let center = Caller(actor: Actor(id: "coordinator-1", institution: .center, role: .coordinator), isCenter: true)
+            let filed = Date().addingTimeInterval(-86_400 * 2)
+            for (index, hours) in [2.0, 4.0, 10.0].enumerated() {
+                let report = CaseCommand.FileReport(
+                    municipality: MunicipalityCode(rawValue: "prokuplje"),
+                    channel: .app,
+                    subject: SubjectProfile(ageGroup: .child14to17, gender: .female)
+                )
+                let state = try await cases.handle(
+                    .fileReport(report),
+                    on: report.caseID,
+                    expectedVersion: nil,
+                    caller: reporter,
+                    requestID: "file-\(index)",
+                    idempotencyKey: nil,
+                    occurredAt: filed
+                )
+                _ = try await cases.handle(
+                    .acknowledge,
+                    on: report.caseID,
+                    expectedVersion: state.version,
+                    caller: center,
+                    requestID: "ack-\(index)",
+                    idempotencyKey: nil,
+                    occurredAt: filed.addingTimeInterval(hours * 3600)
+                )
+            }
+            try await waitForProjections(api, ["case_statistics"])
+            let month = StatisticsRules.month(filed)
+            let view = try await api.send(.get, "/v1/views/waits?from=\(month)&to=\(StatisticsRules.month(Date()))", token: n.coordinator)
+            #expect(view.status == .ok, "\(view.text)")
+            let rows = view["rows"] as? [[String: Any]] ?? []
+            for kind in ["municipality", "district", "national"] {
+                let row = rows.first { $0["kind"] as? String == kind && $0["wait"] as? String == "acknowledgement" }
+                #expect(row?["count"] as? Int == 3, "\(kind): \(view.text)")
+                #expect(row?["medianHours"] as? String == "4.0" && row?["p90Hours"] as? String == "8.8", "\(kind): \(view.text)")
+            }
+            let analyst = try await api.token(.center, .analyst, districts: ["RS-21"])
+            #expect(try await api.send(.get, "/v1/views/waits?from=\(month)&to=\(month)", token: analyst).status == .forbidden)
+            #expect(try await api.send(.get, "/v1/views/waits?from=\(month)", token: n.coordinator).status == .unprocessableContent)
+        }
+    }
 }

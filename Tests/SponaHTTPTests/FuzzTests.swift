@@ -140,6 +140,7 @@ struct FuzzTests {
                 ("/v1/views/institutions/periods?from=2025-01&to=2025-12", ["district", "asOf", "names"], analyst),
                 ("/v1/views/institutions/periods?to=2025-12", ["from"], n.coordinator),
                 ("/v1/views/flows/sectors", ["from", "to", "sector"], n.coordinator),
+                ("/v1/views/waits?from=2025-01", ["to", "asOf", "names"], n.coordinator),
                 ("/v1/views/cases", ["limit", "after", "status"], n.coordinator),
                 ("/v1/inbox", ["limit", "after"], n.socialWorker),
                 ("/v1/audit/events", ["type", "category", "after", "limit"], auditor),

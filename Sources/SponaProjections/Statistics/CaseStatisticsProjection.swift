@@ -15,7 +15,7 @@ public struct CaseStatisticsProjection: Projection {
     public let name = projectionName
     public let tables = [
         "stat_cases", "stat_institutions", "stat_referrals", "view_municipality_month", "view_sector_month", "view_trainings", "view_sector_flows",
-        "view_place_flows", "view_breakdown_month", "stat_training_attendance",
+        "view_place_flows", "view_breakdown_month", "stat_training_attendance", "stat_waits",
     ]
     public var categories: Set<String>? { [Streams.Category.cases, Streams.Category.trainings, Streams.Category.institutions] }
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
@@ -208,6 +208,22 @@ public struct CaseStatisticsProjection: Projection {
                 """,
                 logger: logger
             )
+        }
+        let waited = fold.waits.compactMap { id, wait in wait.map { (id, $0) } }
+        if !waited.isEmpty {
+            try await connection.query(
+                """
+                INSERT INTO stat_waits (record_id, kind, municipality, month, seconds)
+                SELECT * FROM unnest(\(waited.map(\.0))::uuid[], \(waited.map(\.1.kind))::text[], \(waited.map(\.1.municipality.rawValue))::text[],
+                                     \(waited.map(\.1.month))::text[], \(waited.map(\.1.seconds))::bigint[])
+                ON CONFLICT (record_id) DO NOTHING
+                """,
+                logger: logger
+            )
+        }
+        let unwaited = fold.waits.filter { $0.value == nil }.map(\.key)
+        if !unwaited.isEmpty {
+            try await connection.query("DELETE FROM stat_waits WHERE record_id = ANY(\(unwaited))", logger: logger)
         }
         for (id, sector) in institutionsChanged {
             try await connection.query(

@@ -216,4 +216,57 @@ extension CaseStatisticsProjection {
         }
         return result
     }
+
+    /// Waits summed up for a place: how many, the median and the 90th percentile in seconds.
+    public struct WaitFigures: Sendable {
+        public var kind: String
+        /// Nil on a district's or the nation's row.
+        public var municipality: String?
+        /// Nil on the nation's row.
+        public var district: String?
+        public var count: Int
+        public var median: Double
+        public var p90: Double
+    }
+
+    /// The waits of `from`…`to` per municipality, per district and for the nation (each
+    /// percentile computed over its own waits: percentiles do not add up).
+    public static func waits(
+        from: String,
+        to: String,
+        districtOf places: [(municipality: String, district: String)],
+        read: TableReader
+    ) async throws
+        -> [WaitFigures]
+    {
+        let rows = try await read(
+            """
+            SELECT w.kind, d.district, w.municipality, count(*),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY w.seconds), percentile_cont(0.9) WITHIN GROUP (ORDER BY w.seconds),
+                   GROUPING(d.district), GROUPING(w.municipality)
+            FROM stat_waits w
+            JOIN unnest(\(places.map(\.municipality))::text[], \(places.map(\.district))::text[]) AS d(municipality, district)
+              ON d.municipality = w.municipality
+            WHERE w.month >= \(from) AND w.month <= \(to)
+            GROUP BY GROUPING SETS ((w.kind, d.district, w.municipality), (w.kind, d.district), (w.kind))
+            ORDER BY 1, 2 NULLS FIRST, 3 NULLS FIRST
+            """
+        )
+        var result: [WaitFigures] = []
+        for try await (kind, district, municipality, count, median, p90, noDistrict, noMunicipality) in rows.decode(
+            (String, String?, String?, Int64, Double, Double, Int32, Int32).self
+        ) {
+            result.append(
+                WaitFigures(
+                    kind: kind,
+                    municipality: noMunicipality == 1 ? nil : municipality,
+                    district: noDistrict == 1 ? nil : district,
+                    count: Int(count),
+                    median: median,
+                    p90: p90
+                )
+            )
+        }
+        return result
+    }
 }

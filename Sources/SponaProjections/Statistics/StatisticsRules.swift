@@ -232,6 +232,17 @@ public struct StatisticsFold: Sendable, Equatable {
     /// the training), and the institutions whose day this fold set.
     var firstTraining: [InstitutionID: String] = [:]
     var trainingChanged: Set<InstitutionID> = []
+    /// Exact waits for the Center's medians, by what waited (a case for its acknowledgement, a
+    /// referral for its acceptance); nil: taken back (a referral entered in error).
+    public var waits: [UUID: Wait?] = [:]
+
+    /// How long a report waited for its first acknowledgement, or a referral for its acceptance.
+    public struct Wait: Hashable, Sendable {
+        public var kind: String
+        public var municipality: MunicipalityCode
+        public var month: String
+        public var seconds: Int64
+    }
 
     public init() {}
 
@@ -271,6 +282,7 @@ public struct StatisticsFold: Sendable, Equatable {
         default:
             break
         }
+        let before = caseFacts[id]
         let (facts, breakdownDeltas) = Breakdown.apply(
             event,
             to: caseFacts[id],
@@ -281,6 +293,28 @@ public struct StatisticsFold: Sendable, Equatable {
         if facts != caseFacts[id] {
             caseFacts[id] = facts
             factsChanged.insert(id)
+        }
+        let seconds = Int64(time.timeIntervalSince1970.rounded(.down))
+        switch event {
+        case .reportAcknowledged:
+            if let before, !before.acknowledged, let filedAt = before.filedAt {
+                waits[id.rawValue] = .some(
+                    Wait(kind: "acknowledgement", municipality: before.municipality, month: StatisticsRules.month(time), seconds: seconds - filedAt)
+                )
+            }
+        case .referralAccepted(let step):
+            let prefix = step.referral.rawValue.uuidString.lowercased() + "|"
+            if let before, let entry = before.referralsSentAt.first(where: { $0.hasPrefix(prefix) }),
+                let sentAt = entry.split(separator: "|").last.flatMap({ Int64($0) })
+            {
+                waits[step.referral.rawValue] = .some(
+                    Wait(kind: "acceptance", municipality: before.municipality, month: StatisticsRules.month(time), seconds: seconds - sentAt)
+                )
+            }
+        case .referralEnteredInError(let step):
+            waits[step.referral.rawValue] = .some(nil)
+        default:
+            break
         }
         if !breakdownDeltas.isEmpty {
             let caseKey = StatisticsRules.recordKey(id.rawValue)
