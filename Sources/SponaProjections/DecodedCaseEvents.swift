@@ -19,15 +19,20 @@ final class DecodedCaseEvents: Sendable {
         if let cache = current, let known = cache.decoded.withLock({ $0[recorded.position] }) {
             return (id, known.0, known.1)
         }
+        let (event, time) = try decodeCaseEvent(recorded)
+        current?.decoded.withLock { $0[recorded.position] = (event, time) }
+        return (id, event, time)
+    }
+
+    /// A case event and when it happened, from its stored form.
+    private static func decodeCaseEvent(_ recorded: RecordedEvent) throws -> (CaseEvent, Date) {
         let event = try CaseEvent(
             typeName: recorded.type,
             schemaVersion: recorded.schemaVersion,
             payload: recorded.payload,
             decoder: EventCoding.decoder
         )
-        let time = EventCoding.occurredAt(of: recorded)
-        current?.decoded.withLock { $0[recorded.position] = (event, time) }
-        return (id, event, time)
+        return (event, EventCoding.occurredAt(of: recorded))
     }
 
     /// Runs `body` with `cache` (by default a fresh one) bound to the task, for one batch.
@@ -42,15 +47,7 @@ final class DecodedCaseEvents: Sendable {
         var decoded: [Int64: (CaseEvent, Date)] = [:]
         decoded.reserveCapacity(events.count)
         for recorded in events where Streams.caseID(of: recorded.streamID) != nil {
-            guard
-                let event = try? CaseEvent(
-                    typeName: recorded.type,
-                    schemaVersion: recorded.schemaVersion,
-                    payload: recorded.payload,
-                    decoder: EventCoding.decoder
-                )
-            else { continue }
-            decoded[recorded.position] = (event, EventCoding.occurredAt(of: recorded))
+            decoded[recorded.position] = try? decodeCaseEvent(recorded)
         }
         let cache = DecodedCaseEvents()
         cache.decoded.withLock { [decoded] in $0 = decoded }

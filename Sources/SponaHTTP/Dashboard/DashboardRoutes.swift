@@ -315,6 +315,18 @@ struct DashboardRoutes {
                 model.suppressionNote = String(format: say(.suppression), threshold, threshold - 1)
             }
         }
+        /// The last twelve months up to this one where the request chose no period (and
+        /// `through` too, where the view needs an end), shown in the page's period fields.
+        func lastYearUnlessChosen(_ query: inout [String: String], through: Bool) {
+            if query["from"] == nil {
+                query["from"] = ViewRoutes.month(monthsBefore: 11)
+                model.periodChoice?.from = query["from"]!
+            }
+            if through, query["to"] == nil {
+                query["to"] = ViewRoutes.month(monthsBefore: 0)
+                model.periodChoice?.to = query["to"]!
+            }
+        }
         func districtFilter(period: Bool) {
             model.hasFilters = true
             model.districtLabel = say(.district)
@@ -559,10 +571,7 @@ struct DashboardRoutes {
             // A year unless asked otherwise: every flow of the whole history is a page nobody
             // reads (and the slowest there is).
             var query = passed(request, ["district", "from", "to"])
-            if query["from"] == nil {
-                query["from"] = ViewRoutes.month(monthsBefore: 11)
-                model.periodChoice?.from = query["from"]!
-            }
+            lastYearUnlessChosen(&query, through: false)
             let table = try await view("views/flows/places", query, context, language)
             noteSuppression(table)
             var flows = DashboardTable(
@@ -596,14 +605,7 @@ struct DashboardRoutes {
             // A year up to this month unless asked otherwise: what an annual report cites.
             var query = passed(request, ["district", "from", "to"])
             query["dimension"] = dimension.rawValue
-            if query["from"] == nil {
-                query["from"] = ViewRoutes.month(monthsBefore: 11)
-                model.periodChoice?.from = query["from"]!
-            }
-            if query["to"] == nil {
-                query["to"] = ViewRoutes.month(monthsBefore: 0)
-                model.periodChoice?.to = query["to"]!
-            }
+            lastYearUnlessChosen(&query, through: true)
             let table = try await view("views/breakdowns", query, context, language)
             noteSuppression(table)
             let values = dimension.values
@@ -634,14 +636,7 @@ struct DashboardRoutes {
             districtFilter(period: true)
             // A year up to this month unless asked otherwise.
             var query = passed(request, ["district", "from", "to"])
-            if query["from"] == nil {
-                query["from"] = ViewRoutes.month(monthsBefore: 11)
-                model.periodChoice?.from = query["from"]!
-            }
-            if query["to"] == nil {
-                query["to"] = ViewRoutes.month(monthsBefore: 0)
-                model.periodChoice?.to = query["to"]!
-            }
+            lastYearUnlessChosen(&query, through: true)
             let table = try await view("views/institutions/periods", query, context, language)
             noteSuppression(table)
             var institutions = DashboardTable(
