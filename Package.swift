@@ -231,6 +231,8 @@ let package = Package(
             name: "SponaProjectionsTests",
             dependencies: [
                 "SponaProjections",
+                // Histories written as the application writes them.
+                "SponaApplication",
                 "SponaRecords",
                 "SponaDomain",
                 "SponaEventStore",

@@ -43,7 +43,7 @@ struct RebuildBench {
         let store = PostgresEventStore(client: owner, logger: logger)
         let clock = ContinuousClock()
         let generated = clock.now
-        try await generate(store)
+        try await generate()
         let generateSeconds = Self.seconds(clock.now - generated)
         let total = try await store.backlog(after: .start).events
 
@@ -89,6 +89,9 @@ struct RebuildBench {
         let nowStarted = clock.now
         _ = try await view { try await owner.query($0, logger: logger) }
         let viewNowSeconds = Self.seconds(clock.now - nowStarted)
+        // Moments a tenth, half and all the way through the history: the end of the month
+        // before each (what analysts get, and the Center's usual question), and the moment
+        // itself, inside a month (the Center's own).
         var moments: [Date] = []
         let rows = try await owner.query(
             """
@@ -99,11 +102,14 @@ struct RebuildBench {
         for try await seconds in rows.decode(Double.self) { moments.append(Date(timeIntervalSince1970: seconds + 0.000_001)) }
         var asOf: [(String, Double)] = []
         for (label, moment) in zip(["a tenth in", "half way", "at the end"], moments) {
-            let started = clock.now
-            _ = try await PointInTime.withViews([CaseStatisticsProjection()], at: moment, client: owner, store: store, logger: logger) { connection in
-                try await view { try await connection.query($0, logger: logger) }
+            let monthEnd = MonthEnds.end(of: MonthEnds.month(of: moment) - 1)
+            for (kind, at) in [("month's end", monthEnd), ("inside", moment)] {
+                let started = clock.now
+                _ = try await PointInTime.withViews([CaseStatisticsProjection()], at: at, client: owner, store: store, logger: logger) { connection in
+                    try await view { try await connection.query($0, logger: logger) }
+                }
+                asOf.append(("\(label), \(kind)", Self.seconds(clock.now - started)))
             }
-            asOf.append((label, Self.seconds(clock.now - started)))
         }
 
         // The auditors' export (every line formatted as `spona audit export` writes it, to
@@ -142,8 +148,11 @@ struct RebuildBench {
 
     /// The demo history (``DemoHistory``: the reference institutions and trainings, cases in
     /// the proportions of the 2025 report), decided by the domain in memory and appended one
-    /// case at a time, eight cases at once, until there are `events` events.
-    private func generate(_ store: PostgresEventStore) async throws {
+    /// case at a time, eight cases at once, until there are `events` events. It is recorded as
+    /// a history of three years is: the registry three years ago, then each month's share of
+    /// the cases in that month (the owner imports it with those times, migration 0020), so that
+    /// views as of past moments find the month ends a real history has.
+    private func generate() async throws {
         let directory = URL(fileURLWithPath: ProcessInfo.processInfo.environment["SPONA_REFERENCE_DIR"] ?? "Reference")
         let importer = ReferenceImport(geography: geography)
         let details = try importer.institutions(
@@ -152,12 +161,15 @@ struct RebuildBench {
         let trainings = try importer.trainings(
             try CSVTable(parsing: String(contentsOf: directory.appendingPathComponent("trainings-2025.csv"), encoding: .utf8))
         )
-        try await RegistryService(store: store, geography: geography).load(
-            institutions: details,
-            trainings: trainings,
-            actor: Actor(id: "bench", institution: .center, role: .admin),
-            requestID: "bench"
-        )
+        let months = 36
+        try await withStore(recordedDaysEarlier: months * 30 + 15) { store in
+            try await RegistryService(store: store, geography: geography).load(
+                institutions: details,
+                trainings: trainings,
+                actor: Actor(id: "bench", institution: .center, role: .admin),
+                requestID: "bench"
+            )
+        }
         let institutions = details.map(Institution.init(registered:))
         let history = try DemoHistory(
             geography: geography,
@@ -167,18 +179,30 @@ struct RebuildBench {
             until: Date(),
             seed: 2025
         )
-        let writer = DemoWriter(
-            service: CaseService(store: store, geography: geography, vault: try PersonalDataVault.temporary()),
-            history: history,
-            seed: 2025
-        )
+        let vault = try PersonalDataVault.temporary()
+        // About nine events a case.
+        let casesPerMonth = max(10, events / 9 / months)
         var written = 0
         var next = 0
+        var month = 0
         while written < events {
-            // About nine events a case.
-            let batch = max(100, (events - written) / 9)
-            written += try await writer.writeInBulk(cases: next..<(next + batch))
-            next += batch
+            let daysEarlier = max(0, (months - 1 - month) * 30)
+            try await withStore(recordedDaysEarlier: daysEarlier) { store in
+                let writer = DemoWriter(service: CaseService(store: store, geography: geography, vault: vault), history: history, seed: 2025)
+                written += try await writer.writeInBulk(cases: next..<(next + casesPerMonth))
+            }
+            next += casesPerMonth
+            month += 1
+        }
+    }
+
+    /// A store on the owner's login whose appends are recorded `days` earlier than now.
+    private func withStore(recordedDaysEarlier days: Int, _ body: (PostgresEventStore) async throws -> Void) async throws {
+        var configuration = try DatabaseURL(ownerURL).configuration
+        configuration.options.maximumConnections = 8
+        if days > 0 { configuration.options.additionalStartupParameters = [("spona.recorded_earlier_by", "\(days) days")] }
+        try await withPostgresClient(configuration, logger: logger) { client in
+            try await body(PostgresEventStore(client: client, logger: logger))
         }
     }
 

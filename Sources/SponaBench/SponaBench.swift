@@ -341,7 +341,7 @@ struct SponaBench: AsyncParsableCommand {
             emit("The Center's municipality view (every place and month): now \(String(format: "%.3f", result.viewNowSeconds)) s; as of a moment")
             for (label, seconds) in result.asOf {
                 emit(
-                    "  \(pad(label, 12)) \(String(format: "%.2f", seconds)) s = \(String(format: "%.0f", seconds / max(result.viewNowSeconds, 0.000_001)))× the view now (goal: within 2×)"
+                    "  \(pad(label, 24)) \(String(format: "%.2f", seconds)) s = \(String(format: "%.0f", seconds / max(result.viewNowSeconds, 0.000_001)))× the view now (goal: within 2×)"
                 )
             }
             emit("")

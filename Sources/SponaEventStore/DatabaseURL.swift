@@ -105,23 +105,42 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
 
 /// Runs `body` with a connected pool, for one-shot work (a command, a test, a benchmark):
 /// the pool runs beside `body` and is shut down when it returns or throws.
+///
+/// The pool's shutdown is waited for a few seconds at most: a pool cancelled while it keeps
+/// trying to connect may never return (postgres-nio #599, fixed after the version served
+/// here), and one-shot work must end all the same.
 public func withPostgresClient<Result: Sendable>(
     _ configuration: PostgresClient.Configuration,
     logger: Logger,
     _ body: (PostgresClient) async throws -> Result
 ) async throws -> Result {
     let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-    return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
-        group.addTask { await client.run() }
-        // Give run() a moment to start: a lease before it has is served, but with a warning.
-        try? await Task.sleep(for: .milliseconds(10))
-        do {
-            let result = try await body(client)
-            group.cancelAll()
-            return result
-        } catch {
-            group.cancelAll()
-            throw error
-        }
+    let running = Task { await client.run() }
+    // Give run() a moment to start: a lease before it has is served, but with a warning.
+    try? await Task.sleep(for: .milliseconds(10))
+    do {
+        let result = try await body(client)
+        await stop(running)
+        return result
+    } catch {
+        await stop(running)
+        throw error
     }
+}
+
+/// Cancels a pool's run and waits up to five seconds for it to end.
+private func stop(_ running: Task<Void, Never>) async {
+    running.cancel()
+    let (ended, ending) = AsyncStream<Void>.makeStream()
+    let watcher = Task {
+        await running.value
+        ending.finish()
+    }
+    let timer = Task {
+        try? await Task.sleep(for: .seconds(5))
+        ending.finish()
+    }
+    for await _ in ended {}
+    timer.cancel()
+    _ = watcher
 }

@@ -8,7 +8,43 @@ import SponaEventStore
 /// the real ones — from the events recorded up to that moment. The view's queries then run
 /// unchanged on that connection, so an as-of view is by construction a rebuild cut at that
 /// point, disclosure control included. The temporary tables go when the body ends.
+///
+/// A projection that keeps its month ends (``MonthEnds``) is not replayed from the start: at
+/// the end of a month it has closed, the view reads the rows kept for that month; inside a
+/// month, the tables are copied as they stood at the month's end before it and only the
+/// events after that are replayed. A closed month never changes again (the runner writes
+/// later months only), so neither needs a snapshot of the database.
 public enum PointInTime {
+    /// How a moment's tables are made: from the start, or from a month's end.
+    enum Plan: Equatable {
+        /// Replay every event up to the moment into empty tables.
+        case replay
+        /// Read the rows kept at the end of this month, nothing replayed.
+        case monthEnd(Int32)
+        /// Copy the rows kept at the end of this month, then replay the events after
+        /// `cursor` up to the moment.
+        case fromMonthEnd(Int32, after: EventCursor)
+    }
+
+    /// The cheapest way to `moment` for `projections`.
+    static func plan(
+        _ projections: [any Projection],
+        at moment: Date,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> Plan {
+        guard projections.count == 1, let monthEnds = projections[0].monthEnds,
+            let last = try await monthEnds.lastMonth(on: connection, logger: logger)
+        else { return .replay }
+        let month = MonthEnds.month(of: moment)
+        // A month is closed once an event of a later month was applied.
+        if MonthEnds.isEnd(moment), last > month { return .monthEnd(month) }
+        guard let (closed, cursor) = try await monthEnds.boundary(atOrBefore: min(month, last) - 1, on: connection, logger: logger) else {
+            return .replay
+        }
+        return .fromMonthEnd(closed, after: cursor)
+    }
+
     public static func withViews<Result: Sendable>(
         _ projections: [any Projection],
         at moment: Date,
@@ -17,40 +53,40 @@ public enum PointInTime {
         logger: Logger,
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
+        try await withViews(projections, at: moment, planned: nil, client: client, store: store, logger: logger, body)
+    }
+
+    /// `planned`: the way to the moment, when not the cheapest (a test holds the month ends
+    /// against a replay from the start).
+    static func withViews<Result: Sendable>(
+        _ projections: [any Projection],
+        at moment: Date,
+        planned: Plan?,
+        client: PostgresClient,
+        store: PostgresEventStore,
+        logger: Logger,
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         try await client.withConnection { connection in
             func run(_ sql: String) async throws { try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
             do {
-                for table in Set(projections.flatMap(\.tables)).sorted() {
-                    try await run("CREATE TEMP TABLE \(table) (LIKE public.\(table) INCLUDING ALL)")
-                }
-                // Events an operator told a projection to skip are skipped here too.
-                var skipped: [String: Set<UUID>] = [:]
-                for projection in projections {
-                    skipped[projection.name] = try await ProjectionEventSkipped.recorded(for: projection.name, in: store)
-                }
-                var cursor = EventCursor.start
-                var batches = 0
+                var plan = try await plan(projections, at: moment, on: connection, logger: logger)
+                if let planned { plan = planned }
                 let tables = Set(projections.flatMap(\.tables)).sorted()
-                while true {
-                    let batch = try await store.readAll(
-                        after: cursor,
-                        limit: 5000,
-                        recordedUpTo: moment,
-                        categories: ProjectionRebuild.categories(of: projections)
-                    )
-                    guard let last = batch.last else { break }
-                    try await DecodedCaseEvents.sharing {
-                        try await connection.withTransaction(logger: logger) { connection in
-                            for projection in projections {
-                                let skip = skipped[projection.name] ?? []
-                                let share = batch.filter { projection.folds($0.streamID) && !skip.contains($0.id) }
-                                if !share.isEmpty { try await projection.apply(share, on: connection, logger: logger) }
-                            }
-                        }
+                switch plan {
+                case .monthEnd(let month):
+                    try await projections[0].monthEnds?.viewAsOf(month, on: connection, logger: logger)
+                case .replay, .fromMonthEnd:
+                    for table in tables {
+                        try await run("CREATE TEMP TABLE \(table) (LIKE public.\(table) INCLUDING ALL)")
                     }
-                    cursor = last.cursor
-                    batches += 1
-                    try await ProjectionRebuild.analyzeIfDue(after: batches, tables: tables, on: connection, logger: logger)
+                    var cursor = EventCursor.start
+                    if case .fromMonthEnd(let month, let after) = plan {
+                        try await projections[0].monthEnds?.restore(month, on: connection, logger: logger)
+                        try await ProjectionRebuild.analyzeIfDue(after: 1, tables: tables, on: connection, logger: logger)
+                        cursor = after
+                    }
+                    try await replay(projections, after: cursor, upTo: moment, into: connection, store: store, logger: logger)
                 }
                 let result = try await body(connection)
                 try await run("DISCARD TEMP")
@@ -59,6 +95,46 @@ public enum PointInTime {
                 _ = try? await run("DISCARD TEMP")
                 throw error
             }
+        }
+    }
+
+    /// The events after `cursor` recorded up to `moment`, folded into the temporary tables.
+    private static func replay(
+        _ projections: [any Projection],
+        after start: EventCursor,
+        upTo moment: Date,
+        into connection: PostgresConnection,
+        store: PostgresEventStore,
+        logger: Logger
+    ) async throws {
+        // Events an operator told a projection to skip are skipped here too.
+        var skipped: [String: Set<UUID>] = [:]
+        for projection in projections {
+            skipped[projection.name] = try await ProjectionEventSkipped.recorded(for: projection.name, in: store)
+        }
+        var cursor = start
+        var batches = 0
+        let tables = Set(projections.flatMap(\.tables)).sorted()
+        while true {
+            let batch = try await store.readAll(
+                after: cursor,
+                limit: 5000,
+                recordedUpTo: moment,
+                categories: ProjectionRebuild.categories(of: projections)
+            )
+            guard let last = batch.last else { break }
+            try await DecodedCaseEvents.sharing {
+                try await connection.withTransaction(logger: logger) { connection in
+                    for projection in projections {
+                        let skip = skipped[projection.name] ?? []
+                        let share = batch.filter { projection.folds($0.streamID) && !skip.contains($0.id) }
+                        if !share.isEmpty { try await projection.apply(share, on: connection, logger: logger) }
+                    }
+                }
+            }
+            cursor = last.cursor
+            batches += 1
+            try await ProjectionRebuild.analyzeIfDue(after: batches, tables: tables, on: connection, logger: logger)
         }
     }
 }

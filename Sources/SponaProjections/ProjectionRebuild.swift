@@ -75,6 +75,13 @@ public struct ProjectionRebuild: Sendable {
             for table in projections.flatMap(\.tables) {
                 try await run("CREATE TABLE \(schema).\(table) (LIKE public.\(table) INCLUDING ALL)")
             }
+            // The copies keep their month ends as the live tables do (the trigger writes the
+            // replaced versions into the history table of the same schema).
+            for table in projections.compactMap(\.monthEnds).flatMap(\.tables) {
+                try await run(
+                    "CREATE TRIGGER keep_month_ends BEFORE INSERT OR UPDATE OR DELETE ON \(schema).\(table) FOR EACH ROW EXECUTE FUNCTION spona_keep_month_ends()"
+                )
+            }
             do {
                 try await run("SET search_path TO \(schema), public")
                 var cursor = EventCursor.start
@@ -94,42 +101,56 @@ public struct ProjectionRebuild: Sendable {
                     let events = try await read(after: cursor)
                     return (events, decodesCases ? DecodedCaseEvents.decodedAhead(events) : DecodedCaseEvents())
                 }
+                let keepsMonths = projections.contains { $0.monthEnds != nil }
+                var month: Int32?
                 var (batch, decoded) = try await readAndDecode(after: cursor)
                 while let last = batch.last {
                     // The next batch is read (on another connection) and decoded while this one
                     // is written.
                     async let nextBatch = readAndDecode(after: last.cursor)
-                    let shares = projections.map { projection in
-                        let skip = skipped[projection.name] ?? []
-                        return (projection, batch.filter { projection.folds($0.streamID) && !skip.contains($0.id) })
-                    }
-                    do {
-                        try await DecodedCaseEvents.sharing(decoded) {
+                    // One transaction per month the batch's events were recorded in, when some
+                    // projection keeps month ends.
+                    let runs: [(month: Int32?, events: ArraySlice<RecordedEvent>)] =
+                        keepsMonths ? MonthEnds.runs(batch, after: month).map { ($0.month, $0.events) } : [(nil, batch[...])]
+                    for run in runs {
+                        let shares = projections.map { projection in
+                            let skip = skipped[projection.name] ?? []
+                            return (projection, run.events.filter { projection.folds($0.streamID) && !skip.contains($0.id) })
+                        }
+                        @Sendable func apply(_ shares: [(any Projection, [RecordedEvent])], on connection: PostgresConnection) async throws {
                             try await connection.withTransaction(logger: logger) { connection in
+                                if let month = run.month { try await MonthEnds.begin(month, on: connection, logger: logger) }
                                 for (projection, share) in shares where !share.isEmpty {
                                     try await projection.apply(share, on: connection, logger: logger)
                                 }
-                            }
-                        }
-                    } catch  where !ProjectionRunner.isTransient(error) {
-                        // Name the event at fault: the batch again, one event at a time.
-                        for (projection, share) in shares {
-                            for event in share {
-                                do {
-                                    try await connection.withTransaction(logger: logger) { connection in
-                                        try await projection.apply([event], on: connection, logger: logger)
+                                if let month = run.month {
+                                    for monthEnds in projections.compactMap(\.monthEnds) {
+                                        try await monthEnds.mark(month, at: run.events.last!.cursor, on: connection, logger: logger)
                                     }
-                                } catch  where !ProjectionRunner.isTransient(error) {
-                                    throw RebuildError.eventFailed(
-                                        ProjectionFailure(
-                                            projection: projection.name,
-                                            event: event,
-                                            error: ProjectionRunner.describe(error)
-                                        )
-                                    )
                                 }
                             }
                         }
+                        do {
+                            try await DecodedCaseEvents.sharing(decoded) { try await apply(shares, on: connection) }
+                        } catch  where !ProjectionRunner.isTransient(error) {
+                            // Name the event at fault: the batch again, one event at a time.
+                            for (projection, share) in shares {
+                                for event in share {
+                                    do {
+                                        try await apply([(projection, [event])], on: connection)
+                                    } catch  where !ProjectionRunner.isTransient(error) {
+                                        throw RebuildError.eventFailed(
+                                            ProjectionFailure(
+                                                projection: projection.name,
+                                                event: event,
+                                                error: ProjectionRunner.describe(error)
+                                            )
+                                        )
+                                    }
+                                }
+                            }
+                        }
+                        month = run.month ?? month
                     }
                     cursor = last.cursor
                     applied += Int64(batch.count)
@@ -215,9 +236,20 @@ public struct ProjectionRebuild: Sendable {
                     logger: logger
                 )
                 for try await definition in rows.decode(String.self) { triggers.append(definition) }
+                // Those the copy has already (it kept its month ends with them) stay as they are.
+                var kept: Set<String> = []
+                let own = try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: "SELECT tgname::text FROM pg_trigger WHERE tgrelid = '\(schema).\(table)'::regclass AND NOT tgisinternal"
+                    ),
+                    logger: logger
+                )
+                for try await name in own.decode(String.self) { kept.insert(name) }
                 try await run("DROP TABLE public.\(table)")
                 try await run("ALTER TABLE \(schema).\(table) SET SCHEMA public")
-                for definition in triggers { try await run(definition) }
+                for definition in triggers where !kept.contains(where: { definition.hasPrefix("CREATE TRIGGER \($0) ") }) {
+                    try await run(definition)
+                }
                 try await run("GRANT SELECT, INSERT, UPDATE, DELETE ON public.\(table) TO spona_app")
             }
             for projection in projections {

@@ -23,11 +23,15 @@ public protocol Projection: Sendable {
     /// every stream. A rebuild reads only these, so that the read trail, which grows with
     /// every read of a case, is never fetched for views that do not fold it.
     var categories: Set<String>? { get }
+    /// The month ends it keeps of its tables (``MonthEnds``), for views as of past moments;
+    /// nil: such views replay the history from its start.
+    var monthEnds: MonthEnds? { get }
 }
 
 extension Projection {
     public var version: Int { 1 }
     public var categories: Set<String>? { nil }
+    public var monthEnds: MonthEnds? { nil }
 
     /// Whether this projection folds events of `stream`.
     func folds(_ stream: StreamID) -> Bool {
@@ -222,19 +226,21 @@ public struct ProjectionRunner: Service {
     /// they end the run, and the runner is elected again when the database is back.
     private func follow(on connection: PostgresConnection) async throws {
         let (name, logger) = (projection.name, self.logger)
-        var (cursor, wasStopped) = try await connection.bounded(applyTimeout) { connection in
+        let monthEnds = projection.monthEnds
+        var (cursor, wasStopped, month) = try await connection.bounded(applyTimeout) { connection in
             (
                 try await Self.checkpoint(name, connection, logger: logger),
-                try await ProjectionFailures.failure(of: name, on: connection, logger: logger) != nil
+                try await ProjectionFailures.failure(of: name, on: connection, logger: logger) != nil,
+                try await monthEnds?.lastMonth(on: connection, logger: logger)
             )
         }
         var batches = store.subscribe(after: cursor).batches()
         while let batch = try await batches.next() {
             do {
-                try await apply(batch, from: cursor, on: connection)
+                month = try await apply(batch, from: cursor, month: month, on: connection)
                 cursor = batch.last!.cursor
             } catch  where !Self.isTransient(error) {
-                cursor = try await applyOneByOne(batch, from: cursor, on: connection)
+                (cursor, month) = try await applyOneByOne(batch, from: cursor, month: month, on: connection)
             }
             if wasStopped {
                 try await connection.bounded(applyTimeout) { try await ProjectionFailures.clear(name, on: $0, logger: logger) }
@@ -244,34 +250,54 @@ public struct ProjectionRunner: Service {
         }
     }
 
-    /// One transaction: the batch and the checkpoint. Bounded: on a connection the server
-    /// dropped while the runner waited for events, the transaction could wait for ever; past
-    /// ``applyTimeout`` the connection is closed (the database rolls back) and the runner is
-    /// elected again on a new one.
-    private func apply(_ batch: [RecordedEvent], from cursor: EventCursor, on connection: PostgresConnection) async throws {
+    /// One transaction: the batch and the checkpoint (one per month the batch's events were
+    /// recorded in, for a projection that keeps month ends: `month` is the month of the last
+    /// event applied before, and the result that of this batch's last). Bounded: on a
+    /// connection the server dropped while the runner waited for events, the transaction could
+    /// wait for ever; past ``applyTimeout`` the connection is closed (the database rolls back)
+    /// and the runner is elected again on a new one.
+    private func apply(_ batch: [RecordedEvent], from cursor: EventCursor, month: Int32?, on connection: PostgresConnection) async throws -> Int32? {
         let (projection, logger) = (self.projection, self.logger)
-        try await connection.bounded(applyTimeout) { connection in
-            try await connection.withTransaction(logger: logger) { connection in
-                try await projection.apply(batch, on: connection, logger: logger)
-                try await Self.advance(
-                    projection.name,
-                    version: projection.version,
-                    connection,
-                    from: cursor,
-                    to: batch.last!.cursor,
-                    count: batch.count,
-                    logger: logger
-                )
+        let runs: [(month: Int32?, events: ArraySlice<RecordedEvent>)] =
+            projection.monthEnds.map { _ in MonthEnds.runs(batch, after: month).map { ($0.month, $0.events) } } ?? [(nil, batch[...])]
+        var from = cursor
+        var last = month
+        for run in runs {
+            let to = run.events.last!.cursor
+            try await connection.bounded(applyTimeout) { [from] connection in
+                try await connection.withTransaction(logger: logger) { connection in
+                    if let month = run.month { try await MonthEnds.begin(month, on: connection, logger: logger) }
+                    try await projection.apply(Array(run.events), on: connection, logger: logger)
+                    if let month = run.month { try await projection.monthEnds?.mark(month, at: to, on: connection, logger: logger) }
+                    try await Self.advance(
+                        projection.name,
+                        version: projection.version,
+                        connection,
+                        from: from,
+                        to: to,
+                        count: run.events.count,
+                        logger: logger
+                    )
+                }
             }
+            from = to
+            last = run.month ?? last
         }
+        return last
     }
 
-    /// The batch, event by event; the new cursor, or ``Stopped`` at the first event that fails.
-    private func applyOneByOne(_ batch: [RecordedEvent], from start: EventCursor, on connection: PostgresConnection) async throws -> EventCursor {
+    /// The batch, event by event; the new cursor and month, or ``Stopped`` at the first event that fails.
+    private func applyOneByOne(
+        _ batch: [RecordedEvent],
+        from start: EventCursor,
+        month: Int32?,
+        on connection: PostgresConnection
+    ) async throws -> (EventCursor, Int32?) {
         var cursor = start
+        var month = month
         for event in batch {
             do {
-                try await apply([event], from: cursor, on: connection)
+                month = try await apply([event], from: cursor, month: month, on: connection)
             } catch  where !Self.isTransient(error) {
                 if try await ProjectionEventSkipped.recorded(for: projection.name, in: store).contains(event.id) {
                     let (name, version, logger, from) = (projection.name, projection.version, self.logger, cursor)
@@ -294,7 +320,7 @@ public struct ProjectionRunner: Service {
             }
             cursor = event.cursor
         }
-        return cursor
+        return (cursor, month)
     }
 
     /// The runner stopped at an event it cannot apply.

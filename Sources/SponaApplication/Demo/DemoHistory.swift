@@ -131,7 +131,11 @@ public struct DemoHistory: Sendable {
 
     /// The commands of case number `index` (0, 1, 2, …).
     public func plan(case index: Int) -> Plan {
-        var random = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1))
+        // Each case's numbers from a seed of its own, mixed: a generator merely started a step
+        // further per case would draw the next case's numbers one call later, and cases would
+        // share referral ids.
+        var seeder = SplitMix64(seed: seed ^ (UInt64(index) &* 0xD1B5_4A32_D192_ED03))
+        var random = SplitMix64(seed: seeder.next())
         let caseID = CaseID(rawValue: random.uuid())
 
         // Where and when.

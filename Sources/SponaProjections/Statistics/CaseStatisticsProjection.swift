@@ -13,14 +13,19 @@ import SponaRecords
 public struct CaseStatisticsProjection: Projection {
     public static let projectionName = "case_statistics"
     public let name = projectionName
-    public let tables = [
+    static let keptTables = [
         "stat_cases", "stat_institutions", "stat_referrals", "view_municipality_month", "view_sector_month", "view_trainings", "view_sector_flows",
         "view_place_flows", "view_breakdown_month", "stat_training_attendance", "stat_waits",
     ]
+    public let tables = keptTables + Self.keptMonthEnds.addedTables
+    /// Every table as it stood at each month's end (migration 0020): views as of a past moment
+    /// without replaying the history.
+    public var monthEnds: MonthEnds? { Self.keptMonthEnds }
+    static let keptMonthEnds = MonthEnds(tables: keptTables, boundaries: "stat_month_ends")
     public var categories: Set<String>? { [Streams.Category.cases, Streams.Category.trainings, Streams.Category.institutions] }
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
     /// history on start (see ``Projection/version``).
-    public static let currentVersion = 4
+    public static let currentVersion = 5
     public var version: Int { Self.currentVersion }
 
     public init() {}
