@@ -18,10 +18,14 @@ struct RebuildBench {
     let geography: Geography
     let logger: Logger
     let events: Int
+    /// Reads of each case in the read trail (an event each): the part of the log that grows
+    /// fastest, which the views never fold.
+    let readsPerCase: Int
     let psql: String?
 
     struct Result {
         var events: Int64
+        var readTrailEvents: Int64
         var generateSeconds: Double
         var rawSeconds: Double?
         var rebuilds: [(name: String, seconds: Double)]
@@ -46,6 +50,7 @@ struct RebuildBench {
         try await generate()
         let generateSeconds = Self.seconds(clock.now - generated)
         let total = try await store.backlog(after: .start).events
+        let readTrailEvents = try await store.backlog(after: .start, categories: ["access"]).events
 
         var rawSeconds: Double?
         if let psql {
@@ -129,6 +134,7 @@ struct RebuildBench {
         let exportPeak = max(await exportSampler.value, exportBefore)
         return Result(
             events: total,
+            readTrailEvents: readTrailEvents,
             generateSeconds: generateSeconds,
             rawSeconds: rawSeconds,
             rebuilds: rebuilds,
@@ -180,19 +186,44 @@ struct RebuildBench {
             seed: 2025
         )
         let vault = try PersonalDataVault.temporary()
-        // About nine events a case.
-        let casesPerMonth = max(10, events / 9 / months)
+        // About nine events a case, and its reads.
+        let casesPerMonth = max(10, events / (9 + readsPerCase) / months)
         var written = 0
         var next = 0
         var month = 0
         while written < events {
             let daysEarlier = max(0, (months - 1 - month) * 30)
+            let cases = next..<(next + casesPerMonth)
             try await withStore(recordedDaysEarlier: daysEarlier) { store in
                 let writer = DemoWriter(service: CaseService(store: store, geography: geography, vault: vault), history: history, seed: 2025)
-                written += try await writer.writeInBulk(cases: next..<(next + casesPerMonth))
+                written += try await writer.writeInBulk(cases: cases)
+                written += try await readTrail(of: cases.map { history.plan(case: $0).caseID }, store: store)
             }
             next += casesPerMonth
             month += 1
+        }
+    }
+
+    /// `readsPerCase` reads of each case on its read trail, as staff reading it leave them:
+    /// one append each, eight at once. Answers the number of events written.
+    private func readTrail(of cases: [CaseID], store: PostgresEventStore) async throws -> Int {
+        guard readsPerCase > 0 else { return 0 }
+        let trail = ReadTrail(store: store)
+        let reader = Caller(actor: Actor(id: "bench-reader", institution: .center, role: .coordinator), isCenter: true)
+        let reads = (readsPerCase, cases.count)
+        return try await withThrowingTaskGroup(of: Int.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    var written = 0
+                    for index in stride(from: worker, to: reads.1 * reads.0, by: 8) {
+                        let read: ReadTrail.Read = index % 6 == 5 ? .history : .case
+                        try await trail.record(read, of: cases[index % reads.1], reason: nil, caller: reader, requestID: "bench-read-\(index)")
+                        written += 1
+                    }
+                    return written
+                }
+            }
+            return try await group.reduce(0, +)
         }
     }
 

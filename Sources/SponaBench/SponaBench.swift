@@ -37,6 +37,9 @@ struct SponaBench: AsyncParsableCommand {
     @Option(help: "Events of the history the views are rebuilt from (0 skips it).")
     var rebuildEvents: Int = 1_000_000
 
+    @Option(help: "Reads of each case recorded in the read trail of that history (each read is an event).")
+    var readsPerCase: Int = 12
+
     func run() async throws {
         let logger = {
             var logger = Logger(label: "spona.bench")
@@ -306,12 +309,13 @@ struct SponaBench: AsyncParsableCommand {
                     geography: geography,
                     logger: logger,
                     events: rebuildEvents,
+                    readsPerCase: readsPerCase,
                     psql: psql
                 ).run()
             }
             emit("")
             emit(
-                "Rebuilding the views from \(result.events) events (the demo history: cases of the 2025 report's proportions decided by the domain, written in \(String(format: "%.0f", result.generateSeconds)) s)"
+                "Rebuilding the views from \(result.events) events (the demo history: cases of the 2025 report's proportions decided by the domain, recorded over 36 months, \(result.readTrailEvents) of them reads on the read trail; written in \(String(format: "%.0f", result.generateSeconds)) s)"
             )
             let raw = result.rawSeconds.map { Double(result.events) / $0 }
             if let raw, let seconds = result.rawSeconds {

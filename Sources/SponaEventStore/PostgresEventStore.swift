@@ -316,20 +316,36 @@ public struct PostgresEventStore: EventStore, Service {
         try await page(after: cursor, limit: limit, belowHorizon: true, recordedUpTo: moment, categories: categories)
     }
 
+    /// Like ``readAll(after:limit:recordedUpTo:categories:)``, only events up to `end` in the
+    /// history's order (nil: to the end): a reader that knows where the events it may want
+    /// stop never scans the rest of the history for them.
+    public func readAll(
+        after cursor: EventCursor,
+        through end: EventCursor?,
+        limit: Int,
+        recordedUpTo moment: Date,
+        categories: Set<String>? = nil
+    ) async throws -> [RecordedEvent] {
+        try await page(after: cursor, through: end, limit: limit, belowHorizon: true, recordedUpTo: moment, categories: categories)
+    }
+
     /// Events after `cursor` in (transaction id, position) order. Readers stay below the read
     /// horizon; only verification, which must see every committed event, reads past it.
     func page(
         after cursor: EventCursor,
+        through end: EventCursor? = nil,
         limit: Int,
         belowHorizon: Bool,
         recordedUpTo moment: Date?,
         categories: Set<String>? = nil
     ) async throws -> [RecordedEvent] {
         let categories = categories.map { Array($0).sorted() }
+        let end = end ?? EventCursor(transactionID: UInt64(Int64.max), position: Int64.max)
         return try await fetch(
             """
             SELECT \(unescaped: Self.eventColumns) FROM events
             WHERE (transaction_id, global_position) > (\(String(cursor.transactionID))::xid8, \(cursor.position))
+              AND (transaction_id, global_position) <= (\(String(end.transactionID))::xid8, \(end.position))
               AND (NOT \(belowHorizon) OR transaction_id < spona_read_horizon())
               AND (\(moment)::timestamptz IS NULL OR recorded_at <= \(moment))
               AND (\(categories)::text[] IS NULL OR split_part(stream_id, '-', 1) = ANY(\(categories)::text[]))

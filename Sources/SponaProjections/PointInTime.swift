@@ -22,8 +22,9 @@ public enum PointInTime {
         /// Read the rows kept at the end of this month, nothing replayed.
         case monthEnd(Int32)
         /// Copy the rows kept at the end of this month, then replay the events after
-        /// `cursor` up to the moment.
-        case fromMonthEnd(Int32, after: EventCursor)
+        /// `cursor` recorded up to the moment, and no further than `through` (where the
+        /// moment's month ends, when it has).
+        case fromMonthEnd(Int32, after: EventCursor, through: EventCursor?)
     }
 
     /// The cheapest way to `moment` for `projections`.
@@ -31,6 +32,7 @@ public enum PointInTime {
         _ projections: [any Projection],
         at moment: Date,
         on connection: PostgresConnection,
+        store: PostgresEventStore,
         logger: Logger
     ) async throws -> Plan {
         guard projections.count == 1, let monthEnds = projections[0].monthEnds,
@@ -42,7 +44,18 @@ public enum PointInTime {
         guard let (closed, cursor) = try await monthEnds.boundary(atOrBefore: min(month, last) - 1, on: connection, logger: logger) else {
             return .replay
         }
-        return .fromMonthEnd(closed, after: cursor)
+        // The moment's own month ends where its last event is, when a later month has begun:
+        // the replay never reads past it (an event recorded later belongs to a later month).
+        let through = month < last ? try await monthEnds.boundary(atOrBefore: month, on: connection, logger: logger)?.cursor : nil
+        // Nothing recorded between that month's end and the moment: the month's end it is.
+        let since = try await store.readAll(
+            after: cursor,
+            through: through,
+            limit: 1,
+            recordedUpTo: moment,
+            categories: ProjectionRebuild.categories(of: projections)
+        )
+        return since.isEmpty ? .monthEnd(closed) : .fromMonthEnd(closed, after: cursor, through: through)
     }
 
     public static func withViews<Result: Sendable>(
@@ -70,7 +83,7 @@ public enum PointInTime {
         try await client.withConnection { connection in
             func run(_ sql: String) async throws { try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
             do {
-                var plan = try await plan(projections, at: moment, on: connection, logger: logger)
+                var plan = try await plan(projections, at: moment, on: connection, store: store, logger: logger)
                 if let planned { plan = planned }
                 let tables = Set(projections.flatMap(\.tables)).sorted()
                 switch plan {
@@ -80,13 +93,13 @@ public enum PointInTime {
                     for table in tables {
                         try await run("CREATE TEMP TABLE \(table) (LIKE public.\(table) INCLUDING ALL)")
                     }
-                    var cursor = EventCursor.start
-                    if case .fromMonthEnd(let month, let after) = plan {
+                    var (cursor, through) = (EventCursor.start, EventCursor?.none)
+                    if case .fromMonthEnd(let month, let after, let end) = plan {
                         try await projections[0].monthEnds?.restore(month, on: connection, logger: logger)
                         try await ProjectionRebuild.analyzeIfDue(after: 1, tables: tables, on: connection, logger: logger)
-                        cursor = after
+                        (cursor, through) = (after, end)
                     }
-                    try await replay(projections, after: cursor, upTo: moment, into: connection, store: store, logger: logger)
+                    try await replay(projections, after: cursor, through: through, upTo: moment, into: connection, store: store, logger: logger)
                 }
                 let result = try await body(connection)
                 try await run("DISCARD TEMP")
@@ -102,6 +115,7 @@ public enum PointInTime {
     private static func replay(
         _ projections: [any Projection],
         after start: EventCursor,
+        through end: EventCursor?,
         upTo moment: Date,
         into connection: PostgresConnection,
         store: PostgresEventStore,
@@ -118,6 +132,7 @@ public enum PointInTime {
         while true {
             let batch = try await store.readAll(
                 after: cursor,
+                through: end,
                 limit: 5000,
                 recordedUpTo: moment,
                 categories: ProjectionRebuild.categories(of: projections)

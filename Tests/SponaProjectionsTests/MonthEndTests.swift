@@ -131,7 +131,9 @@ struct MonthEndTests {
             func compare(_ label: String) async throws {
                 var plans: [PointInTime.Plan] = []
                 for moment in try await Self.moments(db) {
-                    let plan = try await db.owner.withConnection { try await PointInTime.plan([projection], at: moment, on: $0, logger: db.logger) }
+                    let plan = try await db.owner.withConnection {
+                        try await PointInTime.plan([projection], at: moment, on: $0, store: db.store, logger: db.logger)
+                    }
                     let fromMonthEnds = try await PointInTime.withViews(
                         [projection],
                         at: moment,
