@@ -14,31 +14,10 @@
 -- rebuilt from the events with them, and checked against a replay of the events in tests.
 -- case_statistics is rebuilt on start (version 5) so that its rows carry their months.
 
-CREATE FUNCTION spona_keep_month_ends() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v_month integer := nullif(current_setting('spona.month', true), '')::integer;
-BEGIN
-    IF v_month IS NULL THEN
-        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
-        RETURN NEW;
-    END IF;
-    IF TG_OP = 'INSERT' THEN
-        NEW.since_month := v_month;
-        RETURN NEW;
-    END IF;
-    IF OLD.since_month < v_month THEN
-        EXECUTE format('INSERT INTO %I.%I SELECT ($1).*, $2', TG_TABLE_SCHEMA, TG_TABLE_NAME || '_history')
-            USING OLD, v_month;
-    END IF;
-    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
-    NEW.since_month := greatest(OLD.since_month, v_month);
-    RETURN NEW;
-END
-$$;
-
-DO $$
+-- One trigger function per table, its INSERT written out (planned once per session, not on
+-- every row as a dynamic statement would be); unqualified, so that a rebuild's copies in a
+-- schema of their own keep their months in that schema's history tables.
+DO $do$
 DECLARE
     v_table text;
 BEGIN
@@ -51,14 +30,38 @@ BEGIN
         EXECUTE format('ALTER TABLE %I ADD COLUMN until_month integer NOT NULL', v_table || '_history');
         -- The versions that held at a month's end, found without reading the others.
         EXECUTE format('CREATE INDEX %I ON %I USING gist (int4range(since_month, until_month))', v_table || '_history_months', v_table || '_history');
+        EXECUTE format($f$
+            CREATE FUNCTION %I() RETURNS trigger
+            LANGUAGE plpgsql
+            AS $body$
+            DECLARE
+                v_month integer := nullif(current_setting('spona.month', true), '')::integer;
+            BEGIN
+                IF v_month IS NULL THEN
+                    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+                    RETURN NEW;
+                END IF;
+                IF TG_OP = 'INSERT' THEN
+                    NEW.since_month := v_month;
+                    RETURN NEW;
+                END IF;
+                IF OLD.since_month < v_month THEN
+                    INSERT INTO %I SELECT (OLD).*, v_month;
+                END IF;
+                IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+                NEW.since_month := greatest(OLD.since_month, v_month);
+                RETURN NEW;
+            END
+            $body$
+            $f$, 'spona_keep_month_ends_' || v_table, v_table || '_history');
         EXECUTE format(
-            'CREATE TRIGGER keep_month_ends BEFORE INSERT OR UPDATE OR DELETE ON %I FOR EACH ROW EXECUTE FUNCTION spona_keep_month_ends()',
-            v_table
+            'CREATE TRIGGER keep_month_ends BEFORE INSERT OR UPDATE OR DELETE ON %I FOR EACH ROW EXECUTE FUNCTION %I()',
+            v_table, 'spona_keep_month_ends_' || v_table
         );
         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO spona_app', v_table || '_history');
     END LOOP;
 END
-$$;
+$do$;
 
 -- Where each month ends in the history's order: a view as of a moment inside a month starts
 -- from the last month's end before it and replays only the events after that point.

@@ -8,6 +8,7 @@ import SponaDomain
 import SponaEventStore
 import SponaHTTP
 import SponaProjections
+import SponaRecords
 
 /// Rebuilding the views from a large history, beside the raw read of the same events
 /// (`COPY … TO STDOUT` in the store's gap-safe order), with the process's memory sampled
@@ -204,21 +205,30 @@ struct RebuildBench {
         }
     }
 
-    /// `readsPerCase` reads of each case on its read trail, as staff reading it leave them:
-    /// one append each, eight at once. Answers the number of events written.
+    /// `readsPerCase` reads of each case on its read trail, as staff reading it leave them (a
+    /// case read now and then its history), written in one append per case to be quick:
+    /// the rows are the same as one append per read would leave. Answers the events written.
     private func readTrail(of cases: [CaseID], store: PostgresEventStore) async throws -> Int {
         guard readsPerCase > 0 else { return 0 }
-        let trail = ReadTrail(store: store)
-        let reader = Caller(actor: Actor(id: "bench-reader", institution: .center, role: .coordinator), isCenter: true)
-        let reads = (readsPerCase, cases.count)
+        let reader = Actor(id: "bench-reader", institution: .center, role: .coordinator)
+        let version = ReadTrail.schemas.current(ReadTrail.eventType)
+        let reads = readsPerCase
         return try await withThrowingTaskGroup(of: Int.self) { group in
             for worker in 0..<8 {
                 group.addTask {
                     var written = 0
-                    for index in stride(from: worker, to: reads.1 * reads.0, by: 8) {
-                        let read: ReadTrail.Read = index % 6 == 5 ? .history : .case
-                        try await trail.record(read, of: cases[index % reads.1], reason: nil, caller: reader, requestID: "bench-read-\(index)")
-                        written += 1
+                    for index in stride(from: worker, to: cases.count, by: 8) {
+                        let id = cases[index].rawValue.uuidString.lowercased()
+                        let events = (0..<reads).map { read in
+                            EventData(
+                                type: ReadTrail.eventType,
+                                schemaVersion: version,
+                                payload: Data(#"{"case":"\#(id)","read":"\#(read % 6 == 5 ? "history" : "case")"}"#.utf8)
+                            )
+                        }
+                        let metadata = try EventCoding.metadata(CommandMetadata(actor: reader, requestID: "bench-read-\(index)"))
+                        try await store.append(to: Streams.access(cases[index]), expected: .any, events: events, metadata: metadata)
+                        written += reads
                     }
                     return written
                 }

@@ -79,7 +79,7 @@ public struct ProjectionRebuild: Sendable {
             // replaced versions into the history table of the same schema).
             for table in projections.compactMap(\.monthEnds).flatMap(\.tables) {
                 try await run(
-                    "CREATE TRIGGER keep_month_ends BEFORE INSERT OR UPDATE OR DELETE ON \(schema).\(table) FOR EACH ROW EXECUTE FUNCTION spona_keep_month_ends()"
+                    "CREATE TRIGGER keep_month_ends BEFORE INSERT OR UPDATE OR DELETE ON \(schema).\(table) FOR EACH ROW EXECUTE FUNCTION public.spona_keep_month_ends_\(table)()"
                 )
             }
             do {
