@@ -109,18 +109,8 @@ public struct MonthEnds: Sendable {
     /// the tables' names, which PostgreSQL searches before the real tables.
     func viewAsOf(_ month: Int32, on connection: PostgresConnection, logger: Logger) async throws {
         for table in tables {
-            let columns = try await Self.columns(of: table, on: connection, logger: logger)
-            try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        CREATE TEMP VIEW \(table) AS
-                            SELECT \(columns) FROM public.\(table) WHERE since_month <= \(month)
-                            UNION ALL
-                            SELECT \(columns) FROM public.\(table)_history WHERE int4range(since_month, until_month) @> \(month)
-                        """
-                ),
-                logger: logger
-            )
+            let rows = try await Self.rows(of: table, asOf: month, on: connection, logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE TEMP VIEW \(table) AS \(rows.select)"), logger: logger)
         }
     }
 
@@ -128,19 +118,28 @@ public struct MonthEnds: Sendable {
     /// table of its name, for the events after that month to be replayed into.
     func restore(_ month: Int32, on connection: PostgresConnection, logger: Logger) async throws {
         for table in tables {
-            let columns = try await Self.columns(of: table, on: connection, logger: logger)
-            try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        INSERT INTO pg_temp.\(table) (\(columns))
-                            SELECT \(columns) FROM public.\(table) WHERE since_month <= \(month)
-                            UNION ALL
-                            SELECT \(columns) FROM public.\(table)_history WHERE int4range(since_month, until_month) @> \(month)
-                        """
-                ),
-                logger: logger
-            )
+            let rows = try await Self.rows(of: table, asOf: month, on: connection, logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: "INSERT INTO pg_temp.\(table) (\(rows.columns)) \(rows.select)"), logger: logger)
         }
+    }
+
+    /// The SELECT of a table's rows as they stood at the end of `month` (the live rows that
+    /// held by then, and the kept versions whose months cover it), and its columns.
+    static func rows(
+        of table: String,
+        asOf month: Int32,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> (columns: String, select: String) {
+        let columns = try await columns(of: table, on: connection, logger: logger)
+        return (
+            columns,
+            """
+            SELECT \(columns) FROM public.\(table) WHERE since_month <= \(month)
+            UNION ALL
+            SELECT \(columns) FROM public.\(table)_history WHERE int4range(since_month, until_month) @> \(month)
+            """
+        )
     }
 
     /// A table's columns, in order, quoted.
