@@ -63,12 +63,13 @@ BEGIN
 END
 $do$;
 
--- Where each month ends in the history's order: a view as of a moment inside a month starts
--- from the last month's end before it and replays only the events after that point.
+-- The months begun in the history's order and where each ended (the cursor of its last
+-- event; null while it is open): a view as of a moment inside a month starts from the last
+-- month's end before it and replays only the events after that point.
 CREATE TABLE stat_month_ends (
     month          integer PRIMARY KEY,
-    transaction_id bigint  NOT NULL,
-    position       bigint  NOT NULL
+    transaction_id bigint,
+    position       bigint
 );
 GRANT SELECT, INSERT, UPDATE, DELETE ON stat_month_ends TO spona_app;
 

@@ -17,14 +17,17 @@ public struct MonthEnds: Sendable {
     /// The tables kept at month ends: each has a `since_month` column, a `<table>_history`
     /// table of the versions it replaced and the `keep_month_ends` trigger.
     public var tables: [String]
-    /// The table of where each month ends in the history's order (`month`, `transaction_id`,
-    /// `position`).
+    /// The table of the months begun in the history's order and where each ended (`month`,
+    /// `transaction_id`, `position`: the cursor of its last event; null while it is open).
     public var boundaries: String
 
     public init(tables: [String], boundaries: String) {
         self.tables = tables
         self.boundaries = boundaries
     }
+
+    /// The name of the trigger that keeps a table's month ends (migration 0020).
+    static let triggerName = "keep_month_ends"
 
     /// The tables a projection keeping these month ends writes besides its own.
     public var addedTables: [String] { tables.map { $0 + "_history" } + [boundaries] }
@@ -50,10 +53,16 @@ public struct MonthEnds: Sendable {
         month(of: moment) != month(of: moment.addingTimeInterval(0.001))
     }
 
-    /// A batch cut where its months change, each part with its month; months never go back
-    /// (`after` is the month of the last event applied before).
-    static func runs(_ batch: [RecordedEvent], after last: Int32?) -> [(month: Int32, events: ArraySlice<RecordedEvent>)] {
-        var runs: [(month: Int32, events: ArraySlice<RecordedEvent>)] = []
+    /// A batch as the transactions it is applied in: one per month its events were recorded
+    /// in when `keepingMonths` (months never go back: `after` is the month of the last event
+    /// applied before), else the whole batch without a month.
+    static func transactions(
+        _ batch: [RecordedEvent],
+        after last: Int32?,
+        keepingMonths: Bool
+    ) -> [(month: Int32?, events: ArraySlice<RecordedEvent>)] {
+        guard keepingMonths else { return [(nil, batch[...])] }
+        var runs: [(month: Int32?, events: ArraySlice<RecordedEvent>)] = []
         var current = last ?? Int32.min
         var start = batch.startIndex
         for index in batch.indices {
@@ -68,17 +77,18 @@ public struct MonthEnds: Sendable {
         return runs
     }
 
-    /// Tells the trigger which month this transaction's writes belong to.
-    static func begin(_ month: Int32, on connection: PostgresConnection, logger: Logger) async throws {
+    /// At the start of a transaction whose events were recorded in `month`: tells the trigger
+    /// the month, and when it is a new one (the last event applied was of `previous`, at
+    /// `cursor`), records where the previous month ended and that this one has begun — a
+    /// statement once a month, not one per batch.
+    func enter(_ month: Int32, after previous: Int32?, at cursor: EventCursor, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query("SELECT set_config('spona.month', \(String(month)), true)", logger: logger)
-    }
-
-    /// Marks where `month` ends so far: at `cursor`.
-    func mark(_ month: Int32, at cursor: EventCursor, on connection: PostgresConnection, logger: Logger) async throws {
+        guard month != previous else { return }
         try await connection.query(
             PostgresQuery(
                 unsafeSQL: """
-                    INSERT INTO \(boundaries) (month, transaction_id, position) VALUES (\(month), \(cursor.transactionID), \(cursor.position))
+                    INSERT INTO \(boundaries) (month, transaction_id, position)
+                    VALUES (\(month), NULL, NULL)\(previous.map { ", (\($0), \(cursor.transactionID), \(cursor.position))" } ?? "")
                     ON CONFLICT (month) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position
                     """
             ),
@@ -96,7 +106,12 @@ public struct MonthEnds: Sendable {
     /// The last month that ended at or before `month` in the history, and where.
     func boundary(atOrBefore month: Int32, on connection: PostgresConnection, logger: Logger) async throws -> (month: Int32, cursor: EventCursor)? {
         let rows = try await connection.query(
-            PostgresQuery(unsafeSQL: "SELECT month, transaction_id, position FROM \(boundaries) WHERE month <= \(month) ORDER BY month DESC LIMIT 1"),
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT month, transaction_id, position FROM \(boundaries)
+                    WHERE month <= \(month) AND position IS NOT NULL ORDER BY month DESC LIMIT 1
+                    """
+            ),
             logger: logger
         )
         for try await (month, transaction, position) in rows.decode((Int32, Int64, Int64).self) {
@@ -108,53 +123,52 @@ public struct MonthEnds: Sendable {
     /// Each kept table's rows as they stood at the end of `month`: read-only temporary views of
     /// the tables' names, which PostgreSQL searches before the real tables.
     func viewAsOf(_ month: Int32, on connection: PostgresConnection, logger: Logger) async throws {
-        for table in tables {
-            let rows = try await Self.rows(of: table, asOf: month, on: connection, logger: logger)
-            try await connection.query(PostgresQuery(unsafeSQL: "CREATE TEMP VIEW \(table) AS \(rows.select)"), logger: logger)
+        for (table, _, select) in try await rows(asOf: month, on: connection, logger: logger) {
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE TEMP VIEW \(table) AS \(select)"), logger: logger)
         }
     }
 
     /// Each kept table as it stood at the end of `month`, copied into a writable temporary
     /// table of its name, for the events after that month to be replayed into.
     func restore(_ month: Int32, on connection: PostgresConnection, logger: Logger) async throws {
-        for table in tables {
-            let rows = try await Self.rows(of: table, asOf: month, on: connection, logger: logger)
-            try await connection.query(PostgresQuery(unsafeSQL: "INSERT INTO pg_temp.\(table) (\(rows.columns)) \(rows.select)"), logger: logger)
+        for (table, columns, select) in try await rows(asOf: month, on: connection, logger: logger) {
+            try await connection.query(PostgresQuery(unsafeSQL: "INSERT INTO pg_temp.\(table) (\(columns)) \(select)"), logger: logger)
         }
     }
 
-    /// The SELECT of a table's rows as they stood at the end of `month` (the live rows that
-    /// held by then, and the kept versions whose months cover it), and its columns.
-    static func rows(
-        of table: String,
-        asOf month: Int32,
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> (columns: String, select: String) {
-        let columns = try await columns(of: table, on: connection, logger: logger)
-        return (
-            columns,
-            """
-            SELECT \(columns) FROM public.\(table) WHERE since_month <= \(month)
-            UNION ALL
-            SELECT \(columns) FROM public.\(table)_history WHERE int4range(since_month, until_month) @> \(month)
-            """
-        )
+    /// For each kept table, its columns and the SELECT of its rows as they stood at the end of
+    /// `month` (the live rows that held by then, and the kept versions whose months cover it).
+    func rows(asOf month: Int32, on connection: PostgresConnection, logger: Logger) async throws -> [(table: String, columns: String, select: String)]
+    {
+        let columns = try await Self.columns(of: tables, on: connection, logger: logger)
+        return tables.map { table in
+            let columns = columns[table]!
+            return (
+                table, columns,
+                """
+                SELECT \(columns) FROM public.\(table) WHERE since_month <= \(month)
+                UNION ALL
+                SELECT \(columns) FROM public.\(table)_history WHERE int4range(since_month, until_month) @> \(month)
+                """
+            )
+        }
     }
 
-    /// A table's columns, in order, quoted.
-    static func columns(of table: String, on connection: PostgresConnection, logger: Logger) async throws -> String {
+    /// Each table's columns, in order, quoted; in one look at the catalog.
+    static func columns(of tables: [String], on connection: PostgresConnection, logger: Logger) async throws -> [String: String] {
         let rows = try await connection.query(
             """
-            SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
-            WHERE attrelid = to_regclass('public.' || \(table)) AND attnum > 0 AND NOT attisdropped
+            SELECT t.name, string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+            FROM unnest(\(tables)::text[]) AS t(name)
+            JOIN pg_attribute a ON a.attrelid = to_regclass('public.' || t.name) AND a.attnum > 0 AND NOT a.attisdropped
+            GROUP BY t.name
             """,
             logger: logger
         )
-        for try await columns in rows.decode(String?.self) {
-            if let columns { return columns }
-        }
-        throw MissingTable(table: table)
+        var columns: [String: String] = [:]
+        for try await (table, list) in rows.decode((String, String).self) { columns[table] = list }
+        if let missing = tables.first(where: { columns[$0] == nil }) { throw MissingTable(table: missing) }
+        return columns
     }
 
     struct MissingTable: Error, CustomStringConvertible {

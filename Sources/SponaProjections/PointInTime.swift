@@ -16,7 +16,7 @@ import SponaEventStore
 /// later months only), so neither needs a snapshot of the database.
 public enum PointInTime {
     /// How a moment's tables are made: from the start, or from a month's end.
-    enum Plan: Equatable {
+    public enum Plan: Equatable, Sendable {
         /// Replay every event up to the moment into empty tables.
         case replay
         /// Read the rows kept at the end of this month, nothing replayed.
@@ -58,23 +58,12 @@ public enum PointInTime {
         return since.isEmpty ? .monthEnd(closed) : .fromMonthEnd(closed, after: cursor, through: through)
     }
 
+    /// `planned`: the way to the moment, when not the cheapest (a test holds the month ends
+    /// against a replay from the start).
     public static func withViews<Result: Sendable>(
         _ projections: [any Projection],
         at moment: Date,
-        client: PostgresClient,
-        store: PostgresEventStore,
-        logger: Logger,
-        _ body: (PostgresConnection) async throws -> Result
-    ) async throws -> Result {
-        try await withViews(projections, at: moment, planned: nil, client: client, store: store, logger: logger, body)
-    }
-
-    /// `planned`: the way to the moment, when not the cheapest (a test holds the month ends
-    /// against a replay from the start).
-    static func withViews<Result: Sendable>(
-        _ projections: [any Projection],
-        at moment: Date,
-        planned: Plan?,
+        planned: Plan? = nil,
         client: PostgresClient,
         store: PostgresEventStore,
         logger: Logger,

@@ -75,12 +75,20 @@ public struct ProjectionRebuild: Sendable {
             for table in projections.flatMap(\.tables) {
                 try await run("CREATE TABLE \(schema).\(table) (LIKE public.\(table) INCLUDING ALL)")
             }
-            // The copies keep their month ends as the live tables do (the trigger writes the
-            // replaced versions into the history table of the same schema).
+            // The copies keep their month ends as the live tables do: the live table's trigger,
+            // made again on the copy (it writes the replaced versions into the history table
+            // of the copy's schema). The live tables' other triggers wait for the swap.
             for table in projections.compactMap(\.monthEnds).flatMap(\.tables) {
-                try await run(
-                    "CREATE TRIGGER keep_month_ends BEFORE INSERT OR UPDATE OR DELETE ON \(schema).\(table) FOR EACH ROW EXECUTE FUNCTION public.spona_keep_month_ends_\(table)()"
-                )
+                for (name, definition) in try await Self.triggers(of: "public.\(table)", on: connection, logger: logger)
+                where name == MonthEnds.triggerName {
+                    // "CREATE TRIGGER … ON <table> FOR EACH ROW …", the table named as the
+                    // catalog prints it: put the copy in its place.
+                    var copy = definition
+                    if let on = copy.range(of: " ON "), let each = copy.range(of: " FOR EACH ", range: on.upperBound..<copy.endIndex) {
+                        copy.replaceSubrange(on.upperBound..<each.lowerBound, with: "\(schema).\(table)")
+                    }
+                    try await run(copy)
+                }
             }
             do {
                 try await run("SET search_path TO \(schema), public")
@@ -101,8 +109,9 @@ public struct ProjectionRebuild: Sendable {
                     let events = try await read(after: cursor)
                     return (events, decodesCases ? DecodedCaseEvents.decodedAhead(events) : DecodedCaseEvents())
                 }
-                let keepsMonths = projections.contains { $0.monthEnds != nil }
+                let monthEnds = projections.compactMap(\.monthEnds)
                 var month: Int32?
+                var previous = cursor
                 var (batch, decoded) = try await readAndDecode(after: cursor)
                 while let last = batch.last {
                     // The next batch is read (on another connection) and decoded while this one
@@ -110,23 +119,21 @@ public struct ProjectionRebuild: Sendable {
                     async let nextBatch = readAndDecode(after: last.cursor)
                     // One transaction per month the batch's events were recorded in, when some
                     // projection keeps month ends.
-                    let runs: [(month: Int32?, events: ArraySlice<RecordedEvent>)] =
-                        keepsMonths ? MonthEnds.runs(batch, after: month).map { ($0.month, $0.events) } : [(nil, batch[...])]
-                    for run in runs {
+                    for run in MonthEnds.transactions(batch, after: month, keepingMonths: !monthEnds.isEmpty) {
                         let shares = projections.map { projection in
                             let skip = skipped[projection.name] ?? []
                             return (projection, run.events.filter { projection.folds($0.streamID) && !skip.contains($0.id) })
                         }
+                        let (before, endedAt) = (month, previous)
                         @Sendable func apply(_ shares: [(any Projection, [RecordedEvent])], on connection: PostgresConnection) async throws {
                             try await connection.withTransaction(logger: logger) { connection in
-                                if let month = run.month { try await MonthEnds.begin(month, on: connection, logger: logger) }
+                                if let entered = run.month {
+                                    for kept in monthEnds {
+                                        try await kept.enter(entered, after: before, at: endedAt, on: connection, logger: logger)
+                                    }
+                                }
                                 for (projection, share) in shares where !share.isEmpty {
                                     try await projection.apply(share, on: connection, logger: logger)
-                                }
-                                if let month = run.month {
-                                    for monthEnds in projections.compactMap(\.monthEnds) {
-                                        try await monthEnds.mark(month, at: run.events.last!.cursor, on: connection, logger: logger)
-                                    }
                                 }
                             }
                         }
@@ -151,6 +158,7 @@ public struct ProjectionRebuild: Sendable {
                             }
                         }
                         month = run.month ?? month
+                        previous = run.events.last!.cursor
                     }
                     cursor = last.cursor
                     applied += Int64(batch.count)
@@ -185,6 +193,22 @@ public struct ProjectionRebuild: Sendable {
                 throw error
             }
         }
+    }
+
+    /// A table's own triggers (not those of its constraints): name and definition.
+    static func triggers(of table: String, on connection: PostgresConnection, logger: Logger) async throws -> [(name: String, definition: String)] {
+        let rows = try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT tgname::text, pg_get_triggerdef(oid) FROM pg_trigger
+                    WHERE tgrelid = '\(table)'::regclass AND NOT tgisinternal ORDER BY tgname
+                    """
+            ),
+            logger: logger
+        )
+        var triggers: [(name: String, definition: String)] = []
+        for try await (name, definition) in rows.decode((String, String).self) { triggers.append((name, definition)) }
+        return triggers
     }
 
     /// The stream categories some of `projections` fold; nil when one folds every stream.
@@ -224,32 +248,13 @@ public struct ProjectionRebuild: Sendable {
             try await run("LOCK TABLE \(tables.map { "public.\($0)" }.joined(separator: ", ")) IN ACCESS EXCLUSIVE MODE")
             for table in tables {
                 // The live table's own triggers (those that tell servers of changes) are made
-                // again on the new one: a swap must not silence them.
-                var triggers: [String] = []
-                let rows = try await connection.query(
-                    PostgresQuery(
-                        unsafeSQL: """
-                            SELECT pg_get_triggerdef(oid) FROM pg_trigger
-                            WHERE tgrelid = 'public.\(table)'::regclass AND NOT tgisinternal ORDER BY tgname
-                            """
-                    ),
-                    logger: logger
-                )
-                for try await definition in rows.decode(String.self) { triggers.append(definition) }
-                // Those the copy has already (it kept its month ends with them) stay as they are.
-                var kept: Set<String> = []
-                let own = try await connection.query(
-                    PostgresQuery(
-                        unsafeSQL: "SELECT tgname::text FROM pg_trigger WHERE tgrelid = '\(schema).\(table)'::regclass AND NOT tgisinternal"
-                    ),
-                    logger: logger
-                )
-                for try await name in own.decode(String.self) { kept.insert(name) }
+                // again on the new one: a swap must not silence them. Those the copy has
+                // already (it kept its month ends with them) stay as they are.
+                let live = try await Self.triggers(of: "public.\(table)", on: connection, logger: logger)
+                let kept = Set(try await Self.triggers(of: "\(schema).\(table)", on: connection, logger: logger).map(\.name))
                 try await run("DROP TABLE public.\(table)")
                 try await run("ALTER TABLE \(schema).\(table) SET SCHEMA public")
-                for definition in triggers where !kept.contains(where: { definition.hasPrefix("CREATE TRIGGER \($0) ") }) {
-                    try await run(definition)
-                }
+                for (name, definition) in live where !kept.contains(name) { try await run(definition) }
                 try await run("GRANT SELECT, INSERT, UPDATE, DELETE ON public.\(table) TO spona_app")
             }
             for projection in projections {

@@ -258,17 +258,16 @@ public struct ProjectionRunner: Service {
     /// and the runner is elected again on a new one.
     private func apply(_ batch: [RecordedEvent], from cursor: EventCursor, month: Int32?, on connection: PostgresConnection) async throws -> Int32? {
         let (projection, logger) = (self.projection, self.logger)
-        let runs: [(month: Int32?, events: ArraySlice<RecordedEvent>)] =
-            projection.monthEnds.map { _ in MonthEnds.runs(batch, after: month).map { ($0.month, $0.events) } } ?? [(nil, batch[...])]
         var from = cursor
         var last = month
-        for run in runs {
+        for run in MonthEnds.transactions(batch, after: month, keepingMonths: projection.monthEnds != nil) {
             let to = run.events.last!.cursor
-            try await connection.bounded(applyTimeout) { [from] connection in
+            try await connection.bounded(applyTimeout) { [from, last] connection in
                 try await connection.withTransaction(logger: logger) { connection in
-                    if let month = run.month { try await MonthEnds.begin(month, on: connection, logger: logger) }
+                    if let month = run.month {
+                        try await projection.monthEnds?.enter(month, after: last, at: from, on: connection, logger: logger)
+                    }
                     try await projection.apply(Array(run.events), on: connection, logger: logger)
-                    if let month = run.month { try await projection.monthEnds?.mark(month, at: to, on: connection, logger: logger) }
                     try await Self.advance(
                         projection.name,
                         version: projection.version,

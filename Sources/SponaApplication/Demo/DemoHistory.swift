@@ -131,11 +131,7 @@ public struct DemoHistory: Sendable {
 
     /// The commands of case number `index` (0, 1, 2, …).
     public func plan(case index: Int) -> Plan {
-        // Each case's numbers from a seed of its own, mixed: a generator merely started a step
-        // further per case would draw the next case's numbers one call later, and cases would
-        // share referral ids.
-        var seeder = SplitMix64(seed: seed ^ (UInt64(index) &* 0xD1B5_4A32_D192_ED03))
-        var random = SplitMix64(seed: seeder.next())
+        var random = SplitMix64(seed: seed, stream: UInt64(index))
         let caseID = CaseID(rawValue: random.uuid())
 
         // Where and when.
@@ -342,6 +338,15 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
 
     public init(seed: UInt64) { state = seed }
+
+    /// Numbered streams of one seed (a case each), each from a mixed seed of its own. Seeds
+    /// that differ by a multiple of the generator's step give one stream shifted — seeding
+    /// stream `n` with `seed + step × n` made consecutive cases draw the same numbers one call
+    /// apart, and share referral ids.
+    public init(seed: UInt64, stream: UInt64) {
+        var seeder = SplitMix64(seed: seed ^ (stream &* 0xD1B5_4A32_D192_ED03))
+        state = seeder.next()
+    }
 
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
