@@ -222,6 +222,20 @@ public struct PostgresEventStore: EventStore, Service {
         return nil
     }
 
+    /// The last event committed now, whether or not the read horizon has passed it: what a
+    /// reader must reach to have seen the history as it stands. A transaction held open
+    /// anywhere in the cluster keeps ``head()`` back; it does not make older commits unseen.
+    public func lastCommitted() async throws -> EventCursor? {
+        let rows = try await client.query(
+            "SELECT transaction_id::text::bigint, global_position FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
+            logger: logger
+        )
+        for try await (transaction, position) in rows.decode((Int64, Int64).self) {
+            return EventCursor(transactionID: UInt64(transaction), position: position)
+        }
+        return nil
+    }
+
     /// How far a reader at `cursor` is behind: the events after it (committed or not yet
     /// below the read horizon) and the recording time of the oldest of them.
     public func backlog(after cursor: EventCursor, categories: Set<String>? = nil) async throws -> (events: Int64, oldest: Date?) {

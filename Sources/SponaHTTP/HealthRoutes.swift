@@ -19,9 +19,11 @@ public actor StartupHead {
 
     public init() {}
 
-    /// Notes where the history stands now (a server's start).
+    /// Notes where the history stands now (a server's start): its last committed event, not
+    /// the read horizon's (a transaction left open elsewhere in the cluster would otherwise
+    /// let a server call itself ready with views missing events it already holds).
     public func record(_ store: PostgresEventStore) async throws {
-        cursor = try await store.head()
+        cursor = try await store.lastCommitted()
         reached = cursor == nil
     }
 
@@ -86,7 +88,12 @@ struct HealthRoutes: Sendable {
             if let head = await startupHead.cursor, await !startupHead.reached {
                 guard let statuses else { throw Problem.catchingUp(names) }
                 let behind = statuses.filter { $0.stoppedAt == nil && $0.checkpoint < head }.map(\.name)
-                guard behind.isEmpty else { throw Problem.catchingUp(behind) }
+                guard behind.isEmpty else {
+                    let holder = try? await withDeadline(.seconds(1)) {
+                        try await ReadHorizon.oldestHolder(client: database, logger: context.logger)
+                    }
+                    throw Problem.catchingUp(behind, heldBy: holder ?? nil)
+                }
                 await startupHead.markReached()
             }
             let lags = statuses.map { statuses in

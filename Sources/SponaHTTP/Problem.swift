@@ -260,12 +260,18 @@ extension Problem {
         )
     }
 
-    static func catchingUp(_ projections: [String]) -> Problem {
-        Problem(
+    /// `heldBy`: the transaction keeping the read horizon before the history's head, if any —
+    /// then catching up waits on it, not on this server.
+    static func catchingUp(_ projections: [String], heldBy holder: ReadHorizon.Holder? = nil) -> Problem {
+        var detail = "the read models (\(projections.joined(separator: ", "))) are catching up with the history as it was when this server started"
+        if let holder {
+            detail += "; they cannot pass events committed behind a transaction still open in the cluster (\(holder))"
+        }
+        return Problem(
             .serviceUnavailable,
             type: "urn:spona:problem:catching-up",
             title: "Catching up",
-            detail: "the read models (\(projections.joined(separator: ", "))) are catching up with the history as it was when this server started",
+            detail: detail,
             headers: [.retryAfter: "5"]
         )
     }
