@@ -207,24 +207,10 @@ public struct PostgresEventStore: EventStore, Service {
         )
     }
 
-    /// The last event below the read horizon: where a reader that has read everything is.
-    public func head() async throws -> EventCursor? {
-        let rows = try await client.query(
-            """
-            SELECT transaction_id::text::bigint, global_position FROM events WHERE transaction_id < spona_read_horizon()
-            ORDER BY transaction_id DESC, global_position DESC LIMIT 1
-            """,
-            logger: logger
-        )
-        for try await (transaction, position) in rows.decode((Int64, Int64).self) {
-            return EventCursor(transactionID: UInt64(transaction), position: position)
-        }
-        return nil
-    }
-
     /// The last event committed now, whether or not the read horizon has passed it: what a
     /// reader must reach to have seen the history as it stands. A transaction held open
-    /// anywhere in the cluster keeps ``head()`` back; it does not make older commits unseen.
+    /// anywhere in the cluster holds readers back from it (the read horizon) for as long as
+    /// it runs; it does not make those commits any less part of the history.
     public func lastCommitted() async throws -> EventCursor? {
         let rows = try await client.query(
             "SELECT transaction_id::text::bigint, global_position FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
