@@ -15,6 +15,9 @@ struct CaseResource: ResponseEncodable {
     /// `/personal-data`.
     var personalData: String
     var personalDataErasedAt: Date?
+    /// Every person the report is about, the first named first: whether their personal data
+    /// is held or erased, and the latest identification concluded about them.
+    var subjects: [SubjectStatus]
     /// Whether the notes and reasons below are shown (``CaseService/TextAccess``); when they
     /// are not, they are left out.
     var texts: String
@@ -37,6 +40,8 @@ struct CaseResource: ResponseEncodable {
         var municipality: MunicipalityCode
         var channel: ReportChannel
         var subject: Subject
+        /// Everyone else the report is about; absent when it is about one person.
+        var otherSubjects: [Subject]?
         var locations: [Place]
         var exploitation: [ExploitationForm]
         var indicators: [IndicatorID]
@@ -52,6 +57,14 @@ struct CaseResource: ResponseEncodable {
         var citizenship: String?
         var isMigrant: Bool
         var vulnerableGroups: [String]
+    }
+
+    struct SubjectStatus: Encodable {
+        var id: SubjectID
+        /// `present`, `none` or `erased`.
+        var personalData: String
+        var personalDataErasedAt: Date?
+        var identification: IdentificationOutcome?
     }
 
     struct Place: Encodable {
@@ -112,6 +125,21 @@ struct CaseResource: ResponseEncodable {
         var kind: AssistanceKind
         var provider: InstitutionID
         var at: Date
+        /// The person assisted; absent: every person of the case.
+        var subject: SubjectID?
+    }
+}
+
+extension CaseResource.Subject {
+    init(_ profile: SubjectProfile) {
+        self.init(
+            id: profile.id,
+            ageGroup: profile.ageGroup,
+            gender: profile.gender,
+            citizenship: profile.citizenship,
+            isMigrant: profile.isMigrant,
+            vulnerableGroups: profile.vulnerableGroups
+        )
     }
 }
 
@@ -135,14 +163,8 @@ extension CaseResource {
                 reportingInstitution: report.reportingInstitution,
                 municipality: report.municipality,
                 channel: report.channel,
-                subject: Subject(
-                    id: report.subject.id,
-                    ageGroup: report.subject.ageGroup,
-                    gender: report.subject.gender,
-                    citizenship: report.subject.citizenship,
-                    isMigrant: report.subject.isMigrant,
-                    vulnerableGroups: report.subject.vulnerableGroups
-                ),
+                subject: Subject(report.subject),
+                otherSubjects: report.subjects.count > 1 ? report.subjects.dropFirst().map { Subject($0.profile) } : nil,
                 locations: report.locations.map { Place(role: $0.role, municipality: $0.municipality, country: $0.country) },
                 exploitation: report.exploitation,
                 indicators: report.indicators,
@@ -158,6 +180,14 @@ extension CaseResource {
             ),
             personalData: state.personalDataErasedAt != nil ? "erased" : (report.personalData != nil ? "present" : "none"),
             personalDataErasedAt: state.personalDataErasedAt,
+            subjects: report.subjects.map { person in
+                SubjectStatus(
+                    id: person.id,
+                    personalData: state.erasures[person.id] != nil ? "erased" : (person.personalData != nil ? "present" : "none"),
+                    personalDataErasedAt: state.erasures[person.id],
+                    identification: state.outcomes[person.id]
+                )
+            },
             texts: access.rawValue,
             acknowledgedAt: state.acknowledgedAt,
             triage: state.triage.map { Triage(confirmedRisk: $0.confirmedRisk, caseManager: $0.caseManager, note: $0.note?.plain) },
@@ -199,7 +229,7 @@ extension CaseResource {
                 )
             },
             identification: state.identification,
-            assistance: state.assistance.map { Assistance(kind: $0.kind, provider: $0.provider, at: $0.at) },
+            assistance: state.assistance.map { Assistance(kind: $0.kind, provider: $0.provider, at: $0.at, subject: $0.subject) },
             closedAt: state.closedAt,
             closeReason: state.closeReason?.plain,
             parties: state.parties.sorted(),

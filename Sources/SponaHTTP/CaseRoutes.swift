@@ -28,11 +28,25 @@ enum CaseRequests {
         var reporterTrained: Bool?
         /// Name, birth date, contacts, documents, narrative: sealed before anything else sees it.
         var personalData: PersonalData?
+        /// Everyone else the report is about, each with their own personal data (sealed under
+        /// a key of their own, so that each can be erased alone).
+        var otherSubjects: [OtherSubject]?
+
+        struct OtherSubject: Decodable {
+            var ageGroup: AgeGroup
+            var gender: Gender
+            var citizenship: String?
+            var isMigrant: Bool?
+            var vulnerableGroups: [String]?
+            var personalData: PersonalData?
+        }
     }
     struct Empty: Decodable {}
     struct Erasure: Decodable {
         var legalBasis: String
         var reference: String
+        /// One person's data alone; absent: every person's not erased yet.
+        var subject: SubjectID?
     }
     struct Triage: Decodable {
         var confirmedRisk: RiskLevel
@@ -42,11 +56,15 @@ enum CaseRequests {
     struct Identification: Decodable {
         var outcome: IdentificationOutcome
         var note: String?
+        /// About one person of the case; absent: every person of it.
+        var subject: SubjectID?
     }
     struct Assistance: Decodable {
         var kind: AssistanceKind
         var provider: InstitutionID?
         var note: String?
+        /// For one person of the case; absent: every person of it.
+        var subject: SubjectID?
     }
     /// Required, except once the subject's personal data is erased (the case then takes no text).
     struct Reason: Decodable { var reason: String? }
@@ -92,11 +110,34 @@ struct CaseRoutes {
             // The subject's id (and so its key) comes from the key and the personal data: two
             // requests that share a key but not their data never share a subject key, so the
             // refused one can destroy its own key without touching the one recorded.
+            let others = body.otherSubjects ?? []
+            guard others.count < CaseLimits.maxSubjects else { throw CaseError.tooMany(field: "people in one report", limit: CaseLimits.maxSubjects) }
             let subject = SubjectID(rawValue: ids.make("subject|\(PersonalDataVault.digest(body.personalData))"))
-            var sealed: (sealed: SealedPersonalData, createdKey: Bool)?
-            if let personalData = body.personalData {
+            let otherIDs = others.enumerated().map { index, other in
+                SubjectID(rawValue: ids.make("subject|\(index + 1)|\(PersonalDataVault.digest(other.personalData))"))
+            }
+            // Each person's data under their own key; the keys made here are destroyed again
+            // when the report is refused.
+            var created: [SubjectID] = []
+            func seal(_ data: PersonalData?, _ id: SubjectID) async throws -> SealedPersonalData? {
+                guard let data else { return nil }
                 guard let vault = cases.vault else { throw PrivacyError.masterKeyMissing }
-                sealed = try await vault.seal(personalData, subject: subject)
+                let sealed = try await vault.seal(data, subject: id)
+                if sealed.createdKey { created.append(id) }
+                return sealed.sealed
+            }
+            let sealed = try await seal(body.personalData, subject)
+            var otherSubjects: [CaseSubject] = []
+            for (other, id) in zip(others, otherIDs) {
+                let profile = SubjectProfile(
+                    id: id,
+                    ageGroup: other.ageGroup,
+                    gender: other.gender,
+                    citizenship: other.citizenship,
+                    isMigrant: other.isMigrant ?? false,
+                    vulnerableGroups: other.vulnerableGroups ?? []
+                )
+                otherSubjects.append(CaseSubject(profile: profile, personalData: try await seal(other.personalData, id)))
             }
             let command = CaseCommand.FileReport(
                 caseID: CaseID(rawValue: ids.make("case")),
@@ -110,7 +151,8 @@ struct CaseRoutes {
                     isMigrant: body.subject.isMigrant ?? false,
                     vulnerableGroups: body.subject.vulnerableGroups ?? []
                 ),
-                personalData: sealed?.sealed,
+                personalData: sealed,
+                otherSubjects: otherSubjects,
                 locations: body.locations ?? [],
                 exploitation: body.exploitation ?? [],
                 indicators: body.indicators ?? [],
@@ -130,10 +172,10 @@ struct CaseRoutes {
             } catch {
                 // A refused report leaves no key behind. Only a refusal: after a lost connection
                 // the report may well have been stored, and its key must live.
-                if let sealed, sealed.createdKey, error is CaseError || error is ApplicationError,
-                    (try? await cases.isRecorded(subject, in: command.caseID)) == false
-                {
-                    _ = try? await cases.vault?.erase(subject)
+                if !created.isEmpty, error is CaseError || error is ApplicationError {
+                    for id in created where (try? await cases.isRecorded(id, in: command.caseID)) == false {
+                        _ = try? await cases.vault?.erase(id)
+                    }
                 }
                 throw error
             }
@@ -163,18 +205,25 @@ struct CaseRoutes {
                 )
             }
             if let problem = InputBounds.textViolation(reason, allowingLines: false) { throw Problem.invalid("Spona-Read-Reason \(problem)") }
-            let (snapshot, reading) = try await cases.readPersonalData(
+            let subject = try request.uri.queryParameters["subject"].map { text in
+                guard let id = UUID(uuidString: String(text)) else { throw Problem.invalid("subject must be the id of a person of the case") }
+                return SubjectID(rawValue: id)
+            }
+            let (snapshot, readings) = try await cases.readPersonalData(
                 try caseID(context),
+                subject: subject,
                 caller: caller,
                 reason: reason,
                 requestID: context.requestIDText
             )
-            let body: PersonalDataResponse
-            switch reading {
-            case .data(let data): body = PersonalDataResponse(status: "present", personalData: data)
-            case .none: body = PersonalDataResponse(status: "none")
-            case .erased(let at): body = PersonalDataResponse(status: "erased", erasedAt: at)
-            }
+            let people = readings.map { PersonalDataResponse.Person(subject: $0.subject, $0.reading) }
+            // The first person read answers at the top, as for a report about one person.
+            let body = PersonalDataResponse(
+                status: people.first?.status ?? "none",
+                personalData: people.first?.personalData,
+                erasedAt: people.first?.erasedAt,
+                subjects: people
+            )
             return EditedResponse(headers: [.eTag: "\"\(snapshot.version)\"", .cacheControl: "no-store"], response: body)
         }
 
@@ -182,7 +231,7 @@ struct CaseRoutes {
             let caller = try context.requireCaseRole(.admin)
             let body = try await request.decode(as: CaseRequests.Erasure.self, context: context)
             let snapshot = try await cases.handle(
-                .erasePersonalData(legalBasis: body.legalBasis, reference: body.reference),
+                .erasePersonalData(legalBasis: body.legalBasis, reference: body.reference, subject: body.subject),
                 on: try caseID(context),
                 expectedVersion: try request.ifMatchVersion(),
                 caller: caller,
@@ -192,7 +241,14 @@ struct CaseRoutes {
             // The admin does not see the case: only what was done.
             return EditedResponse(
                 headers: [.eTag: "\"\(snapshot.version)\""],
-                response: ErasureResponse(case: snapshot.case.id, personalData: "erased", erasedAt: snapshot.case.personalDataErasedAt)
+                response: ErasureResponse(
+                    case: snapshot.case.id,
+                    personalData: "erased",
+                    erasedAt: snapshot.case.erasures[body.subject ?? snapshot.case.report.subject.id],
+                    subjects: snapshot.case.report.subjects.compactMap { person in
+                        snapshot.case.erasures[person.id].map { ErasureResponse.Erased(subject: person.id, erasedAt: $0) }
+                    }
+                )
             )
         }
 
@@ -211,9 +267,11 @@ struct CaseRoutes {
         command("triage", CaseRequests.Triage.self) { body, _ in
             .triage(confirmedRisk: body.confirmedRisk, caseManager: body.caseManager, note: body.note)
         }
-        command("identification", CaseRequests.Identification.self) { body, _ in .concludeIdentification(body.outcome, note: body.note) }
+        command("identification", CaseRequests.Identification.self) { body, _ in
+            .concludeIdentification(body.outcome, note: body.note, subject: body.subject)
+        }
         command("assistance", CaseRequests.Assistance.self) { body, context in
-            .provideAssistance(body.kind, provider: body.provider ?? context.caller!.actor.institution, note: body.note)
+            .provideAssistance(body.kind, provider: body.provider ?? context.caller!.actor.institution, note: body.note, subject: body.subject)
         }
         command("close", CaseRequests.Reason.self) { body, _ in .close(reason: body.reason ?? "") }
         command("reopen", CaseRequests.Reason.self) { body, _ in .reopen(reason: body.reason ?? "") }
@@ -440,12 +498,39 @@ struct PersonalDataResponse: ResponseEncodable {
     var status: String
     var personalData: PersonalData?
     var erasedAt: Date?
+    /// Every person read, the first named first.
+    var subjects: [Person]
+
+    struct Person: Encodable {
+        var subject: SubjectID
+        /// `present`, `none` or `erased`.
+        var status: String
+        var personalData: PersonalData?
+        var erasedAt: Date?
+
+        init(subject: SubjectID, _ reading: CaseService.PersonalDataReading) {
+            self.subject = subject
+            switch reading {
+            case .data(let data): (status, personalData) = ("present", data)
+            case .none: status = "none"
+            case .erased(let at): (status, erasedAt) = ("erased", at)
+            }
+        }
+    }
 }
 
 struct ErasureResponse: ResponseEncodable {
     var `case`: CaseID
     var personalData: String
+    /// When the person named (or the first named) was erased.
     var erasedAt: Date?
+    /// Every person of the case erased so far.
+    var subjects: [Erased]
+
+    struct Erased: Encodable {
+        var subject: SubjectID
+        var erasedAt: Date
+    }
 }
 
 /// How every answer is written (Hummingbird's `ResponseEncoder`, set on

@@ -16,7 +16,8 @@ public struct CaseWorkProjection: Projection {
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
     /// history on start (see ``Projection/version``).
     /// Version 2: the subject's age group and gender in `case_reports` (migration 0016).
-    public static let currentVersion = 2
+    /// Version 3: every person of a report in `case_reports.persons` (migration 0021).
+    public static let currentVersion = 3
     public var version: Int { Self.currentVersion }
 
     public init() {}
@@ -38,16 +39,45 @@ public struct CaseWorkProjection: Projection {
         public var assistanceGiven: Int32 = 0
         public var closedAt: Date?
         public var updatedAt: Date
-        /// The subject's age group and gender: codes from closed lists, for the outcome figures.
-        public var ageGroup: String? = nil
-        public var gender: String? = nil
+        /// The people the report is about: codes from closed lists, for the outcome figures.
+        public var persons: [Person] = []
 
         /// The columns a row is read from, in ``init(_:)``'s order: one list for every query.
         static let columns = """
             case_id, reporting_institution, municipality, filed_at, risk_level, urgency, status, acknowledged_at, triaged_at, \
-            referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at, age_group, gender
+            referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at, persons
             """
-        static let columnCount = 17
+        static let columnCount = 16
+    }
+
+    /// A person a report is about, as the outcome figures count them: age group and gender
+    /// (codes from closed lists), the latest identification concluded about them, and whether
+    /// they were assisted.
+    public struct Person: Sendable, Hashable {
+        public var id: UUID
+        public var ageGroup: String
+        public var gender: String
+        public var identification: String?
+        public var assisted = false
+
+        /// As stored in `case_reports.persons`: "id|age group|gender|identification|assisted".
+        var stored: String {
+            [id.uuidString.lowercased(), ageGroup, gender, identification ?? "", assisted ? "1" : "0"].joined(separator: "|")
+        }
+
+        init(id: UUID, ageGroup: String, gender: String, identification: String? = nil, assisted: Bool = false) {
+            self.id = id
+            self.ageGroup = ageGroup
+            self.gender = gender
+            self.identification = identification
+            self.assisted = assisted
+        }
+
+        init?(stored: String) {
+            let parts = stored.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 5, let id = UUID(uuidString: parts[0]) else { return nil }
+            self.init(id: id, ageGroup: parts[1], gender: parts[2], identification: parts[3].isEmpty ? nil : parts[3], assisted: parts[4] == "1")
+        }
     }
 
     /// A row of `open_work`.
@@ -150,23 +180,23 @@ public struct CaseWorkProjection: Projection {
                 """
                 INSERT INTO case_reports (case_id, reporting_institution, municipality, filed_at, risk_level, urgency, status, acknowledged_at,
                                           triaged_at, referrals_sent, conferences_held, identification, assistance_given, closed_at, updated_at,
-                                          age_group, gender)
+                                          persons)
                 SELECT id, institution, municipality, filed, risk, urgency, status, CASE WHEN has_ack THEN ack END, CASE WHEN has_triage THEN triage END,
                        referrals, conferences, NULLIF(identification, ''), assistance, CASE WHEN has_closed THEN closed END, updated,
-                       NULLIF(age_group, ''), NULLIF(gender, '')
+                       coalesce(string_to_array(NULLIF(persons, ''), ','), '{}')
                 FROM unnest(\(rows.map(\.caseID))::uuid[], \(rows.map(\.reportingInstitution))::uuid[], \(rows.map(\.municipality))::text[],
                             \(rows.map(\.filedAt))::timestamptz[], \(rows.map(\.riskLevel))::text[], \(rows.map(\.urgency))::text[],
                             \(rows.map(\.status.rawValue))::text[], \(rows.map { $0.acknowledgedAt ?? epoch })::timestamptz[], \(rows.map { $0.acknowledgedAt != nil })::bool[],
                             \(rows.map { $0.triagedAt ?? epoch })::timestamptz[], \(rows.map { $0.triagedAt != nil })::bool[],
                             \(rows.map(\.referralsSent))::int[], \(rows.map(\.conferencesHeld))::int[], \(rows.map { $0.identification ?? "" })::text[],
                             \(rows.map(\.assistanceGiven))::int[], \(rows.map { $0.closedAt ?? epoch })::timestamptz[], \(rows.map { $0.closedAt != nil })::bool[],
-                            \(rows.map(\.updatedAt))::timestamptz[], \(rows.map { $0.ageGroup ?? "" })::text[], \(rows.map { $0.gender ?? "" })::text[])
+                            \(rows.map(\.updatedAt))::timestamptz[], \(rows.map { $0.persons.map(\.stored).joined(separator: ",") })::text[])
                      AS x(id, institution, municipality, filed, risk, urgency, status, ack, has_ack, triage, has_triage, referrals, conferences,
-                          identification, assistance, closed, has_closed, updated, age_group, gender)
+                          identification, assistance, closed, has_closed, updated, persons)
                 ON CONFLICT (case_id) DO UPDATE SET status = EXCLUDED.status, acknowledged_at = EXCLUDED.acknowledged_at,
                     triaged_at = EXCLUDED.triaged_at, referrals_sent = EXCLUDED.referrals_sent, conferences_held = EXCLUDED.conferences_held,
                     identification = EXCLUDED.identification, assistance_given = EXCLUDED.assistance_given, closed_at = EXCLUDED.closed_at,
-                    updated_at = EXCLUDED.updated_at
+                    updated_at = EXCLUDED.updated_at, persons = EXCLUDED.persons
                 """,
                 logger: logger
             )
@@ -226,8 +256,9 @@ public struct CaseWorkProjection: Projection {
                     urgency: filed.urgency.rawValue,
                     status: .reported,
                     updatedAt: time,
-                    ageGroup: filed.subject.ageGroup.rawValue,
-                    gender: filed.subject.gender.rawValue
+                    persons: filed.subjects.map {
+                        Person(id: $0.id.rawValue, ageGroup: $0.profile.ageGroup.rawValue, gender: $0.profile.gender.rawValue)
+                    }
                 )
                 touchedReports.insert(id)
             case .reportAcknowledged:
@@ -291,9 +322,19 @@ public struct CaseWorkProjection: Projection {
             case .decisionImplemented(let implemented):
                 remove(implemented.decision.rawValue)
             case .identificationConcluded(let concluded):
-                report { $0.identification = concluded.outcome.rawValue }
-            case .assistanceProvided:
-                report { $0.assistanceGiven += 1 }
+                report { row in
+                    row.identification = concluded.outcome.rawValue
+                    for index in row.persons.indices where concluded.subject == nil || concluded.subject?.rawValue == row.persons[index].id {
+                        row.persons[index].identification = concluded.outcome.rawValue
+                    }
+                }
+            case .assistanceProvided(let provided):
+                report { row in
+                    row.assistanceGiven += 1
+                    for index in row.persons.indices where provided.subject == nil || provided.subject?.rawValue == row.persons[index].id {
+                        row.persons[index].assisted = true
+                    }
+                }
             case .caseClosed:
                 report {
                     $0.status = $0.status.after(event, acknowledged: $0.acknowledgedAt != nil, triaged: $0.triagedAt != nil)
@@ -526,9 +567,9 @@ extension CaseWorkProjection {
         return result
     }
 
-    /// What became of the reports of a month: identification outcomes (each case counted
-    /// once, by its latest conclusion, so a correction moves the figure) and persons assisted,
-    /// by age group (children: under 18) and gender.
+    /// What became of the reports of a month: identification outcomes (each person counted
+    /// once, by the latest conclusion about them, so a correction moves the figure) and persons
+    /// assisted, by age group (children: under 18) and gender.
     public struct OutcomeMonth: Sendable, Hashable {
         public var month: String
         public var reports: Int
@@ -548,29 +589,34 @@ extension CaseWorkProjection {
 
     /// Outcomes by the month the report was filed (UTC), months `from` through `to`: the
     /// figures of the Center's annual report (identified victims, children and adults, female
-    /// and male; persons assisted; cases at risk with prevention). One subject per report.
+    /// and male; persons assisted; persons at risk with prevention). Reports are counted as
+    /// cases, everything else as the people they are about.
     public static func outcomes(from: String, to: String, read: TableReader) async throws -> [OutcomeMonth] {
         let children = AgeGroup.allCases.filter(\.isChild).map(\.rawValue)
         let adults = AgeGroup.allCases.filter { !$0.isChild && $0 != .unknown }.map(\.rawValue)
         let identified = IdentificationOutcome.identifiedVictim.rawValue
         let rows = try await read(
             """
-            SELECT to_char(filed_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month,
-                   count(*),
-                   count(*) FILTER (WHERE identification = \(identified)),
-                   count(*) FILTER (WHERE identification = \(identified) AND age_group = ANY(\(children))),
-                   count(*) FILTER (WHERE identification = \(identified) AND age_group = ANY(\(adults))),
-                   count(*) FILTER (WHERE identification = \(identified) AND gender = 'female'),
-                   count(*) FILTER (WHERE identification = \(identified) AND gender = 'male'),
-                   count(*) FILTER (WHERE identification = \(IdentificationOutcome.atRiskPrevention.rawValue)),
-                   count(*) FILTER (WHERE identification = \(IdentificationOutcome.notAVictim.rawValue)),
-                   count(*) FILTER (WHERE assistance_given > 0),
-                   count(*) FILTER (WHERE assistance_given > 0 AND age_group = ANY(\(children))),
-                   count(*) FILTER (WHERE assistance_given > 0 AND age_group = ANY(\(adults))),
-                   count(*) FILTER (WHERE assistance_given > 0 AND gender = 'female'),
-                   count(*) FILTER (WHERE assistance_given > 0 AND gender = 'male')
-            FROM case_reports
-            WHERE to_char(filed_at AT TIME ZONE 'UTC', 'YYYY-MM') BETWEEN \(from) AND \(to)
+            SELECT month, count(DISTINCT case_id),
+                   count(*) FILTER (WHERE outcome = \(identified)),
+                   count(*) FILTER (WHERE outcome = \(identified) AND age_group = ANY(\(children))),
+                   count(*) FILTER (WHERE outcome = \(identified) AND age_group = ANY(\(adults))),
+                   count(*) FILTER (WHERE outcome = \(identified) AND gender = 'female'),
+                   count(*) FILTER (WHERE outcome = \(identified) AND gender = 'male'),
+                   count(*) FILTER (WHERE outcome = \(IdentificationOutcome.atRiskPrevention.rawValue)),
+                   count(*) FILTER (WHERE outcome = \(IdentificationOutcome.notAVictim.rawValue)),
+                   count(*) FILTER (WHERE assisted),
+                   count(*) FILTER (WHERE assisted AND age_group = ANY(\(children))),
+                   count(*) FILTER (WHERE assisted AND age_group = ANY(\(adults))),
+                   count(*) FILTER (WHERE assisted AND gender = 'female'),
+                   count(*) FILTER (WHERE assisted AND gender = 'male')
+            FROM (
+                SELECT to_char(r.filed_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month, r.case_id,
+                       split_part(p, '|', 2) AS age_group, split_part(p, '|', 3) AS gender,
+                       split_part(p, '|', 4) AS outcome, split_part(p, '|', 5) = '1' AS assisted
+                FROM case_reports r LEFT JOIN LATERAL unnest(r.persons) AS p ON true
+                WHERE to_char(r.filed_at AT TIME ZONE 'UTC', 'YYYY-MM') BETWEEN \(from) AND \(to)
+            ) people
             GROUP BY 1 ORDER BY 1
             """
         )
@@ -692,8 +738,7 @@ extension CaseWorkProjection.ReportRow {
             assistanceGiven: try row[12].decode(Int32.self),
             closedAt: try row[13].decode(Date?.self),
             updatedAt: try row[14].decode(Date.self),
-            ageGroup: try row[15].decode(String?.self),
-            gender: try row[16].decode(String?.self)
+            persons: try row[15].decode([String].self).compactMap(CaseWorkProjection.Person.init(stored:))
         )
     }
 }

@@ -177,9 +177,12 @@ struct EventCorpusTests {
             let admin = n.admin
             var report = Network.report
             report["personalData"] = ["fullName": "Invented Person", "narrative": "An invented narrative for the corpus."]
+            // A report about two people, each with data of their own.
+            report["otherSubjects"] = [["ageGroup": "child_0_13", "gender": "male", "personalData": ["name": "Invented Sibling"]]]
             let filed = try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: report)
             let path = try #require(filed.location)
             var etag = try #require(filed.etag)
+            let sibling = try #require((filed["subjects"] as? [[String: Any]])?.last?["id"] as? String)
             @discardableResult
             func step(_ suffix: String, _ token: String, _ json: [String: Any] = [:]) async throws -> Reply {
                 let reply = try await api.send(.post, path + suffix, token: token, json: json, ifMatch: etag)
@@ -225,13 +228,16 @@ struct EventCorpusTests {
             let cancelled = try await step("/conferences", n.coordinator, ["at": due, "invited": [n.police.rawValue.uuidString]])
             try await step(String(try #require(cancelled.location).dropFirst(path.count)) + "/cancel", n.coordinator, ["reason": "moved"])
             try await step("/identification", n.coordinator, ["outcome": "identified_victim", "note": "identified"])
+            try await step("/identification", n.coordinator, ["outcome": "at_risk_prevention", "subject": sibling])
             try await step("/assistance", n.coordinator, ["kind": "shelter", "provider": n.socialWork.rawValue.uuidString, "note": "shelter"])
+            try await step("/assistance", n.coordinator, ["kind": "education", "provider": n.socialWork.rawValue.uuidString, "subject": sibling])
             try await step("/close", n.coordinator, ["reason": "assisted"])
             try await step("/reopen", n.coordinator, ["reason": "new information"])
             #expect(try await api.send(.get, path, token: n.coordinator).status == .ok)
             #expect(try await api.send(.get, path + "/personal-data", token: n.coordinator, headers: readReason("corpus%20check")).status == .ok)
             // A second read in the hour is over this corpus's limit: refused, and on the trail.
             #expect(try await api.send(.get, path + "/personal-data", token: n.coordinator, headers: readReason("again")).status == .tooManyRequests)
+            try await step("/erase-personal-data", admin, ["legalBasis": "GDPR Art. 17(1)(a)", "reference": "corpus-0", "subject": sibling])
             try await step("/erase-personal-data", admin, ["legalBasis": "GDPR Art. 17(1)(a)", "reference": "corpus-1"])
 
             let institution = try await api.register("Dom zdravlja Korpus", sector: .health, municipality: "prokuplje", admin: admin)

@@ -74,9 +74,20 @@ struct ViewTests {
             #expect(stored.breakdowns == counted)
             #expect(stored.breakdownKeys == fold.breakdownKeys.filter { counted[$0.key] != nil })
             #expect(counted.keys.contains { $0.dimension == .assistance } && counted.keys.contains { $0.dimension == .outcome })
-            // Every report counts once by gender and once by age group.
+            // Every person counts once by gender and once by age group; every report once.
+            let persons = try all.filter { $0.type == "ReportFiled" }.reduce(0) { sum, recorded in
+                let event = try CaseEvent(
+                    typeName: recorded.type,
+                    schemaVersion: recorded.schemaVersion,
+                    payload: recorded.payload,
+                    decoder: EventCoding.decoder
+                )
+                guard case .reportFiled(let report) = event else { return sum }
+                return sum + report.subjects.count
+            }
+            #expect(persons > 14, "no report about several people")
             for dimension in [Breakdown.Dimension.gender, .ageGroup] {
-                #expect(counted.filter { $0.key.dimension == dimension }.values.reduce(0, +) == 14)
+                #expect(counted.filter { $0.key.dimension == dimension }.values.reduce(0, +) == persons)
             }
             #expect(fold.municipalities.values.compactMap { $0[.reports] }.reduce(0, +) == 14)
         }
@@ -521,9 +532,23 @@ func randomHistory(_ api: APIHarness, seed: UInt64, cases: Int) async throws -> 
                 : ["role": "exploitation", "municipality": exploitation],
         ]
         report["reporterTrained"] = Bool.random(using: &random)
+        // Now and then a report about several people (siblings, workers found together).
+        if Int.random(in: 0..<3, using: &random) == 0 {
+            report["otherSubjects"] = (0..<Int.random(in: 1...3, using: &random)).map { _ in
+                [
+                    "ageGroup": ages.randomElement(using: &random)!, "gender": ["female", "male", "unknown"].randomElement(using: &random)!,
+                ]
+            }
+        }
         let filed = try await api.send(.post, "/v1/cases", token: reporters.randomElement(using: &random)!, json: report)
         #expect(filed.status == .created, "\(filed.text)")
         guard let path = filed.location, var etag = filed.etag else { continue }
+        let people = (filed["subjects"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        /// One person of the case now and then, else everyone (no `subject`).
+        func someone(_ json: [String: Any]) -> [String: Any] {
+            guard people.count > 1, Bool.random(using: &random) else { return json }
+            return json.merging(["subject": people.randomElement(using: &random)!]) { $1 }
+        }
         if Bool.random(using: &random) {
             for _ in 0..<Int.random(in: 1...2, using: &random) {
                 let to = receivers.randomElement(using: &random)!
@@ -554,7 +579,13 @@ func randomHistory(_ api: APIHarness, seed: UInt64, cases: Int) async throws -> 
             // Sometimes concluded again: the same outcome, or a correction.
             for _ in 0..<Int.random(in: 1...2, using: &random) {
                 let outcome = ["identified_victim", "at_risk_prevention", "not_a_victim"].randomElement(using: &random)!
-                let reply = try await api.send(.post, path + "/identification", token: n.coordinator, json: ["outcome": outcome], ifMatch: etag)
+                let reply = try await api.send(
+                    .post,
+                    path + "/identification",
+                    token: n.coordinator,
+                    json: someone(["outcome": outcome]),
+                    ifMatch: etag
+                )
                 #expect(reply.status == .ok, "\(reply.text)")
                 etag = reply.etag ?? etag
             }
@@ -566,7 +597,7 @@ func randomHistory(_ api: APIHarness, seed: UInt64, cases: Int) async throws -> 
                     .post,
                     path + "/assistance",
                     token: n.coordinator,
-                    json: ["kind": kind, "provider": n.socialWork.rawValue.uuidString],
+                    json: someone(["kind": kind, "provider": n.socialWork.rawValue.uuidString]),
                     ifMatch: etag
                 )
                 #expect(reply.status == .ok, "\(reply.text)")

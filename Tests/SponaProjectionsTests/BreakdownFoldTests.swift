@@ -105,6 +105,73 @@ struct BreakdownFoldTests {
         #expect(Self.counts(fold, .identifiedByGender).isEmpty)
     }
 
+    @Test(
+        "a report about three people counts three persons and one report; an outcome or assistance for one person moves only theirs, for nobody named everyone's"
+    )
+    func severalPeople() throws {
+        var desk = Desk()
+        let brother = SubjectProfile(ageGroup: .child0to13, gender: .male)
+        let mother = SubjectProfile(ageGroup: .adult26plus, gender: .female)
+        try desk.file(others: [brother, mother])
+        var fold = Self.fold(desk)
+        #expect(Self.counts(fold, .gender) == ["female": 2, "male": 1])
+        #expect(Self.counts(fold, .ageGroup) == ["child_14_17": 1, "child_0_13": 1, "adult_26_plus": 1])
+        #expect(Self.counts(fold, .exploitation) == ["labour": 1])
+        #expect(fold.municipalities.values.compactMap { $0[.reports] }.reduce(0, +) == 1)
+        #expect(fold.municipalities.values.compactMap { $0[.children] }.reduce(0, +) == 2)
+
+        // Everyone identified, then the mother found not to be a victim: two persons remain.
+        try desk.run(.concludeIdentification(.identifiedVictim, note: nil), as: desk.center)
+        #expect(Self.counts(Self.fold(desk), .outcome) == ["identified_victim": 3])
+        try desk.run(.concludeIdentification(.notAVictim, note: nil, subject: mother.id), as: desk.center)
+        fold = Self.fold(desk)
+        #expect(Self.counts(fold, .outcome) == ["identified_victim": 2, "not_a_victim": 1])
+        #expect(Self.counts(fold, .identifiedByAgeGroup) == ["child_14_17": 1, "child_0_13": 1])
+        #expect(Self.counts(fold, .identifiedByExploitation) == ["labour": 2])
+        #expect(fold.municipalities.values.compactMap { $0[.identifiedVictims] }.reduce(0, +) == 2)
+
+        // Schooling for the boy alone; shelter for all three.
+        try desk.run(.provideAssistance(.education, provider: desk.socialWork.id, note: nil, subject: brother.id), as: desk.center)
+        try desk.run(.provideAssistance(.shelter, provider: desk.socialWork.id, note: nil), as: desk.center)
+        fold = Self.fold(desk)
+        #expect(Self.counts(fold, .assistance) == ["education": 1, "shelter": 3])
+        #expect(Self.counts(fold, .assistedByGender) == ["female": 2, "male": 1])
+
+        // The staff's view counts the same people.
+        #expect(desk.report?.persons.count == 3)
+        #expect(desk.report?.persons.filter { $0.identification == "identified_victim" }.count == 2)
+        #expect(desk.report?.persons.allSatisfy(\.assisted) == true)
+    }
+
+    @Test("a person who is not one of the case's, or one named twice, is refused; an erasure of one person leaves the others' data")
+    func severalPeopleRefusals() throws {
+        var desk = Desk()
+        let brother = SubjectProfile(ageGroup: .child0to13, gender: .male)
+        #expect(throws: CaseError.subjectNamedTwice(brother.id)) { try desk.file(others: [brother, brother]) }
+        try desk.file(others: [brother])
+        let stranger = SubjectID()
+        #expect(throws: CaseError.subjectNotFound(stranger)) {
+            try desk.run(.concludeIdentification(.identifiedVictim, note: nil, subject: stranger), as: desk.center)
+        }
+        let admin = Institution(id: .center, nameLatin: "Centar", sector: .socialProtection, municipality: nil, isCenter: true)
+        let erase = CaseCommand.erasePersonalData(legalBasis: "GDPR Art. 17", reference: "R-1", subject: brother.id)
+        let context = DecisionContext(
+            actor: Actor(id: "admin-1", institution: admin.id, role: .admin),
+            now: desk.now,
+            institutions: [admin.id: admin],
+            geography: Desk.geography
+        )
+        let erased = try CaseDecider.decide(erase, on: desk.state, context: context)
+        #expect(erased.count == 1)
+        desk.history += erased.map { ($0, desk.now) }
+        #expect(desk.state?.erasures[brother.id] != nil)
+        #expect(desk.state?.personalDataErasedAt == nil, "the first-named person's data, and the case's texts, stay")
+        #expect(throws: CaseError.self) { try CaseDecider.decide(erase, on: desk.state, context: context) }
+        // Everyone's: only the one not erased yet.
+        let rest = try CaseDecider.decide(.erasePersonalData(legalBasis: "GDPR Art. 17", reference: "R-2"), on: desk.state, context: context)
+        #expect(rest.count == 1)
+    }
+
     @Test("a declined referral counts for its flow between sectors in the month it was declined, and a correction takes it back")
     func declinedPerFlow() throws {
         var desk = Desk()

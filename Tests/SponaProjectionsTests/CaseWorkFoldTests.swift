@@ -50,12 +50,14 @@ struct Desk {
         }
     }
 
-    mutating func file() throws {
+    /// Files the report: about a girl of 14 to 17, and `others` besides.
+    mutating func file(others: [SubjectProfile] = []) throws {
         let report = CaseCommand.FileReport(
             caseID: caseID,
             municipality: Self.prokuplje,
             channel: .app,
             subject: SubjectProfile(ageGroup: .child14to17, gender: .female, citizenship: "RS"),
+            otherSubjects: others.map { CaseSubject(profile: $0) },
             locations: [Location(role: .residence, municipality: Self.prokuplje)],
             exploitation: [.labour],
             indicators: [IndicatorID(rawValue: "VR-01")],

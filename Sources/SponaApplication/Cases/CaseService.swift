@@ -198,7 +198,7 @@ public struct CaseService: Sendable {
         for case .personalDataErased(let erased) in events {
             if let vault {
                 try await vault.erase(erased.subject)
-            } else if state?.report.personalData != nil {
+            } else if state?.report.subject(erased.subject)?.personalData != nil {
                 throw PrivacyError.masterKeyMissing
             }
         }
@@ -332,14 +332,16 @@ public struct CaseService: Sendable {
         case erased(at: Date?)
     }
 
-    /// The subject's personal data, for a party or the Center with a reason (recorded in the
-    /// read trail with it). Auditors see the history, never the person.
+    /// The personal data of each person of the case (or of `subject` alone), for a party or
+    /// the Center with a reason (recorded in the read trail with it, once for the read).
+    /// Auditors see the history, never the person.
     public func readPersonalData(
         _ id: CaseID,
+        subject: SubjectID? = nil,
         caller: Caller,
         reason: String,
         requestID: String
-    ) async throws -> (snapshot: CaseSnapshot, reading: PersonalDataReading) {
+    ) async throws -> (snapshot: CaseSnapshot, readings: [(subject: SubjectID, reading: PersonalDataReading)]) {
         let recorded = try await store.readStream(Streams.case(id))
         let history = try EventCoding.caseEvents(recorded)
         guard let state = Case.replay(history), Self.canSee(state, caller) else {
@@ -350,12 +352,14 @@ public struct CaseService: Sendable {
         }
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw CaseError.missingText(field: "the reason for reading personal data") }
+        if let subject, state.report.subject(subject) == nil { throw CaseError.subjectNotFound(subject) }
+        let people = state.report.subjects.filter { subject == nil || $0.id == subject }
         let snapshot = CaseSnapshot(case: state, isReplay: false)
         if let limit = personalDataReads, let wait = await limit.admit(caller.actor.id) {
             try await trail.recordRefusal(.personalData, of: id, limitPerHour: limit.most, caller: caller, requestID: requestID)
             throw PersonalDataReadLimited(retryAfterSeconds: wait, perHour: limit.most)
         }
-        if state.report.personalData != nil, state.personalDataErasedAt == nil, vault == nil { throw PrivacyError.masterKeyMissing }
+        if people.contains(where: { $0.personalData != nil && state.erasures[$0.id] == nil }), vault == nil { throw PrivacyError.masterKeyMissing }
         // The reason may name the person: sealed under the subject's key, like the data itself.
         // Once the data is erased there is nothing a reason could explain, and no key to seal
         // it with (a new one would outlive the erasure): the read alone is recorded.
@@ -370,10 +374,18 @@ public struct CaseService: Sendable {
             }
         }
         try await trail.record(.personalData, of: id, reason: sealedReason, caller: caller, requestID: requestID)
-        if let erasedAt = state.personalDataErasedAt { return (snapshot, .erased(at: erasedAt)) }
-        guard let sealed = state.report.personalData, let vault else { return (snapshot, .none) }
-        guard let data = try await vault.open(sealed, subject: state.report.subject.id) else { return (snapshot, .erased(at: nil)) }
-        return (snapshot, .data(data))
+        var readings: [(subject: SubjectID, reading: PersonalDataReading)] = []
+        for person in people {
+            if let erasedAt = state.erasures[person.id] {
+                readings.append((person.id, .erased(at: erasedAt)))
+            } else if let sealed = person.personalData, let vault {
+                let data = try await vault.open(sealed, subject: person.id)
+                readings.append((person.id, data.map { .data($0) } ?? .erased(at: nil)))
+            } else {
+                readings.append((person.id, .none))
+            }
+        }
+        return (snapshot, readings)
     }
 
     /// Whether a recorded report of case `id` names `subject`: a subject key may be destroyed
@@ -381,7 +393,7 @@ public struct CaseService: Sendable {
     public func isRecorded(_ subject: SubjectID, in id: CaseID) async throws -> Bool {
         let history = try EventCoding.caseEvents(try await store.readStream(Streams.case(id)))
         return history.contains { event, _ in
-            if case .reportFiled(let report) = event { return report.subject.id == subject }
+            if case .reportFiled(let report) = event { return report.subject(subject) != nil }
             return false
         }
     }
@@ -423,7 +435,7 @@ public struct CaseService: Sendable {
         case .sendReferral(let send): [send.to]
         case .scheduleConference(_, _, let invited): invited
         case .recordDecision(_, _, _, let responsible, _, _): [responsible]
-        case .provideAssistance(_, let provider, _): [provider]
+        case .provideAssistance(_, let provider, _, _): [provider]
         default: []
         }
     }

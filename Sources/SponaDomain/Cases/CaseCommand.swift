@@ -20,20 +20,26 @@ public enum CaseCommand: Hashable, Sendable, Encodable {
     case recordDecision(ConferenceID, DecisionID, type: DecisionType, responsible: InstitutionID, due: Date?, note: String?)
     case cancelConference(ConferenceID, reason: String)
     case markDecisionImplemented(DecisionID, note: String?)
-    case concludeIdentification(IdentificationOutcome, note: String?)
-    case provideAssistance(AssistanceKind, provider: InstitutionID, note: String?)
+    /// About one person of the case (`subject`), or every person of it (nil).
+    case concludeIdentification(IdentificationOutcome, note: String?, subject: SubjectID? = nil)
+    /// For one person of the case (`subject`), or every person of it (nil).
+    case provideAssistance(AssistanceKind, provider: InstitutionID, note: String?, subject: SubjectID? = nil)
     case close(reason: String)
     case reopen(reason: String)
-    /// Crypto-shredding of the subject's personal data (an admin, with a legal basis). The
-    /// application destroys the key; this records that it did and why.
-    case erasePersonalData(legalBasis: String, reference: String)
+    /// Crypto-shredding of one person's personal data (`subject`), or of every person's not
+    /// erased yet (nil), by an admin with a legal basis. The application destroys the keys;
+    /// this records that it did and why.
+    case erasePersonalData(legalBasis: String, reference: String, subject: SubjectID? = nil)
 
     public struct FileReport: Hashable, Sendable, Encodable {
         public var caseID: CaseID
         public var municipality: MunicipalityCode
         public var channel: ReportChannel
+        /// The first person the report is about, and their sealed personal data.
         public var subject: SubjectProfile
         public var personalData: SealedPersonalData?
+        /// Everyone else it is about (nil or empty: nobody else).
+        public var otherSubjects: [CaseSubject]?
         public var locations: [Location]
         public var exploitation: [ExploitationForm]
         public var indicators: [IndicatorID]
@@ -46,6 +52,7 @@ public enum CaseCommand: Hashable, Sendable, Encodable {
             channel: ReportChannel,
             subject: SubjectProfile,
             personalData: SealedPersonalData? = nil,
+            otherSubjects: [CaseSubject] = [],
             locations: [Location] = [],
             exploitation: [ExploitationForm] = [],
             indicators: [IndicatorID] = [],
@@ -57,12 +64,17 @@ public enum CaseCommand: Hashable, Sendable, Encodable {
             self.channel = channel
             self.subject = subject
             self.personalData = personalData
+            // Absent rather than empty: a one-person report keeps the fingerprint it always had.
+            self.otherSubjects = otherSubjects.isEmpty ? nil : otherSubjects
             self.locations = locations
             self.exploitation = exploitation
             self.indicators = indicators
             self.urgency = urgency
             self.reporterTrained = reporterTrained
         }
+
+        /// Everyone the report is about, the first named first.
+        public var subjects: [CaseSubject] { [CaseSubject(profile: subject, personalData: personalData)] + (otherSubjects ?? []) }
     }
 
     public struct SendReferral: Hashable, Sendable, Encodable {

@@ -12,13 +12,15 @@ public enum CaseDecider {
         }
         guard let state else { throw .caseNotFound }
         let actor = context.actor
-        if case let .erasePersonalData(legalBasis, reference) = command {
+        if case let .erasePersonalData(legalBasis, reference, subject) = command {
             // An admin's act on the data protection side: no party to the case, never sees it.
             guard actor.role == .admin else { throw .roleMayNot(actor.role, action: "erase personal data") }
-            if let on = state.personalDataErasedAt { throw .personalDataAlreadyErased(on: on) }
             try requireText(legalBasis, "the legal basis")
             try requireText(reference, "the reference of the erasure request")
-            return [.personalDataErased(.init(subject: state.report.subject.id, legalBasis: legalBasis, reference: reference))]
+            let people = try subjects(subject, of: state)
+            let remaining = people.filter { state.erasures[$0] == nil }
+            guard !remaining.isEmpty else { throw .personalDataAlreadyErased(on: people.compactMap { state.erasures[$0] }.max() ?? state.filedAt) }
+            return remaining.map { .personalDataErased(.init(subject: $0, legalBasis: legalBasis, reference: reference)) }
         }
         guard actor.role == .reporter || actor.role == .coordinator else {
             throw .roleMayNot(actor.role, action: "change a case")
@@ -152,16 +154,18 @@ public enum CaseDecider {
             if let on = decision.implementedAt { throw .decisionAlreadyImplemented(id, on: on) }
             return [.decisionImplemented(.init(decision: id, by: me, note: try optional(note, "the note", state)))]
 
-        case let .concludeIdentification(outcome, note):
+        case let .concludeIdentification(outcome, note, subject):
             try requireCenter(context, "conclude identification")
             try requireOpen(state)
-            return [.identificationConcluded(.init(outcome: outcome, note: try optional(note, "the note", state)))]
+            _ = try subjects(subject, of: state)
+            return [.identificationConcluded(.init(outcome: outcome, note: try optional(note, "the note", state), subject: subject))]
 
-        case let .provideAssistance(kind, provider, note):
+        case let .provideAssistance(kind, provider, note, subject):
             try requireOpen(state)
             guard provider == me || context.isCenter else { throw .notAParty }
             try requireActive(provider, context)
-            return [.assistanceProvided(.init(kind: kind, provider: provider, note: try optional(note, "the note", state)))]
+            _ = try subjects(subject, of: state)
+            return [.assistanceProvided(.init(kind: kind, provider: provider, note: try optional(note, "the note", state), subject: subject))]
 
         case .close(let reason):
             try requireCenter(context, "close a case")
@@ -199,10 +203,14 @@ public enum CaseDecider {
                 throw .locationNeedsOnePlace(location.role)
             }
         }
-        if let citizenship = report.subject.citizenship,
-            !(citizenship.count == 2 && citizenship.allSatisfy({ $0.isASCII && $0.isUppercase }))
-        {
-            throw .badCountry(citizenship)
+        var named: Set<SubjectID> = []
+        for subject in report.subjects {
+            guard named.insert(subject.id).inserted else { throw .subjectNamedTwice(subject.id) }
+            if let citizenship = subject.profile.citizenship,
+                !(citizenship.count == 2 && citizenship.allSatisfy({ $0.isASCII && $0.isUppercase }))
+            {
+                throw .badCountry(citizenship)
+            }
         }
         for indicator in report.indicators where context.catalogue.indicators[indicator] == nil {
             throw .unknownIndicator(indicator.rawValue)
@@ -213,18 +221,29 @@ public enum CaseDecider {
             reportingInstitution: institution.id,
             municipality: report.municipality,
             channel: report.channel,
-            subject: report.subject,
-            personalData: report.personalData,
+            subjects: report.subjects,
             locations: report.locations,
             exploitation: Array(Set(report.exploitation)).sorted { $0.rawValue < $1.rawValue },
             indicators: indicators,
-            risk: context.catalogue.assess(Set(indicators), ageGroup: report.subject.ageGroup),
+            // A child among them makes the indicators read as for a child.
+            risk: context.catalogue.assess(
+                Set(indicators),
+                ageGroup: report.subjects.first(where: { $0.profile.ageGroup.isChild })?.profile.ageGroup ?? report.subject.ageGroup
+            ),
             urgency: report.urgency,
             reporterTrained: report.reporterTrained
         )
     }
 
     // MARK: Rules shared by several commands
+
+    /// The people a command is about: `subject`, which must be one of the case's, or all of
+    /// them (nil).
+    private static func subjects(_ subject: SubjectID?, of state: Case) throws(CaseError) -> [SubjectID] {
+        guard let subject else { return state.report.subjects.map(\.id) }
+        guard state.report.subject(subject) != nil else { throw .subjectNotFound(subject) }
+        return [subject]
+    }
 
     private static func requireCenter(_ context: DecisionContext, _ action: String) throws(CaseError) {
         guard context.isCenter else { throw .onlyTheCenter(action: action) }

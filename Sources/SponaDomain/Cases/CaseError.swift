@@ -44,6 +44,12 @@ public enum CaseError: Error, Hashable, Sendable, CustomStringConvertible {
     case tooLong(field: String, limit: Int)
     case tooMany(field: String, limit: Int)
     case unknownVulnerableGroup(String)
+    /// A person named who is not one of the case's.
+    case subjectNotFound(SubjectID)
+    /// A stored report that names nobody (no report filed through the domain can).
+    case noSubject
+    /// The same person named twice in one report.
+    case subjectNamedTwice(SubjectID)
     /// Text about a subject whose personal data was erased: it could only be kept in the
     /// clear, where no erasure reaches.
     case textAfterErasure(field: String, erasedOn: Date)
@@ -58,7 +64,7 @@ public enum CaseError: Error, Hashable, Sendable, CustomStringConvertible {
         case .onlyTheCenter, .onlyReceiver, .onlySender, .onlyResponsible, .notAParty, .roleMayNot: .forbidden
         case .unknownMunicipality, .unknownInstitution, .inactiveInstitution, .unknownIndicator, .badCountry,
             .locationNeedsOnePlace, .referralToSelf, .dueInThePast, .missingText, .attendeeNotInvited, .responsibleDidNotAttend,
-            .tooLong, .tooMany, .unknownVulnerableGroup, .badActorID:
+            .tooLong, .tooMany, .unknownVulnerableGroup, .badActorID, .subjectNotFound, .subjectNamedTwice, .noSubject:
             .invalid
         default: .conflict
         }
@@ -81,7 +87,7 @@ public enum CaseError: Error, Hashable, Sendable, CustomStringConvertible {
         case .referralExists(let id): "referral \(Self.short(id)) was already sent"
         case .decisionNotFound(let id): "this case has no decision \(Self.short(id))"
         case .decisionExists(let id): "decision \(Self.short(id)) is already recorded"
-        case .personalDataAlreadyErased(let on): "the personal data of this case was already erased on \(Self.day(on))"
+        case .personalDataAlreadyErased(let on): "this personal data was already erased on \(Self.day(on))"
         case let .decisionAlreadyImplemented(id, on): "decision \(Self.short(id)) was already implemented on \(Self.day(on))"
         case .openReferrals(let count):
             "\(count) referral\(count == 1 ? " is" : "s are") still open; complete, fail or withdraw \(count == 1 ? "it" : "them") before closing the case"
@@ -108,6 +114,9 @@ public enum CaseError: Error, Hashable, Sendable, CustomStringConvertible {
         case let .tooMany(field, limit): "at most \(limit) \(field)"
         case .unknownVulnerableGroup(let code):
             "'\(code)' is not a vulnerable group; one of \(VulnerableGroup.allCases.map(\.rawValue).joined(separator: ", "))"
+        case .subjectNotFound(let id): "person \(id) is not one of the people this case is about"
+        case .noSubject: "a report must be about at least one person"
+        case .subjectNamedTwice(let id): "person \(id) is named twice in the report; name each person once"
         case .attendeeNotInvited(let id): "institution \(id) was not invited to this conference"
         case .responsibleDidNotAttend(let id): "institution \(id) did not attend the conference, so it cannot be made responsible"
         }

@@ -83,6 +83,20 @@ public struct SealedPersonalData: Hashable, Codable, Sendable {
     }
 }
 
+/// A person a report is about: what statistics may know of them, and their personal data
+/// sealed under a key of their own, so that each can be erased alone.
+public struct CaseSubject: Hashable, Codable, Sendable {
+    public var profile: SubjectProfile
+    public var personalData: SealedPersonalData?
+
+    public init(profile: SubjectProfile, personalData: SealedPersonalData? = nil) {
+        self.profile = profile
+        self.personalData = personalData
+    }
+
+    public var id: SubjectID { profile.id }
+}
+
 public enum DecisionType: String, Codable, Sendable, CaseIterable {
     case shelterPlacement = "shelter_placement"
     /// Testimony by video link from the shelter, to spare the person a second victimisation.
@@ -136,8 +150,9 @@ public enum CaseEvent: Hashable, Sendable {
         public var reportingInstitution: InstitutionID
         public var municipality: MunicipalityCode
         public var channel: ReportChannel
-        public var subject: SubjectProfile
-        public var personalData: SealedPersonalData?
+        /// Everyone the report is about (siblings, a group of workers), the first named first:
+        /// persons are counted from these, reports from cases.
+        public var subjects: [CaseSubject]
         public var locations: [Location]
         public var exploitation: [ExploitationForm]
         public var indicators: [IndicatorID]
@@ -145,6 +160,20 @@ public enum CaseEvent: Hashable, Sendable {
         public var urgency: Urgency
         /// Whether the reporting professional took part in a training (for the training-impact view).
         public var reporterTrained: Bool
+
+        /// The first person named: the case's texts are sealed under their key, so they go
+        /// with that person's personal data when it is erased.
+        /// (A stored report naming nobody, which the domain never records, reads as an unknown
+        /// person here, so that no reader can trip over it; ``CaseLimits/checkStored(_:)``
+        /// names it.)
+        public var subject: SubjectProfile { subjects.first?.profile ?? Self.nobody }
+        public var personalData: SealedPersonalData? { subjects.first?.personalData }
+        private static let nobody = SubjectProfile(
+            id: SubjectID(rawValue: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))),
+            ageGroup: .unknown,
+            gender: .unknown
+        )
+        public func subject(_ id: SubjectID) -> CaseSubject? { subjects.first { $0.id == id } }
     }
 
     public struct ReportAcknowledged: Hashable, Codable, Sendable {
@@ -213,12 +242,17 @@ public enum CaseEvent: Hashable, Sendable {
     public struct IdentificationConcluded: Hashable, Codable, Sendable {
         public var outcome: IdentificationOutcome
         public var note: CaseText?
+        /// The person concluded about; nil: every person of the case (all a report could be
+        /// about before reports named several people).
+        public var subject: SubjectID? = nil
     }
 
     public struct AssistanceProvided: Hashable, Codable, Sendable {
         public var kind: AssistanceKind
         public var provider: InstitutionID
         public var note: CaseText?
+        /// The person assisted; nil: every person of the case.
+        public var subject: SubjectID? = nil
     }
 
     public struct CaseClosed: Hashable, Codable, Sendable {
@@ -280,7 +314,22 @@ extension CaseEvent {
     public static let schemas = EventSchemas(
         family: "case",
         [
-            "ReportFiled": .init(current: 1),
+            // Version 2: the people a report is about (`subjects`); version 1 named one person,
+            // as `subject` with its `personalData` beside it.
+            "ReportFiled": .init(
+                current: 2,
+                upcasters: [
+                    1: { payload in
+                        var payload = payload
+                        var subject: JSONValue = .object(["profile": payload["subject"] ?? .null])
+                        if let sealed = payload["personalData"], sealed != .null { subject["personalData"] = sealed }
+                        payload["subjects"] = .array([subject])
+                        payload["subject"] = nil
+                        payload["personalData"] = nil
+                        return payload
+                    }
+                ]
+            ),
             "ReportAcknowledged": .init(current: 1),
             // Version 2: texts sealed under the subject's key (``CaseText``), requested services
             // from a code list (``RequestedService``); version 1 held both in the clear.

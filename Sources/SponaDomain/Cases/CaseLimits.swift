@@ -13,6 +13,8 @@ public enum CaseLimits {
     public static let maxIndicators = 200
     public static let maxRequestedServices = RequestedService.allCases.count
     public static let maxActorIDCharacters = 200
+    /// People one report is about: a family, a group of workers found together.
+    public static let maxSubjects = 50
     /// Institutions invited to, or attending, one conference.
     public static let maxConferenceInstitutions = 100
 
@@ -22,9 +24,12 @@ public enum CaseLimits {
         case .fileReport(let report):
             try places(report.locations)
             try list(report.indicators.count, maxIndicators, "indicators")
-            try list(report.subject.vulnerableGroups.count, VulnerableGroup.allCases.count, "vulnerable groups")
-            for group in report.subject.vulnerableGroups where VulnerableGroup(rawValue: group) == nil {
-                throw .unknownVulnerableGroup(group)
+            try list(report.subjects.count, maxSubjects, "people in one report")
+            for subject in report.subjects {
+                try list(subject.profile.vulnerableGroups.count, VulnerableGroup.allCases.count, "vulnerable groups")
+                for group in subject.profile.vulnerableGroups where VulnerableGroup(rawValue: group) == nil {
+                    throw .unknownVulnerableGroup(group)
+                }
             }
         case let .triage(_, caseManager, note):
             guard isActorID(caseManager) else { throw .badActorID(caseManager) }
@@ -34,8 +39,8 @@ public enum CaseLimits {
             try list(send.requestedServices.count, maxRequestedServices, "requested services")
         case .receiveReferral, .acknowledge:
             break
-        case let .acceptReferral(_, note), let .markDecisionImplemented(_, note), let .concludeIdentification(_, note),
-            let .provideAssistance(_, _, note), let .recordDecision(_, _, _, _, _, note):
+        case let .acceptReferral(_, note), let .markDecisionImplemented(_, note), let .concludeIdentification(_, note, _),
+            let .provideAssistance(_, _, note, _), let .recordDecision(_, _, _, _, _, note):
             try text(note, "the note")
         case let .declineReferral(_, reason), let .failReferral(_, reason), let .markReferralEnteredInError(_, reason),
             let .cancelConference(_, reason), let .close(reason), let .reopen(reason):
@@ -46,7 +51,7 @@ public enum CaseLimits {
             try text(outcome, "the outcome")
         case let .scheduleConference(_, _, institutions), let .recordConferenceHeld(_, institutions):
             try list(institutions.count, maxConferenceInstitutions, "institutions")
-        case let .erasePersonalData(legalBasis, reference):
+        case let .erasePersonalData(legalBasis, reference, _):
             try text(legalBasis, "the legal basis")
             try text(reference, "the reference")
         }
@@ -57,6 +62,8 @@ public enum CaseLimits {
     /// these limits existed is then named by the reader instead of filling its tables.
     public static func checkStored(_ report: CaseEvent.ReportFiled) throws(CaseError) {
         try places(report.locations)
+        guard !report.subjects.isEmpty else { throw .noSubject }
+        try list(report.subjects.count, maxSubjects, "people in one report")
     }
 
     private static func places(_ locations: [Location]) throws(CaseError) {

@@ -52,6 +52,8 @@ public struct AssistanceRecord: Hashable, Codable, Sendable {
     public var kind: AssistanceKind
     public var provider: InstitutionID
     public var at: Date
+    /// The person assisted; nil: every person of the case.
+    public var subject: SubjectID? = nil
 }
 
 extension Case.Status {
@@ -88,12 +90,19 @@ public struct Case: Hashable, Sendable {
     public var referrals: [Referral]
     public var conferences: [CaseConference]
     public var decisions: [ConferenceDecision]
+    /// The latest identification concluded in the case, about any of its people.
     public var identification: IdentificationOutcome?
+    /// The latest identification concluded about each person (one concluded for every person
+    /// counts for each of them).
+    public var outcomes: [SubjectID: IdentificationOutcome] = [:]
     public var assistance: [AssistanceRecord]
     public var closedAt: Date?
     public var closeReason: CaseText?
-    /// When the subject's personal data was erased (its key destroyed).
-    public var personalDataErasedAt: Date?
+    /// When each person's personal data was erased (their key destroyed).
+    public var erasures: [SubjectID: Date] = [:]
+    /// When the first-named person's personal data was erased: the case's texts were sealed
+    /// under their key, so from then on it takes no text.
+    public var personalDataErasedAt: Date? { erasures[report.subject.id] }
     /// Institutions that may see the case: the reporter, everyone referred to or from, everyone
     /// invited to a conference. (The Center and auditors see every case besides.)
     public var parties: Set<InstitutionID>
@@ -210,14 +219,17 @@ extension Case {
             }
         case .identificationConcluded(let concluded):
             state.identification = concluded.outcome
+            for subject in state.report.subjects where concluded.subject == nil || concluded.subject == subject.id {
+                state.outcomes[subject.id] = concluded.outcome
+            }
         case .assistanceProvided(let provided):
-            state.assistance.append(AssistanceRecord(kind: provided.kind, provider: provided.provider, at: time))
+            state.assistance.append(AssistanceRecord(kind: provided.kind, provider: provided.provider, at: time, subject: provided.subject))
         case .caseClosed(let closed):
             state.status = state.status.after(event, acknowledged: state.acknowledgedAt != nil, triaged: state.triage != nil)
             state.closedAt = time
             state.closeReason = closed.reason
-        case .personalDataErased:
-            state.personalDataErasedAt = time
+        case .personalDataErased(let erased):
+            if state.erasures[erased.subject] == nil { state.erasures[erased.subject] = time }
         case .caseReopened:
             state.status = state.status.after(event, acknowledged: state.acknowledgedAt != nil, triaged: state.triage != nil)
             state.closedAt = nil

@@ -5,12 +5,13 @@ import SponaEventStore
 /// The figures an annual report is made of, per municipality and month: reports by the
 /// subject's gender, age group and form of exploitation; outcomes of identification; persons
 /// identified as victims and persons assisted, by gender, age group, form and kind of
-/// assistance. Counts of cases (one subject each), never anything about the person.
+/// assistance. Persons are counted from the people each report is about (a report about three
+/// siblings counts three children), reports from cases; never anything about the person.
 ///
 /// A case counts where it was reported, and each figure in the month it became true:
 /// an outcome in the month it was concluded (a later, different conclusion moves the case from
 /// the old outcome's month to the new one's, so corrections move the counts both ways); a kind
-/// of assistance once per case, in the month it was first given.
+/// of assistance once per person, in the month it was first given.
 public enum Breakdown {
     public enum Dimension: String, CaseIterable, Sendable {
         case gender
@@ -96,17 +97,55 @@ public enum Breakdown {
         public var record: UUID?
     }
 
+    /// What the fold keeps of each person of a case.
+    public struct PersonFacts: Hashable, Sendable {
+        public var id: SubjectID
+        public var gender: String
+        public var ageGroup: String
+        /// The outcome they count under, and the month it was concluded.
+        public var outcome: String?
+        public var outcomeMonth: String?
+        /// The kinds of assistance given them so far.
+        public var assistance: [String] = []
+
+        public init(id: SubjectID, gender: String, ageGroup: String, outcome: String? = nil, outcomeMonth: String? = nil, assistance: [String] = []) {
+            self.id = id
+            self.gender = gender
+            self.ageGroup = ageGroup
+            self.outcome = outcome
+            self.outcomeMonth = outcomeMonth
+            self.assistance = assistance
+        }
+
+        /// The month they were counted as an identified victim in; nil: they are not one.
+        public var identifiedMonth: String? { outcome == IdentificationOutcome.identifiedVictim.rawValue ? outcomeMonth : nil }
+
+        /// As stored in `stat_cases.persons`: "id|gender|age group|outcome|month|kind+kind".
+        public var stored: String {
+            [id.rawValue.uuidString.lowercased(), gender, ageGroup, outcome ?? "", outcomeMonth ?? "", assistance.joined(separator: "+")]
+                .joined(separator: "|")
+        }
+
+        public init?(stored: String) {
+            let parts = stored.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 6, let id = UUID(uuidString: parts[0]) else { return nil }
+            self.init(
+                id: SubjectID(rawValue: id),
+                gender: parts[1],
+                ageGroup: parts[2],
+                outcome: parts[3].isEmpty ? nil : parts[3],
+                outcomeMonth: parts[4].isEmpty ? nil : parts[4],
+                assistance: parts[5].split(separator: "+").map(String.init)
+            )
+        }
+    }
+
     /// What the fold keeps of a case between its events (the projection's `stat_cases` row).
     public struct CaseFacts: Hashable, Sendable {
         public var municipality: MunicipalityCode
-        public var gender: String
-        public var ageGroup: String
+        /// The people it is about, the first named first.
+        public var persons: [PersonFacts]
         public var exploitation: [String]
-        /// The outcome it counts under, and the month it was concluded.
-        public var outcome: String?
-        public var outcomeMonth: String?
-        /// The kinds of assistance given so far.
-        public var assistance: [String]
         /// The referral cells counted so far, as "referral|dimension|value|month": what a
         /// correction takes back.
         public var referralSteps: [String] = []
@@ -120,12 +159,8 @@ public enum Breakdown {
 
         public init(
             municipality: MunicipalityCode,
-            gender: String,
-            ageGroup: String,
+            persons: [PersonFacts],
             exploitation: [String],
-            outcome: String? = nil,
-            outcomeMonth: String? = nil,
-            assistance: [String] = [],
             referralSteps: [String] = [],
             decisionsDue: [String] = [],
             filedAt: Int64? = nil,
@@ -133,12 +168,8 @@ public enum Breakdown {
             referralsSentAt: [String] = []
         ) {
             self.municipality = municipality
-            self.gender = gender
-            self.ageGroup = ageGroup
+            self.persons = persons
             self.exploitation = exploitation
-            self.outcome = outcome
-            self.outcomeMonth = outcomeMonth
-            self.assistance = assistance
             self.referralSteps = referralSteps
             self.decisionsDue = decisionsDue
             self.filedAt = filedAt
@@ -166,12 +197,18 @@ public enum Breakdown {
             let forms = Array(Set(report.exploitation.map(\.rawValue))).sorted()
             let filed = CaseFacts(
                 municipality: report.municipality,
-                gender: report.subject.gender.rawValue,
-                ageGroup: report.subject.ageGroup.rawValue,
+                persons: report.subjects.map { PersonFacts(id: $0.id, gender: $0.profile.gender.rawValue, ageGroup: $0.profile.ageGroup.rawValue) },
                 exploitation: forms,
                 filedAt: seconds
             )
-            var deltas = [cell(filed, .gender, filed.gender), cell(filed, .ageGroup, filed.ageGroup)] + forms.map { cell(filed, .exploitation, $0) }
+            // Persons by gender and age group; reports by form of exploitation.
+            var deltas = filed.persons.flatMap { person in
+                [
+                    cell(filed, .gender, person.gender, record: person.id.rawValue),
+                    cell(filed, .ageGroup, person.ageGroup, record: person.id.rawValue),
+                ]
+            }
+            deltas += forms.map { cell(filed, .exploitation, $0) }
             if let reporter = sector(report.reportingInstitution) { deltas.append(cell(filed, .reporterSector, reporter.rawValue)) }
             // Trained "before the report": a training held on or before the report's day (UTC).
             let day = CivilCalendar.timestamp(time).map { String($0.prefix(10)) } ?? ""
@@ -189,26 +226,38 @@ public enum Breakdown {
         case .identificationConcluded(let concluded):
             guard var facts else { return (nil, []) }
             let outcome = concluded.outcome.rawValue
-            guard facts.outcome != outcome else { return (facts, []) }
             var deltas: [Delta] = []
-            if let previous = facts.outcome, let previousMonth = facts.outcomeMonth {
-                deltas += outcomeCells(of: facts, outcome: previous, month: previousMonth).map { Delta(key: $0, count: -1) }
+            for index in facts.persons.indices where concluded.subject == nil || concluded.subject == facts.persons[index].id {
+                let person = facts.persons[index]
+                guard person.outcome != outcome else { continue }
+                if let previous = person.outcome, let previousMonth = person.outcomeMonth {
+                    deltas += outcomeCells(of: facts, person, outcome: previous, month: previousMonth).map {
+                        Delta(key: $0, count: -1, record: person.id.rawValue)
+                    }
+                }
+                facts.persons[index].outcome = outcome
+                facts.persons[index].outcomeMonth = month
+                deltas += outcomeCells(of: facts, person, outcome: outcome, month: month).map { Delta(key: $0, count: 1, record: person.id.rawValue) }
             }
-            facts.outcome = outcome
-            facts.outcomeMonth = month
-            deltas += outcomeCells(of: facts, outcome: outcome, month: month).map { Delta(key: $0, count: 1) }
             return (facts, deltas)
 
         case .assistanceProvided(let provided):
             guard var facts else { return (nil, []) }
             let kind = provided.kind.rawValue
-            guard !facts.assistance.contains(kind) else { return (facts, []) }
-            // A person counts as assisted once, in the month of their first assistance.
-            var deltas = [cell(facts, .assistance, kind)]
-            if facts.assistance.isEmpty {
-                deltas += [cell(facts, .assistedByGender, facts.gender), cell(facts, .assistedByAgeGroup, facts.ageGroup)]
+            var deltas: [Delta] = []
+            for index in facts.persons.indices where provided.subject == nil || provided.subject == facts.persons[index].id {
+                let person = facts.persons[index]
+                guard !person.assistance.contains(kind) else { continue }
+                // A person counts as assisted once, in the month of their first assistance.
+                deltas.append(cell(facts, .assistance, kind, record: person.id.rawValue))
+                if person.assistance.isEmpty {
+                    deltas += [
+                        cell(facts, .assistedByGender, person.gender, record: person.id.rawValue),
+                        cell(facts, .assistedByAgeGroup, person.ageGroup, record: person.id.rawValue),
+                    ]
+                }
+                facts.persons[index].assistance = (person.assistance + [kind]).sorted()
             }
-            facts.assistance = (facts.assistance + [kind]).sorted()
             return (facts, deltas)
 
         case .reportAcknowledged:
@@ -298,14 +347,14 @@ public enum Breakdown {
         }
     }
 
-    /// The cells a case counts in under an outcome.
-    private static func outcomeCells(of facts: CaseFacts, outcome: String, month: String) -> [Key] {
+    /// The cells a person of a case counts in under an outcome.
+    private static func outcomeCells(of facts: CaseFacts, _ person: PersonFacts, outcome: String, month: String) -> [Key] {
         func key(_ dimension: Dimension, _ value: String) -> Key {
             Key(municipality: facts.municipality, month: month, dimension: dimension, value: value)
         }
         var keys = [key(.outcome, outcome)]
         if outcome == IdentificationOutcome.identifiedVictim.rawValue {
-            keys += [key(.identifiedByGender, facts.gender), key(.identifiedByAgeGroup, facts.ageGroup)]
+            keys += [key(.identifiedByGender, person.gender), key(.identifiedByAgeGroup, person.ageGroup)]
             keys += facts.exploitation.map { key(.identifiedByExploitation, $0) }
         }
         return keys

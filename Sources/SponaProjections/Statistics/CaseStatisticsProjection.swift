@@ -25,7 +25,8 @@ public struct CaseStatisticsProjection: Projection {
     public var categories: Set<String>? { [Streams.Category.cases, Streams.Category.trainings, Streams.Category.institutions] }
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
     /// history on start (see ``Projection/version``).
-    public static let currentVersion = 5
+    /// Version 6: persons counted from the people of each report (`stat_cases.persons`).
+    public static let currentVersion = 6
     public var version: Int { Self.currentVersion }
 
     public init() {}
@@ -46,32 +47,22 @@ public struct CaseStatisticsProjection: Projection {
         if !caseIDs.isEmpty {
             let rows = try await connection.query(
                 """
-                SELECT case_id, municipality, identified_month, gender, age_group, exploitation, outcome, outcome_month, assistance,
-                       referral_steps, decisions_due, filed_at, acknowledged, referrals_sent_at
+                SELECT case_id, municipality, persons, exploitation, referral_steps, decisions_due, filed_at, acknowledged, referrals_sent_at
                 FROM stat_cases WHERE case_id = ANY(\(caseIDs.map(\.rawValue)))
                 """,
                 logger: logger
             )
-            for try await (
-                id, municipality, identified, gender, ageGroup, exploitation, outcome, outcomeMonth, assistance, steps, due, filedAt, acknowledged,
-                sentAt
-            )
-                in rows.decode(
-                    (UUID, String, String?, String?, String?, [String], String?, String?, [String], [String], [String], Int64?, Bool, [String]).self
-                )
+            for try await (id, municipality, persons, exploitation, steps, due, filedAt, acknowledged, sentAt)
+                in rows.decode((UUID, String, [String], [String], [String], [String], Int64?, Bool, [String]).self)
             {
                 let id = CaseID(rawValue: id)
                 municipalityOf[id] = MunicipalityCode(rawValue: municipality)
-                if let identified { fold.caseIdentifiedMonth[id] = identified }
-                if let gender, let ageGroup {
+                let people = persons.compactMap(Breakdown.PersonFacts.init(stored:))
+                if !people.isEmpty {
                     fold.caseFacts[id] = Breakdown.CaseFacts(
                         municipality: MunicipalityCode(rawValue: municipality),
-                        gender: gender,
-                        ageGroup: ageGroup,
+                        persons: people,
                         exploitation: exploitation,
-                        outcome: outcome,
-                        outcomeMonth: outcomeMonth,
-                        assistance: assistance,
                         referralSteps: steps,
                         decisionsDue: due,
                         filedAt: filedAt,
@@ -167,22 +158,19 @@ public struct CaseStatisticsProjection: Projection {
             // Arrays of arrays do not unnest row by row: the lists travel as joined text.
             try await connection.query(
                 """
-                UPDATE stat_cases AS c SET gender = u.gender, age_group = u.age_group,
+                UPDATE stat_cases AS c SET persons = coalesce(string_to_array(NULLIF(u.persons, ''), ','), '{}'),
                     exploitation = coalesce(string_to_array(NULLIF(u.exploitation, ''), ','), '{}'),
-                    outcome = NULLIF(u.outcome, ''), outcome_month = NULLIF(u.outcome_month, ''),
-                    assistance = coalesce(string_to_array(NULLIF(u.assistance, ''), ','), '{}'),
                     referral_steps = coalesce(string_to_array(NULLIF(u.referral_steps, ''), ','), '{}'),
                     decisions_due = coalesce(string_to_array(NULLIF(u.decisions_due, ''), ','), '{}'),
                     filed_at = NULLIF(u.filed_at, -1), acknowledged = u.acknowledged,
                     referrals_sent_at = coalesce(string_to_array(NULLIF(u.referrals_sent_at, ''), ','), '{}')
-                FROM unnest(\(facts.map(\.0))::uuid[], \(facts.map(\.1.gender))::text[], \(facts.map(\.1.ageGroup))::text[],
-                            \(facts.map { $0.1.exploitation.joined(separator: ",") })::text[], \(facts.map { $0.1.outcome ?? "" })::text[],
-                            \(facts.map { $0.1.outcomeMonth ?? "" })::text[], \(facts.map { $0.1.assistance.joined(separator: ",") })::text[],
+                FROM unnest(\(facts.map(\.0))::uuid[], \(facts.map { $0.1.persons.map(\.stored).joined(separator: ",") })::text[],
+                            \(facts.map { $0.1.exploitation.joined(separator: ",") })::text[],
                             \(facts.map { $0.1.referralSteps.joined(separator: ",") })::text[],
                             \(facts.map { $0.1.decisionsDue.joined(separator: ",") })::text[],
                             \(facts.map { $0.1.filedAt ?? -1 })::bigint[], \(facts.map { $0.1.acknowledged })::boolean[],
                             \(facts.map { $0.1.referralsSentAt.joined(separator: ",") })::text[])
-                    AS u(case_id, gender, age_group, exploitation, outcome, outcome_month, assistance, referral_steps, decisions_due,
+                    AS u(case_id, persons, exploitation, referral_steps, decisions_due,
                          filed_at, acknowledged, referrals_sent_at)
                 WHERE c.case_id = u.case_id
                 """,
@@ -235,17 +223,6 @@ public struct CaseStatisticsProjection: Projection {
                 """
                 INSERT INTO stat_institutions (id, sector) VALUES (\(id.rawValue), \(sector.rawValue))
                 ON CONFLICT (id) DO UPDATE SET sector = EXCLUDED.sector
-                """,
-                logger: logger
-            )
-        }
-        if !fold.identificationChanged.isEmpty {
-            let changed = Array(fold.identificationChanged)
-            try await connection.query(
-                """
-                UPDATE stat_cases AS c SET identified_month = NULLIF(u.month, '')
-                FROM unnest(\(changed.map(\.rawValue))::uuid[], \(changed.map { fold.caseIdentifiedMonth[$0] ?? "" })::text[]) AS u(case_id, month)
-                WHERE c.case_id = u.case_id
                 """,
                 logger: logger
             )

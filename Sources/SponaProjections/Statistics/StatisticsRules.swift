@@ -11,6 +11,7 @@ public enum StatisticsRules {
     /// A figure of a municipality in a month.
     public enum MunicipalityMetric: String, CaseIterable, Sendable {
         case reports
+        /// Children the month's reports are about (persons: a report about two siblings counts two).
         case children
         case highRisk = "high_risk"
         case referralsSent = "referrals_sent"
@@ -122,15 +123,14 @@ public enum StatisticsRules {
     }
 
     /// What `event` of a case adds (or, for corrections, takes back). `municipality` is the
-    /// case's (from its report), `identifiedMonth` the month it was counted as an identified
-    /// victim in (nil: it is not), `sent` how a referral was counted when sent, `sector` an
-    /// institution's sector as registered.
+    /// case's (from its report), `sent` how a referral was counted when sent, `sector` an
+    /// institution's sector as registered. (Identified victims are persons: see
+    /// ``identified(before:after:)``.)
     public static func deltas(
         _ event: CaseEvent,
         of caseID: CaseID,
         at time: Date,
         municipality: MunicipalityCode?,
-        identifiedMonth: String? = nil,
         sent: (ReferralID) -> SentReferral? = { _ in nil },
         sector: (InstitutionID) -> Sector?
     ) -> [Delta] {
@@ -146,7 +146,9 @@ public enum StatisticsRules {
         case .reportFiled(let report):
             let key = MunicipalityKey(municipality: report.municipality, month: month)
             var deltas: [Delta] = [.municipality(key, .reports, 1, record: caseKey)]
-            if report.subject.ageGroup.isChild { deltas.append(.municipality(key, .children, 1, record: caseKey)) }
+            for child in report.subjects where child.profile.ageGroup.isChild {
+                deltas.append(.municipality(key, .children, 1, record: recordKey(child.id.rawValue)))
+            }
             if report.risk.level == .high { deltas.append(.municipality(key, .highRisk, 1, record: caseKey)) }
             if report.reporterTrained { deltas.append(.municipality(key, .reportsByTrained, 1, record: caseKey)) }
             if let reporter = sectorOf(report.reportingInstitution, .reports) { deltas.append(reporter) }
@@ -165,19 +167,6 @@ public enum StatisticsRules {
                 deltas.append(.sectorFlow(SectorFlowKey(from: from, to: to, month: month), 1))
             }
             return deltas
-        case .identificationConcluded(let concluded):
-            // A person counts once, in the month they were identified; a later conclusion that
-            // they are not a victim takes them out of that month again.
-            switch (concluded.outcome == .identifiedVictim, identifiedMonth) {
-            case (true, nil):
-                return [place(.identifiedVictims, record: caseKey)].compactMap { $0 }
-            case (false, let counted?):
-                return municipality.map {
-                    [.municipality(MunicipalityKey(municipality: $0, month: counted), .identifiedVictims, -1, record: caseKey)]
-                } ?? []
-            default:
-                return []
-            }
         case .referralEnteredInError(let step):
             // Never sent, in truth: everything its sending added is taken back where it was added.
             guard let counted = sent(step.referral) else { return [] }
@@ -203,6 +192,30 @@ public enum StatisticsRules {
     }
 }
 
+extension StatisticsRules {
+    /// Identified victims are persons: each counts once, in the month they were identified; a
+    /// later conclusion that they are not a victim takes them out of that month again, and
+    /// identifying them again counts them in the new month.
+    public static func identified(before: Breakdown.CaseFacts?, after: Breakdown.CaseFacts?) -> [Delta] {
+        guard let after else { return [] }
+        let earlier = Dictionary((before?.persons ?? []).map { ($0.id, $0.identifiedMonth) }, uniquingKeysWith: { first, _ in first })
+        var deltas: [Delta] = []
+        for person in after.persons {
+            let was = earlier[person.id] ?? nil
+            let now = person.identifiedMonth
+            guard was != now else { continue }
+            let record = recordKey(person.id.rawValue)
+            if let was {
+                deltas.append(.municipality(MunicipalityKey(municipality: after.municipality, month: was), .identifiedVictims, -1, record: record))
+            }
+            if let now {
+                deltas.append(.municipality(MunicipalityKey(municipality: after.municipality, month: now), .identifiedVictims, 1, record: record))
+            }
+        }
+        return deltas
+    }
+}
+
 /// The statistics folded in memory from events in the store's order: the reference the
 /// projection's tables must equal.
 public struct StatisticsFold: Sendable, Equatable {
@@ -216,12 +229,8 @@ public struct StatisticsFold: Sendable, Equatable {
     public var placeFlowKeys: [StatisticsRules.PlaceFlowKey: Int64] = [:]
     var caseMunicipality: [CaseID: MunicipalityCode] = [:]
     var institutionSector: [InstitutionID: Sector] = [:]
-    /// The month each case was counted as an identified victim in (absent: it is not).
-    var caseIdentifiedMonth: [CaseID: String] = [:]
     /// How each referral was counted when sent; nil once taken back as entered in error.
     var sentReferrals: [ReferralID: StatisticsRules.SentReferral?] = [:]
-    /// Cases whose identification was concluded in this fold (their month to store).
-    var identificationChanged: Set<CaseID> = []
     /// The breakdowns' counts and cell keys (``Breakdown``).
     public var breakdowns: [Breakdown.Key: Int] = [:]
     public var breakdownKeys: [Breakdown.Key: Int64] = [:]
@@ -251,23 +260,15 @@ public struct StatisticsFold: Sendable, Equatable {
         let sectors = institutionSector
         let modulus = StatisticsRules.keyModulus
         let referrals = sentReferrals
-        let deltas = StatisticsRules.deltas(
+        let eventDeltas = StatisticsRules.deltas(
             event,
             of: id,
             at: time,
             municipality: caseMunicipality[id],
-            identifiedMonth: caseIdentifiedMonth[id],
             sent: { referrals[$0] ?? nil },
             sector: { sectors[$0] }
         )
         switch event {
-        case .identificationConcluded(let concluded):
-            if concluded.outcome == .identifiedVictim {
-                if caseIdentifiedMonth[id] == nil { caseIdentifiedMonth[id] = StatisticsRules.month(time) }
-            } else {
-                caseIdentifiedMonth[id] = nil
-            }
-            identificationChanged.insert(id)
         case .referralSent(let sent):
             sentReferrals[sent.referral] = .some(
                 StatisticsRules.SentReferral(month: StatisticsRules.month(time), from: sectors[sent.from], to: sectors[sent.to])
@@ -294,6 +295,7 @@ public struct StatisticsFold: Sendable, Equatable {
             caseFacts[id] = facts
             factsChanged.insert(id)
         }
+        let deltas = eventDeltas + StatisticsRules.identified(before: before, after: facts)
         let seconds = Int64(time.timeIntervalSince1970.rounded(.down))
         switch event {
         case .reportAcknowledged:
