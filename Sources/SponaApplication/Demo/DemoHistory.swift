@@ -14,7 +14,8 @@ import SponaRecords
 /// - places weighted by the trainings' participants per district, every district some;
 ///   reports half as frequent in a district before its first training as after it (the
 ///   report's "record number of reports"), and after it most reporters trained;
-/// - subjects 45% children, 74% female (57 assisted: 25 minors, 42 women);
+/// - subjects 45% children, 74% female (57 assisted: 25 minors, 42 women); about one report
+///   in fourteen also about one or two siblings (an assumption: the report counts persons);
 /// - outcomes: a fifth identified as victims (11 of 54 reports), 6% at risk with prevention,
 ///   about half not a victim, the rest still open; assistance in 60% of cases;
 /// - forms of exploitation (sexual 40%, labour 25%, begging 12%, forced marriage 10%,
@@ -185,11 +186,29 @@ public struct DemoHistory: Sendable {
         }
         let catalogue = IndicatorCatalogue.current.indicators.keys.sorted()
         let indicators = (0..<(2 + Int(random.unit() * 5))).map { _ in catalogue.randomElement(using: &random)! }
+        // About one report in fourteen concerns siblings as well (drawn from a stream of its
+        // own, so that every other draw of the case stays what it was).
+        var family = SplitMix64(seed: seed, stream: UInt64(index) | 1 << 40)
+        let siblings: [CaseSubject] =
+            family.unit() < 0.07
+            ? (0..<(1 + Int(family.unit() * 2))).map { _ in
+                CaseSubject(
+                    profile: SubjectProfile(
+                        id: SubjectID(rawValue: family.uuid()),
+                        ageGroup: ageGroup.isChild ? Self.pick(Self.ageGroups.filter { $0.0.isChild }, &family) : ageGroup,
+                        gender: Self.pick(Self.genders, &family),
+                        citizenship: subject.citizenship,
+                        isMigrant: isMigrant,
+                        vulnerableGroups: subject.vulnerableGroups
+                    )
+                )
+            } : []
         let report = CaseCommand.FileReport(
             caseID: caseID,
             municipality: municipality,
             channel: Self.pick(Self.channels, &random),
             subject: subject,
+            otherSubjects: siblings,
             locations: locations,
             exploitation: forms.sorted { $0.rawValue < $1.rawValue },
             indicators: indicators,
