@@ -32,13 +32,17 @@ enum CaseRequests {
         /// a key of their own, so that each can be erased alone).
         var otherSubjects: [OtherSubject]?
 
+        /// A person as ``Subject`` describes them, with their personal data beside.
         struct OtherSubject: Decodable {
-            var ageGroup: AgeGroup
-            var gender: Gender
-            var citizenship: String?
-            var isMigrant: Bool?
-            var vulnerableGroups: [String]?
+            var subject: Subject
             var personalData: PersonalData?
+
+            private enum CodingKeys: String, CodingKey { case personalData }
+
+            init(from decoder: any Decoder) throws {
+                subject = try Subject(from: decoder)
+                personalData = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(PersonalData.self, forKey: .personalData)
+            }
         }
     }
     struct Empty: Decodable {}
@@ -91,6 +95,20 @@ enum CaseRequests {
     }
 }
 
+extension CaseRequests.FileReport.Subject {
+    /// The person as the domain knows them, under the id the server gave them.
+    func profile(_ id: SubjectID) -> SubjectProfile {
+        SubjectProfile(
+            id: id,
+            ageGroup: ageGroup,
+            gender: gender,
+            citizenship: citizenship,
+            isMigrant: isMigrant ?? false,
+            vulnerableGroups: vulnerableGroups ?? []
+        )
+    }
+}
+
 /// `/v1/cases`: filing reports and every step of a case after that.
 struct CaseRoutes {
     let cases: CaseService
@@ -129,28 +147,13 @@ struct CaseRoutes {
             let sealed = try await seal(body.personalData, subject)
             var otherSubjects: [CaseSubject] = []
             for (other, id) in zip(others, otherIDs) {
-                let profile = SubjectProfile(
-                    id: id,
-                    ageGroup: other.ageGroup,
-                    gender: other.gender,
-                    citizenship: other.citizenship,
-                    isMigrant: other.isMigrant ?? false,
-                    vulnerableGroups: other.vulnerableGroups ?? []
-                )
-                otherSubjects.append(CaseSubject(profile: profile, personalData: try await seal(other.personalData, id)))
+                otherSubjects.append(CaseSubject(profile: other.subject.profile(id), personalData: try await seal(other.personalData, id)))
             }
             let command = CaseCommand.FileReport(
                 caseID: CaseID(rawValue: ids.make("case")),
                 municipality: body.municipality,
                 channel: body.channel,
-                subject: SubjectProfile(
-                    id: subject,
-                    ageGroup: body.subject.ageGroup,
-                    gender: body.subject.gender,
-                    citizenship: body.subject.citizenship,
-                    isMigrant: body.subject.isMigrant ?? false,
-                    vulnerableGroups: body.subject.vulnerableGroups ?? []
-                ),
+                subject: body.subject.profile(subject),
                 personalData: sealed,
                 otherSubjects: otherSubjects,
                 locations: body.locations ?? [],
