@@ -16,7 +16,10 @@ struct SeveralPeopleTests {
             var report = reportWithPersonalData()
             report["otherSubjects"] = [
                 ["ageGroup": "child_0_13", "gender": "male", "personalData": ["name": "Brat Zdravković"]],
-                ["ageGroup": "adult_26_plus", "gender": "female", "citizenship": "RS", "personalData": ["name": "Majka Zdravković"]],
+                [
+                    "ageGroup": "adult_26_plus", "gender": "female", "citizenship": "RS", "vulnerableGroups": ["roma", "refugee", "roma"],
+                    "personalData": ["name": "Majka Zdravković"],
+                ],
             ]
             let filed = try await api.send(.post, "/v1/cases", token: n.schoolStaff, json: report)
             #expect(filed.status == .created, "\(filed.text)")
@@ -24,7 +27,9 @@ struct SeveralPeopleTests {
             var etag = try #require(filed.etag)
             let people = try #require((filed["subjects"] as? [[String: Any]])?.compactMap { $0["id"] as? String })
             #expect(people.count == 3)
-            #expect((filed["report"] as? [String: Any])?["otherSubjects"] as? [[String: Any]] != nil)
+            // A list of codes is a set: each once.
+            let others = try #require((filed["report"] as? [String: Any])?["otherSubjects"] as? [[String: Any]])
+            #expect(others.last?["vulnerableGroups"] as? [String] == ["refugee", "roma"])
             for secret in ["Brat Zdravković", "Majka Zdravković"] { #expect(!filed.text.contains(secret)) }
             let (brother, mother) = (people[1], people[2])
 

@@ -221,7 +221,12 @@ public enum CaseDecider {
             reportingInstitution: institution.id,
             municipality: report.municipality,
             channel: report.channel,
-            subjects: report.subjects,
+            // Each code once, in one order: a list of codes is a set.
+            subjects: report.subjects.map { subject in
+                var subject = subject
+                subject.profile.vulnerableGroups = Array(Set(subject.profile.vulnerableGroups)).sorted()
+                return subject
+            },
             locations: report.locations,
             exploitation: Array(Set(report.exploitation)).sorted { $0.rawValue < $1.rawValue },
             indicators: indicators,

@@ -295,7 +295,8 @@ public struct StatisticsFold: Sendable, Equatable {
             caseFacts[id] = facts
             factsChanged.insert(id)
         }
-        let deltas = eventDeltas + StatisticsRules.identified(before: before, after: facts)
+        var deltas = eventDeltas
+        if case .identificationConcluded = event { deltas += StatisticsRules.identified(before: before, after: facts) }
         let seconds = Int64(time.timeIntervalSince1970.rounded(.down))
         switch event {
         case .reportAcknowledged:
