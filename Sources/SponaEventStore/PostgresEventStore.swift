@@ -207,6 +207,21 @@ public struct PostgresEventStore: EventStore, Service {
         )
     }
 
+    /// The last event readers can see now: the last below the read horizon.
+    public func readableHead() async throws -> EventCursor? {
+        let rows = try await client.query(
+            """
+            SELECT transaction_id::text::bigint, global_position FROM events WHERE transaction_id < spona_read_horizon()
+            ORDER BY transaction_id DESC, global_position DESC LIMIT 1
+            """,
+            logger: logger
+        )
+        for try await (transaction, position) in rows.decode((Int64, Int64).self) {
+            return EventCursor(transactionID: UInt64(transaction), position: position)
+        }
+        return nil
+    }
+
     /// The last event committed now, whether or not the read horizon has passed it: what a
     /// reader must reach to have seen the history as it stands. A transaction held open
     /// anywhere in the cluster holds readers back from it (the read horizon) for as long as

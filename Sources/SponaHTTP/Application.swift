@@ -41,7 +41,8 @@ public struct Dependencies: Sendable {
     /// How long any request may take to answer before it gets 503 (`SPONA_REQUEST_DEADLINE`).
     public var requestDeadline: Duration = .seconds(30)
     /// How long a transaction may hold the read horizon back before the log warns of it
-    /// (`SPONA_HORIZON_WARNING`, seconds, default 300).
+    /// (`SPONA_HORIZON_WARNING`, seconds, default 300) — and before a starting server stops
+    /// waiting for what it holds back and serves, degraded.
     public var horizonWarning: Duration = .seconds(300)
     /// How long a transaction must have held the read horizon back before `/readyz` names it
     /// (shorter ones are the ordinary traffic of a busy cluster).
@@ -135,6 +136,8 @@ func registerOperations(on router: Router<SponaRequestContext>, _ dependencies: 
         projections: allProjections(geography: dependencies.geography).map(\.name),
         namedAfter: Double(dependencies.horizonNamedAfter.components.seconds)
             + Double(dependencies.horizonNamedAfter.components.attoseconds) / 1e18,
+        readyBehindHolderAfter: Double(dependencies.horizonWarning.components.seconds)
+            + Double(dependencies.horizonWarning.components.attoseconds) / 1e18,
         startupHead: dependencies.startupHead
     ).register(on: router)
     MetricsRoutes(

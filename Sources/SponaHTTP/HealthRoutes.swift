@@ -36,6 +36,11 @@ struct HealthRoutes: Sendable {
     let projections: [String]
     /// Seconds a transaction must have held the read horizon back before readyz names it.
     var namedAfter: Double = 5
+    /// Seconds after which a starting server stops waiting for events held behind the read
+    /// horizon: it serves what its views can show (degraded, naming the transaction), so that
+    /// a forgotten session somewhere in the cluster never keeps new servers from taking
+    /// reports. `SPONA_HORIZON_WARNING`, when the same transaction is logged as a warning.
+    var readyBehindHolderAfter: Double = 300
     var startupHead = StartupHead()
     /// The migration level the server needs; nil: not checked (tests of a bare store).
     var requiredSchemaLevel: Int? = SchemaMigrator.requiredLevel
@@ -84,17 +89,25 @@ struct HealthRoutes: Sendable {
             let statuses = try? await withDeadline(.seconds(2)) {
                 try await ProjectionStatus.read(names, client: database, store: store, logger: context.logger)
             }
-            // Ready only once every projection has caught up with the history as it was at start.
+            // Ready only once every projection has caught up with the history as it was at start
+            // — or with all of it readers can see, when a transaction has held the rest back for
+            // longer than an operator is warned after (then degraded, and it is named).
+            var heldBack = false
             if let head = await startupHead.cursor, await !startupHead.reached {
                 guard let statuses else { throw Problem.catchingUp(names) }
                 let behind = statuses.filter { $0.stoppedAt == nil && $0.checkpoint < head }.map(\.name)
-                guard behind.isEmpty else {
+                if behind.isEmpty {
+                    await startupHead.markReached()
+                } else {
                     let holder = try? await withDeadline(.seconds(1)) {
                         try await ReadHorizon.oldestHolder(client: database, logger: context.logger)
                     }
-                    throw Problem.catchingUp(behind, heldBy: holder ?? nil)
+                    guard let holder = holder ?? nil, holder.seconds >= readyBehindHolderAfter,
+                        let readable = try? await store.readableHead(),
+                        statuses.allSatisfy({ $0.stoppedAt != nil || $0.checkpoint >= readable })
+                    else { throw Problem.catchingUp(behind, heldBy: holder ?? nil) }
+                    heldBack = true
                 }
-                await startupHead.markReached()
             }
             let lags = statuses.map { statuses in
                 Dictionary(
@@ -107,7 +120,7 @@ struct HealthRoutes: Sendable {
             let rebuilding = statuses?.filter(\.rebuilding).map(\.name) ?? []
             let holder = try? await withDeadline(.seconds(1)) { try await ReadHorizon.oldestHolder(client: database, logger: context.logger) }
             return Status(
-                status: stopped.isEmpty && rebuilding.isEmpty ? "ready" : "degraded",
+                status: stopped.isEmpty && rebuilding.isEmpty && !heldBack ? "ready" : "degraded",
                 database: "ok",
                 projections: lags,
                 stopped: stopped.isEmpty ? nil : stopped,

@@ -226,4 +226,52 @@ struct HealthTests {
             }
         }
     }
+
+    @Test(
+        "a transaction held open longer than the warning does not keep a starting server out of service: it serves what its views can show, degraded, naming it, and is ready once it ends"
+    )
+    func heldLongerThanTheWarning() async throws {
+        try await TestDatabase.withFresh(pollInterval: .milliseconds(50)) { db in
+            _ = try await DemoTests.loadReference(db.store)
+            let adminURL = try #require(ProcessInfo.processInfo.environment["SPONA_ADMIN_DATABASE_URL"])
+            var configuration = try DatabaseURL(TestDatabase.url(adminURL, database: "postgres")).configuration
+            configuration.options.maximumConnections = 1
+            let late = InstitutionID()
+            try await withPostgresClient(configuration, logger: db.logger) { other in
+                try await other.withConnection { connection in
+                    _ = try await connection.query("BEGIN", logger: db.logger)
+                    _ = try await connection.query("SELECT pg_current_xact_id()", logger: db.logger)
+                    try await RegistryService(store: db.store, geography: shippedGeography).handle(
+                        .register(.init(id: late, nameLatin: "Registered late", sector: .ngo, municipality: MunicipalityCode(rawValue: "blace"))),
+                        on: late,
+                        actor: Actor(id: "test-admin", institution: .center, role: .admin),
+                        requestID: "late",
+                        idempotencyKey: nil
+                    )
+                    try await APIHarness.run(
+                        on: db,
+                        configure: {
+                            $0.horizonWarning = .seconds(2)
+                            $0.horizonNamedAfter = .seconds(1)
+                        }
+                    ) { api in
+                        try await api.eventually("a degraded readiness behind the open transaction") {
+                            let ready = try await api.send(.get, "/readyz", token: nil)
+                            return ready.status == .ok && ready["status"] as? String == "degraded" && ready["horizonHeldBy"] != nil
+                        }
+                        // Reports are taken meanwhile.
+                        let n = try await Network.make(api)
+                        _ = try await n.fileReport()
+                        _ = try await connection.query("ROLLBACK", logger: db.logger)
+                        try await api.eventually("ready once it ended, with the late registration") {
+                            let ready = try await api.send(.get, "/readyz", token: nil)
+                            let listed = try await api.send(.get, "/v1/institutions?limit=1000", token: try await api.token(.center, .admin)).array
+                            return ready["status"] as? String == "ready"
+                                && listed.contains { ($0["id"] as? String)?.lowercased() == late.rawValue.uuidString.lowercased() }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
