@@ -1,7 +1,9 @@
 import Foundation
 import HTTPTypes
 import SponaDomain
+import SponaEventStore
 import SponaProjections
+import SponaRecords
 import Testing
 
 /// A report often concerns more than one person: siblings, a group of workers found together.
@@ -117,6 +119,34 @@ struct SeveralPeopleTests {
             #expect(refused.status == .unprocessableContent, "\(refused.text)")
             #expect(refused.headers[.contentType] == "application/problem+json")
             #expect(refused.text.contains("people in one report"))
+        }
+    }
+
+    @Test("a report stored in the first version, with a code named twice, reads back as one person with each code once")
+    func storedBeforeCodesWereASet() async throws {
+        try await APIHarness.run { api in
+            let n = try await Network.make(api)
+            let id = UUID()
+            let subject = UUID()
+            let payload = """
+                {"risk": {"level": "low", "ruleVersion": "2025.1", "possibleVictim": false, "elementsPresent": [], "catalogueVersion": "2025.1"},
+                 "caseID": "\(id.uuidString.lowercased())", "channel": "app",
+                 "subject": {"id": "\(subject.uuidString.lowercased())", "gender": "male", "ageGroup": "child_0_13", "isMigrant": false,
+                             "vulnerableGroups": ["roma", "refugee", "roma"]},
+                 "urgency": "routine", "locations": [], "indicators": [], "exploitation": ["begging"], "municipality": "prokuplje",
+                 "reportingInstitution": "\(n.school.rawValue.uuidString.lowercased())", "reporterTrained": false}
+                """
+            _ = try await api.db.store.append(
+                to: Streams.case(CaseID(rawValue: id)),
+                expected: .noStream,
+                events: [EventData(type: "ReportFiled", schemaVersion: 1, payload: Data(payload.utf8))]
+            )
+            let read = try await api.send(.get, "/v1/cases/\(id.uuidString.lowercased())", token: n.coordinator)
+            #expect(read.status == .ok, "\(read.text)")
+            let report = try #require(read["report"] as? [String: Any])
+            #expect((report["subject"] as? [String: Any])?["vulnerableGroups"] as? [String] == ["roma", "refugee"])
+            #expect((read["subjects"] as? [[String: Any]])?.map { $0["id"] as? String } == [subject.uuidString.lowercased()])
+            #expect(report["otherSubjects"] == nil)
         }
     }
 }
