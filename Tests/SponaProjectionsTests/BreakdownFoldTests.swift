@@ -172,6 +172,17 @@ struct BreakdownFoldTests {
         #expect(rest.count == 1)
     }
 
+    @Test("a record's key is fixed by its id's lower-case text (SHA-256, first 32 bits): the same in every release and rebuild")
+    func recordKeysAreFixed() throws {
+        let pinned: [(String, Int64)] = [
+            ("00000000-0000-0000-0000-000000000000", 2_930_006_698), ("8BF09D8B-8F68-546A-BE7F-E20797A1EA2B", 3_942_801_463),
+            ("ffffffff-ffff-4fff-bfff-ffffffffffff", 1_188_239_893), ("30250f70-6123-5964-8f15-63571cf195f3", 2_403_448_847),
+        ]
+        for (text, key) in pinned {
+            #expect(StatisticsRules.recordKey(try #require(UUID(uuidString: text))) == key, "\(text)")
+        }
+    }
+
     @Test("a declined referral counts for its flow between sectors in the month it was declined, and a correction takes it back")
     func declinedPerFlow() throws {
         var desk = Desk()

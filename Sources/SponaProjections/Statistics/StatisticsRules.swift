@@ -84,11 +84,25 @@ public enum StatisticsRules {
     /// is (its id) and nothing else, so that a rebuild gives every cell the same key again. Ids
     /// of cases and referrals are never shown to analysts.
     public static func recordKey(_ id: UUID) -> Int64 {
-        var hasher = SHA256()
-        hasher.update(data: Data("spona-record-key|".utf8))
-        hasher.update(data: Data(id.uuidString.lowercased().utf8))
-        return hasher.finalize().prefix(4).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        // The id as lower-case text, written out here: every event of a rebuild asks for one or
+        // more, and `uuidString` formats through `printf` and allocates twice.
+        var text = recordKeyPrefix
+        withUnsafeBytes(of: id.uuid) { bytes in
+            for (index, byte) in bytes.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
+                text.append(hexDigits[Int(byte >> 4)])
+                text.append(hexDigits[Int(byte & 0x0F)])
+            }
+        }
+        return SHA256.hash(data: text).prefix(4).reduce(Int64(0)) { $0 << 8 | Int64($1) }
     }
+
+    private static let recordKeyPrefix: [UInt8] = {
+        var prefix = Array("spona-record-key|".utf8)
+        prefix.reserveCapacity(prefix.count + 36)
+        return prefix
+    }()
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Keys add up modulo 2^32.
     public static let keyModulus: Int64 = 1 << 32
