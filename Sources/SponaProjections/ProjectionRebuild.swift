@@ -127,6 +127,7 @@ public struct ProjectionRebuild: Sendable {
                         let (before, endedAt) = (month, previous)
                         @Sendable func apply(_ shares: [(any Projection, [RecordedEvent])], on connection: PostgresConnection) async throws {
                             try await connection.withTransaction(logger: logger) { connection in
+                                try await ProjectionRunner.commitWithoutWaitingForDisk(connection, logger: logger)
                                 if let entered = run.month {
                                     for kept in monthEnds {
                                         try await kept.enter(entered, after: before, at: endedAt, on: connection, logger: logger)

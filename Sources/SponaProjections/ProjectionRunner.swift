@@ -250,6 +250,15 @@ public struct ProjectionRunner: Service {
         }
     }
 
+    /// A projection's transaction commits without waiting for the disk: it writes derived
+    /// data and its checkpoint together, so a database crash may lose the last few of them
+    /// whole, and the runner applies those events again from the checkpoint that survived.
+    /// Waiting for each to be flushed would only make every append wait longer for the WAL.
+    /// (`SET LOCAL`: it ends with the transaction; the pooled connection never keeps it.)
+    static func commitWithoutWaitingForDisk(_ connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SET LOCAL synchronous_commit TO off", logger: logger)
+    }
+
     /// One transaction: the batch and the checkpoint (one per month the batch's events were
     /// recorded in, for a projection that keeps month ends: `month` is the month of the last
     /// event applied before, and the result that of this batch's last). Bounded: on a
@@ -264,6 +273,7 @@ public struct ProjectionRunner: Service {
             let to = run.events.last!.cursor
             try await connection.bounded(applyTimeout) { [from, last] connection in
                 try await connection.withTransaction(logger: logger) { connection in
+                    try await Self.commitWithoutWaitingForDisk(connection, logger: logger)
                     if let month = run.month {
                         try await projection.monthEnds?.enter(month, after: last, at: from, on: connection, logger: logger)
                     }
