@@ -170,7 +170,8 @@ struct ContainmentTests {
         try await APIHarness.run { api in
             let n = try await Network.make(api)
             _ = try await n.fileReport()
-            try await waitFor("the first report in the views", seconds: 10) {
+            // (Not too short: a test elsewhere in the cluster may hold the read horizon for seconds.)
+            try await waitFor("the first report in the views", seconds: 30) {
                 (try await api.send(.get, "/v1/reports/mine", token: n.schoolStaff)["reports"] as? [Any])?.count == 1
             }
             for _ in 0..<3 {
