@@ -49,7 +49,7 @@ struct RebuildBench {
         let clock = ContinuousClock()
         let generated = clock.now
         try await generate()
-        let generateSeconds = Self.seconds(clock.now - generated)
+        let generateSeconds = (clock.now - generated).inSeconds
         let total = try await store.backlog(after: .start).events
         let readTrailEvents = try await store.backlog(after: .start, categories: ["access"]).events
 
@@ -68,7 +68,7 @@ struct RebuildBench {
             process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
             try process.run()
             process.waitUntilExit()
-            if process.terminationStatus == 0 { rawSeconds = Self.seconds(clock.now - began) }
+            if process.terminationStatus == 0 { rawSeconds = (clock.now - began).inSeconds }
         }
 
         let before = Self.residentMegabytes()
@@ -76,11 +76,11 @@ struct RebuildBench {
         var rebuilds: [(String, Double)] = []
         for projection in allProjections(geography: geography) {
             let result = try await ProjectionRebuild(owner: owner, store: store, logger: logger).rebuild(projection)
-            rebuilds.append((projection.name, Self.seconds(result.elapsed)))
+            rebuilds.append((projection.name, result.elapsed.inSeconds))
         }
         // `spona projections rebuild --all`: every view in one pass over the history.
         let onePass = try await ProjectionRebuild(owner: owner, store: store, logger: logger).rebuild(allProjections(geography: geography))
-        rebuilds.append(("all, one pass", Self.seconds(onePass.elapsed)))
+        rebuilds.append(("all, one pass", onePass.elapsed.inSeconds))
         sampler.cancel()
         let peak = max(await sampler.value, before)
 
@@ -94,7 +94,7 @@ struct RebuildBench {
         }
         let nowStarted = clock.now
         _ = try await view { try await owner.query($0, logger: logger) }
-        let viewNowSeconds = Self.seconds(clock.now - nowStarted)
+        let viewNowSeconds = (clock.now - nowStarted).inSeconds
         // Moments a tenth, half and all the way through the history: the end of the month
         // before each (what analysts get, and the Center's usual question), and the moment
         // itself, inside a month (the Center's own).
@@ -114,7 +114,7 @@ struct RebuildBench {
                 _ = try await PointInTime.withViews([CaseStatisticsProjection()], at: at, client: owner, store: store, logger: logger) { connection in
                     try await view { try await connection.query($0, logger: logger) }
                 }
-                asOf.append(("\(label), \(kind)", Self.seconds(clock.now - started)))
+                asOf.append(("\(label), \(kind)", (clock.now - started).inSeconds))
             }
         }
 
@@ -125,12 +125,12 @@ struct RebuildBench {
         let exportStarted = clock.now
         let sink = FileHandle(forWritingAtPath: "/dev/null")
         let exported = try await store.exportAuditLines { lines in sink?.write(Data(lines.readableBytesView)) }
-        let exportSeconds = Self.seconds(clock.now - exportStarted)
+        let exportSeconds = (clock.now - exportStarted).inSeconds
         let key = Curve25519.Signing.PrivateKey()
         try await HistorySealer(store: store, key: key, logger: logger).seal()
         let verifyStarted = clock.now
         let verifier = try await store.verifyHistory(publicKey: key.publicKey)
-        let verifySeconds = Self.seconds(clock.now - verifyStarted)
+        let verifySeconds = (clock.now - verifyStarted).inSeconds
         exportSampler.cancel()
         let exportPeak = max(await exportSampler.value, exportBefore)
         return Result(
@@ -245,10 +245,6 @@ struct RebuildBench {
         try await withPostgresClient(configuration, logger: logger) { client in
             try await body(PostgresEventStore(client: client, logger: logger))
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// Samples the resident memory every 50 ms until cancelled; its value is the peak.

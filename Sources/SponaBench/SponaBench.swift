@@ -515,7 +515,7 @@ func measure(writers: Int, duration: Duration, _ operation: @escaping @Sendable 
     }
     return Measurement(
         operations: latencies.count,
-        seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+        seconds: elapsed.inSeconds,
         p50: percentile(0.5),
         p99: percentile(0.99)
     )

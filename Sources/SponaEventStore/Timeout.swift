@@ -4,6 +4,12 @@ import NIOPosix
 import PostgresNIO
 import Synchronization
 
+extension Duration {
+    /// The duration as a number of seconds, for figures, settings and comparisons with
+    /// PostgreSQL's own (which are seconds as floating point).
+    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
 /// The work took longer than it may: a database that does not answer.
 public struct DatabaseTimeout: Error, CustomStringConvertible {
     public var limit: Duration

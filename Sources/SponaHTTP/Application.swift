@@ -134,10 +134,8 @@ func registerOperations(on router: Router<SponaRequestContext>, _ dependencies: 
         database: dependencies.database,
         store: dependencies.store,
         projections: allProjections(geography: dependencies.geography).map(\.name),
-        namedAfter: Double(dependencies.horizonNamedAfter.components.seconds)
-            + Double(dependencies.horizonNamedAfter.components.attoseconds) / 1e18,
-        readyBehindHolderAfter: Double(dependencies.horizonWarning.components.seconds)
-            + Double(dependencies.horizonWarning.components.attoseconds) / 1e18,
+        namedAfter: dependencies.horizonNamedAfter.inSeconds,
+        readyBehindHolderAfter: dependencies.horizonWarning.inSeconds,
         startupHead: dependencies.startupHead
     ).register(on: router)
     MetricsRoutes(

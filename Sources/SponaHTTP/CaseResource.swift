@@ -138,9 +138,7 @@ extension CaseResource.Subject {
             gender: profile.gender,
             citizenship: profile.citizenship,
             isMigrant: profile.isMigrant,
-            // Each code once, as the contract says, also for reports stored before the domain
-            // made them a set.
-            vulnerableGroups: profile.vulnerableGroups.reduce(into: []) { codes, code in if !codes.contains(code) { codes.append(code) } }
+            vulnerableGroups: profile.vulnerableGroups
         )
     }
 }

@@ -129,7 +129,8 @@ struct CaseRoutes {
             // requests that share a key but not their data never share a subject key, so the
             // refused one can destroy its own key without touching the one recorded.
             let others = body.otherSubjects ?? []
-            guard others.count < CaseLimits.maxSubjects else { throw CaseError.tooMany(field: "people in one report", limit: CaseLimits.maxSubjects) }
+            // Before anyone's data is sealed under a key of their own.
+            try CaseLimits.people(1 + others.count)
             let subject = SubjectID(rawValue: ids.make("subject|\(PersonalDataVault.digest(body.personalData))"))
             let otherIDs = others.enumerated().map { index, other in
                 SubjectID(rawValue: ids.make("subject|\(index + 1)|\(PersonalDataVault.digest(other.personalData))"))

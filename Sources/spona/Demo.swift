@@ -114,7 +114,7 @@ struct Demo: AsyncParsableCommand {
             } catch let refused as DemoWriter.Refused {
                 throw CommandFailure("\(refused)")
             }
-            let seconds = ProgressMeter.seconds(ContinuousClock.now - began)
+            let seconds = (ContinuousClock.now - began).inSeconds
             if terminal { FileHandle.standardOutput.write(Data("\n".utf8)) }
             print(
                 String(
@@ -152,7 +152,7 @@ final class DemoMeter: @unchecked Sendable {
             let now = ContinuousClock.now
             guard now - lastShown >= (terminal ? .milliseconds(100) : .seconds(5)) else { return }
             lastShown = now
-            let elapsed = ProgressMeter.seconds(now - began)
+            let elapsed = (now - began).inSeconds
             let rate = elapsed > 0 ? Double(done) / elapsed : 0
             let left = rate > 0 ? Double(total - done) / rate : 0
             if terminal {

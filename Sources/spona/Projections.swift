@@ -211,16 +211,12 @@ final class ProgressMeter: @unchecked Sendable {
         self.terminal = terminal
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
     func show(_ progress: ProjectionRebuild.Progress) {
         lock.withLock {
             let now = ContinuousClock.now
             guard now - lastShown >= (terminal ? .milliseconds(100) : .seconds(3)) else { return }
             lastShown = now
-            let elapsed = Self.seconds(progress.elapsed)
+            let elapsed = progress.elapsed.inSeconds
             let rate = elapsed > 0 ? Double(progress.applied) / elapsed : 0
             let left = rate > 0 ? Double(progress.total - progress.applied) / rate : 0
             let fraction = progress.total > 0 ? Double(progress.applied) / Double(progress.total) : 1
@@ -247,7 +243,7 @@ final class ProgressMeter: @unchecked Sendable {
     }
 
     func finish(_ result: ProjectionRebuild.Result) {
-        let elapsed = Self.seconds(result.elapsed)
+        let elapsed = result.elapsed.inSeconds
         if terminal { FileHandle.standardOutput.write(Data("\n".utf8)) }
         print(
             "\(name): "

@@ -166,62 +166,44 @@ struct HealthTests {
                 seed: 16
             ).write(cases: 40)
             // A transaction left open in another database of the cluster, and one more
-            // institution registered after it began: committed before the server starts, but
-            // behind the read horizon until that transaction ends.
-            let adminURL = try #require(ProcessInfo.processInfo.environment["SPONA_ADMIN_DATABASE_URL"])
-            var configuration = try DatabaseURL(TestDatabase.url(adminURL, database: "postgres")).configuration
-            configuration.options.maximumConnections = 1
-            let application = "forgotten-at-start-\(UUID().uuidString.prefix(6))"
-            let late = InstitutionID()
-            try await withPostgresClient(configuration, logger: db.logger) { other in
-                try await other.withConnection { connection in
-                    _ = try await connection.query(PostgresQuery(unsafeSQL: "SET application_name = '\(application)'"), logger: db.logger)
-                    _ = try await connection.query("BEGIN", logger: db.logger)
-                    _ = try await connection.query("SELECT pg_current_xact_id()", logger: db.logger)
-                    try await RegistryService(store: db.store, geography: shippedGeography).handle(
-                        .register(.init(id: late, nameLatin: "Registered late", sector: .ngo, municipality: MunicipalityCode(rawValue: "blace"))),
-                        on: late,
-                        actor: Actor(id: "test-admin", institution: .center, role: .admin),
-                        requestID: "late",
-                        idempotencyKey: nil
-                    )
-                    try await APIHarness.run(on: db) { api in
-                        // While it stays open, the server cannot see the late registration, so it
-                        // is not ready — and says what it waits for.
-                        for _ in 0..<6 {
-                            let ready = try await api.send(.get, "/readyz", token: nil)
-                            #expect(ready.status == .serviceUnavailable, "\(ready.text)")
-                            #expect(ready["type"] as? String == "urn:spona:problem:catching-up", "\(ready.text)")
-                            try await Task.sleep(for: .milliseconds(250))
-                        }
-                        let waiting = try await api.send(.get, "/readyz", token: nil)
-                        // It names the oldest transaction open in the cluster (this one, or one
-                        // of another test running beside it).
-                        #expect((waiting["detail"] as? String)?.contains("transaction still open in the cluster (pid ") == true, "\(waiting.text)")
-                        _ = try await connection.query("ROLLBACK", logger: db.logger)
-                        var ready = false
-                        let deadline = ContinuousClock.now + .seconds(30)
-                        while ContinuousClock.now < deadline {
-                            let answer = try await api.send(.get, "/readyz", token: nil)
-                            if answer.status == .serviceUnavailable {
-                                #expect(answer["type"] as? String == "urn:spona:problem:catching-up", "\(answer.text)")
-                                try await Task.sleep(for: .milliseconds(50))
-                                continue
-                            }
-                            #expect(answer.status == .ok)
-                            let lags = answer["projections"] as? [String: [String: Any]] ?? [:]
-                            // Ready means caught up with what was there at start.
-                            let listed = try await api.send(.get, "/v1/institutions?limit=1000", token: try await api.token(.center, .admin)).array
-                            #expect(listed.count >= min(1000, institutions.count + 1), "ready, yet the registry lists \(listed.count): \(lags)")
-                            #expect(
-                                listed.contains { ($0["id"] as? String)?.lowercased() == late.rawValue.uuidString.lowercased() },
-                                "ready without the late registration: \(lags)"
-                            )
-                            ready = true
-                            break
-                        }
-                        #expect(ready, "never ready")
+            // institution registered after it began.
+            try await Self.withLateRegistration(db) { connection, late in
+                try await APIHarness.run(on: db) { api in
+                    // While it stays open, the server cannot see the late registration, so it
+                    // is not ready — and says what it waits for.
+                    for _ in 0..<6 {
+                        let ready = try await api.send(.get, "/readyz", token: nil)
+                        #expect(ready.status == .serviceUnavailable, "\(ready.text)")
+                        #expect(ready["type"] as? String == "urn:spona:problem:catching-up", "\(ready.text)")
+                        try await Task.sleep(for: .milliseconds(250))
                     }
+                    let waiting = try await api.send(.get, "/readyz", token: nil)
+                    // It names the oldest transaction open in the cluster (this one, or one
+                    // of another test running beside it).
+                    #expect((waiting["detail"] as? String)?.contains("transaction still open in the cluster (pid ") == true, "\(waiting.text)")
+                    _ = try await connection.query("ROLLBACK", logger: db.logger)
+                    var ready = false
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    while ContinuousClock.now < deadline {
+                        let answer = try await api.send(.get, "/readyz", token: nil)
+                        if answer.status == .serviceUnavailable {
+                            #expect(answer["type"] as? String == "urn:spona:problem:catching-up", "\(answer.text)")
+                            try await Task.sleep(for: .milliseconds(50))
+                            continue
+                        }
+                        #expect(answer.status == .ok)
+                        let lags = answer["projections"] as? [String: [String: Any]] ?? [:]
+                        // Ready means caught up with what was there at start.
+                        let listed = try await api.send(.get, "/v1/institutions?limit=1000", token: try await api.token(.center, .admin)).array
+                        #expect(listed.count >= min(1000, institutions.count + 1), "ready, yet the registry lists \(listed.count): \(lags)")
+                        #expect(
+                            listed.contains { ($0["id"] as? String)?.lowercased() == late.rawValue.uuidString.lowercased() },
+                            "ready without the late registration: \(lags)"
+                        )
+                        ready = true
+                        break
+                    }
+                    #expect(ready, "never ready")
                 }
             }
         }
@@ -234,45 +216,58 @@ struct HealthTests {
         try await TestDatabase.withFresh(pollInterval: .milliseconds(50)) { db in
             let (institutions, _) = try await DemoTests.loadReference(db.store)
             let school = try #require(institutions.first { $0.sector == .education })
-            let adminURL = try #require(ProcessInfo.processInfo.environment["SPONA_ADMIN_DATABASE_URL"])
-            var configuration = try DatabaseURL(TestDatabase.url(adminURL, database: "postgres")).configuration
-            configuration.options.maximumConnections = 1
-            let late = InstitutionID()
-            try await withPostgresClient(configuration, logger: db.logger) { other in
-                try await other.withConnection { connection in
-                    _ = try await connection.query("BEGIN", logger: db.logger)
-                    _ = try await connection.query("SELECT pg_current_xact_id()", logger: db.logger)
-                    try await RegistryService(store: db.store, geography: shippedGeography).handle(
-                        .register(.init(id: late, nameLatin: "Registered late", sector: .ngo, municipality: MunicipalityCode(rawValue: "blace"))),
-                        on: late,
-                        actor: Actor(id: "test-admin", institution: .center, role: .admin),
-                        requestID: "late",
-                        idempotencyKey: nil
-                    )
-                    try await APIHarness.run(
-                        on: db,
-                        configure: {
-                            $0.horizonWarning = .seconds(1)
-                            $0.horizonNamedAfter = .seconds(1)
-                        }
-                    ) { api in
-                        try await api.eventually("a degraded readiness behind the open transaction") {
-                            let ready = try await api.send(.get, "/readyz", token: nil)
-                            return ready.status == .ok && ready["status"] as? String == "degraded" && ready["horizonHeldBy"] != nil
-                        }
-                        // Reports are taken meanwhile. (Quickly: the open transaction holds every
-                        // other test's views in this cluster still.)
-                        let filed = try await api.send(.post, "/v1/cases", token: try await api.token(school.id, .reporter), json: Network.report)
-                        #expect(filed.status == .created, "\(filed.text)")
-                        _ = try await connection.query("ROLLBACK", logger: db.logger)
-                        try await api.eventually("ready once it ended, with the late registration") {
-                            let ready = try await api.send(.get, "/readyz", token: nil)
-                            let listed = try await api.send(.get, "/v1/institutions?limit=1000", token: try await api.token(.center, .admin)).array
-                            return ready["status"] as? String == "ready"
-                                && listed.contains { ($0["id"] as? String)?.lowercased() == late.rawValue.uuidString.lowercased() }
-                        }
+            try await Self.withLateRegistration(db) { connection, late in
+                try await APIHarness.run(
+                    on: db,
+                    configure: {
+                        $0.horizonWarning = .seconds(1)
+                        $0.horizonNamedAfter = .seconds(1)
+                    }
+                ) { api in
+                    try await api.eventually("a degraded readiness behind the open transaction") {
+                        let ready = try await api.send(.get, "/readyz", token: nil)
+                        return ready.status == .ok && ready["status"] as? String == "degraded" && ready["horizonHeldBy"] != nil
+                    }
+                    // Reports are taken meanwhile. (Quickly: the open transaction holds every
+                    // other test's views in this cluster still.)
+                    let filed = try await api.send(.post, "/v1/cases", token: try await api.token(school.id, .reporter), json: Network.report)
+                    #expect(filed.status == .created, "\(filed.text)")
+                    _ = try await connection.query("ROLLBACK", logger: db.logger)
+                    try await api.eventually("ready once it ended, with the late registration") {
+                        let ready = try await api.send(.get, "/readyz", token: nil)
+                        let listed = try await api.send(.get, "/v1/institutions?limit=1000", token: try await api.token(.center, .admin)).array
+                        return ready["status"] as? String == "ready"
+                            && listed.contains { ($0["id"] as? String)?.lowercased() == late.rawValue.uuidString.lowercased() }
                     }
                 }
+            }
+        }
+    }
+
+    /// A transaction left open in another database of the cluster (it holds the read horizon
+    /// for every database), and an institution registered after it began: committed, but
+    /// behind the horizon until `body` ends that transaction with ROLLBACK on `connection`.
+    static func withLateRegistration(
+        _ db: TestDatabase,
+        _ body: (_ connection: PostgresConnection, _ late: InstitutionID) async throws -> Void
+    ) async throws {
+        let adminURL = try #require(ProcessInfo.processInfo.environment["SPONA_ADMIN_DATABASE_URL"])
+        var configuration = try DatabaseURL(TestDatabase.url(adminURL, database: "postgres")).configuration
+        configuration.options.maximumConnections = 1
+        let late = InstitutionID()
+        try await withPostgresClient(configuration, logger: db.logger) { other in
+            try await other.withConnection { connection in
+                _ = try await connection.query("SET application_name = 'forgotten-at-start'", logger: db.logger)
+                _ = try await connection.query("BEGIN", logger: db.logger)
+                _ = try await connection.query("SELECT pg_current_xact_id()", logger: db.logger)
+                try await RegistryService(store: db.store, geography: shippedGeography).handle(
+                    .register(.init(id: late, nameLatin: "Registered late", sector: .ngo, municipality: MunicipalityCode(rawValue: "blace"))),
+                    on: late,
+                    actor: Actor(id: "test-admin", institution: .center, role: .admin),
+                    requestID: "late",
+                    idempotencyKey: nil
+                )
+                try await body(connection, late)
             }
         }
     }

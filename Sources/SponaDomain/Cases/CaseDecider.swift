@@ -221,12 +221,7 @@ public enum CaseDecider {
             reportingInstitution: institution.id,
             municipality: report.municipality,
             channel: report.channel,
-            // Each code once, in one order: a list of codes is a set.
-            subjects: report.subjects.map { subject in
-                var subject = subject
-                subject.profile.vulnerableGroups = Array(Set(subject.profile.vulnerableGroups)).sorted()
-                return subject
-            },
+            subjects: report.subjects,
             locations: report.locations,
             exploitation: Array(Set(report.exploitation)).sorted { $0.rawValue < $1.rawValue },
             indicators: indicators,

@@ -66,7 +66,28 @@ public struct SubjectProfile: Hashable, Codable, Sendable {
         self.gender = gender
         self.citizenship = citizenship
         self.isMigrant = isMigrant
-        self.vulnerableGroups = vulnerableGroups
+        self.vulnerableGroups = Self.eachOnce(vulnerableGroups)
+    }
+
+    /// The codes as a set, in the order first named: made so however a profile is built or
+    /// read back (a report stored before may name one twice).
+    static func eachOnce(_ codes: [String]) -> [String] {
+        var seen: Set<String> = []
+        return codes.filter { seen.insert($0).inserted }
+    }
+}
+
+extension SubjectProfile {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(SubjectID.self, forKey: .id),
+            ageGroup: try container.decode(AgeGroup.self, forKey: .ageGroup),
+            gender: try container.decode(Gender.self, forKey: .gender),
+            citizenship: try container.decodeIfPresent(String.self, forKey: .citizenship),
+            isMigrant: try container.decode(Bool.self, forKey: .isMigrant),
+            vulnerableGroups: try container.decode([String].self, forKey: .vulnerableGroups)
+        )
     }
 }
 

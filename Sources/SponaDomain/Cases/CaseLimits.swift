@@ -24,7 +24,7 @@ public enum CaseLimits {
         case .fileReport(let report):
             try places(report.locations)
             try list(report.indicators.count, maxIndicators, "indicators")
-            try list(report.subjects.count, maxSubjects, "people in one report")
+            try people(report.subjects.count)
             for subject in report.subjects {
                 try list(subject.profile.vulnerableGroups.count, VulnerableGroup.allCases.count, "vulnerable groups")
                 for group in subject.profile.vulnerableGroups where VulnerableGroup(rawValue: group) == nil {
@@ -63,7 +63,13 @@ public enum CaseLimits {
     public static func checkStored(_ report: CaseEvent.ReportFiled) throws(CaseError) {
         try places(report.locations)
         guard !report.subjects.isEmpty else { throw .noSubject }
-        try list(report.subjects.count, maxSubjects, "people in one report")
+        try people(report.subjects.count)
+    }
+
+    /// How many people one report may name: also checked by the HTTP edge before it seals
+    /// anyone's personal data.
+    public static func people(_ count: Int) throws(CaseError) {
+        try list(count, maxSubjects, "people in one report")
     }
 
     private static func places(_ locations: [Location]) throws(CaseError) {
