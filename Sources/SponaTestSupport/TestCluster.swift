@@ -27,7 +27,7 @@ public struct TestCluster: Sendable {
 
     /// Starts a fresh cluster (initdb, roles, an empty database) and answers its URLs.
     /// `settings` are added to its postgresql.conf.
-    public static func start(settings: [String] = []) throws -> TestCluster {
+    public static func start(settings: [String] = []) async throws -> TestCluster {
         let folder = URL(fileURLWithPath: "/tmp/spona-cluster-\(UUID().uuidString.prefix(8).lowercased())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         // The cluster's own user must reach it when root starts it.
@@ -37,7 +37,7 @@ public struct TestCluster: Sendable {
         for attempt in 1...3 {
             port = 61_000 + Int.random(in: 0..<4_000)
             do {
-                try run(
+                try await run(
                     projectRoot.appendingPathComponent("scripts/dev-db.sh").path,
                     ["start"],
                     environment: [
@@ -46,7 +46,7 @@ public struct TestCluster: Sendable {
                 )
                 break
             } catch  where attempt < 3 {
-                try? asClusterUser("pg_ctl", ["-D", folder.appendingPathComponent("pg/cluster").path, "-m", "immediate", "stop"])
+                try? await asClusterUser("pg_ctl", ["-D", folder.appendingPathComponent("pg/cluster").path, "-m", "immediate", "stop"])
                 try? FileManager.default.removeItem(at: folder.appendingPathComponent("pg"))
                 try? FileManager.default.removeItem(at: folder.appendingPathComponent("env"))
             }
@@ -76,22 +76,22 @@ public struct TestCluster: Sendable {
     public static var isRoot: Bool { getuid() == 0 }
 
     /// Makes `path` the cluster user's, when root made it.
-    public static func handOver(_ path: URL) throws {
+    public static func handOver(_ path: URL) async throws {
         guard isRoot else { return }
-        try run("/bin/chown", ["-R", osUser, path.path], environment: [:])
+        try await run("/bin/chown", ["-R", osUser, path.path], environment: [:])
     }
 
     /// Runs a server program (pg_ctl) as the cluster's user, through a shell that first closes
     /// every descriptor beyond 0-2: a server started by it would hold them for its lifetime,
     /// and this process would wait for ever for the program to be done.
-    static func asClusterUser(_ tool: String, _ arguments: [String]) throws {
+    static func asClusterUser(_ tool: String, _ arguments: [String]) async throws {
         let command = ([bindir + "/" + tool] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
         let script =
             "for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ \"$fd\" -gt 2 ] 2>/dev/null && eval \"exec $fd>&-\" 2>/dev/null; done; exec " + command
         if isRoot {
-            try run("/usr/sbin/runuser", ["-u", osUser, "--", "/bin/bash", "-c", script], environment: [:])
+            try await run("/usr/sbin/runuser", ["-u", osUser, "--", "/bin/bash", "-c", script], environment: [:])
         } else {
-            try run("/bin/bash", ["-c", script], environment: [:])
+            try await run("/bin/bash", ["-c", script], environment: [:])
         }
     }
 
@@ -102,14 +102,14 @@ public struct TestCluster: Sendable {
     }
 
     /// A base backup of the whole cluster (pg_basebackup), its WAL left to the archive.
-    public func baseBackup(to directory: URL) throws {
-        try Self.runTool("pg_basebackup", ["--dbname=\(adminURL)", "--pgdata=\(directory.path)", "--wal-method=none", "--checkpoint=fast"])
+    public func baseBackup(to directory: URL) async throws {
+        try await Self.runTool("pg_basebackup", ["--dbname=\(adminURL)", "--pgdata=\(directory.path)", "--wal-method=none", "--checkpoint=fast"])
     }
 
     /// A new cluster from `backup` (moved into a folder of its own), replaying the WAL of
     /// `archive` up to `time` (a timestamp PostgreSQL reads) and then promoted: point-in-time
     /// recovery. Its roles and passwords are this cluster's.
-    public func recover(from backup: URL, archive: URL, until time: String) throws -> TestCluster {
+    public func recover(from backup: URL, archive: URL, until time: String) async throws -> TestCluster {
         let folder = URL(fileURLWithPath: "/tmp/spona-cluster-\(UUID().uuidString.prefix(8).lowercased())")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("pg/run"), withIntermediateDirectories: true)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
@@ -133,8 +133,8 @@ public struct TestCluster: Sendable {
         try config.close()
         _ = FileManager.default.createFile(atPath: data.appendingPathComponent("recovery.signal").path, contents: nil)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: data.path)
-        try Self.handOver(folder.appendingPathComponent("pg"))
-        try Self.asClusterUser("pg_ctl", ["-D", data.path, "-l", data.appendingPathComponent("server.log").path, "-w", "-t", "60", "start"])
+        try await Self.handOver(folder.appendingPathComponent("pg"))
+        try await Self.asClusterUser("pg_ctl", ["-D", data.path, "-l", data.appendingPathComponent("server.log").path, "-w", "-t", "60", "start"])
         func moved(_ url: String) -> String {
             var components = URLComponents(string: url)!
             components.port = port
@@ -145,8 +145,8 @@ public struct TestCluster: Sendable {
 
     /// Restarts the server: `fast` (sessions ended, a clean shutdown) or `immediate` (as a
     /// crash: recovery from the WAL at start).
-    public func restart(mode: String) throws {
-        try Self.asClusterUser(
+    public func restart(mode: String) async throws {
+        try await Self.asClusterUser(
             "pg_ctl",
             [
                 "-D", dataDirectory.path, "-m", mode, "-w", "-t", "60", "-l",
@@ -157,7 +157,7 @@ public struct TestCluster: Sendable {
 
     /// Stops the cluster and removes its folder.
     public func stop() {
-        try? Self.asClusterUser("pg_ctl", ["-D", dataDirectory.path, "-m", "immediate", "-w", "stop"])
+        Self.stopNow(dataDirectory)
         try? FileManager.default.removeItem(at: folder)
         // The cluster itself may live in /var/tmp when dev-db.sh found the folder unreachable.
         if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: folder.appendingPathComponent("pg").path) {
@@ -166,32 +166,33 @@ public struct TestCluster: Sendable {
     }
 
     /// Runs a PostgreSQL client tool (`pg_dump`, `pg_restore`) from the cluster's installation.
-    public static func runTool(_ tool: String, _ arguments: [String]) throws {
-        try run("\(bindir)/\(tool)", arguments, environment: [:])
+    public static func runTool(_ tool: String, _ arguments: [String]) async throws {
+        try await run("\(bindir)/\(tool)", arguments, environment: [:])
     }
 
-    /// Runs a program with its output in a file, not a pipe: `pg_ctl start` leaves the server
-    /// holding the output it was given, and a pipe would then never end.
+    /// Runs a program to its end (see `runProcess`: no thread held while it runs, a time limit)
+    /// and answers its output, or throws with it when it fails.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> String {
-        let log = URL(fileURLWithPath: "/tmp/spona-tool-\(UUID().uuidString.prefix(8)).log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: log) }
-        let output = try FileHandle(forWritingTo: log)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try? output.close()
-        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw Failure.tool(URL(fileURLWithPath: executable).lastPathComponent, status: process.terminationStatus, output: text)
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String]) async throws -> String {
+        let result = try await runProcess(executable, arguments, environment: environment)
+        let text = result.output + result.errorOutput
+        guard result.status == 0 else {
+            throw Failure.tool(URL(fileURLWithPath: executable).lastPathComponent, status: result.status, output: text)
         }
         return text
+    }
+
+    /// Stops a cluster at once, from a `defer` where nothing can be awaited: `pg_ctl stop -m
+    /// immediate` is done in a moment, and gives up by itself after a minute.
+    static func stopNow(_ dataDirectory: URL) {
+        let command = "'\(bindir)/pg_ctl' -D '\(dataDirectory.path)' -m immediate -w stop"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: isRoot ? "/usr/sbin/runuser" : "/bin/bash")
+        process.arguments = (isRoot ? ["-u", osUser, "--", "/bin/bash"] : []) + ["-c", command + " >/dev/null 2>&1"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return }
+        process.waitUntilExit()
     }
 }

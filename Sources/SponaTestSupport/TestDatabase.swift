@@ -192,7 +192,7 @@ public struct TestDatabase: Sendable {
                 case .migrate:
                     try await SchemaMigrator(directory: schemaDirectory).migrate(client: owner, logger: logger)
                 case .restore(let dump):
-                    try TestCluster.runTool(
+                    try await TestCluster.runTool(
                         "pg_restore",
                         [
                             "--no-owner", "--role=\(ownerName)", "--exit-on-error",
@@ -241,9 +241,9 @@ public struct TestDatabase: Sendable {
     }
 
     /// Writes this database as `pg_dump -Fc` does, for a restore elsewhere.
-    public func dump(to file: URL) throws {
+    public func dump(to file: URL) async throws {
         let adminURL = try Self.environment("SPONA_ADMIN_DATABASE_URL")
-        try TestCluster.runTool("pg_dump", ["--format=custom", "--file=\(file.path)", "--dbname=\(Self.url(adminURL, database: name))"])
+        try await TestCluster.runTool("pg_dump", ["--format=custom", "--file=\(file.path)", "--dbname=\(Self.url(adminURL, database: name))"])
     }
 
     /// Waits, up to 60 seconds, until a cluster in recovery has been promoted and takes writes.
@@ -262,33 +262,6 @@ public struct TestDatabase: Sendable {
         for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0
     }
-}
-
-/// Runs a command-line program and collects its exit status and output.
-public struct ProcessResult: Sendable {
-    public var status: Int32
-    public var output: String
-    public var errorOutput: String
-}
-
-public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    let output = Pipe()
-    let errorOutput = Pipe()
-    process.standardOutput = output
-    process.standardError = errorOutput
-    try process.run()
-    let outData = output.fileHandleForReading.readDataToEndOfFile()
-    let errData = errorOutput.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return ProcessResult(
-        status: process.terminationStatus,
-        output: String(decoding: outData, as: UTF8.self),
-        errorOutput: String(decoding: errData, as: UTF8.self)
-    )
 }
 
 /// The `spona` binary `make test` built.

@@ -88,7 +88,7 @@ struct IntegrityTests {
     func changedByte() async throws {
         try await TestDatabase.withFresh { db in
             try await writeHistory(db)
-            let clean = try runProcess(sponaExecutable, ["audit", "verify"], environment: ["DATABASE_URL": db.appURL])
+            let clean = try await runProcess(sponaExecutable, ["audit", "verify"], environment: ["DATABASE_URL": db.appURL])
             #expect(clean.status == 0, "\(clean.output)\(clean.errorOutput)")
             #expect(clean.output.contains("7 events in 2 streams"))
 
@@ -96,7 +96,7 @@ struct IntegrityTests {
                 db,
                 #"UPDATE events SET payload = jsonb_set(payload, '{note}', '"abd"') WHERE stream_id = 'case-a' AND stream_version = 1"#
             )
-            let result = try runProcess(sponaExecutable, ["audit", "verify"], environment: ["DATABASE_URL": db.appURL])
+            let result = try await runProcess(sponaExecutable, ["audit", "verify"], environment: ["DATABASE_URL": db.appURL])
             #expect(result.status == 1)
             #expect(result.output.contains("stream case-a version 1"), "\(result.output)")
             #expect(result.output.contains("does not match"))

@@ -31,11 +31,15 @@ struct MigrationTests {
                 "SPONA_OWNER_DATABASE_URL": try #require(components.string), "SPONA_OWNER_DATABASE_PASSWORD_FILE": file.path,
                 "DATABASE_URL": "",
             ]
-            let result = try runProcess(sponaExecutable, ["migrate", "--schema-dir", TestDatabase.schemaDirectory.path], environment: environment)
+            let result = try await runProcess(
+                sponaExecutable,
+                ["migrate", "--schema-dir", TestDatabase.schemaDirectory.path],
+                environment: environment
+            )
             #expect(result.status == 0, "\(result.errorOutput)")
             var missing = environment
             missing["SPONA_OWNER_DATABASE_PASSWORD_FILE"] = "/nonexistent/spona-password"
-            let refused = try runProcess(sponaExecutable, ["migrate", "--schema-dir", TestDatabase.schemaDirectory.path], environment: missing)
+            let refused = try await runProcess(sponaExecutable, ["migrate", "--schema-dir", TestDatabase.schemaDirectory.path], environment: missing)
             #expect(
                 refused.status != 0 && refused.errorOutput.contains("SPONA_OWNER_DATABASE_PASSWORD_FILE /nonexistent/spona-password cannot be read")
             )
@@ -44,8 +48,8 @@ struct MigrationTests {
     }
 
     @Test("spona serve checks every setting before it starts and names each problem on a line of its own")
-    func serveSettingsProblems() throws {
-        let result = try runProcess(
+    func serveSettingsProblems() async throws {
+        let result = try await runProcess(
             sponaExecutable,
             ["serve"],
             environment: [
@@ -74,11 +78,11 @@ struct MigrationTests {
             defer { try? FileManager.default.removeItem(at: file) }
             try Data("# Spona\nexport SPONA_OWNER_DATABASE_URL='\(db.ownerURL)'\n\nSPONA_LOG_LEVEL=warning\n".utf8).write(to: file)
             let blank = ["SPONA_OWNER_DATABASE_URL": "", "DATABASE_URL": "", "SPONA_CONFIG_FILE": file.path]
-            let listed = try runProcess(sponaExecutable, ["tokens", "list"], environment: blank)
+            let listed = try await runProcess(sponaExecutable, ["tokens", "list"], environment: blank)
             #expect(listed.status == 0 && listed.output.hasPrefix("id\t"), "\(listed.errorOutput)")
 
             try Data("SPONA_LOG_LEVEL=info\nnot a setting\nspona_port=1\n".utf8).write(to: file)
-            let refused = try runProcess(sponaExecutable, ["tokens", "list"], environment: blank)
+            let refused = try await runProcess(sponaExecutable, ["tokens", "list"], environment: blank)
             #expect(refused.status != 0)
             #expect(
                 refused.errorOutput.contains("line 2: expected NAME=value") && refused.errorOutput.contains("line 3: 'spona_port'"),
@@ -91,7 +95,7 @@ struct MigrationTests {
     func migrateTwice() async throws {
         try await TestDatabase.withFresh { db in
             // withFresh migrated already; the binary finds everything applied.
-            let result = try runProcess(
+            let result = try await runProcess(
                 sponaExecutable,
                 ["migrate", "--schema-dir", TestDatabase.schemaDirectory.path],
                 environment: ["SPONA_OWNER_DATABASE_URL": db.ownerURL]
@@ -110,7 +114,7 @@ struct MigrationTests {
             let file = copy.appendingPathComponent("0001_event_store.sql")
             try (try String(contentsOf: file, encoding: .utf8) + "\n-- an innocent-looking edit\n").write(to: file, atomically: true, encoding: .utf8)
 
-            let result = try runProcess(
+            let result = try await runProcess(
                 sponaExecutable,
                 ["migrate", "--schema-dir", copy.path],
                 environment: ["SPONA_OWNER_DATABASE_URL": db.ownerURL]

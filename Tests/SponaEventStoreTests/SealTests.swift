@@ -250,11 +250,11 @@ struct AuditCommandTests {
             let key = Curve25519.Signing.PrivateKey()
             let publicKey = key.publicKey.rawRepresentation.base64EncodedString()
             let environment = ["DATABASE_URL": db.appURL, "SPONA_SEAL_KEY": key.rawRepresentation.base64EncodedString()]
-            let sealed = try runProcess(sponaExecutable, ["audit", "seal"], environment: environment)
+            let sealed = try await runProcess(sponaExecutable, ["audit", "seal"], environment: environment)
             #expect(sealed.status == 0 && sealed.output.contains("sealed 7 events"), "\(sealed.output)\(sealed.errorOutput)")
             try await SealTests.allReadable(db)
 
-            let export = try runProcess(sponaExecutable, ["audit", "export"], environment: ["DATABASE_URL": db.appURL])
+            let export = try await runProcess(sponaExecutable, ["audit", "export"], environment: ["DATABASE_URL": db.appURL])
             #expect(export.status == 0, "\(export.errorOutput)")
             #expect(export.output.split(separator: "\n").count == 9)  // the header, 7 events, the seal
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("history-\(UUID().uuidString).ndjson")
@@ -262,24 +262,28 @@ struct AuditCommandTests {
             try export.output.write(to: file, atomically: true, encoding: .utf8)
 
             // No database on this side: only the file and the public key.
-            let verified = try runProcess(sponaExecutable, ["audit", "verify", "--file", file.path, "--public-key", publicKey])
+            let verified = try await runProcess(sponaExecutable, ["audit", "verify", "--file", file.path, "--public-key", publicKey])
             #expect(verified.status == 0, "\(verified.output)\(verified.errorOutput)")
             #expect(verified.output.contains("ok: 8 events in 3 streams, 1 seals"), "\(verified.output)")
-            let unsigned = try runProcess(sponaExecutable, ["audit", "verify", "--file", file.path])
+            let unsigned = try await runProcess(sponaExecutable, ["audit", "verify", "--file", file.path])
             #expect(unsigned.output.contains("signatures NOT checked"), "\(unsigned.output)")
 
             try export.output.replacingOccurrences(of: "Прокупље", with: "Прокупљe").write(to: file, atomically: true, encoding: .utf8)
-            let altered = try runProcess(sponaExecutable, ["audit", "verify", "--file", file.path, "--public-key", publicKey])
+            let altered = try await runProcess(sponaExecutable, ["audit", "verify", "--file", file.path, "--public-key", publicKey])
             #expect(altered.status == 1)
             #expect(altered.output.contains("FAILED: stream case-a version 1"), "\(altered.output)")
 
-            let wrongKey = try runProcess(
+            let wrongKey = try await runProcess(
                 sponaExecutable,
                 ["audit", "verify", "--public-key", Curve25519.Signing.PrivateKey().publicKey.rawRepresentation.base64EncodedString()],
                 environment: ["DATABASE_URL": db.appURL]
             )
             #expect(wrongKey.status == 1 && wrongKey.output.contains("FAILED: seal 1"), "\(wrongKey.output)")
-            let badKey = try runProcess(sponaExecutable, ["audit", "verify", "--public-key", "not-a-key"], environment: ["DATABASE_URL": db.appURL])
+            let badKey = try await runProcess(
+                sponaExecutable,
+                ["audit", "verify", "--public-key", "not-a-key"],
+                environment: ["DATABASE_URL": db.appURL]
+            )
             #expect(badKey.status != 0 && badKey.errorOutput.contains("public key"), "\(badKey.errorOutput)")
         }
     }

@@ -16,30 +16,32 @@ struct TLSTests {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
         defer { try? FileManager.default.removeItem(at: folder) }
-        func openssl(_ arguments: [String]) throws {
-            let result = try runProcess("/usr/bin/openssl", arguments)
+        func openssl(_ arguments: [String]) async throws {
+            let result = try await runProcess("/usr/bin/openssl", arguments)
             guard result.status == 0 else { throw TLSFailure(text: "openssl \(arguments.first ?? ""): \(result.errorOutput)") }
         }
         func file(_ name: String) -> String { folder.appendingPathComponent(name).path }
         for authority in ["ca", "other-ca"] {
-            try openssl([
+            try await openssl([
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=\(authority)",
                 "-keyout", file("\(authority).key"), "-out", file("\(authority).pem"),
             ])
         }
-        try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", file("server.key"), "-out", file("server.csr")])
+        try await openssl([
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", file("server.key"), "-out", file("server.csr"),
+        ])
         try "subjectAltName=DNS:localhost,IP:127.0.0.1\n".write(toFile: file("san.ext"), atomically: true, encoding: .utf8)
-        try openssl([
+        try await openssl([
             "x509", "-req", "-in", file("server.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-CAcreateserial",
             "-days", "2", "-extfile", file("san.ext"), "-out", file("server.crt"),
         ])
         // PostgreSQL reads its key only when its own user owns it and nobody else may.
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file("server.key"))
         if getuid() == 0 {
-            _ = try runProcess("/usr/bin/chown", ["spona-pg", file("server.key"), file("server.crt")])
+            _ = try await runProcess("/usr/bin/chown", ["spona-pg", file("server.key"), file("server.crt")])
         }
 
-        let cluster = try TestCluster.start(settings: [
+        let cluster = try await TestCluster.start(settings: [
             "ssl = on", "ssl_cert_file = '\(file("server.crt"))'", "ssl_key_file = '\(file("server.key"))'",
         ])
         defer { cluster.stop() }

@@ -236,19 +236,19 @@ struct AccessMatrixTests {
         try await APIHarness.run { api in
             _ = try await Network.make(api)
             let environment = ["DATABASE_URL": api.db.ownerURL, "SPONA_OWNER_DATABASE_URL": api.db.ownerURL]
-            let madeUp = try runProcess(
+            let madeUp = try await runProcess(
                 sponaExecutable,
                 ["tokens", "issue", "--institution", UUID().uuidString, "--role", "reporter"],
                 environment: environment
             )
             #expect(madeUp.status != 0 && madeUp.errorOutput.contains("is registered"), "\(madeUp.errorOutput)")
-            let district = try runProcess(
+            let district = try await runProcess(
                 sponaExecutable,
                 ["tokens", "issue", "--institution", InstitutionID.center.description, "--role", "analyst", "--district", "RS-99"],
                 environment: environment
             )
             #expect(district.status != 0 && district.errorOutput.contains("'RS-99' is not a district"), "\(district.errorOutput)")
-            let fine = try runProcess(
+            let fine = try await runProcess(
                 sponaExecutable,
                 ["tokens", "issue", "--institution", InstitutionID.center.description, "--role", "analyst", "--district", "RS-21"],
                 environment: environment
@@ -256,14 +256,14 @@ struct AccessMatrixTests {
             #expect(fine.status == 0 && fine.output.hasPrefix("spona_"), "\(fine.errorOutput)")
             // A service account's token always expires, within 90 days.
             for days in ["0", "91", "3650"] {
-                let forever = try runProcess(
+                let forever = try await runProcess(
                     sponaExecutable,
                     ["tokens", "issue", "--institution", InstitutionID.center.description, "--role", "admin", "--expires-in-days", days],
                     environment: environment
                 )
                 #expect(forever.status != 0 && forever.errorOutput.contains("within 90 days"), "\(forever.errorOutput)")
             }
-            let listed = try runProcess(sponaExecutable, ["tokens", "list"], environment: environment)
+            let listed = try await runProcess(sponaExecutable, ["tokens", "list"], environment: environment)
             #expect(listed.status == 0 && listed.output.contains("last_used"), "\(listed.errorOutput)")
         }
     }

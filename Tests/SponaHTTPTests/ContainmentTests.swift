@@ -79,11 +79,11 @@ struct ContainmentTests {
             #expect(view["type"] as? String == "urn:spona:problem:view-stopped")
 
             let environment = ["DATABASE_URL": api.db.appURL, "SPONA_OWNER_DATABASE_URL": api.db.ownerURL]
-            let status = try runProcess(sponaExecutable, ["projections", "status"], environment: environment)
+            let status = try await runProcess(sponaExecutable, ["projections", "status"], environment: environment)
             #expect(status.status == 3, "\(status.output)\(status.errorOutput)")
             #expect(status.output.lowercased().contains("case_statistics stopped at event \(poisoned.uuidString.lowercased())"), "\(status.output)")
 
-            let wrongEvent = try runProcess(
+            let wrongEvent = try await runProcess(
                 sponaExecutable,
                 ["projections", "skip", "case_statistics", UUID().uuidString, "--reason", "x"],
                 environment: environment
@@ -91,7 +91,7 @@ struct ContainmentTests {
             #expect(wrongEvent.status != 0)
             #expect(wrongEvent.errorOutput.contains("has not stopped at event"), "\(wrongEvent.errorOutput)")
 
-            let skip = try runProcess(
+            let skip = try await runProcess(
                 sponaExecutable,
                 ["projections", "skip", "case_statistics", poisoned.uuidString, "--reason", "ticket 42: a training no day had"],
                 environment: environment
@@ -111,7 +111,7 @@ struct ContainmentTests {
             #expect(recorded.reason == "ticket 42: a training no day had")
 
             // A rebuild leaves the same event out, and does not stop on it.
-            let rebuild = try runProcess(sponaExecutable, ["projections", "rebuild", "case_statistics"], environment: environment)
+            let rebuild = try await runProcess(sponaExecutable, ["projections", "rebuild", "case_statistics"], environment: environment)
             #expect(rebuild.status == 0, "\(rebuild.output)\(rebuild.errorOutput)")
         }
     }
@@ -159,7 +159,7 @@ struct ContainmentTests {
             // Once the running projection met it, the event is below every reader's horizon.
             #expect(try await statisticsStopped(api).eventID == poisoned)
             let environment = ["DATABASE_URL": api.db.appURL, "SPONA_OWNER_DATABASE_URL": api.db.ownerURL]
-            let rebuild = try runProcess(sponaExecutable, ["projections", "rebuild", "case_statistics"], environment: environment)
+            let rebuild = try await runProcess(sponaExecutable, ["projections", "rebuild", "case_statistics"], environment: environment)
             #expect(rebuild.status != 0)
             #expect(rebuild.errorOutput.lowercased().contains(poisoned.uuidString.lowercased()), "\(rebuild.errorOutput)")
         }

@@ -8,6 +8,7 @@ import PostgresNIO
 import SponaApplication
 import SponaDomain
 import SponaIdentity
+import SponaTestSupport
 import Testing
 
 @testable import SponaHTTP
@@ -326,26 +327,14 @@ struct DashboardBrowserTests {
         }
     }
 
-    /// Runs the script on a thread of its own: waiting for it must not hold one of the few
-    /// threads the server's handlers run on.
+    /// Runs the script, for four minutes at most: a browser that stops answering fails the
+    /// test with what the script printed, instead of holding the whole run.
     static func runScript(_ arguments: [String]) async throws -> (Int32, String) {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try runScriptBlocking(arguments) })
-            }
-        }
-    }
-
-    static func runScriptBlocking(_ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", root.appendingPathComponent("Tests/Browser/dashboard.py").path] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        let result = try await runProcess(
+            "/usr/bin/env",
+            ["python3", root.appendingPathComponent("Tests/Browser/dashboard.py").path] + arguments,
+            limit: .seconds(240)
+        )
+        return (result.status, result.output + result.errorOutput)
     }
 }

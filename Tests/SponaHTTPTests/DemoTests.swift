@@ -191,7 +191,7 @@ struct DemoCommandTests {
             let n = try await Network.make(api)
             _ = try await n.fileReport()
             let before = try await api.db.eventCount()
-            let real = try runProcess(
+            let real = try await runProcess(
                 sponaExecutable,
                 ["demo", "--cases", "1"],
                 environment: ["DATABASE_URL": api.db.ownerURL, "SPONA_OWNER_DATABASE_URL": api.db.ownerURL]
@@ -200,9 +200,9 @@ struct DemoCommandTests {
             #expect(real.errorOutput.contains("1 real cases"), "\(real.errorOutput)")
             #expect(try await api.db.eventCount() == before, "nothing written")
 
-            let zero = try runProcess(sponaExecutable, ["demo", "--cases", "0"], environment: ["DATABASE_URL": api.db.ownerURL])
+            let zero = try await runProcess(sponaExecutable, ["demo", "--cases", "0"], environment: ["DATABASE_URL": api.db.ownerURL])
             #expect(zero.status != 0 && zero.errorOutput.contains("--cases must be at least 1"), "\(zero.errorOutput)")
-            let badDay = try runProcess(
+            let badDay = try await runProcess(
                 sponaExecutable,
                 ["demo", "--cases", "1", "--from", "yesterday"],
                 environment: ["DATABASE_URL": api.db.ownerURL]

@@ -51,7 +51,7 @@ struct HealthTests {
             #expect(metrics.text.contains("/v1/cases/{case}"))
             #expect(!metrics.text.lowercased().contains(api.db.name.lowercased()))
 
-            let status = try runProcess(sponaExecutable, ["projections", "status"], environment: ["DATABASE_URL": api.db.appURL])
+            let status = try await runProcess(sponaExecutable, ["projections", "status"], environment: ["DATABASE_URL": api.db.appURL])
             #expect(status.status == 0, "\(status.errorOutput)")
             #expect(status.output.contains("case_statistics"))
             #expect(

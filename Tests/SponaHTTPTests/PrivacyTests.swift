@@ -144,7 +144,7 @@ struct PrivacyTests {
             let backup = FileManager.default.temporaryDirectory.appendingPathComponent("spona-backup-\(UUID().uuidString).dump")
             defer { try? FileManager.default.removeItem(at: backup) }
             let adminURL = try #require(ProcessInfo.processInfo.environment["SPONA_ADMIN_DATABASE_URL"])
-            let dump = try runProcess(
+            let dump = try await runProcess(
                 try postgresTool("pg_dump"),
                 ["--format=custom", "--file", backup.path, TestDatabase.url(adminURL, database: api.db.name)]
             )
@@ -186,14 +186,14 @@ struct PrivacyTests {
             #expect(history.array.map { $0["type"] as? String } == ["ReportFiled", "PersonalDataErased"])
 
             // Every hash chain still verifies.
-            let verify = try runProcess(sponaExecutable, ["audit", "verify"], environment: ["DATABASE_URL": api.db.appURL])
+            let verify = try await runProcess(sponaExecutable, ["audit", "verify"], environment: ["DATABASE_URL": api.db.appURL])
             #expect(verify.status == 0, "\(verify.output)\(verify.errorOutput)")
 
             // Restore the old backup: it has the sealed data and no erasure, and still opens nothing.
             let restored = api.db.name + "_restored"
             try await api.db.admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(restored)"), logger: api.db.logger)
             do {
-                let restore = try runProcess(
+                let restore = try await runProcess(
                     try postgresTool("pg_restore"),
                     ["--no-owner", "--dbname", TestDatabase.url(adminURL, database: restored), backup.path]
                 )
@@ -263,7 +263,7 @@ struct PrivacyTests {
             #expect(try await step("/referrals/x/decline", n.socialWorker, ["reason": "x"]).status == .notFound)
 
             // Nothing in the store holds the text in the clear: not the event, not any table.
-            let dump = try runProcess(
+            let dump = try await runProcess(
                 try postgresTool("pg_dump"),
                 [
                     "--data-only",

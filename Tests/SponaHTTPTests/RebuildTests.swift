@@ -36,7 +36,7 @@ struct RebuildTests {
             )
             #expect(try await snapshot(api) != incremental)
 
-            let rebuild = try runProcess(
+            let rebuild = try await runProcess(
                 sponaExecutable,
                 ["projections", "rebuild", "--all"],
                 environment: ["SPONA_OWNER_DATABASE_URL": api.db.ownerURL, "DATABASE_URL": api.db.appURL]
@@ -54,7 +54,7 @@ struct RebuildTests {
             #expect(mine.status == .ok)
 
             // Bad names are refused with one line and a non-zero exit.
-            let unknown = try runProcess(
+            let unknown = try await runProcess(
                 sponaExecutable,
                 ["projections", "rebuild", "nonsense"],
                 environment: ["SPONA_OWNER_DATABASE_URL": api.db.ownerURL]

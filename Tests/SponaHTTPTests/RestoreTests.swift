@@ -30,11 +30,11 @@ struct RestoreTests {
             #expect(try await api.send(.post, "/v1/audit/seals", token: try await api.token(.center, .auditor)).status.code < 300)
             #expect(try await api.db.waitUntilReadable())
             await before.set(cursor: try await Self.readAll(api.db.store, after: .start).last!.cursor, events: try await api.db.eventCount())
-            try api.db.dump(to: dump)
+            try await api.db.dump(to: dump)
         }
         let (cursor, storedEvents) = await before.get()
 
-        let cluster = try TestCluster.start()
+        let cluster = try await TestCluster.start()
         defer { cluster.stop() }
         try await TestDatabase.withRestored(dump, into: cluster) { db in
             #expect(try await db.eventCount() == storedEvents)
@@ -56,7 +56,7 @@ struct RestoreTests {
             }
 
             // What the operator runs after a restore.
-            let migrated = try runProcess(sponaExecutable, ["migrate"], environment: ["SPONA_OWNER_DATABASE_URL": db.ownerURL])
+            let migrated = try await runProcess(sponaExecutable, ["migrate"], environment: ["SPONA_OWNER_DATABASE_URL": db.ownerURL])
             #expect(migrated.status == 0 && migrated.output.contains("era 1"), "\(migrated.output) \(migrated.errorOutput)")
             #expect(try await EventOrder.state(client: db.app, logger: db.logger).trusted)
 
@@ -90,7 +90,7 @@ struct RestoreTests {
 
                 // The views rebuilt from the restored history equal the ones carried on.
                 let carried = try await RebuildTests().snapshot(api)
-                let rebuild = try runProcess(
+                let rebuild = try await runProcess(
                     sponaExecutable,
                     ["projections", "rebuild", "--all"],
                     environment: ["SPONA_OWNER_DATABASE_URL": api.db.ownerURL, "DATABASE_URL": api.db.appURL]
@@ -115,14 +115,16 @@ struct RestoreTests {
     func pointInTimeRecovery() async throws {
         let archive = URL(fileURLWithPath: "/tmp/spona-wal-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: archive, withIntermediateDirectories: true)
-        try TestCluster.handOver(archive)
+        try await TestCluster.handOver(archive)
         defer { try? FileManager.default.removeItem(at: archive) }
         let backup = URL(fileURLWithPath: "/tmp/spona-base-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: backup) }
         let published = FileManager.default.temporaryDirectory.appendingPathComponent("spona-seals-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: published) }
 
-        let primary = try TestCluster.start(settings: ["wal_level = replica", "archive_mode = on", "archive_command = 'cp %p \(archive.path)/%f'"])
+        let primary = try await TestCluster.start(settings: [
+            "wal_level = replica", "archive_mode = on", "archive_command = 'cp %p \(archive.path)/%f'",
+        ])
         defer { primary.stop() }
         let moment = Before()
         let state = Recorded()
@@ -133,7 +135,7 @@ struct RestoreTests {
                 let auditor = try await api.token(.center, .auditor)
                 #expect(try await api.db.waitUntilReadable())
                 #expect(try await api.send(.post, "/v1/audit/seals", token: auditor).status.code < 300)
-                try primary.baseBackup(to: backup)
+                try await primary.baseBackup(to: backup)
 
                 // Two more reports, then the moment to recover to, then two that will be lost,
                 // and a seal over them that an auditor keeps.
@@ -167,14 +169,14 @@ struct RestoreTests {
         }
         let (time, name, kept, publicKey) = (await moment.time, await state.name, await state.kept, await state.publicKey)
 
-        let recovered = try primary.recover(from: backup, archive: archive, until: time)
+        let recovered = try await primary.recover(from: backup, archive: archive, until: time)
         defer { recovered.stop() }
         try await TestDatabase.withExisting(name, in: recovered) { db in
             try await db.waitForPromotion()
             #expect(try await db.eventCount() == kept, "recovered to the moment: the two reports after it are gone")
-            let migrated = try runProcess(sponaExecutable, ["migrate"], environment: ["SPONA_OWNER_DATABASE_URL": db.ownerURL])
+            let migrated = try await runProcess(sponaExecutable, ["migrate"], environment: ["SPONA_OWNER_DATABASE_URL": db.ownerURL])
             #expect(migrated.status == 0, "\(migrated.errorOutput)")
-            let verified = try runProcess(
+            let verified = try await runProcess(
                 sponaExecutable,
                 ["audit", "verify", "--public-key", publicKey, "--published-seals", published.path],
                 environment: ["DATABASE_URL": db.appURL]

@@ -90,9 +90,9 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// GET `path` on this server with curl: the status (0: no answer) and how long it took.
-    func get(_ path: String, timeout seconds: Int = 60) -> (status: Int, took: Duration, error: String) {
+    func get(_ path: String, timeout seconds: Int = 60) async -> (status: Int, took: Duration, error: String) {
         let started = ContinuousClock.now
-        let result = try? runProcess(
+        let result = try? await runProcess(
             "/usr/bin/curl",
             [
                 "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "\(seconds)",
@@ -102,9 +102,14 @@ final class ServerProcess: @unchecked Sendable {
         return (Int(result?.output ?? "") ?? 0, ContinuousClock.now - started, result?.errorOutput ?? "curl did not run")
     }
 
+    /// SIGTERM, and SIGKILL if it has not exited within ten seconds: a test's `defer` waits
+    /// for this, so it must not wait for a shutdown that never ends.
     func stop() {
         if process.isRunning {
             process.terminate()
+            let deadline = ContinuousClock.now + .seconds(10)
+            while process.isRunning, ContinuousClock.now < deadline { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: log)
@@ -248,7 +253,7 @@ struct ServerProcessTests {
         "PostgreSQL restarted fast, then immediate, under writes and reads: one runner per projection across two servers, every event applied once within seconds, every request answered within the deadline, SIGTERM within 5 s"
     )
     func databaseRestarts() async throws {
-        let cluster = try TestCluster.start()
+        let cluster = try await TestCluster.start()
         defer { cluster.stop() }
         try await TestDatabase.withFresh(in: cluster) { db in
             let school = try await Self.registerSchool(db)
@@ -311,7 +316,7 @@ struct ServerProcessTests {
                     for round in 0..<30 {
                         let server = servers[round % 2]
                         // /metrics too: while the database is down it must answer (NaN lags), never stop the process.
-                        let (status, took, error) = server.get(round % 3 == 0 ? "/metrics" : "/readyz", timeout: 20)
+                        let (status, took, error) = await server.get(round % 3 == 0 ? "/metrics" : "/readyz", timeout: 20)
                         slowest = max(slowest, took)
                         if status == 0 {
                             let log = (try? String(contentsOf: server.log, encoding: .utf8)) ?? ""
@@ -322,7 +327,7 @@ struct ServerProcessTests {
                     return (slowest, unanswered)
                 }
                 try await Task.sleep(for: .milliseconds(400))
-                try cluster.restart(mode: mode)
+                try await cluster.restart(mode: mode)
                 try await writes.value
                 let (slowest, unanswered) = await reads.value
                 #expect(unanswered.isEmpty, "\(mode): requests got no answer: \(unanswered)")
@@ -360,7 +365,7 @@ struct ServerProcessTests {
             defer { server.stop() }
             let started = ContinuousClock.now
             while !server.listening, ContinuousClock.now - started < .seconds(20) { try await Task.sleep(for: .milliseconds(100)) }
-            #expect(server.get("/healthz").status == 200)
+            #expect(await server.get("/healthz").status == 200)
 
             let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             #expect(socket >= 0)
@@ -395,7 +400,7 @@ struct ServerProcessTests {
             #expect(closedAfter != nil, "the server kept a connection whose head never completed for 15 s")
             #expect((closedAfter ?? .seconds(99)) < .seconds(8), "closed after \(String(describing: closedAfter))")
             // Others are still served.
-            #expect(server.get("/healthz").status == 200)
+            #expect(await server.get("/healthz").status == 200)
         }
     }
 
@@ -430,8 +435,8 @@ struct ServerProcessTests {
             let started = ContinuousClock.now
             while !server.listening, ContinuousClock.now - started < .seconds(30) { try await Task.sleep(for: .milliseconds(100)) }
 
-            func curl(_ arguments: [String], port: Int) throws -> (status: Int, body: String) {
-                let result = try runProcess(
+            func curl(_ arguments: [String], port: Int) async throws -> (status: Int, body: String) {
+                let result = try await runProcess(
                     "/usr/bin/curl",
                     ["-sS", "--max-time", "30", "-w", "\n%{http_code}"] + arguments.dropLast() + ["http://127.0.0.1:\(port)\(arguments.last!)"]
                 )
@@ -439,21 +444,21 @@ struct ServerProcessTests {
                 return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
             }
             // Both ports bound (two servers, two "listening" lines).
-            while try curl(["/openapi.yaml"], port: server.port).status != 200, ContinuousClock.now - started < .seconds(30) {
+            while try await curl(["/openapi.yaml"], port: server.port).status != 200, ContinuousClock.now - started < .seconds(30) {
                 try await Task.sleep(for: .milliseconds(100))
             }
             // Probes and metrics: on the management port, not on the API's.
-            let onAPI = try curl(["/metrics"], port: server.port)
+            let onAPI = try await curl(["/metrics"], port: server.port)
             #expect(onAPI.status == 404, "\(onAPI)\n\(server.logTail)")
-            let metrics = try curl(["/metrics"], port: management)
+            let metrics = try await curl(["/metrics"], port: management)
             #expect(metrics.status == 200 && metrics.body.contains("spona_build_info"), "\(metrics.status)")
-            #expect(try curl(["/healthz"], port: management).status == 200)
+            #expect(try await curl(["/healthz"], port: management).status == 200)
 
             let secretName = "Zagorka Tajnović"
             let secretReason = "razgovor sa Zagorkom"
             let report =
                 #"{"municipality":"prokuplje","channel":"app","subject":{"ageGroup":"child_14_17","gender":"female"},"personalData":{"name":"\#(secretName)","narrative":"Zagorka je rekla sve."}}"#
-            let filed = try runProcess(
+            let filed = try await runProcess(
                 "/usr/bin/curl",
                 [
                     "-sS", "-i", "--max-time", "30", "-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json",
@@ -466,12 +471,12 @@ struct ServerProcessTests {
                     .trimmingCharacters(in: .whitespaces),
                 "\(filed.output)"
             )
-            let read = try curl(
+            let read = try await curl(
                 ["-H", "Authorization: Bearer \(token)", "-H", "Spona-Read-Reason: razgovor%20sa%20Zagorkom", location + "/personal-data"],
                 port: server.port
             )
             #expect(read.status == 200, "\(read.body)")
-            #expect(try curl(["-H", "Authorization: Bearer spona_wrong", "/v1/inbox"], port: server.port).status == 401)
+            #expect(try await curl(["-H", "Authorization: Bearer spona_wrong", "/v1/inbox"], port: server.port).status == 401)
             try await Task.sleep(for: .milliseconds(300))
 
             let text = try String(contentsOf: server.log, encoding: .utf8)
@@ -548,8 +553,8 @@ struct ServerProcessTests {
                 }
                 #expect(first.listening && second.listening, "\(first.logTail)\n\(second.logTail)")
 
-                func call(_ server: ServerProcess, _ arguments: [String]) throws -> (status: Int, headers: String, body: String) {
-                    let result = try runProcess(
+                func call(_ server: ServerProcess, _ arguments: [String]) async throws -> (status: Int, headers: String, body: String) {
+                    let result = try await runProcess(
                         "/usr/bin/curl",
                         ["-sS", "-i", "--max-time", "30"] + arguments.dropLast() + ["http://127.0.0.1:\(server.port)\(arguments.last!)"]
                     )
@@ -564,7 +569,7 @@ struct ServerProcessTests {
                 }
                 let report =
                     #"{"municipality":"prokuplje","channel":"app","subject":{"ageGroup":"child_14_17","gender":"female"},"personalData":{"name":"Jelena Deljena"}}"#
-                let filed = try call(
+                let filed = try await call(
                     first,
                     [
                         "-H", "Authorization: Bearer \(staff)", "-H", "Content-Type: application/json", "-H", "Idempotency-Key: shared-1", "-d",
@@ -574,7 +579,7 @@ struct ServerProcessTests {
                 #expect(filed.status == 201, "\(filed)")
                 let path = try #require(header("Location", filed.headers))
                 let reason = ["-H", "Spona-Read-Reason: check"]
-                let onSecond = try call(second, ["-H", "Authorization: Bearer \(staff)"] + reason + [path + "/personal-data"])
+                let onSecond = try await call(second, ["-H", "Authorization: Bearer \(staff)"] + reason + [path + "/personal-data"])
                 #expect(onSecond.status == 200 && onSecond.body.contains("Jelena Deljena"), "\(onSecond)")
 
                 // The key is in the key database, and nowhere in the events' database.
@@ -592,7 +597,7 @@ struct ServerProcessTests {
                 #expect(tables == 0)
 
                 let etag = try #require(header("ETag", onSecond.headers))
-                let erased = try call(
+                let erased = try await call(
                     second,
                     [
                         "-H", "Authorization: Bearer \(admin)", "-H", "Content-Type: application/json", "-H", "Idempotency-Key: erase-1", "-H",
@@ -600,7 +605,7 @@ struct ServerProcessTests {
                     ]
                 )
                 #expect(erased.status == 200, "\(erased)")
-                let onFirst = try call(first, ["-H", "Authorization: Bearer \(staff)"] + reason + [path + "/personal-data"])
+                let onFirst = try await call(first, ["-H", "Authorization: Bearer \(staff)"] + reason + [path + "/personal-data"])
                 #expect(onFirst.status == 200 && onFirst.body.contains("erased") && !onFirst.body.contains("Jelena"), "\(onFirst)")
             }
         }
