@@ -34,11 +34,17 @@ final class AppendNotifier: Sendable {
 
     func run() async {
         for await _ in wakeups.cancelOnGracefulShutdown() {
-            do {
-                try await client.query(PostgresQuery(unsafeSQL: "NOTIFY \(channel)"), logger: logger)
-            } catch {
-                logger.debug("could not send the append notification; subscribers will poll", metadata: ["error.type": "\(type(of: error))"])
+            // A NOTIFY waits for a connection, and after the database restarted that wait may
+            // not heed cancellation: it gets five seconds, and a shutdown never waits for it.
+            let (client, channel, logger) = (self.client, self.channel, self.logger)
+            let notify = Task {
+                do {
+                    try await client.query(PostgresQuery(unsafeSQL: "NOTIFY \(channel)"), logger: logger)
+                } catch {
+                    logger.debug("could not send the append notification; subscribers will poll", metadata: ["error.type": "\(type(of: error))"])
+                }
             }
+            await waitAtMost(.seconds(5), for: notify)
             try? await Task.sleep(for: Self.minimumInterval)
         }
     }

@@ -131,16 +131,29 @@ public func withPostgresClient<Result: Sendable>(
 /// Cancels a pool's run and waits up to five seconds for it to end.
 private func stop(_ running: Task<Void, Never>) async {
     running.cancel()
+    await waitAtMost(.seconds(5), for: running)
+}
+
+/// Waits for `task` to end, but no longer than `limit` and not past the cancellation of the
+/// waiting task (which cancels `task` too). A task that ignores its cancellation — a query
+/// waiting for a connection a pool no longer makes after the database restarted — is left to
+/// end on its own instead of holding whoever waits for it (a shutdown, a test) for ever.
+public func waitAtMost(_ limit: Duration, for task: Task<Void, Never>) async {
     let (ended, ending) = AsyncStream<Void>.makeStream()
     let watcher = Task {
-        await running.value
+        await task.value
         ending.finish()
     }
     let timer = Task {
-        try? await Task.sleep(for: .seconds(5))
+        try? await Task.sleep(for: limit)
         ending.finish()
     }
-    for await _ in ended {}
+    await withTaskCancellationHandler {
+        for await _ in ended {}
+    } onCancel: {
+        task.cancel()
+        ending.finish()
+    }
     timer.cancel()
-    _ = watcher
+    watcher.cancel()
 }

@@ -21,9 +21,31 @@ public struct MonthEnds: Sendable {
     /// `transaction_id`, `position`: the cursor of its last event; null while it is open).
     public var boundaries: String
 
-    public init(tables: [String], boundaries: String) {
+    /// Tables a replay from a month's end copies only in the rows its events read: a row per
+    /// case (hundreds of thousands in a national history) copied whole made a view as of a
+    /// moment inside a month cost seconds where the month's own events need a few thousand.
+    public var onDemand: [RestoredOnDemand]
+
+    /// A kept table the fold reads only by a key its events name, and writes only in rows it
+    /// read or adds: a replay copies the rows of the keys each batch names, once, before the
+    /// batch is applied. Its `<table>_history` needs an index on the key.
+    public struct RestoredOnDemand: Sendable {
+        public var table: String
+        public var key: String
+        /// The keys of the rows a batch reads.
+        public var keys: @Sendable ([RecordedEvent]) throws -> [UUID]
+
+        public init(table: String, key: String, keys: @escaping @Sendable ([RecordedEvent]) throws -> [UUID]) {
+            self.table = table
+            self.key = key
+            self.keys = keys
+        }
+    }
+
+    public init(tables: [String], boundaries: String, onDemand: [RestoredOnDemand] = []) {
         self.tables = tables
         self.boundaries = boundaries
+        self.onDemand = onDemand
     }
 
     /// The name of the trigger that keeps a table's month ends (migration 0020).
@@ -130,9 +152,42 @@ public struct MonthEnds: Sendable {
 
     /// Each kept table as it stood at the end of `month`, copied into a writable temporary
     /// table of its name, for the events after that month to be replayed into.
+    /// The tables restored on demand are left empty, for ``restoreRows(_:for:loaded:on:logger:)``.
     func restore(_ month: Int32, on connection: PostgresConnection, logger: Logger) async throws {
-        for (table, columns, select) in try await rows(asOf: month, on: connection, logger: logger) {
+        let later = Set(onDemand.map(\.table))
+        for (table, columns, select) in try await rows(asOf: month, on: connection, logger: logger) where !later.contains(table) {
             try await connection.query(PostgresQuery(unsafeSQL: "INSERT INTO pg_temp.\(table) (\(columns)) \(select)"), logger: logger)
+        }
+    }
+
+    /// Before a batch of a replay from the end of `month` is applied: the rows of the on-demand
+    /// tables it reads, as they stood at that month's end. `loaded` remembers the keys copied
+    /// before, whose rows the replay may have changed or deleted since, and copies none twice.
+    func restoreRows(
+        _ month: Int32,
+        for batch: [RecordedEvent],
+        loaded: inout [String: Set<UUID>],
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        guard !onDemand.isEmpty else { return }
+        let columns = try await Self.columns(of: onDemand.map(\.table), on: connection, logger: logger)
+        for table in onDemand {
+            let keys = Set(try table.keys(batch)).subtracting(loaded[table.table] ?? [])
+            guard !keys.isEmpty else { continue }
+            loaded[table.table, default: []].formUnion(keys)
+            let list = columns[table.table]!
+            var query = PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO pg_temp.\(table.table) (\(list))
+                    SELECT \(list) FROM public.\(table.table) WHERE since_month <= \(month) AND \(table.key) = ANY($1)
+                    UNION ALL
+                    SELECT \(list) FROM public.\(table.table)_history
+                    WHERE int4range(since_month, until_month) @> \(month) AND \(table.key) = ANY($1)
+                    """
+            )
+            query.binds.append(Array(keys))
+            try await connection.query(query, logger: logger)
         }
     }
 

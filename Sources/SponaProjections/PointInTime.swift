@@ -83,12 +83,23 @@ public enum PointInTime {
                         try await run("CREATE TEMP TABLE \(table) (LIKE public.\(table) INCLUDING ALL)")
                     }
                     var (cursor, through) = (EventCursor.start, EventCursor?.none)
-                    if case .fromMonthEnd(let month, let after, let end) = plan {
-                        try await projections[0].monthEnds?.restore(month, on: connection, logger: logger)
+                    var onDemand: (MonthEnds, month: Int32)?
+                    if case .fromMonthEnd(let month, let after, let end) = plan, let monthEnds = projections[0].monthEnds {
+                        try await monthEnds.restore(month, on: connection, logger: logger)
                         try await ProjectionRebuild.analyzeIfDue(after: 1, tables: tables, on: connection, logger: logger)
                         (cursor, through) = (after, end)
+                        onDemand = (monthEnds, month)
                     }
-                    try await replay(projections, after: cursor, through: through, upTo: moment, into: connection, store: store, logger: logger)
+                    try await replay(
+                        projections,
+                        after: cursor,
+                        through: through,
+                        upTo: moment,
+                        restoringFrom: onDemand,
+                        into: connection,
+                        store: store,
+                        logger: logger
+                    )
                 }
                 let result = try await body(connection)
                 try await run("DISCARD TEMP")
@@ -106,6 +117,7 @@ public enum PointInTime {
         after start: EventCursor,
         through end: EventCursor?,
         upTo moment: Date,
+        restoringFrom monthEnd: (MonthEnds, month: Int32)?,
         into connection: PostgresConnection,
         store: PostgresEventStore,
         logger: Logger
@@ -115,19 +127,26 @@ public enum PointInTime {
         for projection in projections {
             skipped[projection.name] = try await ProjectionEventSkipped.recorded(for: projection.name, in: store)
         }
-        var cursor = start
         var batches = 0
-        let tables = Set(projections.flatMap(\.tables)).sorted()
-        while true {
-            let batch = try await store.readAll(
-                after: cursor,
-                through: end,
-                limit: 5000,
-                recordedUpTo: moment,
-                categories: ProjectionRebuild.categories(of: projections)
-            )
-            guard let last = batch.last else { break }
-            try await DecodedCaseEvents.sharing {
+        var loaded: [String: Set<UUID>] = [:]
+        // From a month's end the tables were analyzed when restored; only those restored on
+        // demand start empty and grow.
+        let analyzed =
+            monthEnd.map { $0.0.onDemand.map(\.table) } ?? Set(projections.flatMap(\.tables)).sorted()
+        let categories = ProjectionRebuild.categories(of: projections)
+        @Sendable func readAndDecode(after cursor: EventCursor) async throws -> ([RecordedEvent], DecodedCaseEvents) {
+            let events = try await store.readAll(after: cursor, through: end, limit: 5000, recordedUpTo: moment, categories: categories)
+            return (events, DecodedCaseEvents.decodedAhead(events))
+        }
+        var (batch, decoded) = try await readAndDecode(after: start)
+        while let last = batch.last {
+            // The next batch is read (on another connection) and decoded while this one is
+            // applied, as a rebuild does.
+            async let next = readAndDecode(after: last.cursor)
+            try await DecodedCaseEvents.sharing(decoded) {
+                if let (monthEnds, month) = monthEnd {
+                    try await monthEnds.restoreRows(month, for: batch, loaded: &loaded, on: connection, logger: logger)
+                }
                 try await connection.withTransaction(logger: logger) { connection in
                     for projection in projections {
                         let skip = skipped[projection.name] ?? []
@@ -136,9 +155,9 @@ public enum PointInTime {
                     }
                 }
             }
-            cursor = last.cursor
             batches += 1
-            try await ProjectionRebuild.analyzeIfDue(after: batches, tables: tables, on: connection, logger: logger)
+            try await ProjectionRebuild.analyzeIfDue(after: batches, tables: analyzed, on: connection, logger: logger)
+            (batch, decoded) = try await next
         }
     }
 }

@@ -162,10 +162,15 @@ public struct TestDatabase: Sendable {
             try await server.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) OWNER \(ownerName)"), logger: logger)
             do {
                 let result = try await connect(name, pollInterval: pollInterval, urls: urls, prepare: prepare, body)
-                try await server.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(name) WITH (FORCE)"), logger: logger)
+                // Within a minute: a test that restarted its cluster may leave this pool unable to lease.
+                _ = try await withTimeout(.seconds(60)) { [logger] in
+                    try await server.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(name) WITH (FORCE)"), logger: logger)
+                }
                 return result
             } catch {
-                _ = try? await server.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
+                _ = try? await withTimeout(.seconds(60)) { [logger] in
+                    try await server.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
+                }
                 throw error
             }
         }
@@ -202,10 +207,12 @@ public struct TestDatabase: Sendable {
                 }
                 return try await withPostgresClient(try configuration(appURL, connections: 12), logger: logger) { app in
                     let store = PostgresEventStore(client: app, logger: logger, pollInterval: pollInterval, readTimeout: .seconds(5))
-                    return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
-                        group.addTask { try await store.run() }
-                        defer { group.cancelAll() }
-                        return try await body(
+                    // The store's notifier runs beside the test, and is stopped after it within
+                    // seconds whatever it waits for (a test that restarted the database leaves
+                    // it a pool that may never lease again).
+                    let running = Task { _ = try? await store.run() }
+                    do {
+                        let result = try await body(
                             TestDatabase(
                                 name: name,
                                 admin: admin,
@@ -217,6 +224,13 @@ public struct TestDatabase: Sendable {
                                 ownerURL: ownerURL
                             )
                         )
+                        running.cancel()
+                        await waitAtMost(.seconds(5), for: running)
+                        return result
+                    } catch {
+                        running.cancel()
+                        await waitAtMost(.seconds(5), for: running)
+                        throw error
                     }
                 }
             }

@@ -154,9 +154,16 @@ struct MonthEndTests {
                         try await Self.contents(on: $0, logger: db.logger)
                     }
                     plans.append(plan)
+                    let onDemand = Set(CaseStatisticsProjection.keptMonthEnds.onDemand.map(\.table))
                     for table in CaseStatisticsProjection.keptTables {
                         let kept = Set((fromMonthEnds[table] ?? "").split(separator: "\n"))
                         let events = Set((replayed[table] ?? "").split(separator: "\n"))
+                        // Inside a month, the tables restored on demand hold the rows the
+                        // month's events read, each as the replay from the start has it.
+                        if case .fromMonthEnd = plan, onDemand.contains(table) {
+                            #expect(kept.isSubset(of: events), "\(label): \(table) as of \(moment): \(kept.subtracting(events).sorted().prefix(3))")
+                            continue
+                        }
                         #expect(
                             kept == events,
                             "\(label): \(table) as of \(moment) (\(plan)): only kept \(kept.subtracting(events).sorted().prefix(3)), only replayed \(events.subtracting(kept).sorted().prefix(3))"

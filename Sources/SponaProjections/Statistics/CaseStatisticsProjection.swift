@@ -21,7 +21,22 @@ public struct CaseStatisticsProjection: Projection {
     /// Every table as it stood at each month's end (migration 0020): views as of a past moment
     /// without replaying the history.
     public var monthEnds: MonthEnds? { Self.keptMonthEnds }
-    static let keptMonthEnds = MonthEnds(tables: keptTables, boundaries: "stat_month_ends")
+    static let keptMonthEnds = MonthEnds(
+        tables: keptTables,
+        boundaries: "stat_month_ends",
+        onDemand: [
+            // A batch reads the cases it has events of, and the referrals it declines or takes back.
+            .init(table: "stat_cases", key: "case_id") { batch in batch.compactMap { Streams.caseID(of: $0.streamID)?.rawValue } },
+            .init(table: "stat_referrals", key: "referral_id") { batch in
+                batch.compactMap { recorded in
+                    switch (try? DecodedCaseEvents.decode(recorded))?.event {
+                    case .referralEnteredInError(let step), .referralDeclined(let step): step.referral.rawValue
+                    default: nil
+                    }
+                }
+            },
+        ]
+    )
     public var categories: Set<String>? { [Streams.Category.cases, Streams.Category.trainings, Streams.Category.institutions] }
     /// Raise it with any change to the fold or the tables: servers then rebuild it from the
     /// history on start (see ``Projection/version``).
