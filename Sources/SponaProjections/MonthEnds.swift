@@ -162,29 +162,24 @@ public struct MonthEnds: Sendable {
 
     /// Before a batch of a replay from the end of `month` is applied: the rows of the on-demand
     /// tables it reads, as they stood at that month's end. `loaded` remembers the keys copied
-    /// before, whose rows the replay may have changed or deleted since, and copies none twice.
+    /// before, whose rows the replay may have changed or deleted since, and copies none twice;
+    /// `columns` are the tables' (``columns(of:on:logger:)``, read once per replay).
     func restoreRows(
         _ month: Int32,
         for batch: [RecordedEvent],
         loaded: inout [String: Set<UUID>],
+        columns: [String: String],
         on connection: PostgresConnection,
         logger: Logger
     ) async throws {
-        guard !onDemand.isEmpty else { return }
-        let columns = try await Self.columns(of: onDemand.map(\.table), on: connection, logger: logger)
         for table in onDemand {
             let keys = Set(try table.keys(batch)).subtracting(loaded[table.table] ?? [])
             guard !keys.isEmpty else { continue }
             loaded[table.table, default: []].formUnion(keys)
             let list = columns[table.table]!
             var query = PostgresQuery(
-                unsafeSQL: """
-                    INSERT INTO pg_temp.\(table.table) (\(list))
-                    SELECT \(list) FROM public.\(table.table) WHERE since_month <= \(month) AND \(table.key) = ANY($1)
-                    UNION ALL
-                    SELECT \(list) FROM public.\(table.table)_history
-                    WHERE int4range(since_month, until_month) @> \(month) AND \(table.key) = ANY($1)
-                    """
+                unsafeSQL: "INSERT INTO pg_temp.\(table.table) (\(list)) "
+                    + Self.select(list, of: table.table, asOf: month, where: "\(table.key) = ANY($1)")
             )
             query.binds.append(Array(keys))
             try await connection.query(query, logger: logger)
@@ -198,15 +193,19 @@ public struct MonthEnds: Sendable {
         let columns = try await Self.columns(of: tables, on: connection, logger: logger)
         return tables.map { table in
             let columns = columns[table]!
-            return (
-                table, columns,
-                """
-                SELECT \(columns) FROM public.\(table) WHERE since_month <= \(month)
-                UNION ALL
-                SELECT \(columns) FROM public.\(table)_history WHERE int4range(since_month, until_month) @> \(month)
-                """
-            )
+            return (table, columns, Self.select(columns, of: table, asOf: month))
         }
+    }
+
+    /// The SELECT of `table`'s rows as they stood at the end of `month` (the live rows that
+    /// held by then, and the kept versions whose months cover it), `condition` on both.
+    static func select(_ columns: String, of table: String, asOf month: Int32, where condition: String? = nil) -> String {
+        let also = condition.map { " AND \($0)" } ?? ""
+        return """
+            SELECT \(columns) FROM public.\(table) WHERE since_month <= \(month)\(also)
+            UNION ALL
+            SELECT \(columns) FROM public.\(table)_history WHERE int4range(since_month, until_month) @> \(month)\(also)
+            """
     }
 
     /// Each table's columns, in order, quoted; in one look at the catalog.

@@ -134,6 +134,11 @@ public enum PointInTime {
         let analyzed =
             monthEnd.map { $0.0.onDemand.map(\.table) } ?? Set(projections.flatMap(\.tables)).sorted()
         let categories = ProjectionRebuild.categories(of: projections)
+        // The on-demand tables' columns, from the catalog once, not for every batch.
+        var columns: [String: String] = [:]
+        if let (monthEnds, _) = monthEnd {
+            columns = try await MonthEnds.columns(of: monthEnds.onDemand.map(\.table), on: connection, logger: logger)
+        }
         @Sendable func readAndDecode(after cursor: EventCursor) async throws -> ([RecordedEvent], DecodedCaseEvents) {
             let events = try await store.readAll(after: cursor, through: end, limit: 5000, recordedUpTo: moment, categories: categories)
             return (events, DecodedCaseEvents.decodedAhead(events))
@@ -145,7 +150,7 @@ public enum PointInTime {
             async let next = readAndDecode(after: last.cursor)
             try await DecodedCaseEvents.sharing(decoded) {
                 if let (monthEnds, month) = monthEnd {
-                    try await monthEnds.restoreRows(month, for: batch, loaded: &loaded, on: connection, logger: logger)
+                    try await monthEnds.restoreRows(month, for: batch, loaded: &loaded, columns: columns, on: connection, logger: logger)
                 }
                 try await connection.withTransaction(logger: logger) { connection in
                     for projection in projections {

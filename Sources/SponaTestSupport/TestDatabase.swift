@@ -211,6 +211,10 @@ public struct TestDatabase: Sendable {
                     // seconds whatever it waits for (a test that restarted the database leaves
                     // it a pool that may never lease again).
                     let running = Task { _ = try? await store.run() }
+                    func stopStore() async {
+                        running.cancel()
+                        await waitAtMost(.seconds(5), for: running)
+                    }
                     do {
                         let result = try await body(
                             TestDatabase(
@@ -224,12 +228,10 @@ public struct TestDatabase: Sendable {
                                 ownerURL: ownerURL
                             )
                         )
-                        running.cancel()
-                        await waitAtMost(.seconds(5), for: running)
+                        await stopStore()
                         return result
                     } catch {
-                        running.cancel()
-                        await waitAtMost(.seconds(5), for: running)
+                        await stopStore()
                         throw error
                     }
                 }
