@@ -185,7 +185,7 @@ public struct SchemaMigrator: Sendable {
 
     /// The migration level this build of Spona needs: the number of the newest file in
     /// `Schema/` (a test holds the two together). A server on a database below it is not ready.
-    public static let requiredLevel = 22
+    public static let requiredLevel = 23
 
     /// The newest migration applied to the database (0 when none, or when the table is not
     /// readable: then the server is not ready either, which is what an operator must see).

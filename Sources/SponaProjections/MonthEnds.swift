@@ -15,7 +15,9 @@ import SponaEventStore
 /// from the events and rebuilt with them, and a test holds them against a replay of the events.
 public struct MonthEnds: Sendable {
     /// The tables kept at month ends: each has a `since_month` column, a `<table>_history`
-    /// table of the versions it replaced and the `keep_month_ends` trigger.
+    /// table of the versions it replaced and the `keep_month_ends` triggers. Every statement
+    /// of the projection that changes a row sets `since_month = DEFAULT` (in an upsert
+    /// `EXCLUDED.since_month`), the month being applied; the trigger refuses one that does not.
     public var tables: [String]
     /// The table of the months begun in the history's order and where each ended (`month`,
     /// `transaction_id`, `position`: the cursor of its last event; null while it is open).
@@ -48,8 +50,9 @@ public struct MonthEnds: Sendable {
         self.onDemand = onDemand
     }
 
-    /// The name of the trigger that keeps a table's month ends (migration 0020).
-    static let triggerName = "keep_month_ends"
+    /// The triggers that keep a table's month ends (migration 0023): one for its updates, one
+    /// for its deletes (a trigger with transition tables has one event).
+    static let triggerNames: Set<String> = ["keep_month_ends", "keep_month_ends_deleted"]
 
     /// The tables a projection keeping these month ends writes besides its own.
     public var addedTables: [String] { tables.map { $0 + "_history" } + [boundaries] }
@@ -204,7 +207,7 @@ public struct MonthEnds: Sendable {
         return """
             SELECT \(columns) FROM public.\(table) WHERE since_month <= \(month)\(also)
             UNION ALL
-            SELECT \(columns) FROM public.\(table)_history WHERE int4range(since_month, until_month) @> \(month)\(also)
+            SELECT \(columns) FROM public.\(table)_history WHERE until_month > \(month) AND since_month <= \(month)\(also)
             """
     }
 

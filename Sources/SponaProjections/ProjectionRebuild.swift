@@ -18,7 +18,11 @@ public struct ProjectionRebuild: Sendable {
     let logger: Logger
     let batchSize: Int
 
-    public init(owner: PostgresClient, store: PostgresEventStore, logger: Logger, batchSize: Int = 2000) {
+    /// A rebuild's batches are larger than a runner's: the views' rows a batch adds to repeat
+    /// from one batch to the next, so a batch of 10,000 events writes about half the rows that
+    /// five of 2,000 do (measured: a third less time in all); larger ones gained nothing more
+    /// and cost memory (two batches are held: one applied, one read ahead).
+    public init(owner: PostgresClient, store: PostgresEventStore, logger: Logger, batchSize: Int = 10_000) {
         self.owner = owner
         self.store = store
         self.logger = logger
@@ -75,17 +79,17 @@ public struct ProjectionRebuild: Sendable {
             for table in projections.flatMap(\.tables) {
                 try await run("CREATE TABLE \(schema).\(table) (LIKE public.\(table) INCLUDING ALL)")
             }
-            // The copies keep their month ends as the live tables do: the live table's trigger,
+            // The copies keep their month ends as the live tables do: the live table's triggers,
             // made again on the copy (it writes the replaced versions into the history table
             // of the copy's schema). The live tables' other triggers wait for the swap.
             for table in projections.compactMap(\.monthEnds).flatMap(\.tables) {
                 for (name, definition) in try await Self.triggers(of: "public.\(table)", on: connection, logger: logger)
-                where name == MonthEnds.triggerName {
-                    // "CREATE TRIGGER … ON <table> FOR EACH ROW …", the table named as the
-                    // catalog prints it: put the copy in its place.
+                where MonthEnds.triggerNames.contains(name) {
+                    // "CREATE TRIGGER … ON <table> REFERENCING … FOR EACH …", the table named
+                    // as the catalog prints it: put the copy in its place.
                     var copy = definition
-                    if let on = copy.range(of: " ON "), let each = copy.range(of: " FOR EACH ", range: on.upperBound..<copy.endIndex) {
-                        copy.replaceSubrange(on.upperBound..<each.lowerBound, with: "\(schema).\(table)")
+                    if let on = copy.range(of: " ON "), let end = copy.range(of: " ", range: on.upperBound..<copy.endIndex) {
+                        copy.replaceSubrange(on.upperBound..<end.lowerBound, with: "\(schema).\(table)")
                     }
                     try await run(copy)
                 }

@@ -9,7 +9,8 @@ import SponaRecords
 /// Each batch's additions are summed in memory first and written as one set-based upsert per
 /// table (arrays unnested), so a rebuild over millions of events costs a few statements per
 /// batch, not one per event or per row. The lookups it needs (a case's municipality, an institution's sector) are tables of
-/// its own, so it never depends on another projection's progress.
+/// its own, so it never depends on another projection's progress. Every statement that
+/// changes a row sets `since_month` to the month being applied (``MonthEnds``).
 public struct CaseStatisticsProjection: Projection {
     public static let projectionName = "case_statistics"
     public let name = projectionName
@@ -178,7 +179,8 @@ public struct CaseStatisticsProjection: Projection {
                     referral_steps = coalesce(string_to_array(NULLIF(u.referral_steps, ''), ','), '{}'),
                     decisions_due = coalesce(string_to_array(NULLIF(u.decisions_due, ''), ','), '{}'),
                     filed_at = NULLIF(u.filed_at, -1), acknowledged = u.acknowledged,
-                    referrals_sent_at = coalesce(string_to_array(NULLIF(u.referrals_sent_at, ''), ','), '{}')
+                    referrals_sent_at = coalesce(string_to_array(NULLIF(u.referrals_sent_at, ''), ','), '{}'),
+                    since_month = DEFAULT
                 FROM unnest(\(facts.map(\.0))::uuid[], \(facts.map { $0.1.persons.map(\.stored).joined(separator: ",") })::text[],
                             \(facts.map { $0.1.exploitation.joined(separator: ",") })::text[],
                             \(facts.map { $0.1.referralSteps.joined(separator: ",") })::text[],
@@ -201,7 +203,8 @@ public struct CaseStatisticsProjection: Projection {
                                      \(rows.map(\.key.dimension.rawValue))::text[], \(rows.map(\.key.value))::text[],
                                      \(rows.map { Int64($0.value) })::bigint[], \(rows.map { fold.breakdownKeys[$0.key] ?? 0 })::bigint[])
                 ON CONFLICT (municipality, month, dimension, value) DO UPDATE SET
-                    count = v.count + EXCLUDED.count, count_key = (v.count_key + EXCLUDED.count_key) % 4294967296
+                    count = v.count + EXCLUDED.count, count_key = (v.count_key + EXCLUDED.count_key) % 4294967296,
+                    since_month = EXCLUDED.since_month
                 """,
                 logger: logger
             )
@@ -212,7 +215,8 @@ public struct CaseStatisticsProjection: Projection {
                 """
                 INSERT INTO stat_training_attendance (institution_id, first_training)
                 SELECT u.id, u.day::date FROM unnest(\(trained.map(\.0))::uuid[], \(trained.map(\.1))::text[]) AS u(id, day)
-                ON CONFLICT (institution_id) DO UPDATE SET first_training = least(stat_training_attendance.first_training, EXCLUDED.first_training)
+                ON CONFLICT (institution_id) DO UPDATE SET first_training = least(stat_training_attendance.first_training, EXCLUDED.first_training),
+                    since_month = EXCLUDED.since_month
                 """,
                 logger: logger
             )
@@ -237,7 +241,7 @@ public struct CaseStatisticsProjection: Projection {
             try await connection.query(
                 """
                 INSERT INTO stat_institutions (id, sector) VALUES (\(id.rawValue), \(sector.rawValue))
-                ON CONFLICT (id) DO UPDATE SET sector = EXCLUDED.sector
+                ON CONFLICT (id) DO UPDATE SET sector = EXCLUDED.sector, since_month = EXCLUDED.since_month
                 """,
                 logger: logger
             )
@@ -251,7 +255,7 @@ public struct CaseStatisticsProjection: Projection {
                 FROM unnest(\(sent.map(\.0.rawValue))::uuid[], \(sent.map(\.1.month))::text[],
                             \(sent.map { $0.1.from?.rawValue ?? "" })::text[], \(sent.map { $0.1.to?.rawValue ?? "" })::text[],
                             \(sent.map { $0.1.declinedMonth ?? "" })::text[]) AS u(id, month, from_sector, to_sector, declined_month)
-                ON CONFLICT (referral_id) DO UPDATE SET declined_month = EXCLUDED.declined_month
+                ON CONFLICT (referral_id) DO UPDATE SET declined_month = EXCLUDED.declined_month, since_month = EXCLUDED.since_month
                 """,
                 logger: logger
             )
@@ -285,7 +289,8 @@ public struct CaseStatisticsProjection: Projection {
                     high_risk_key = (v.high_risk_key + EXCLUDED.high_risk_key) % 4294967296,
                     referrals_sent_key = (v.referrals_sent_key + EXCLUDED.referrals_sent_key) % 4294967296,
                     identified_victims_key = (v.identified_victims_key + EXCLUDED.identified_victims_key) % 4294967296,
-                    reports_by_trained_key = (v.reports_by_trained_key + EXCLUDED.reports_by_trained_key) % 4294967296
+                    reports_by_trained_key = (v.reports_by_trained_key + EXCLUDED.reports_by_trained_key) % 4294967296,
+                    since_month = EXCLUDED.since_month
                 """,
                 logger: logger
             )
@@ -300,7 +305,7 @@ public struct CaseStatisticsProjection: Projection {
                                      \(column(.reports))::bigint[], \(column(.referralsSent))::bigint[], \(column(.referralsReceived))::bigint[])
                 ON CONFLICT (sector, month) DO UPDATE SET
                     reports = v.reports + EXCLUDED.reports, referrals_sent = v.referrals_sent + EXCLUDED.referrals_sent,
-                    referrals_received = v.referrals_received + EXCLUDED.referrals_received
+                    referrals_received = v.referrals_received + EXCLUDED.referrals_received, since_month = EXCLUDED.since_month
                 """,
                 logger: logger
             )
@@ -314,7 +319,7 @@ public struct CaseStatisticsProjection: Projection {
                                      \(keys.map(\.month))::text[], \(keys.map { Int64(fold.sectorFlows[$0] ?? 0) })::bigint[],
                                      \(keys.map { Int64(fold.sectorFlowsDeclined[$0] ?? 0) })::bigint[])
                 ON CONFLICT (from_sector, to_sector, month) DO UPDATE SET referrals = v.referrals + EXCLUDED.referrals,
-                    declined = v.declined + EXCLUDED.declined
+                    declined = v.declined + EXCLUDED.declined, since_month = EXCLUDED.since_month
                 """,
                 logger: logger
             )
@@ -328,7 +333,7 @@ public struct CaseStatisticsProjection: Projection {
                                      \(rows.map(\.key.month))::text[], \(rows.map { Int64($0.value) })::bigint[],
                                      \(rows.map { fold.placeFlowKeys[$0.key] ?? 0 })::bigint[])
                 ON CONFLICT (from_place, to_place, month) DO UPDATE SET cases = v.cases + EXCLUDED.cases,
-                    cases_key = (v.cases_key + EXCLUDED.cases_key) % 4294967296
+                    cases_key = (v.cases_key + EXCLUDED.cases_key) % 4294967296, since_month = EXCLUDED.since_month
                 """,
                 logger: logger
             )
