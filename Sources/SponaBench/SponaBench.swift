@@ -5,6 +5,7 @@ import PostgresNIO
 import SchemaMigrations
 import SponaApplication
 import SponaEventStore
+import SponaProjections
 
 /// `make bench`: the event store's append throughput and latency, beside the physical limit of
 /// a durable append measured in the same run on the same cluster — plain INSERTs of the same
@@ -339,7 +340,7 @@ struct SponaBench: AsyncParsableCommand {
                 raw.map { String(format: "%.0f%%", 100 * (Double(result.events) / all) / $0) } ?? "-"
             )
             emit(
-                "resident memory: \(result.rssBeforeMiB) MiB before the rebuilds, at most \(result.rssPeakMiB) MiB during them (batches of 2000 events)"
+                "resident memory: \(result.rssBeforeMiB) MiB before the rebuilds, at most \(result.rssPeakMiB) MiB during them (batches of \(ProjectionRebuild.defaultBatchSize) events)"
             )
             emit("")
             emit("The Center's municipality view (every place and month): now \(String(format: "%.3f", result.viewNowSeconds)) s; as of a moment")

@@ -139,8 +139,9 @@ public enum PointInTime {
         if let (monthEnds, _) = monthEnd {
             columns = try await MonthEnds.columns(of: monthEnds.onDemand.map(\.table), on: connection, logger: logger)
         }
+        // Batches as large as a rebuild's, for the same reason (``ProjectionRebuild/init(owner:store:logger:batchSize:)``).
         @Sendable func readAndDecode(after cursor: EventCursor) async throws -> ([RecordedEvent], DecodedCaseEvents) {
-            let events = try await store.readAll(after: cursor, through: end, limit: 5000, recordedUpTo: moment, categories: categories)
+            let events = try await store.readAll(after: cursor, through: end, limit: 10_000, recordedUpTo: moment, categories: categories)
             return (events, DecodedCaseEvents.decodedAhead(events))
         }
         var (batch, decoded) = try await readAndDecode(after: start)

@@ -54,36 +54,34 @@ extension PostgresEventStore {
     ) async throws -> Int {
         var count = 0
         var buffer = ByteBuffer()
-        var lastHash: [String: (version: Int64, hash: [UInt8])] = [:]
+        var lastHash: [String: (version: Int64, hash: EventHash)] = [:]
         var page = try await exportPage(after: .start, limit: pageSize, filter: filter)
         while let last = page.last {
             async let nextPage = exportPage(after: last.cursor, limit: pageSize, filter: filter)
             if lastHash.count + page.count > rememberedStreams { lastHash.removeAll(keepingCapacity: true) }
-            // The previous events neither in memory nor earlier in this page, fetched at once.
-            var seen: [String: Int64] = [:]
-            var missing: [(stream: String, version: Int64)] = []
-            for row in page {
-                if row.version > 1, seen[row.stream] != row.version - 1, lastHash[row.stream]?.version != row.version - 1 {
-                    missing.append((row.stream, row.version - 1))
+            // Each row's previous hash from memory (its stream's last row written, in this page
+            // or before); those neither knows are fetched at once.
+            var previous = [EventHash?](repeating: nil, count: page.count)
+            var missing: [(index: Int, stream: String, version: Int64)] = []
+            for (index, row) in page.enumerated() {
+                let known = lastHash.updateValue((row.version, row.hash), forKey: row.stream)
+                guard row.version > 1 else { continue }
+                if let known, known.version == row.version - 1 {
+                    previous[index] = known.hash
+                } else {
+                    missing.append((index, row.stream, row.version - 1))
                 }
-                seen[row.stream] = row.version
             }
-            let fetched = try await hashes(of: missing)
+            if !missing.isEmpty {
+                let fetched = try await hashes(of: missing.map { ($0.stream, $0.version) })
+                for wanted in missing { previous[wanted.index] = fetched[StreamVersion(stream: wanted.stream, version: wanted.version)] }
+            }
             buffer.clear()
-            for var row in page {
-                var previous: [UInt8]?
-                if row.version > 1 {
-                    if let known = lastHash[row.stream], known.version == row.version - 1 {
-                        previous = known.hash
-                    } else {
-                        previous = fetched[StreamVersion(stream: row.stream, version: row.version - 1)]
-                    }
-                }
-                lastHash[row.stream] = (row.version, row.hash)
+            for (index, var row) in page.enumerated() {
                 buffer.writeBuffer(&row.head)
-                if let previous {
+                if let previous = previous[index] {
                     buffer.writeInteger(UInt8(ascii: "\""))
-                    buffer.writeString(Hex.encode(previous))
+                    previous.writeHex(into: &buffer)
                     buffer.writeInteger(UInt8(ascii: "\""))
                 } else {
                     buffer.writeString("null")
@@ -103,7 +101,7 @@ extension PostgresEventStore {
         var cursor: EventCursor
         var stream: String
         var version: Int64
-        var hash: [UInt8]
+        var hash: EventHash
         var head: ByteBuffer
         var tail: ByteBuffer
     }
@@ -137,7 +135,7 @@ extension PostgresEventStore {
                     cursor: EventCursor(transactionID: UInt64(transaction), position: position),
                     stream: stream,
                     version: version,
-                    hash: Array(buffer: hash),
+                    hash: try EventHash(hash),
                     head: head,
                     tail: tail
                 )
@@ -182,7 +180,7 @@ extension PostgresEventStore {
     }
 
     /// The hashes of these events, in one round trip.
-    private func hashes(of events: [(stream: String, version: Int64)]) async throws -> [StreamVersion: [UInt8]] {
+    private func hashes(of events: [(stream: String, version: Int64)]) async throws -> [StreamVersion: EventHash] {
         guard !events.isEmpty else { return [:] }
         let rows = try await client.query(
             """
@@ -192,9 +190,9 @@ extension PostgresEventStore {
             """,
             logger: logger
         )
-        var found: [StreamVersion: [UInt8]] = [:]
+        var found: [StreamVersion: EventHash] = [:]
         for try await (stream, version, hash) in rows.decode((String, Int64, ByteBuffer).self) {
-            found[StreamVersion(stream: stream, version: version)] = Array(buffer: hash)
+            found[StreamVersion(stream: stream, version: version)] = try EventHash(hash)
         }
         return found
     }
@@ -236,6 +234,37 @@ extension PostgresEventStore {
     /// The seals, oldest first.
     public func seals() async throws -> [Seal] {
         try await readStream(Seal.stream).map(Seal.init(event:))
+    }
+}
+
+/// An event's SHA-256 as an export carries it from row to line: held inline (an export keeps
+/// one per stream it has written, and allocating a byte array and a hex string for each of
+/// millions of lines was a good part of its time) and written as hex straight into the line.
+struct EventHash: Hashable, Sendable {
+    var bytes: SIMD32<UInt8>
+
+    struct WrongLength: Error, CustomStringConvertible {
+        var length: Int
+        var description: String { "a stored event hash has \(length) bytes, not 32" }
+    }
+
+    init(_ buffer: ByteBuffer) throws(WrongLength) {
+        guard buffer.readableBytes == 32 else { throw WrongLength(length: buffer.readableBytes) }
+        bytes = buffer.withUnsafeReadableBytes { $0.loadUnaligned(as: SIMD32<UInt8>.self) }
+    }
+
+    func writeHex(into buffer: inout ByteBuffer) {
+        let bytes = self.bytes
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 64) { out in
+            let digits: StaticString = "0123456789abcdef"
+            digits.withUTF8Buffer { digits in
+                for index in 0..<32 {
+                    out[2 * index] = digits[Int(bytes[index] >> 4)]
+                    out[2 * index + 1] = digits[Int(bytes[index] & 0x0F)]
+                }
+            }
+            return 64
+        }
     }
 }
 
